@@ -1,0 +1,150 @@
+/**
+ * The one internal representation that flows between Tallyhouse stages.
+ * SDK `ResourceMetrics`, OTLP payloads and ClickHouse rows convert to and from it at the edges, once.
+ *
+ * Times are exact Unix nanoseconds as `bigint` (a float would round them).
+ */
+
+/** An attribute value after canonicalisation: objects have sorted keys, arrays keep their order. */
+export type AttributeValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly AttributeValue[]
+  | { readonly [key: string]: AttributeValue };
+
+export type Attributes = { readonly [key: string]: AttributeValue };
+
+export type PointKind = 'sum' | 'gauge' | 'histogram' | 'exponentialHistogram';
+export type Temporality = 'delta' | 'cumulative';
+
+export interface InstrumentationScopeInfo {
+  readonly name: string;
+  readonly version: string;
+}
+
+/** What a metric is, independent of tenant and attributes. */
+export interface MetricInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly unit: string;
+  readonly kind: PointKind;
+  /** Only meaningful for sums. */
+  readonly monotonic: boolean;
+}
+
+export interface SumValue {
+  readonly value: number;
+}
+
+export interface GaugeValue {
+  readonly value: number;
+}
+
+export interface HistogramValue {
+  readonly count: number;
+  readonly sum: number;
+  /** Upper bounds of the buckets; `bucketCounts.length === bounds.length + 1`. */
+  readonly bounds: readonly number[];
+  readonly bucketCounts: readonly number[];
+  /** `undefined` when the source did not record min/max. */
+  readonly min: number | undefined;
+  readonly max: number | undefined;
+}
+
+export interface ExponentialBuckets {
+  readonly offset: number;
+  readonly bucketCounts: readonly number[];
+}
+
+export interface ExponentialHistogramValue {
+  readonly count: number;
+  readonly sum: number;
+  readonly scale: number;
+  readonly zeroCount: number;
+  readonly positive: ExponentialBuckets;
+  readonly negative: ExponentialBuckets;
+  readonly min: number | undefined;
+  readonly max: number | undefined;
+}
+
+export interface PointValueByKind {
+  sum: SumValue;
+  gauge: GaugeValue;
+  histogram: HistogramValue;
+  exponentialHistogram: ExponentialHistogramValue;
+}
+
+export type PointValue = PointValueByKind[PointKind];
+
+/** A data point in a batch handed to the next stage. Sums are always deltas covering (start, time]. */
+export interface SeriesPoint<K extends PointKind = PointKind> {
+  readonly tenant: string;
+  /** Kept resource attributes only (default: `service.name`). */
+  readonly resource: Attributes;
+  readonly scope: InstrumentationScopeInfo;
+  readonly metric: MetricInfo & { readonly kind: K };
+  /** Point attributes without the tenant attribute. */
+  readonly attributes: Attributes;
+  readonly startTimeUnixNano: bigint;
+  readonly timeUnixNano: bigint;
+  readonly value: PointValueByKind[K];
+}
+
+/** A unit of hand-off between stages. `id` is unique per batch, stable across re-sends of the same batch. */
+export interface SeriesBatch {
+  readonly id: string;
+  readonly points: readonly SeriesPoint[];
+}
+
+/** The outcome of handing a batch to a stage. A failure names exactly the points it did not take. */
+export type ConsumeResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly error: Error; readonly failed: readonly SeriesPoint[] };
+
+/** A stage that takes batches in the internal representation (the ClickHouse exporter is one). */
+export interface SeriesBatchConsumer {
+  consumeBatch(batch: SeriesBatch): Promise<ConsumeResult>;
+}
+
+// ---- Input side: what the SDK adapter and the OTLP decoder produce ----
+
+export interface InputPoint<K extends PointKind = PointKind> {
+  /** Raw point attributes, possibly carrying the tenant attribute. */
+  readonly attributes: Attributes;
+  readonly startTimeUnixNano: bigint;
+  readonly timeUnixNano: bigint;
+  readonly value: PointValueByKind[K];
+}
+
+export interface InputMetric<K extends PointKind = PointKind> {
+  readonly metric: MetricInfo & { readonly kind: K };
+  /** Sums and histograms; gauges ignore it. */
+  readonly temporality: Temporality;
+  readonly points: readonly InputPoint<K>[];
+}
+
+export interface InputScopeMetrics {
+  readonly scope: InstrumentationScopeInfo;
+  readonly metrics: readonly InputMetric[];
+}
+
+export interface InputResourceMetrics {
+  /** All resource attributes of the source; identity keeps only the configured ones. */
+  readonly resource: Attributes;
+  readonly scopeMetrics: readonly InputScopeMetrics[];
+}
+
+/** One request's worth of input (one SDK export, one OTLP request). */
+export interface InputBatch {
+  readonly resourceMetrics: readonly InputResourceMetrics[];
+}
+
+export function isSeriesBatchConsumer(value: unknown): value is SeriesBatchConsumer {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Partial<SeriesBatchConsumer>).consumeBatch === 'function'
+  );
+}
