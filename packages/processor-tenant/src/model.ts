@@ -106,6 +106,8 @@ export type ConsumeResult =
 /** A stage that takes batches in the internal representation (the ClickHouse exporter is one). */
 export interface SeriesBatchConsumer {
   consumeBatch(batch: SeriesBatch): Promise<ConsumeResult>;
+  forceFlush?(): Promise<void>;
+  shutdown?(): Promise<void>;
 }
 
 // ---- Input side: what the SDK adapter and the OTLP decoder produce ----

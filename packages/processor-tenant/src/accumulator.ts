@@ -1,0 +1,469 @@
+import { canonicalAttributes } from './canonical-attributes.ts';
+import {
+  type AccumulatorOptions,
+  type ResolvedAccumulatorOptions,
+  resolveAccumulatorOptions,
+} from './config.ts';
+import { cumulativeToDelta, type StreamState } from './cumulative-to-delta.ts';
+import { BufferFullError } from './errors.ts';
+import { type HeldPoint, mergeEarlierArrival, mergeLaterArrival, type TimedPoint } from './merge/index.ts';
+import type {
+  Attributes,
+  InputBatch,
+  InputMetric,
+  InputPoint,
+  InputResourceMetrics,
+  InstrumentationScopeInfo,
+  MetricInfo,
+  SeriesPoint,
+} from './model.ts';
+import {
+  keptResource,
+  metricKey,
+  OVERFLOW_ATTRIBUTES,
+  seriesKey,
+  seriesKeyOfPoint,
+  sourceStreamPrefix,
+} from './series-identity.ts';
+import { isValidTenant, tenantProblem } from './tenant.ts';
+
+export type RejectionReason = 'missing_tenant' | 'invalid_tenant' | 'non_finite_value';
+
+/** Per-request tenant context, as the collector knows it from the request (header or API key). */
+export interface RequestTenant {
+  readonly tenant?: string;
+  /** Let a valid tenant attribute inside the payload override `tenant`. Off unless the operator allows it. */
+  readonly allowAttributeOverride?: boolean;
+}
+
+export interface ConsumeReport {
+  readonly acceptedPoints: number;
+  readonly rejectedPoints: number;
+  readonly rejectedByReason: Readonly<Partial<Record<RejectionReason, number>>>;
+  /** One message per reason, naming the first offending metric and tenant. */
+  readonly rejectionMessages: readonly string[];
+}
+
+export interface AccumulatorStats {
+  bufferedSeries: number;
+  inFlightSeries: number;
+  trackedStreams: number;
+  acceptedPoints: number;
+  rejectedPoints: Record<RejectionReason, number>;
+  /** Whole inputs refused because the buffer was full (the caller should retry later). */
+  refusedBatches: number;
+  refusedPoints: number;
+  /** New series folded into a tenant's overflow series because the tenant hit its series cap. */
+  overflowFolds: number;
+  cumulativeResets: number;
+  /** Cumulative points not newer than their stream's last one: duplicates, counted zero times. */
+  staleCumulativePoints: number;
+  /** Points returned by the next stage and merged back into the buffer. */
+  restoredPoints: number;
+  evictedStreams: number;
+}
+
+/** Shared by every series of one metric of one tenant. */
+interface SeriesGroup {
+  readonly tenant: string;
+  readonly metric: MetricInfo;
+  readonly resource: Attributes;
+  scope: InstrumentationScopeInfo;
+  description: string;
+  readonly series: Map<string, HeldSeries>;
+}
+
+interface HeldSeries extends HeldPoint {
+  readonly attributes: Attributes;
+}
+
+interface MetricSlot {
+  readonly metric: MetricInfo;
+  readonly resource: Attributes;
+  readonly byTenant: Map<string, SeriesGroup>;
+}
+
+/** A point that passed validation, with its identity computed, waiting for the capacity check. */
+interface PreparedPoint {
+  readonly slotKey: string;
+  readonly metric: MetricInfo;
+  readonly resource: Attributes;
+  readonly scope: InstrumentationScopeInfo;
+  readonly description: string;
+  readonly tenant: string;
+  readonly key: string;
+  readonly attributes: Attributes;
+  readonly skipKey: string;
+  /** Set for cumulative sums and histograms: the source stream to convert against. */
+  readonly streamKey: string | undefined;
+  readonly point: InputPoint;
+}
+
+const NO_REJECTIONS: ConsumeReport['rejectedByReason'] = {};
+
+/**
+ * The buffer between intake and hand-off: one held point per series (tenant + kept resource + metric +
+ * attribute set), merged in place on arrival. `take()` removes points for hand-off; `restore()` merges back
+ * whatever the next stage did not take, so nothing is lost and nothing is counted twice.
+ */
+export class Accumulator {
+  readonly options: ResolvedAccumulatorOptions;
+  private readonly slots = new Map<string, MetricSlot>();
+  private readonly seriesPerTenant = new Map<string, number>();
+  private readonly streams = new Map<string, StreamState>();
+  private buffered = 0;
+  private inFlight = 0;
+  private lastDrainedAt: number;
+  private readonly counters: Omit<AccumulatorStats, 'bufferedSeries' | 'inFlightSeries' | 'trackedStreams'> =
+    {
+      acceptedPoints: 0,
+      rejectedPoints: { missing_tenant: 0, invalid_tenant: 0, non_finite_value: 0 },
+      refusedBatches: 0,
+      refusedPoints: 0,
+      overflowFolds: 0,
+      cumulativeResets: 0,
+      staleCumulativePoints: 0,
+      restoredPoints: 0,
+      evictedStreams: 0,
+    };
+
+  constructor(options: AccumulatorOptions = {}) {
+    this.options = resolveAccumulatorOptions(options);
+    this.lastDrainedAt = this.options.now();
+  }
+
+  /** Series held: buffered plus handed off and not yet confirmed. */
+  count(): number {
+    return this.buffered + this.inFlight;
+  }
+
+  bufferedCount(): number {
+    return this.buffered;
+  }
+
+  /** Milliseconds since the buffer last fully drained: how overdue a retry is. */
+  elapsedSinceDrainedMs(): number {
+    return this.options.now() - this.lastDrainedAt;
+  }
+
+  stats(): AccumulatorStats {
+    return {
+      ...this.counters,
+      rejectedPoints: { ...this.counters.rejectedPoints },
+      bufferedSeries: this.buffered,
+      inFlightSeries: this.inFlight,
+      trackedStreams: this.streams.size,
+    };
+  }
+
+  /**
+   * Takes one input (an SDK export or an OTLP request) as a whole, or refuses it as a whole with a
+   * `BufferFullError` when it would grow the buffer past its cap. Invalid points are rejected and reported.
+   */
+  consume(input: InputBatch, request: RequestTenant = {}): ConsumeReport {
+    const rejections = new RejectionTally();
+    const prepared = this.prepare(input, request, rejections);
+    this.ensureCapacity(prepared);
+    for (const item of prepared) this.apply(item);
+    this.counters.acceptedPoints += prepared.length;
+    return rejections.report(prepared.length, this.counters.rejectedPoints);
+  }
+
+  private prepare(input: InputBatch, request: RequestTenant, rejections: RejectionTally): PreparedPoint[] {
+    const prepared: PreparedPoint[] = [];
+    for (const resourceMetrics of input.resourceMetrics) {
+      const resource = keptResource(resourceMetrics.resource, this.options.keepResourceAttributes);
+      const resourceTenant = this.resourceTenant(resourceMetrics);
+      for (const { scope, metrics } of resourceMetrics.scopeMetrics) {
+        for (const input of metrics) {
+          const slotKey = metricKey(resource, input.metric);
+          const cumulative = input.temporality === 'cumulative' && input.metric.kind !== 'gauge';
+          const streamPrefix = cumulative
+            ? sourceStreamPrefix(resourceMetrics.resource, scope, input.metric)
+            : undefined;
+          for (const point of input.points) {
+            const tenant = this.tenantOf(point.attributes, request, resourceTenant, input, rejections);
+            if (tenant === undefined) continue;
+            if (!hasFiniteValue(input.metric.kind, point)) {
+              rejections.add(
+                'non_finite_value',
+                `${input.metric.name}: tenant ${JSON.stringify(tenant)} sent a non-finite value`,
+              );
+              continue;
+            }
+            const key = seriesKey(
+              point.attributes,
+              this.options.tenantAttribute,
+              input.metric.kind,
+              point.value,
+            );
+            prepared.push({
+              slotKey,
+              metric: input.metric,
+              resource,
+              scope,
+              description: input.metric.description,
+              tenant,
+              key,
+              attributes: point.attributes,
+              skipKey: this.options.tenantAttribute,
+              streamKey: streamPrefix === undefined ? undefined : streamPrefix + JSON.stringify(tenant) + key,
+              point,
+            });
+          }
+        }
+      }
+    }
+    return prepared;
+  }
+
+  private resourceTenant(resourceMetrics: InputResourceMetrics): unknown {
+    return resourceMetrics.resource[this.options.resourceTenantAttribute];
+  }
+
+  /** Request tenant, then point attribute, then resource attribute, then the configured default. */
+  private tenantOf(
+    attributes: Attributes,
+    request: RequestTenant,
+    resourceTenant: unknown,
+    input: InputMetric,
+    rejections: RejectionTally,
+  ): string | undefined {
+    const fromAttribute = attributes[this.options.tenantAttribute];
+    let candidate: unknown;
+    if (request.tenant !== undefined && !(request.allowAttributeOverride && fromAttribute !== undefined)) {
+      candidate = request.tenant;
+    } else {
+      candidate = fromAttribute ?? resourceTenant ?? this.options.defaultTenant;
+    }
+    if (candidate === undefined) {
+      rejections.add(
+        'missing_tenant',
+        `${input.metric.name}: a data point carries no tenant (attribute ${JSON.stringify(this.options.tenantAttribute)})`,
+      );
+      return undefined;
+    }
+    if (isValidTenant(candidate)) return candidate;
+    rejections.add('invalid_tenant', `${input.metric.name}: ${tenantProblem(candidate)}`);
+    return undefined;
+  }
+
+  private ensureCapacity(prepared: readonly PreparedPoint[]) {
+    const newSeries = new Set<string>();
+    const newStreams = new Set<string>();
+    for (const item of prepared) {
+      if (item.streamKey !== undefined && !this.streams.has(item.streamKey)) newStreams.add(item.streamKey);
+      if (this.slots.get(item.slotKey)?.byTenant.get(item.tenant)?.series.has(item.key)) continue;
+      newSeries.add(`${item.slotKey}${JSON.stringify(item.tenant)}${item.key}`);
+    }
+    const seriesAfter = this.count() + newSeries.size;
+    const streamsAfter = this.streams.size + newStreams.size;
+    if (seriesAfter <= this.options.maxBufferedSeries && streamsAfter <= this.options.maxTrackedStreams)
+      return;
+    this.counters.refusedBatches++;
+    this.counters.refusedPoints += prepared.length;
+    throw new BufferFullError(
+      seriesAfter > this.options.maxBufferedSeries
+        ? `buffer full: ${this.count()} series held, ${newSeries.size} new would exceed maxBufferedSeries=${this.options.maxBufferedSeries}; retry later`
+        : `too many cumulative streams: ${this.streams.size} tracked, ${newStreams.size} new would exceed maxTrackedStreams=${this.options.maxTrackedStreams}; retry later`,
+    );
+  }
+
+  private apply(item: PreparedPoint) {
+    let point: TimedPoint = item.point;
+    if (item.streamKey !== undefined) {
+      const delta = this.toDelta(item.streamKey, item.metric, item.point);
+      if (delta === undefined) return;
+      point = delta;
+    }
+    const group = this.groupFor(item.slotKey, item.metric, item.resource, item.tenant);
+    group.scope = item.scope;
+    if (item.description !== '') group.description = item.description;
+    const held = group.series.get(item.key);
+    if (held !== undefined) {
+      mergeLaterArrival(item.metric.kind, held, point, this.options.maxExponentialBuckets);
+      return;
+    }
+    if ((this.seriesPerTenant.get(item.tenant) ?? 0) >= this.options.maxSeriesPerTenant) {
+      this.foldIntoOverflow(group, point);
+      return;
+    }
+    this.addSeries(group, item.key, canonicalAttributes(item.attributes, item.skipKey), point);
+  }
+
+  private toDelta(streamKey: string, metric: MetricInfo, point: TimedPoint): TimedPoint | undefined {
+    const previous = this.streams.get(streamKey);
+    const outcome = cumulativeToDelta(metric, previous, point);
+    if (outcome.kind === 'stale') {
+      this.counters.staleCumulativePoints++;
+      return undefined;
+    }
+    if (outcome.kind === 'reset') this.counters.cumulativeResets++;
+    this.streams.set(streamKey, {
+      startTimeUnixNano: point.startTimeUnixNano,
+      timeUnixNano: point.timeUnixNano,
+      value: point.value,
+      lastSeenMs: this.options.now(),
+    });
+    return outcome.delta;
+  }
+
+  private foldIntoOverflow(group: SeriesGroup, point: TimedPoint) {
+    this.counters.overflowFolds++;
+    const key = seriesKey(OVERFLOW_ATTRIBUTES, undefined, group.metric.kind, point.value);
+    const held = group.series.get(key);
+    if (held !== undefined)
+      mergeLaterArrival(group.metric.kind, held, point, this.options.maxExponentialBuckets);
+    else this.addSeries(group, key, OVERFLOW_ATTRIBUTES, point);
+  }
+
+  private addSeries(group: SeriesGroup, key: string, attributes: Attributes, point: TimedPoint) {
+    group.series.set(key, {
+      attributes,
+      startTimeUnixNano: point.startTimeUnixNano,
+      timeUnixNano: point.timeUnixNano,
+      value: point.value,
+    });
+    this.buffered++;
+    this.seriesPerTenant.set(group.tenant, (this.seriesPerTenant.get(group.tenant) ?? 0) + 1);
+  }
+
+  private groupFor(slotKey: string, metric: MetricInfo, resource: Attributes, tenant: string): SeriesGroup {
+    let slot = this.slots.get(slotKey);
+    if (slot === undefined) {
+      slot = { metric, resource, byTenant: new Map() };
+      this.slots.set(slotKey, slot);
+    }
+    let group = slot.byTenant.get(tenant);
+    if (group === undefined) {
+      group = {
+        tenant,
+        metric,
+        resource,
+        scope: { name: '', version: '' },
+        description: metric.description,
+        series: new Map(),
+      };
+      slot.byTenant.set(tenant, group);
+    }
+    return group;
+  }
+
+  /**
+   * Removes every buffered series and returns them as points for hand-off. They count as in flight until
+   * `settle()` says which of them the next stage did not take.
+   */
+  take(): SeriesPoint[] {
+    const points: SeriesPoint[] = [];
+    for (const slot of this.slots.values()) {
+      for (const group of slot.byTenant.values()) {
+        const metric =
+          group.description === group.metric.description
+            ? group.metric
+            : { ...group.metric, description: group.description };
+        for (const held of group.series.values()) {
+          points.push({
+            tenant: group.tenant,
+            resource: group.resource,
+            scope: group.scope,
+            metric,
+            attributes: held.attributes,
+            startTimeUnixNano: held.startTimeUnixNano,
+            timeUnixNano: held.timeUnixNano,
+            value: held.value,
+          });
+        }
+      }
+    }
+    this.slots.clear();
+    this.seriesPerTenant.clear();
+    this.buffered = 0;
+    this.inFlight += points.length;
+    return points;
+  }
+
+  /**
+   * Ends the flight of `handedOff` points: those in `failed` merge back into the buffer (as earlier arrivals
+   * than anything buffered since), the rest are done.
+   */
+  settle(handedOff: number, failed: readonly SeriesPoint[]) {
+    this.inFlight -= handedOff;
+    for (const point of failed) this.restore(point);
+    this.counters.restoredPoints += failed.length;
+  }
+
+  /** Restarts the flush clock; called by the flusher when everything it took was taken downstream. */
+  markDrained() {
+    this.lastDrainedAt = this.options.now();
+  }
+
+  private restore(point: SeriesPoint) {
+    const slotKey = metricKey(point.resource, point.metric);
+    const group = this.groupFor(slotKey, point.metric, point.resource, point.tenant);
+    if (group.scope.name === '' && group.scope.version === '') group.scope = point.scope;
+    const key = seriesKeyOfPoint(point);
+    const held = group.series.get(key);
+    if (held !== undefined)
+      mergeEarlierArrival(point.metric.kind, held, point, this.options.maxExponentialBuckets);
+    else this.addSeries(group, key, point.attributes, point);
+  }
+
+  /** Forgets cumulative streams silent for longer than `streamStalenessMs`. */
+  evictStaleStreams(): number {
+    const cutoff = this.options.now() - this.options.streamStalenessMs;
+    let evicted = 0;
+    for (const [key, state] of this.streams) {
+      if (state.lastSeenMs < cutoff) {
+        this.streams.delete(key);
+        evicted++;
+      }
+    }
+    this.counters.evictedStreams += evicted;
+    return evicted;
+  }
+}
+
+function hasFiniteValue(kind: MetricInfo['kind'], point: InputPoint): boolean {
+  const value = point.value as { value?: number; sum?: number; count?: number };
+  switch (kind) {
+    case 'sum':
+      return Number.isFinite(value.value);
+    case 'gauge':
+      return true;
+    default:
+      return Number.isFinite(value.sum) && Number.isFinite(value.count);
+  }
+}
+
+class RejectionTally {
+  private readonly counts: Partial<Record<RejectionReason, number>> = {};
+  private readonly messages = new Map<RejectionReason, string>();
+  private total = 0;
+
+  add(reason: RejectionReason, message: string) {
+    this.counts[reason] = (this.counts[reason] ?? 0) + 1;
+    if (!this.messages.has(reason)) this.messages.set(reason, message);
+    this.total++;
+  }
+
+  report(accepted: number, totals: Record<RejectionReason, number>): ConsumeReport {
+    if (this.total === 0)
+      return {
+        acceptedPoints: accepted,
+        rejectedPoints: 0,
+        rejectedByReason: NO_REJECTIONS,
+        rejectionMessages: [],
+      };
+    for (const [reason, count] of Object.entries(this.counts) as [RejectionReason, number][])
+      totals[reason] += count;
+    const rejectionMessages = [...this.messages].map(
+      ([reason, message]) => `${this.counts[reason]} rejected (${reason}), e.g. ${message}`,
+    );
+    return {
+      acceptedPoints: accepted,
+      rejectedPoints: this.total,
+      rejectedByReason: { ...this.counts },
+      rejectionMessages,
+    };
+  }
+}

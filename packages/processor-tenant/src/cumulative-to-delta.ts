@@ -1,0 +1,39 @@
+import { diffValues, type TimedPoint } from './merge/index.ts';
+import type { MetricInfo, PointValue } from './model.ts';
+
+/** What is remembered of one cumulative source stream: its last point. */
+export interface StreamState {
+  startTimeUnixNano: bigint;
+  timeUnixNano: bigint;
+  value: PointValue;
+  lastSeenMs: number;
+}
+
+export type DeltaOutcome =
+  | { readonly kind: 'first' | 'delta' | 'reset'; readonly delta: TimedPoint }
+  /** Not newer than what the stream already reported: a duplicate or out-of-order point. */
+  | { readonly kind: 'stale' };
+
+/**
+ * Turns one cumulative point into the delta since the stream's previous point. The first point of a
+ * stream counts in full (it covers everything since its start time). A reset is a changed start time
+ * or, per point type, a decrease; after a reset the point counts in full from the reset on.
+ */
+export function cumulativeToDelta(
+  metric: MetricInfo,
+  previous: StreamState | undefined,
+  point: TimedPoint,
+): DeltaOutcome {
+  if (previous === undefined) return { kind: 'first', delta: point };
+  if (point.startTimeUnixNano !== previous.startTimeUnixNano) return { kind: 'reset', delta: point };
+  if (point.timeUnixNano <= previous.timeUnixNano) return { kind: 'stale' };
+  const change = diffValues(metric, previous.value, point.value);
+  const startTimeUnixNano = previous.timeUnixNano;
+  if (change === undefined) {
+    return {
+      kind: 'reset',
+      delta: { startTimeUnixNano, timeUnixNano: point.timeUnixNano, value: point.value },
+    };
+  }
+  return { kind: 'delta', delta: { startTimeUnixNano, timeUnixNano: point.timeUnixNano, value: change } };
+}

@@ -1,0 +1,238 @@
+import { type HrTime, type Attributes as OtelAttributes, ValueType } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  type DataPoint,
+  DataPointType,
+  type ExponentialHistogram,
+  type Histogram,
+  type MetricData,
+  type ResourceMetrics,
+  type ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
+import { encodeAttributes } from './canonical-attributes.ts';
+import type {
+  Attributes,
+  ExponentialHistogramValue,
+  HistogramValue,
+  InputBatch,
+  InputMetric,
+  InputPoint,
+  MetricInfo,
+  PointKind,
+  SeriesBatch,
+  SeriesPoint,
+} from './model.ts';
+
+// The SDK edge: SDK `ResourceMetrics` in, the internal representation out, and back for SDK exporters.
+
+const NANOS_PER_SECOND = 1_000_000_000n;
+
+export function hrTimeToNanos(time: HrTime): bigint {
+  return BigInt(time[0]) * NANOS_PER_SECOND + BigInt(time[1]);
+}
+
+export function nanosToHrTime(nanos: bigint): HrTime {
+  return [Number(nanos / NANOS_PER_SECOND), Number(nanos % NANOS_PER_SECOND)];
+}
+
+const KIND_OF: Record<DataPointType, PointKind> = {
+  [DataPointType.SUM]: 'sum',
+  [DataPointType.GAUGE]: 'gauge',
+  [DataPointType.HISTOGRAM]: 'histogram',
+  [DataPointType.EXPONENTIAL_HISTOGRAM]: 'exponentialHistogram',
+};
+
+/** Converts one SDK collection into the internal input form. Attribute objects are shared, not copied. */
+export function fromResourceMetrics(resourceMetrics: ResourceMetrics): InputBatch {
+  return {
+    resourceMetrics: [
+      {
+        resource: resourceMetrics.resource.attributes as Attributes,
+        scopeMetrics: resourceMetrics.scopeMetrics.map((scopeMetrics) => ({
+          scope: { name: scopeMetrics.scope.name, version: scopeMetrics.scope.version ?? '' },
+          metrics: scopeMetrics.metrics.map(fromMetricData),
+        })),
+      },
+    ],
+  };
+}
+
+function fromMetricData(data: MetricData): InputMetric {
+  const metric: MetricInfo = {
+    name: data.descriptor.name,
+    description: data.descriptor.description,
+    unit: data.descriptor.unit,
+    kind: KIND_OF[data.dataPointType],
+    monotonic: data.dataPointType === DataPointType.SUM ? data.isMonotonic : false,
+  };
+  const temporality =
+    data.aggregationTemporality === AggregationTemporality.CUMULATIVE ? 'cumulative' : 'delta';
+  const points: InputPoint[] = [];
+  for (const point of data.dataPoints as DataPoint<unknown>[]) {
+    points.push({
+      attributes: point.attributes as Attributes,
+      startTimeUnixNano: hrTimeToNanos(point.startTime),
+      timeUnixNano: hrTimeToNanos(point.endTime),
+      value: pointValue(metric.kind, point.value),
+    });
+  }
+  return { metric, temporality, points };
+}
+
+function pointValue(kind: PointKind, value: unknown): InputPoint['value'] {
+  switch (kind) {
+    case 'sum':
+    case 'gauge':
+      return { value: value as number };
+    case 'histogram': {
+      const histogram = value as Histogram;
+      return {
+        count: histogram.count,
+        sum: histogram.sum ?? 0,
+        bounds: histogram.buckets.boundaries,
+        bucketCounts: histogram.buckets.counts,
+        min: histogram.min,
+        max: histogram.max,
+      } satisfies HistogramValue;
+    }
+    case 'exponentialHistogram': {
+      const histogram = value as ExponentialHistogram;
+      return {
+        count: histogram.count,
+        sum: histogram.sum ?? 0,
+        scale: histogram.scale,
+        zeroCount: histogram.zeroCount,
+        positive: histogram.positive,
+        negative: histogram.negative,
+        min: histogram.min,
+        max: histogram.max,
+      } satisfies ExponentialHistogramValue;
+    }
+  }
+}
+
+export interface ResourceMetricsPart {
+  readonly resourceMetrics: ResourceMetrics;
+  /** The batch points this part carries, so a failed export call fails exactly these. */
+  readonly points: readonly SeriesPoint[];
+}
+
+/**
+ * Converts a batch back to SDK `ResourceMetrics` for a plain `PushMetricExporter`: one per kept resource,
+ * the tenant restored as the `tenantAttribute` point attribute, sums as deltas.
+ */
+export function toResourceMetrics(batch: SeriesBatch, tenantAttribute: string): ResourceMetricsPart[] {
+  const byResource = new Map<
+    string,
+    { resource: Attributes; points: SeriesPoint[]; scopes: Map<string, Map<string, MetricData>> }
+  >();
+  for (const point of batch.points) {
+    const resourceKey = encodeAttributes(point.resource);
+    let resource = byResource.get(resourceKey);
+    if (resource === undefined) {
+      resource = { resource: point.resource, points: [], scopes: new Map() };
+      byResource.set(resourceKey, resource);
+    }
+    const scopeKey = JSON.stringify([point.scope.name, point.scope.version]);
+    let metrics = resource.scopes.get(scopeKey);
+    if (metrics === undefined) {
+      metrics = new Map();
+      resource.scopes.set(scopeKey, metrics);
+    }
+    const metricKey = JSON.stringify([
+      point.metric.name,
+      point.metric.unit,
+      point.metric.kind,
+      point.metric.monotonic,
+    ]);
+    let data = metrics.get(metricKey);
+    if (data === undefined) {
+      data = emptyMetricData(point);
+      metrics.set(metricKey, data);
+    }
+    (data.dataPoints as DataPoint<unknown>[]).push(toDataPoint(point, tenantAttribute));
+    resource.points.push(point);
+  }
+  return [...byResource.values()].map(({ resource, points, scopes }) => ({
+    points,
+    resourceMetrics: {
+      resource: resourceFromAttributes(resource as OtelAttributes),
+      scopeMetrics: [...scopes].map(([scopeKey, metrics]): ScopeMetrics => {
+        const [name, version] = JSON.parse(scopeKey) as [string, string];
+        return { scope: version === '' ? { name } : { name, version }, metrics: [...metrics.values()] };
+      }),
+    },
+  }));
+}
+
+function emptyMetricData(point: SeriesPoint): MetricData {
+  const descriptor = {
+    name: point.metric.name,
+    description: point.metric.description,
+    unit: point.metric.unit,
+    valueType: ValueType.DOUBLE,
+  };
+  const aggregationTemporality = AggregationTemporality.DELTA;
+  switch (point.metric.kind) {
+    case 'sum':
+      return {
+        descriptor,
+        aggregationTemporality,
+        dataPointType: DataPointType.SUM,
+        isMonotonic: point.metric.monotonic,
+        dataPoints: [],
+      };
+    case 'gauge':
+      return { descriptor, aggregationTemporality, dataPointType: DataPointType.GAUGE, dataPoints: [] };
+    case 'histogram':
+      return { descriptor, aggregationTemporality, dataPointType: DataPointType.HISTOGRAM, dataPoints: [] };
+    case 'exponentialHistogram':
+      return {
+        descriptor,
+        aggregationTemporality,
+        dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
+        dataPoints: [],
+      };
+  }
+}
+
+function toDataPoint(point: SeriesPoint, tenantAttribute: string): DataPoint<unknown> {
+  return {
+    startTime: nanosToHrTime(point.startTimeUnixNano),
+    endTime: nanosToHrTime(point.timeUnixNano),
+    attributes: { ...(point.attributes as OtelAttributes), [tenantAttribute]: point.tenant },
+    value: toSdkValue(point),
+  };
+}
+
+function toSdkValue(point: SeriesPoint): unknown {
+  switch (point.metric.kind) {
+    case 'sum':
+    case 'gauge':
+      return (point.value as { value: number }).value;
+    case 'histogram': {
+      const value = point.value as HistogramValue;
+      return {
+        buckets: { boundaries: [...value.bounds], counts: [...value.bucketCounts] },
+        count: value.count,
+        sum: value.sum,
+        min: value.min,
+        max: value.max,
+      } satisfies Histogram;
+    }
+    case 'exponentialHistogram': {
+      const value = point.value as ExponentialHistogramValue;
+      return {
+        count: value.count,
+        sum: value.sum,
+        scale: value.scale,
+        zeroCount: value.zeroCount,
+        positive: { offset: value.positive.offset, bucketCounts: [...value.positive.bucketCounts] },
+        negative: { offset: value.negative.offset, bucketCounts: [...value.negative.bucketCounts] },
+        min: value.min,
+        max: value.max,
+      } satisfies ExponentialHistogram;
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { canonicalAttributes, encodeAttributes, encodeValue } from './canonical-attributes.ts';
+import type {
+  Attributes,
+  HistogramValue,
+  InstrumentationScopeInfo,
+  MetricInfo,
+  PointKind,
+  PointValue,
+  SeriesPoint,
+} from './model.ts';
+
+/**
+ * Series identity = tenant + kept resource attributes + metric (name, unit, point type, monotonicity)
+ * + canonical attribute set (+ bucket bounds for explicit histograms, so different bounds never merge).
+ *
+ * Keys are structured encodings (see canonical-attributes.ts): each part is self-delimiting, so joining
+ * parts is still injective and two distinct identities can never produce the same key. The key is used
+ * as-is (no lossy hash), and the buffer nests maps by metric → tenant → attributes, so tenants are
+ * compared as whole strings and never spliced into text.
+ */
+
+/** The attribute set of a tenant's overflow series, once it exceeds its series cap. */
+export const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ 'otel.metric.overflow': true });
+
+/** The resource attributes kept in identity and storage, canonicalised. */
+export function keptResource(resource: Attributes, keep: readonly string[]): Attributes {
+  const kept: Record<string, Attributes[string]> = {};
+  for (const key of keep) {
+    const value = resource[key];
+    if (value !== undefined) kept[key] = value;
+  }
+  return canonicalAttributes(kept);
+}
+
+function metricPart(metric: MetricInfo): string {
+  return `${JSON.stringify(metric.name)},${JSON.stringify(metric.unit)},"${metric.kind}",${metric.monotonic}`;
+}
+
+/** Identity of a metric within the kept resource; the buffer's first level. */
+export function metricKey(keptResourceAttributes: Attributes, metric: MetricInfo): string {
+  return `[${encodeAttributes(keptResourceAttributes)},${metricPart(metric)}]`;
+}
+
+/**
+ * Identity of a series within its metric and tenant: the attribute set without `skipKey` (the tenant
+ * attribute), plus the bounds for explicit-bucket histograms.
+ */
+export function seriesKey(
+  attributes: Attributes,
+  skipKey: string | undefined,
+  kind: PointKind,
+  value: PointValue,
+): string {
+  const encoded = encodeAttributes(attributes, skipKey);
+  return kind === 'histogram' ? encoded + encodeValue((value as HistogramValue).bounds) : encoded;
+}
+
+export function seriesKeyOfPoint(point: SeriesPoint): string {
+  return seriesKey(point.attributes, undefined, point.metric.kind, point.value);
+}
+
+/**
+ * Prefix of a cumulative source stream's key: the full resource and the scope take part, because two
+ * app instances of one service each send their own running totals.
+ */
+export function sourceStreamPrefix(
+  resource: Attributes,
+  scope: InstrumentationScopeInfo,
+  metric: MetricInfo,
+): string {
+  return `[${encodeAttributes(resource)},${JSON.stringify(scope.name)},${JSON.stringify(scope.version)},${metricPart(metric)}]`;
+}
+
+/** The complete identity of a series as one key, for tests and diagnostics. */
+export function fullSeriesKey(point: SeriesPoint): string {
+  return `${metricKey(point.resource, point.metric)}${JSON.stringify(point.tenant)}${seriesKeyOfPoint(point)}`;
+}
