@@ -1,0 +1,54 @@
+import type { InputBatch } from '@tallyhouse/processor-tenant';
+
+/**
+ * What decoding one OTLP request yields. The request as a whole was well-formed; individual data points
+ * may still have been rejected (bad value, unsupported type, missing temporality, ...). Rejected points are
+ * absent from `batch`, counted in `rejectedDataPoints`, and described in `rejectionMessages`, so the receiver
+ * can answer `200` with `partial_success` (see `formatPartialSuccessMessage`).
+ */
+export interface OtlpDecodeResult {
+  /** Accepted points only. Metrics, scopes and resources left without points are omitted. */
+  readonly batch: InputBatch;
+  readonly acceptedDataPoints: number;
+  readonly rejectedDataPoints: number;
+  /**
+   * Why points were rejected, each naming the field path and metric; at most {@link MAX_REJECTION_MESSAGES}
+   * (one message may cover many points, e.g. a whole Summary metric).
+   */
+  readonly rejectionMessages: readonly string[];
+  /**
+   * Points flagged `DATA_POINT_FLAGS_NO_RECORDED_VALUE` (staleness markers). They carry no value, are not
+   * an error of the sender, and are dropped without being reported as rejected.
+   */
+  readonly noRecordedValueDataPoints: number;
+}
+
+export const MAX_REJECTION_MESSAGES = 20;
+
+/** Upper bound on `partial_success.error_message`; the OTLP spec asks servers to keep responses small. */
+export const MAX_PARTIAL_SUCCESS_MESSAGE_LENGTH = 4096;
+
+/** Counts rejections and keeps the first few messages. */
+export class RejectionLog {
+  count = 0;
+  readonly messages: string[] = [];
+
+  reject(points: number, message: string): void {
+    if (points <= 0) return;
+    this.count += points;
+    if (this.messages.length < MAX_REJECTION_MESSAGES) this.messages.push(message);
+  }
+}
+
+/** One human-readable `partial_success.error_message` for a decode result ('' when nothing was rejected). */
+export function formatPartialSuccessMessage(
+  result: Pick<OtlpDecodeResult, 'rejectedDataPoints' | 'rejectionMessages'>,
+): string {
+  if (result.rejectedDataPoints === 0) return '';
+  const noun = result.rejectedDataPoints === 1 ? 'data point' : 'data points';
+  let message = `${result.rejectedDataPoints} ${noun} rejected: ${result.rejectionMessages.join('; ')}`;
+  if (message.length > MAX_PARTIAL_SUCCESS_MESSAGE_LENGTH) {
+    message = `${message.slice(0, MAX_PARTIAL_SUCCESS_MESSAGE_LENGTH - 3)}...`;
+  }
+  return message;
+}

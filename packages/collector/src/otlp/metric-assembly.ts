@@ -1,0 +1,237 @@
+/**
+ * Decoder-independent rules: which decoded points are accepted, and how a decoded OTLP `Metric` becomes an
+ * `InputMetric`. The protobuf and JSON decoders both feed these, so both encodings accept and reject exactly
+ * the same points with the same messages.
+ */
+import type {
+  ExponentialBuckets,
+  ExponentialHistogramValue,
+  HistogramValue,
+  InputMetric,
+  InputPoint,
+  PointKind,
+  Temporality,
+} from '@tallyhouse/processor-tenant';
+import type { RejectionLog } from './decode-result.ts';
+
+/** The `Metric.data` oneof, named as in OTLP/JSON. `summary` is decoded only to be rejected. */
+export type DataKind = PointKind | 'summary';
+
+/** Stand-in for an unsigned 64-bit count that does not fit a double exactly (> 2^53 - 1). */
+export const UNSAFE_COUNT = -1;
+
+/** `DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK`. */
+export const FLAG_NO_RECORDED_VALUE = 1;
+
+/** OTLP exponential histogram scales are defined for -10..20. */
+export const MIN_EXPONENTIAL_SCALE = -10;
+export const MAX_EXPONENTIAL_SCALE = 20;
+
+/** A point-level rejection: which point, which of its fields (may be ''), and why. */
+export interface PointRejection {
+  readonly index: number;
+  readonly field: string;
+  readonly reason: string;
+}
+
+/** One decoded `Metric` message before the acceptance rules ran on its metric-level fields. */
+export interface MetricDraft {
+  name: string;
+  description: string;
+  unit: string;
+  /** `undefined` when the metric carries no data (nothing to accept or reject). */
+  kind: DataKind | undefined;
+  /** Raw `AggregationTemporality` enum value (0 unspecified, 1 delta, 2 cumulative). */
+  temporality: number;
+  monotonic: boolean;
+  /** Points that passed the point rules, in order. */
+  points: InputPoint[];
+  /** Points that failed them; `undefined` (not `[]`) while there are none, to spare an allocation. */
+  rejections: PointRejection[] | undefined;
+  /** Every data point seen, accepted, rejected or without recorded value. */
+  seenPoints: number;
+}
+
+export function newMetricDraft(): MetricDraft {
+  return {
+    name: '',
+    description: '',
+    unit: '',
+    kind: undefined,
+    temporality: 0,
+    monotonic: false,
+    points: [],
+    rejections: undefined,
+    seenPoints: 0,
+  };
+}
+
+/** Switching the oneof (a later data field wins, as in protobuf) discards what the earlier one held. */
+export function resetMetricData(draft: MetricDraft, kind: DataKind): void {
+  draft.kind = kind;
+  draft.temporality = 0;
+  draft.monotonic = false;
+  draft.points = [];
+  draft.rejections = undefined;
+  draft.seenPoints = 0;
+}
+
+export function rejectPoint(draft: MetricDraft, index: number, field: string, reason: string): void {
+  const rejection = { index, field, reason };
+  if (draft.rejections === undefined) draft.rejections = [rejection];
+  else draft.rejections.push(rejection);
+}
+
+/** Point rule shared by every kind: a point must say when it was observed. */
+export function isMissingTime(timeUnixNano: bigint): boolean {
+  return timeUnixNano === 0n;
+}
+
+export const MISSING_TIME_REASON = 'missing (0); every data point needs its observation time';
+
+/** Reason a sum/gauge value is not accepted, or `undefined`. */
+export function numberValueProblem(hasValue: boolean, value: number): string | undefined {
+  if (!hasValue) return 'the point has neither asDouble nor asInt';
+  if (!Number.isFinite(value)) return `${value} is not accepted; sum and gauge values must be finite`;
+  return undefined;
+}
+
+/**
+ * Builds a histogram value, or returns why the point is rejected.
+ * No buckets and no bounds means one bucket holding everything (`bucketCounts = [count]`).
+ */
+export function histogramValue(
+  count: number,
+  sum: number | undefined,
+  bounds: readonly number[],
+  bucketCounts: number[],
+  min: number | undefined,
+  max: number | undefined,
+): HistogramValue | PointRejectionDetail {
+  if (count === UNSAFE_COUNT) return { field: 'count', reason: TOO_LARGE_COUNT };
+  if (sum === undefined) return { field: 'sum', reason: ABSENT_SUM };
+  if (!Number.isFinite(sum))
+    return { field: 'sum', reason: `${sum} is not accepted; the sum must be finite` };
+  for (let i = 0; i < bounds.length; i++) {
+    const bound = bounds[i]!;
+    if (!Number.isFinite(bound))
+      return { field: `explicitBounds[${i}]`, reason: `${bound} is not a finite bound` };
+    if (i > 0 && !(bound > bounds[i - 1]!)) {
+      return { field: `explicitBounds[${i}]`, reason: 'bounds must be strictly increasing' };
+    }
+  }
+  let counts = bucketCounts;
+  if (bounds.length === 0 && counts.length === 0) counts = [count];
+  else if (counts.length !== bounds.length + 1) {
+    return {
+      field: 'bucketCounts',
+      reason: `has ${counts.length} entries for ${bounds.length} explicit bounds; expected ${bounds.length + 1}`,
+    };
+  }
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] === UNSAFE_COUNT) return { field: `bucketCounts[${i}]`, reason: TOO_LARGE_COUNT };
+  }
+  return { count, sum, bounds, bucketCounts: counts, min, max };
+}
+
+export const EMPTY_BUCKETS: ExponentialBuckets = Object.freeze({
+  offset: 0,
+  bucketCounts: Object.freeze([]),
+});
+
+/** Builds an exponential histogram value, or returns why the point is rejected. */
+export function exponentialHistogramValue(
+  count: number,
+  sum: number | undefined,
+  scale: number,
+  zeroCount: number,
+  positive: ExponentialBuckets,
+  negative: ExponentialBuckets,
+  min: number | undefined,
+  max: number | undefined,
+): ExponentialHistogramValue | PointRejectionDetail {
+  if (count === UNSAFE_COUNT) return { field: 'count', reason: TOO_LARGE_COUNT };
+  if (zeroCount === UNSAFE_COUNT) return { field: 'zeroCount', reason: TOO_LARGE_COUNT };
+  if (sum === undefined) return { field: 'sum', reason: ABSENT_SUM };
+  if (!Number.isFinite(sum))
+    return { field: 'sum', reason: `${sum} is not accepted; the sum must be finite` };
+  if (scale < MIN_EXPONENTIAL_SCALE || scale > MAX_EXPONENTIAL_SCALE) {
+    return {
+      field: 'scale',
+      reason: `${scale} is outside the range ${MIN_EXPONENTIAL_SCALE}..${MAX_EXPONENTIAL_SCALE} OTLP defines`,
+    };
+  }
+  const badPositive = positive.bucketCounts.indexOf(UNSAFE_COUNT);
+  if (badPositive >= 0) return { field: `positive.bucketCounts[${badPositive}]`, reason: TOO_LARGE_COUNT };
+  const badNegative = negative.bucketCounts.indexOf(UNSAFE_COUNT);
+  if (badNegative >= 0) return { field: `negative.bucketCounts[${badNegative}]`, reason: TOO_LARGE_COUNT };
+  return { count, sum, scale, zeroCount, positive, negative, min, max };
+}
+
+export interface PointRejectionDetail {
+  readonly field: string;
+  readonly reason: string;
+}
+
+const TOO_LARGE_COUNT = 'exceeds 2^53 - 1 and cannot be counted exactly';
+const ABSENT_SUM = 'absent; Tallyhouse needs the sum of every histogram point';
+
+/**
+ * Applies the metric-level rules to a finished draft and logs its rejections. Returns the `InputMetric`
+ * holding the accepted points, or `undefined` when none remain. `path` builds the metric's field path
+ * (e.g. `resourceMetrics[0].scopeMetrics[1].metrics[2]`) and is called only when something is rejected.
+ */
+export function finishMetric(
+  draft: MetricDraft,
+  path: () => string,
+  log: RejectionLog,
+): InputMetric | undefined {
+  const kind = draft.kind;
+  if (kind === undefined || draft.seenPoints === 0) return undefined;
+  const accepted = draft.points.length;
+  const label = `metric ${JSON.stringify(draft.name)}`;
+
+  let metricProblem: string | undefined;
+  let temporality: Temporality = 'cumulative';
+  if (kind === 'summary') {
+    metricProblem = 'Summary metrics are not supported; send a histogram instead';
+  } else if (draft.name === '') {
+    metricProblem = 'the metric name is empty';
+  } else if (kind !== 'gauge') {
+    if (draft.temporality === 1) temporality = 'delta';
+    else if (draft.temporality === 2) temporality = 'cumulative';
+    else if (draft.temporality === 0) {
+      metricProblem = 'aggregationTemporality is UNSPECIFIED (0); it must be DELTA (1) or CUMULATIVE (2)';
+    } else {
+      metricProblem = `aggregationTemporality ${draft.temporality} is unknown; it must be DELTA (1) or CUMULATIVE (2)`;
+    }
+  }
+
+  if (metricProblem !== undefined) {
+    // The whole metric goes, including points that would have been rejected anyway.
+    const rejected = accepted + (draft.rejections?.length ?? 0);
+    const noun = rejected === 1 ? 'point' : 'points';
+    log.reject(rejected, `${path()}.${kind}: ${label}: ${rejected} data ${noun} rejected: ${metricProblem}`);
+    return undefined;
+  }
+
+  if (draft.rejections !== undefined) {
+    const base = `${path()}.${kind}.dataPoints`;
+    for (const rejection of draft.rejections) {
+      const field = rejection.field === '' ? '' : `.${rejection.field}`;
+      log.reject(1, `${base}[${rejection.index}]${field}: ${label}: ${rejection.reason}`);
+    }
+  }
+  if (accepted === 0) return undefined;
+  return {
+    metric: {
+      name: draft.name,
+      description: draft.description,
+      unit: draft.unit,
+      kind,
+      monotonic: kind === 'sum' && draft.monotonic,
+    },
+    temporality,
+    points: draft.points,
+  } as InputMetric;
+}
