@@ -109,8 +109,7 @@ export function histogramValue(
   max: number | undefined,
 ): HistogramValue | PointRejectionDetail {
   if (count === UNSAFE_COUNT) return { field: 'count', reason: TOO_LARGE_COUNT };
-  if (sum === undefined) return { field: 'sum', reason: ABSENT_SUM };
-  if (!Number.isFinite(sum))
+  if (sum !== undefined && !Number.isFinite(sum))
     return { field: 'sum', reason: `${sum} is not accepted; the sum must be finite` };
   for (let i = 0; i < bounds.length; i++) {
     const bound = bounds[i]!;
@@ -131,7 +130,7 @@ export function histogramValue(
   for (let i = 0; i < counts.length; i++) {
     if (counts[i] === UNSAFE_COUNT) return { field: `bucketCounts[${i}]`, reason: TOO_LARGE_COUNT };
   }
-  return { count, sum, bounds, bucketCounts: counts, min, max };
+  return { count, sum: sum ?? ABSENT_SUM, bounds, bucketCounts: counts, min, max };
 }
 
 export const EMPTY_BUCKETS: ExponentialBuckets = Object.freeze({
@@ -152,8 +151,7 @@ export function exponentialHistogramValue(
 ): ExponentialHistogramValue | PointRejectionDetail {
   if (count === UNSAFE_COUNT) return { field: 'count', reason: TOO_LARGE_COUNT };
   if (zeroCount === UNSAFE_COUNT) return { field: 'zeroCount', reason: TOO_LARGE_COUNT };
-  if (sum === undefined) return { field: 'sum', reason: ABSENT_SUM };
-  if (!Number.isFinite(sum))
+  if (sum !== undefined && !Number.isFinite(sum))
     return { field: 'sum', reason: `${sum} is not accepted; the sum must be finite` };
   if (scale < MIN_EXPONENTIAL_SCALE || scale > MAX_EXPONENTIAL_SCALE) {
     return {
@@ -165,7 +163,7 @@ export function exponentialHistogramValue(
   if (badPositive >= 0) return { field: `positive.bucketCounts[${badPositive}]`, reason: TOO_LARGE_COUNT };
   const badNegative = negative.bucketCounts.indexOf(UNSAFE_COUNT);
   if (badNegative >= 0) return { field: `negative.bucketCounts[${badNegative}]`, reason: TOO_LARGE_COUNT };
-  return { count, sum, scale, zeroCount, positive, negative, min, max };
+  return { count, sum: sum ?? ABSENT_SUM, scale, zeroCount, positive, negative, min, max };
 }
 
 export interface PointRejectionDetail {
@@ -174,7 +172,11 @@ export interface PointRejectionDetail {
 }
 
 const TOO_LARGE_COUNT = 'exceeds 2^53 - 1 and cannot be counted exactly';
-const ABSENT_SUM = 'absent; Tallyhouse needs the sum of every histogram point';
+/**
+ * OTLP makes a histogram's sum optional (absent when negative values were recorded). The model needs a
+ * number; 0 is what the SDK adapter of processor-tenant uses too, so both edges agree.
+ */
+const ABSENT_SUM = 0;
 
 /**
  * Applies the metric-level rules to a finished draft and logs its rejections. Returns the `InputMetric`
@@ -209,7 +211,8 @@ export function finishMetric(
 
   if (metricProblem !== undefined) {
     // The whole metric goes, including points that would have been rejected anyway.
-    const rejected = accepted + (draft.rejections?.length ?? 0);
+    // Summary points are only counted, never judged one by one.
+    const rejected = kind === 'summary' ? draft.seenPoints : accepted + (draft.rejections?.length ?? 0);
     const noun = rejected === 1 ? 'point' : 'points';
     log.reject(rejected, `${path()}.${kind}: ${label}: ${rejected} data ${noun} rejected: ${metricProblem}`);
     return undefined;
