@@ -1,0 +1,330 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeExportMetricsServiceRequestJson as decode,
+  MAX_ANY_VALUE_DEPTH,
+  OtlpDecodeError,
+} from '../../src/otlp/index.ts';
+
+type Json = unknown;
+
+function request(metrics: Json[], resourceAttributes: Json[] = []): string {
+  return JSON.stringify({
+    resourceMetrics: [
+      { resource: { attributes: resourceAttributes }, scopeMetrics: [{ scope: { name: 's' }, metrics }] },
+    ],
+  });
+}
+
+const sum = (dataPoints: Json[], extra: Record<string, Json> = {}): Json => ({
+  name: 'requests',
+  sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints, ...extra },
+});
+
+function decodeError(text: string): OtlpDecodeError {
+  try {
+    decode(text);
+  } catch (error) {
+    if (error instanceof OtlpDecodeError) return error;
+    throw error;
+  }
+  throw new Error('expected an OtlpDecodeError');
+}
+
+function firstMetric(text: string) {
+  const metric = decode(text).batch.resourceMetrics[0]?.scopeMetrics[0]?.metrics[0];
+  if (metric === undefined) throw new Error('nothing decoded');
+  return metric;
+}
+
+describe('JSON decoding', () => {
+  it('reads 64-bit integers from strings and numbers, exactly', () => {
+    const metric = firstMetric(
+      request([
+        sum([
+          {
+            startTimeUnixNano: '1700000000123456789',
+            timeUnixNano: '18446744073709551615',
+            asInt: '-9007199254740991',
+          },
+          { timeUnixNano: 1700000000123456, asInt: 42 },
+          { timeUnixNano: '5', asDouble: '2.5' },
+          { timeUnixNano: '5', asInt: '9223372036854775807' },
+        ]),
+      ]),
+    );
+    expect(
+      metric.points.map((p) => [p.startTimeUnixNano, p.timeUnixNano, (p.value as { value: number }).value]),
+    ).toEqual([
+      [1_700_000_000_123_456_789n, 18_446_744_073_709_551_615n, -9_007_199_254_740_991],
+      [0n, 1_700_000_000_123_456n, 42],
+      [0n, 5n, 2.5],
+      [0n, 5n, 2 ** 63],
+    ]);
+  });
+
+  it('accepts the proto snake_case names and enum names, and ignores unknown fields and nulls', () => {
+    const text = JSON.stringify({
+      resource_metrics: [
+        {
+          schema_url: 'x',
+          resource: { attributes: [{ key: 'service.name', value: { string_value: 'svc' } }], entityRefs: [] },
+          scope_metrics: [
+            {
+              scope: { name: 's', version: null, attributes: [] },
+              metrics: [
+                {
+                  name: 'h',
+                  metadata: [{ key: 'm', value: {} }],
+                  exponential_histogram: {
+                    aggregation_temporality: 'AGGREGATION_TEMPORALITY_CUMULATIVE',
+                    data_points: [
+                      {
+                        time_unix_nano: '10',
+                        count: '3',
+                        sum: 1.5,
+                        scale: -2,
+                        zero_count: 1,
+                        positive: { offset: -3, bucket_counts: ['1', 1] },
+                        zero_threshold: 0,
+                        exemplars: [
+                          { traceId: '5B8EFFF798038103D269B633813FC60C', spanId: 'EEE19B7EC3C1B174' },
+                        ],
+                        newFieldFromTheFuture: { deeply: [{ nested: true }] },
+                      },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const result = decode(text);
+    expect(result.rejectionMessages).toEqual([]);
+    expect(result.batch).toEqual({
+      resourceMetrics: [
+        {
+          resource: { 'service.name': 'svc' },
+          scopeMetrics: [
+            {
+              scope: { name: 's', version: '' },
+              metrics: [
+                {
+                  metric: {
+                    name: 'h',
+                    description: '',
+                    unit: '',
+                    kind: 'exponentialHistogram',
+                    monotonic: false,
+                  },
+                  temporality: 'cumulative',
+                  points: [
+                    {
+                      attributes: {},
+                      startTimeUnixNano: 0n,
+                      timeUnixNano: 10n,
+                      value: {
+                        count: 3,
+                        sum: 1.5,
+                        scale: -2,
+                        zeroCount: 1,
+                        positive: { offset: -3, bucketCounts: [1, 1] },
+                        negative: { offset: 0, bucketCounts: [] },
+                        min: undefined,
+                        max: undefined,
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('turns every AnyValue kind into an attribute value', () => {
+    const attributes = [
+      { key: 'i', value: { intValue: '-12' } },
+      { key: 'unsafe', value: { intValue: '9007199254740993' } },
+      { key: 'd', value: { doubleValue: 'Infinity' } },
+      { key: 'b', value: { boolValue: false } },
+      { key: 'bytes', value: { bytesValue: 'AP8QIA' } },
+      { key: 'urlsafe', value: { bytesValue: '-_8=' } },
+      { key: 'arr', value: { arrayValue: { values: [{ stringValue: 'b' }, { intValue: 1 }, {}] } } },
+      {
+        key: 'kv',
+        value: {
+          kvlistValue: {
+            values: [
+              { key: 'z', value: { boolValue: true } },
+              { key: 'a', value: { arrayValue: {} } },
+            ],
+          },
+        },
+      },
+      { key: 'none' },
+    ];
+    const metric = firstMetric(request([sum([{ timeUnixNano: '1', asDouble: 1, attributes }])]));
+    const decoded = metric.points[0]!.attributes;
+    expect(decoded).toEqual({
+      i: -12,
+      unsafe: '9007199254740993',
+      d: Number.POSITIVE_INFINITY,
+      b: false,
+      bytes: 'AP8QIA==',
+      urlsafe: '+/8=',
+      arr: ['b', 1, null],
+      kv: { a: [], z: true },
+      none: null,
+    });
+    expect(Object.keys(decoded.kv as object)).toEqual(['a', 'z']);
+  });
+
+  it('rejects bad points with the same rules and messages as protobuf', () => {
+    const result = decode(
+      request([
+        sum([
+          { timeUnixNano: '1', asDouble: 'NaN' },
+          { asDouble: 1 },
+          { timeUnixNano: '1', asDouble: 2, flags: 1 },
+          { timeUnixNano: '1', asInt: '3' },
+        ]),
+        { name: 'q', summary: { dataPoints: [{}, {}, {}] } },
+        { name: 'u', sum: { dataPoints: [{ timeUnixNano: '1', asDouble: 1 }] } },
+      ]),
+    );
+    expect(result.acceptedDataPoints).toBe(1);
+    expect(result.noRecordedValueDataPoints).toBe(1);
+    expect(result.rejectedDataPoints).toBe(6);
+    expect(result.rejectionMessages).toEqual([
+      'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].asDouble: metric "requests": NaN is not accepted; sum and gauge values must be finite',
+      'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[1].timeUnixNano: metric "requests": missing (0); every data point needs its observation time',
+      'resourceMetrics[0].scopeMetrics[0].metrics[1].summary: metric "q": 3 data points rejected: Summary metrics are not supported; send a histogram instead',
+      'resourceMetrics[0].scopeMetrics[0].metrics[2].sum: metric "u": 1 data point rejected: aggregationTemporality is UNSPECIFIED (0); it must be DELTA (1) or CUMULATIVE (2)',
+    ]);
+  });
+
+  it('handles huge arrays of points', () => {
+    const points = Array.from({ length: 100_000 }, (_, i) => ({
+      timeUnixNano: String(10n ** 18n + BigInt(i)),
+      asInt: i,
+    }));
+    const result = decode(request([sum(points)]));
+    expect(result.acceptedDataPoints).toBe(100_000);
+    expect(result.batch.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.points[99_999]!.timeUnixNano).toBe(
+      1_000_000_000_000_099_999n,
+    );
+  });
+});
+
+describe('JSON errors', () => {
+  it('names the offending field path and value', () => {
+    const text = JSON.stringify({
+      resourceMetrics: [
+        {
+          scopeMetrics: [
+            { metrics: [] },
+            {
+              metrics: [
+                {},
+                {},
+                { name: 'm', sum: { aggregationTemporality: 1, dataPoints: [{ timeUnixNano: 'abc' }] } },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const error = decodeError(text);
+    expect(error.code).toBe('INVALID_VALUE');
+    expect(error.path).toBe('resourceMetrics[0].scopeMetrics[1].metrics[2].sum.dataPoints[0].timeUnixNano');
+    expect(error.message).toBe(
+      'resourceMetrics[0].scopeMetrics[1].metrics[2].sum.dataPoints[0].timeUnixNano: expected a non-negative integer, got "abc"',
+    );
+  });
+
+  it.each([
+    [
+      'a time out of uint64 range',
+      sum([{ timeUnixNano: '18446744073709551616', asDouble: 1 }]),
+      'dataPoints[0].timeUnixNano: 18446744073709551616 is out of range',
+    ],
+    [
+      'a fractional time',
+      sum([{ timeUnixNano: 1.5, asDouble: 1 }]),
+      'dataPoints[0].timeUnixNano: expected a non-negative integer, got 1.5',
+    ],
+    [
+      'a non-numeric double',
+      sum([{ timeUnixNano: '1', asDouble: 'lots' }]),
+      'dataPoints[0].asDouble: expected a number, got "lots"',
+    ],
+    [
+      'an unknown enum name',
+      sum([], { aggregationTemporality: 'DELTA' }),
+      'sum.aggregationTemporality: unknown enum value "DELTA"',
+    ],
+    [
+      'dataPoints that are not an array',
+      sum([], { dataPoints: {} }),
+      'sum.dataPoints: expected an array, got an object',
+    ],
+    [
+      'a bad base64 value',
+      sum([
+        { timeUnixNano: '1', asDouble: 1, attributes: [{ key: 'k', value: { bytesValue: 'not base64!' } }] },
+      ]),
+      'dataPoints[0].attributes[0].value.bytesValue: expected base64-encoded bytes, got "not base64!"',
+    ],
+    [
+      'an int64 attribute out of range',
+      sum([
+        {
+          timeUnixNano: '1',
+          asDouble: 1,
+          attributes: [{ key: 'k', value: { intValue: '9223372036854775808' } }],
+        },
+      ]),
+      'attributes[0].value.intValue: 9223372036854775808 is out of range',
+    ],
+    [
+      'a non-string key',
+      sum([{ timeUnixNano: '1', asDouble: 1, attributes: [{ key: 7 }] }]),
+      'attributes[0].key: expected a string, got 7',
+    ],
+  ])('refuses %s', (_, metric, ending) => {
+    const error = decodeError(request([metric]));
+    expect(error.code).toBe('INVALID_VALUE');
+    expect(error.message.endsWith(ending)).toBe(true);
+  });
+
+  it('refuses text that is not a JSON object', () => {
+    expect(decodeError('{"resourceMetrics": [').code).toBe('INVALID_JSON');
+    expect(decodeError('[]').message).toBe('expected a JSON object, got an array');
+    expect(decodeError('null').code).toBe('INVALID_JSON');
+  });
+
+  it(`accepts AnyValue nesting up to ${MAX_ANY_VALUE_DEPTH} levels and refuses deeper`, () => {
+    const nested = (levels: number): Json => {
+      let value: Json = { stringValue: 'leaf' };
+      for (let i = 1; i < levels; i++) value = { arrayValue: { values: [value] } };
+      return value;
+    };
+    const withValue = (value: Json) =>
+      request([sum([{ timeUnixNano: '1', asDouble: 1, attributes: [{ key: 'k', value }] }])]);
+    expect(decode(withValue(nested(MAX_ANY_VALUE_DEPTH))).acceptedDataPoints).toBe(1);
+    const error = decodeError(withValue(nested(MAX_ANY_VALUE_DEPTH + 1)));
+    expect(error.code).toBe('NESTING_TOO_DEEP');
+    expect(error.path).toMatch(/dataPoints\[0\]\.attributes\[0\]\.value(\.arrayValue\.values\[0\])+$/);
+  });
+
+  it('refuses hostile nesting of 100k levels with an OtlpDecodeError, not a stack overflow', () => {
+    const depth = 100_000;
+    const value = `${'{"kvlistValue":{"values":[{"key":"k","value":'.repeat(depth)}{}${'}]}}'.repeat(depth)}`;
+    const text = `{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{"dataPoints":[{"timeUnixNano":"1","asDouble":1,"attributes":[{"key":"k","value":${value}}]}]}}]}]}]}`;
+    expect(decodeError(text).code).toBe('NESTING_TOO_DEEP');
+  });
+});
