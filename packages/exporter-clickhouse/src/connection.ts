@@ -1,0 +1,131 @@
+/**
+ * One `@clickhouse/client` for both backends: HTTP(S) to a server when `CLICKHOUSE_URL` is set, otherwise the
+ * embedded engine (`chdb/connection` plugged into `createClient({ connection })`). Everything above this module
+ * runs the same SQL through the same client API.
+ */
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  type ClickHouseClient,
+  ClickHouseLogLevel,
+  type ClickHouseSettings,
+  createClient,
+} from '@clickhouse/client';
+import type { ClickHouseConnection, ResolvedExporterConfig } from './config.ts';
+import { EmbeddedEngineUnavailableError } from './errors.ts';
+
+export type BackendKind = 'http' | 'embedded' | 'custom';
+
+export interface StorageConnection {
+  readonly kind: BackendKind;
+  readonly client: ClickHouseClient;
+  /** Runs a statement; the response body, if any, is discarded. */
+  command(sql: string, settings?: ClickHouseSettings): Promise<void>;
+  /** Runs a query and returns its rows (JSONEachRow; 64-bit integers and non-finite floats quoted). */
+  queryRows<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** `INSERT INTO <qualifiedTable> (<columns>) FORMAT <format>` with a pre-encoded body. */
+  insertEncoded(request: EncodedInsert): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface EncodedInsert {
+  readonly qualifiedTable: string;
+  readonly columns: readonly string[];
+  readonly format: 'JSONCompactEachRow';
+  readonly body: string;
+  readonly settings: ClickHouseSettings;
+}
+
+/** Where embedded chDB keeps its data inside `TALLYHOUSE_DATA_DIR`. */
+export function embeddedDataPath(dataDir: string): string {
+  return join(dataDir, 'chdb');
+}
+
+export function openStorageConnection(config: ResolvedExporterConfig): StorageConnection {
+  if (config.connection !== undefined) {
+    return wrapClient('custom', createClient({ connection: config.connection }));
+  }
+  if (config.url !== undefined) {
+    return wrapClient(
+      'http',
+      createClient({
+        url: config.url,
+        username: config.username,
+        password: config.password,
+        request_timeout: config.requestTimeoutMs,
+        compression: { request: true, response: false },
+        keep_alive: { enabled: true },
+        // Failures are classified, counted and logged by the exporter; the client's own error log would repeat them.
+        log: { level: ClickHouseLogLevel.OFF },
+      }),
+    );
+  }
+  return wrapClient('embedded', createClient({ connection: openEmbeddedConnection(config.dataDir) }));
+}
+
+/** Loads `chdb/connection` on first use so HTTP-only deployments never load the native engine. */
+export function openEmbeddedConnection(dataDir: string): ClickHouseConnection {
+  const path = embeddedDataPath(dataDir);
+  mkdirSync(path, { recursive: true });
+  let chdbConnection: typeof import('chdb/connection');
+  try {
+    chdbConnection = createRequire(import.meta.url)('chdb/connection') as typeof import('chdb/connection');
+  } catch (error) {
+    throw new EmbeddedEngineUnavailableError(
+      `the embedded ClickHouse engine (npm "chdb") cannot load on ${process.platform}-${process.arch}: ` +
+        `${(error as Error).message}. chDB ships for Linux (glibc) x64/arm64 and macOS x64/arm64; ` +
+        'elsewhere set CLICKHOUSE_URL to a ClickHouse server.',
+      { cause: error },
+    );
+  }
+  try {
+    return chdbConnection.createChdbConnection({ path }) as unknown as ClickHouseConnection;
+  } catch (error) {
+    throw new EmbeddedEngineUnavailableError(
+      `the embedded ClickHouse engine could not open ${path}: ${(error as Error).message}` +
+        ' (chDB binds one data directory per process; use one TALLYHOUSE_DATA_DIR per process)',
+      { cause: error },
+    );
+  }
+}
+
+/** chDB applies settings as session-wide SETs: every statement states all the settings it depends on. */
+function wrapClient(kind: BackendKind, client: ClickHouseClient): StorageConnection {
+  return {
+    kind,
+    client,
+    async command(sql, settings) {
+      await client.command({
+        query: sql,
+        ...(settings === undefined ? {} : { clickhouse_settings: settings }),
+      });
+    },
+    async queryRows<T>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
+      const result = await client.query({
+        query: sql,
+        format: 'JSONEachRow',
+        ...(params === undefined ? {} : { query_params: params }),
+        clickhouse_settings: {
+          output_format_json_quote_64bit_integers: 1,
+          output_format_json_quote_denormals: 1,
+        },
+      });
+      return (await result.json()) as T[];
+    },
+    async insertEncoded(request) {
+      const query = `INSERT INTO ${request.qualifiedTable} (${request.columns.join(', ')}) FORMAT ${request.format}`;
+      const result = await client.exec({
+        query,
+        values: Readable.from([Buffer.from(request.body, 'utf8')], { objectMode: false }),
+        clickhouse_settings: request.settings,
+      });
+      // The response of an insert is empty; drain it so an HTTP socket goes back to the pool.
+      for await (const _chunk of result.stream) {
+        // discard
+      }
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Rows that can never be written go here, never nowhere: first the `tallyhouse_dead_letters` table (payload,
+ * error, time, tenant), and when ClickHouse cannot take them either, an append-only NDJSON file under
+ * `TALLYHOUSE_DATA_DIR/dead-letters/`.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StorageConnection } from './connection.ts';
+import type { ExporterLogger } from './logger.ts';
+import { qualified } from './schema.ts';
+import { columnNames, DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE } from './tables.ts';
+
+export interface DeadLetter {
+  readonly tenant: string;
+  readonly table: string;
+  readonly batchId: string;
+  readonly errorCode: string;
+  readonly error: string;
+  /** The row as it would have been inserted (JSONCompactEachRow), or the point's JSON if it never became a row. */
+  readonly payload: string;
+}
+
+export type DeadLetterDestination = 'table' | 'file';
+
+export class DeadLetterSink {
+  readonly file: string;
+  private readonly database: string;
+  private readonly logger: ExporterLogger;
+
+  constructor(options: { database: string; dataDir: string; logger: ExporterLogger }) {
+    this.database = options.database;
+    this.file = join(options.dataDir, 'dead-letters', 'dead-letters.ndjson');
+    this.logger = options.logger;
+  }
+
+  /**
+   * Stores `letters` in the table (deduplicated by `token`, so a repeated dead-lettering adds nothing), or in
+   * the file when the table insert fails. Throws only if both fail.
+   */
+  async write(
+    connection: StorageConnection | undefined,
+    letters: readonly DeadLetter[],
+    token: string,
+  ): Promise<DeadLetterDestination> {
+    if (letters.length === 0) return 'table';
+    if (connection !== undefined) {
+      const now = BigInt(Date.now()) * 1_000_000n;
+      const body = letters
+        .map(
+          (letter) =>
+            `[${now},${JSON.stringify(letter.tenant)},${JSON.stringify(letter.table)},` +
+            `${JSON.stringify(letter.batchId)},${JSON.stringify(letter.errorCode)},` +
+            `${JSON.stringify(letter.error.slice(0, 4096))},${JSON.stringify(letter.payload)}]`,
+        )
+        .join('\n');
+      try {
+        await connection.insertEncoded({
+          qualifiedTable: qualified({ database: this.database }, DEAD_LETTER_TABLE),
+          columns: columnNames(DEAD_LETTER_COLUMNS),
+          format: 'JSONCompactEachRow',
+          body: `${body}\n`,
+          settings: {
+            insert_deduplicate: 1,
+            insert_deduplication_token: `${token}-dead-letter`,
+            async_insert: 0,
+            wait_for_async_insert: 1,
+            async_insert_deduplicate: 1,
+          },
+        });
+        this.logger.warn(
+          `dead-lettered ${letters.length} row(s) into ${this.database}.${DEAD_LETTER_TABLE}`,
+          {
+            table: letters[0]?.table,
+            errorCode: letters[0]?.errorCode,
+            error: letters[0]?.error,
+          },
+        );
+        return 'table';
+      } catch (error) {
+        this.logger.error(`dead-letter table unavailable, writing ${letters.length} row(s) to ${this.file}`, {
+          error: (error as Error).message,
+        });
+      }
+    }
+    this.writeFile(letters, token);
+    return 'file';
+  }
+
+  /** Synchronous append (one JSON object per line), used directly at shutdown. */
+  writeFile(letters: readonly DeadLetter[], token: string): void {
+    if (letters.length === 0) return;
+    mkdirSync(join(this.file, '..'), { recursive: true });
+    const time = new Date().toISOString();
+    appendFileSync(
+      this.file,
+      letters.map((letter) => `${JSON.stringify({ time, token, ...letter })}\n`).join(''),
+    );
+    this.logger.warn(`dead-lettered ${letters.length} row(s) into ${this.file}`, {
+      table: letters[0]?.table,
+      errorCode: letters[0]?.errorCode,
+    });
+  }
+}

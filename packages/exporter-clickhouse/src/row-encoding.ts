@@ -1,0 +1,226 @@
+/**
+ * Series points → JSONCompactEachRow lines, one table per point kind, columns in `tables.ts` order.
+ *
+ * - The tenant goes to `TenantId` and never into `Attributes` (even if a point still carries the attribute).
+ * - Map values are strings: non-string attribute values become canonical JSON (object keys sorted at every depth).
+ * - Times are written as integer nanoseconds (a JSON integer is read exactly as DateTime64(9) ticks; the
+ *   `bigint` never passes through a float).
+ * - Float64 columns: finite numbers as JS shortest round-trip text, `-0` kept, NaN/±Inf as ClickHouse's
+ *   `"nan"`/`"inf"`/`"-inf"` — except a sum's `Value`, where a non-finite delta would poison every `sum(Value)`
+ *   of the tenant: such points are rejected (dead-lettered with code NON_FINITE_SUM).
+ * - Min/Max the source did not record are stored as NaN and read back as `undefined`.
+ */
+import {
+  type Attributes,
+  canonicalJson,
+  type ExponentialHistogramValue,
+  type HistogramValue,
+  type PointKind,
+  type SeriesPoint,
+  tenantProblem,
+} from '@tallyhouse/processor-tenant';
+import { RowEncodingError, type RowRejectionCode } from './errors.ts';
+import { METRIC_TABLES, type MetricTableName } from './tables.ts';
+
+/** DateTime64(9) holds [0, 2^63) ns as ticks from the epoch (up to 2262-04-11). */
+const MAX_TIME_NS = 2n ** 63n - 1n;
+const MAX_UINT32 = 4_294_967_295;
+
+export interface EncodedTableRows {
+  readonly table: MetricTableName;
+  /** One JSONCompactEachRow line per row, without the trailing newline. */
+  readonly lines: string[];
+  /** Tenant of each row (for dead letters). */
+  readonly tenants: string[];
+  /** The point of each row, in order. */
+  readonly points: SeriesPoint[];
+}
+
+export interface RejectedPoint {
+  readonly point: SeriesPoint;
+  readonly table: MetricTableName;
+  readonly code: RowRejectionCode;
+  readonly message: string;
+}
+
+export interface EncodedBatch {
+  /** Only tables that have rows, in METRIC_TABLES order. */
+  readonly tables: EncodedTableRows[];
+  readonly rejected: RejectedPoint[];
+}
+
+export interface RowEncodingOptions {
+  /** Removed from `Attributes` if present (it lives in `TenantId`). */
+  readonly tenantAttribute: string;
+}
+
+export function encodeBatch(points: readonly SeriesPoint[], options: RowEncodingOptions): EncodedBatch {
+  const byKind = new Map<PointKind, EncodedTableRows>();
+  const rejected: RejectedPoint[] = [];
+  for (const point of points) {
+    const kind = point.metric.kind;
+    const table = METRIC_TABLES[kind];
+    let line: string;
+    try {
+      line = encodeRow(point, options);
+    } catch (error) {
+      if (!(error instanceof RowEncodingError)) throw error;
+      rejected.push({ point, table, code: error.code, message: error.message });
+      continue;
+    }
+    let rows = byKind.get(kind);
+    if (rows === undefined) {
+      rows = { table, lines: [], tenants: [], points: [] };
+      byKind.set(kind, rows);
+    }
+    rows.lines.push(line);
+    rows.tenants.push(point.tenant);
+    rows.points.push(point);
+  }
+  const tables: EncodedTableRows[] = [];
+  for (const kind of Object.keys(METRIC_TABLES) as PointKind[]) {
+    const rows = byKind.get(kind);
+    if (rows !== undefined) tables.push(rows);
+  }
+  return { tables, rejected };
+}
+
+/** One JSONCompactEachRow line for a point; throws `RowEncodingError` for a point that must not be stored. */
+export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): string {
+  const problem = tenantProblem(point.tenant);
+  if (problem !== undefined) throw new RowEncodingError('INVALID_TENANT', problem);
+  const start = time(point.startTimeUnixNano, 'startTimeUnixNano', point);
+  const end = time(point.timeUnixNano, 'timeUnixNano', point);
+  const serviceName = point.resource['service.name'];
+  const common =
+    `[${JSON.stringify(point.tenant)},${attributeMap(point.resource, undefined)},` +
+    `${JSON.stringify(typeof serviceName === 'string' ? serviceName : serviceName == null ? '' : canonicalJson(serviceName))},` +
+    `${JSON.stringify(point.scope.name)},${JSON.stringify(point.scope.version)},` +
+    `${JSON.stringify(point.metric.name)},${JSON.stringify(point.metric.description)},` +
+    `${JSON.stringify(point.metric.unit)},${attributeMap(point.attributes, options.tenantAttribute)},` +
+    `${start},${end}`;
+  switch (point.metric.kind) {
+    case 'sum': {
+      const value = (point.value as { value: number }).value;
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new RowEncodingError(
+          'NON_FINITE_SUM',
+          `sum ${JSON.stringify(point.metric.name)} of tenant ${JSON.stringify(point.tenant)} has non-finite delta ${value}`,
+        );
+      }
+      return `${common},${float(value)},1,${point.metric.monotonic ? 'true' : 'false'}]`;
+    }
+    case 'gauge':
+      return `${common},${float(numberOf((point.value as { value: number }).value, 'value', point))}]`;
+    case 'histogram': {
+      const value = point.value as HistogramValue;
+      if (value.bucketCounts.length !== value.bounds.length + 1) {
+        throw new RowEncodingError(
+          'INVALID_VALUE',
+          `histogram ${JSON.stringify(point.metric.name)} has ${value.bucketCounts.length} bucket counts for ${value.bounds.length} bounds`,
+        );
+      }
+      return (
+        `${common},${uint(value.count, 'count', point)},${float(numberOf(value.sum, 'sum', point))},` +
+        `[${value.bucketCounts.map((count) => uint(count, 'bucketCounts', point)).join(',')}],` +
+        `[${value.bounds.map((bound) => float(numberOf(bound, 'bounds', point))).join(',')}],` +
+        `${optionalFloat(value.min, 'min', point)},${optionalFloat(value.max, 'max', point)}]`
+      );
+    }
+    case 'exponentialHistogram': {
+      const value = point.value as ExponentialHistogramValue;
+      return (
+        `${common},${uint(value.count, 'count', point)},${float(numberOf(value.sum, 'sum', point))},` +
+        `${int32(value.scale, 'scale', point)},${uint(value.zeroCount, 'zeroCount', point)},` +
+        `${int32(value.positive.offset, 'positive.offset', point)},` +
+        `[${value.positive.bucketCounts.map((count) => uint(count, 'positive.bucketCounts', point)).join(',')}],` +
+        `${int32(value.negative.offset, 'negative.offset', point)},` +
+        `[${value.negative.bucketCounts.map((count) => uint(count, 'negative.bucketCounts', point)).join(',')}],` +
+        `${optionalFloat(value.min, 'min', point)},${optionalFloat(value.max, 'max', point)}]`
+      );
+    }
+  }
+}
+
+/** A Map(LowCardinality(String), String) as a JSON object with sorted keys; `skipKey` left out. */
+export function attributeMap(attributes: Attributes, skipKey: string | undefined): string {
+  const keys = Object.keys(attributes);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    if (key === skipKey) continue;
+    const value = attributes[key];
+    if (value === undefined) continue;
+    if (!first) out += ',';
+    first = false;
+    out += `${JSON.stringify(key)}:${JSON.stringify(typeof value === 'string' ? value : canonicalJson(value))}`;
+  }
+  return `${out}}`;
+}
+
+/** Float64 text that ClickHouse reads back to the same double, including -0, NaN and ±Inf. */
+export function float(value: number): string {
+  if (Number.isNaN(value)) return '"nan"';
+  if (value === Number.POSITIVE_INFINITY) return '"inf"';
+  if (value === Number.NEGATIVE_INFINITY) return '"-inf"';
+  if (value === 0 && Object.is(value, -0)) return '-0';
+  return String(value);
+}
+
+function optionalFloat(value: number | undefined, field: string, point: SeriesPoint): string {
+  return value === undefined ? '"nan"' : float(numberOf(value, field, point));
+}
+
+function numberOf(value: unknown, field: string, point: SeriesPoint): number {
+  if (typeof value !== 'number') {
+    throw new RowEncodingError(
+      'INVALID_VALUE',
+      `${describe(point)} has non-numeric ${field}: ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function uint(value: unknown, field: string, point: SeriesPoint): string {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new RowEncodingError(
+      'INVALID_VALUE',
+      `${describe(point)} has ${field} ${String(value)}, not a count`,
+    );
+  }
+  return String(value);
+}
+
+function int32(value: unknown, field: string, point: SeriesPoint): string {
+  if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > MAX_UINT32 / 2) {
+    throw new RowEncodingError(
+      'INVALID_VALUE',
+      `${describe(point)} has ${field} ${String(value)}, not an Int32`,
+    );
+  }
+  return String(value);
+}
+
+function time(value: bigint, field: string, point: SeriesPoint): string {
+  if (typeof value !== 'bigint' || value < 0n || value > MAX_TIME_NS) {
+    throw new RowEncodingError(
+      'TIME_OUT_OF_RANGE',
+      `${describe(point)} has ${field} ${String(value)}, outside DateTime64(9) [0, 2^63) ns`,
+    );
+  }
+  return value.toString();
+}
+
+function describe(point: SeriesPoint): string {
+  return `${point.metric.kind} ${JSON.stringify(point.metric.name)} of tenant ${JSON.stringify(point.tenant)}`;
+}
+
+/** JSON text of a point for dead letters: bigint as decimal strings, non-finite numbers as their names. */
+export function pointToJson(point: SeriesPoint): string {
+  return JSON.stringify(point, (_key, value: unknown) => {
+    if (typeof value === 'bigint') return value.toString();
+    if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+    return value;
+  });
+}

@@ -1,0 +1,204 @@
+/**
+ * DDL for the tenant-first metric tables, the dead letters and the schema-version record, and the forward
+ * migrations that bring a database up to date. Every statement is idempotent, so running it twice — or from
+ * two exporters at once — is safe.
+ */
+import { SchemaVersionError } from './errors.ts';
+import type { ExporterLogger } from './logger.ts';
+import {
+  type ColumnDefinition,
+  DEAD_LETTER_COLUMNS,
+  DEAD_LETTER_TABLE,
+  METRIC_COLUMNS,
+  METRIC_TABLE_NAMES,
+  type MetricTableName,
+  SCHEMA_VERSION_TABLE,
+} from './tables.ts';
+
+export interface SchemaOptions {
+  readonly database: string;
+  /** `ON CLUSTER <name>` and `Replicated*MergeTree` when set. */
+  readonly cluster: string | undefined;
+  readonly replicationPath: string;
+  readonly replicaName: string;
+  readonly ttlDays: number | undefined;
+  /** Insert blocks remembered per table for `insert_deduplication_token`. */
+  readonly dedupWindow: number;
+}
+
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  statements(options: SchemaOptions): string[];
+}
+
+/** Runs one SQL statement (DDL or a small insert); reads return JSON rows. */
+export interface SchemaExecutor {
+  command(sql: string): Promise<void>;
+  queryRows<T>(sql: string): Promise<T[]>;
+}
+
+export function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}
+
+export function quoteString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export function qualified(options: Pick<SchemaOptions, 'database'>, table: string): string {
+  return `${quoteIdentifier(options.database)}.${quoteIdentifier(table)}`;
+}
+
+function onCluster(options: SchemaOptions): string {
+  return options.cluster === undefined ? '' : ` ON CLUSTER ${quoteIdentifier(options.cluster)}`;
+}
+
+function engine(options: SchemaOptions, family: 'MergeTree' | 'ReplacingMergeTree'): string {
+  if (options.cluster === undefined) return `${family}()`;
+  return `Replicated${family}(${quoteString(options.replicationPath)}, ${quoteString(options.replicaName)})`;
+}
+
+/** Plain MergeTree needs `non_replicated_deduplication_window` for tokens to deduplicate; replicated tables use Keeper. */
+function dedupSetting(options: SchemaOptions): string {
+  return options.cluster === undefined
+    ? `non_replicated_deduplication_window = ${options.dedupWindow}`
+    : `replicated_deduplication_window = ${options.dedupWindow}`;
+}
+
+function ttlClause(options: SchemaOptions): string {
+  return options.ttlDays === undefined
+    ? ''
+    : `\nTTL toDateTime(TimeUnix) + toIntervalDay(${options.ttlDays})`;
+}
+
+function columnLines(columns: readonly ColumnDefinition[]): string[] {
+  return columns.map((column) => `    ${column.name} ${column.type} CODEC(${column.codec})`);
+}
+
+export function createDatabaseStatement(options: SchemaOptions): string {
+  return `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(options.database)}${onCluster(options)}`;
+}
+
+export function createMetricTableStatement(options: SchemaOptions, table: MetricTableName): string {
+  const indexes = [
+    '    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+    '    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+    '    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+    '    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  ];
+  const settings = ['index_granularity = 8192', dedupSetting(options)];
+  if (options.ttlDays !== undefined) settings.push('ttl_only_drop_parts = 1');
+  return [
+    `CREATE TABLE IF NOT EXISTS ${qualified(options, table)}${onCluster(options)}`,
+    '(',
+    [...columnLines(METRIC_COLUMNS[table]), ...indexes].join(',\n'),
+    `)`,
+    `ENGINE = ${engine(options, 'MergeTree')}`,
+    'PARTITION BY toDate(TimeUnix)',
+    'ORDER BY (TenantId, MetricName, ServiceName, toStartOfHour(TimeUnix), cityHash64(Attributes), TimeUnix)' +
+      ttlClause(options),
+    `SETTINGS ${settings.join(', ')}`,
+  ].join('\n');
+}
+
+export function createDeadLetterTableStatement(options: SchemaOptions): string {
+  const settings = ['index_granularity = 8192', dedupSetting(options)];
+  if (options.ttlDays !== undefined) settings.push('ttl_only_drop_parts = 1');
+  return [
+    `CREATE TABLE IF NOT EXISTS ${qualified(options, DEAD_LETTER_TABLE)}${onCluster(options)}`,
+    '(',
+    columnLines(DEAD_LETTER_COLUMNS).join(',\n'),
+    ')',
+    `ENGINE = ${engine(options, 'MergeTree')}`,
+    'PARTITION BY toDate(TimeUnix)',
+    `ORDER BY (TenantId, TableName, TimeUnix)${ttlClause(options)}`,
+    `SETTINGS ${settings.join(', ')}`,
+  ].join('\n');
+}
+
+export function createSchemaVersionTableStatement(options: SchemaOptions): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${qualified(options, SCHEMA_VERSION_TABLE)}${onCluster(options)}`,
+    '(',
+    '    Version UInt32,',
+    '    Description String,',
+    '    AppliedAt DateTime64(3)',
+    ')',
+    `ENGINE = ${engine(options, 'ReplacingMergeTree')}`,
+    'ORDER BY Version',
+  ].join('\n');
+}
+
+/** Forward migrations, oldest first. A new schema change is a new entry with the next version. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'tenant-first metric tables and dead letters',
+    statements: (options) => [
+      ...METRIC_TABLE_NAMES.map((table) => createMetricTableStatement(options, table)),
+      createDeadLetterTableStatement(options),
+    ],
+  },
+];
+
+export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((migration) => migration.version));
+
+/** Every statement `ensureSchema` may run, in order, for a fresh database (used by the DDL goldens). */
+export function schemaStatements(
+  options: SchemaOptions,
+  migrations: readonly Migration[] = MIGRATIONS,
+): string[] {
+  return [
+    createDatabaseStatement(options),
+    createSchemaVersionTableStatement(options),
+    ...migrations.flatMap((migration) => migration.statements(options)),
+  ];
+}
+
+export interface SchemaResult {
+  readonly applied: readonly number[];
+  readonly version: number;
+}
+
+/**
+ * Creates the database and the version record, then applies every migration not yet recorded, in order.
+ * `force` re-runs all migrations (their statements are idempotent) — used when a table went missing.
+ */
+export async function ensureSchema(
+  executor: SchemaExecutor,
+  options: SchemaOptions,
+  logger: ExporterLogger,
+  { migrations = MIGRATIONS, force = false }: { migrations?: readonly Migration[]; force?: boolean } = {},
+): Promise<SchemaResult> {
+  await executor.command(createDatabaseStatement(options));
+  await executor.command(createSchemaVersionTableStatement(options));
+  const recorded = await executor.queryRows<{ Version: number | string }>(
+    `SELECT DISTINCT Version FROM ${qualified(options, SCHEMA_VERSION_TABLE)} ORDER BY Version`,
+  );
+  const done = new Set(recorded.map((row) => Number(row.Version)));
+  const known = Math.max(0, ...migrations.map((migration) => migration.version));
+  const newest = Math.max(0, ...done);
+  if (newest > known) {
+    // A newer exporter migrated this database. Its tables are a superset by construction (forward-only).
+    logger.warn(
+      new SchemaVersionError(
+        `database ${options.database} is at schema version ${newest}, newer than this exporter's ${known}; continuing`,
+      ).message,
+    );
+  }
+  const applied: number[] = [];
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(migration.version) && !force) continue;
+    for (const statement of migration.statements(options)) await executor.command(statement);
+    if (!done.has(migration.version)) {
+      await executor.command(
+        `INSERT INTO ${qualified(options, SCHEMA_VERSION_TABLE)} (Version, Description, AppliedAt) ` +
+          `VALUES (${migration.version}, ${quoteString(migration.description)}, now64(3))`,
+      );
+      applied.push(migration.version);
+      logger.info(`applied schema migration ${migration.version}: ${migration.description}`);
+    }
+  }
+  return { applied, version: Math.max(newest, known) };
+}

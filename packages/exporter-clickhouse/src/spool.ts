@@ -1,0 +1,116 @@
+/**
+ * On-disk spool of retained table parts under `TALLYHOUSE_DATA_DIR/spool`. A part is written (atomically:
+ * temp file, fsync, rename) before the exporter acknowledges it, removed once written or dead-lettered, and
+ * replayed at start. Replay is safe because each part keeps its deduplication token.
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { ExporterLogger } from './logger.ts';
+import type { TablePart } from './table-part.ts';
+import { METRIC_TABLE_NAMES, type MetricTableName } from './tables.ts';
+
+interface SpoolRecord {
+  readonly format: 'tallyhouse-spool-v1';
+  readonly batchId: string;
+  readonly table: MetricTableName;
+  readonly token: string;
+  readonly lines: readonly string[];
+  readonly tenants: readonly string[];
+  readonly attempts: number;
+}
+
+export class Spool {
+  readonly directory: string;
+  private readonly logger: ExporterLogger;
+
+  constructor(dataDir: string, logger: ExporterLogger) {
+    this.directory = join(dataDir, 'spool');
+    this.logger = logger;
+    mkdirSync(this.directory, { recursive: true });
+  }
+
+  private fileOf(token: string): string {
+    return join(this.directory, `${createHash('sha256').update(token).digest('hex').slice(0, 40)}.json`);
+  }
+
+  /** Durable before it returns: a crash after this leaves the part on disk for the next start. */
+  write(part: TablePart): void {
+    const record: SpoolRecord = {
+      format: 'tallyhouse-spool-v1',
+      batchId: part.batchId,
+      table: part.table,
+      token: part.token,
+      lines: part.lines,
+      tenants: part.tenants,
+      attempts: part.attempts,
+    };
+    const file = this.fileOf(part.token);
+    const temporary = `${file}.tmp`;
+    const fd = openSync(temporary, 'w');
+    try {
+      writeSync(fd, JSON.stringify(record));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, file);
+  }
+
+  remove(part: Pick<TablePart, 'token'>): void {
+    rmSync(this.fileOf(part.token), { force: true });
+  }
+
+  /** Every spooled part; unreadable files are moved aside (`.corrupt`) and logged, never deleted. */
+  load(): TablePart[] {
+    const parts: TablePart[] = [];
+    for (const name of readdirSync(this.directory).sort()) {
+      const file = join(this.directory, name);
+      if (name.endsWith('.tmp')) {
+        // An interrupted write: the part was never acknowledged, so upstream still has it.
+        rmSync(file, { force: true });
+        continue;
+      }
+      if (!name.endsWith('.json')) continue;
+      try {
+        const record = JSON.parse(readFileSync(file, 'utf8')) as SpoolRecord;
+        if (
+          record.format !== 'tallyhouse-spool-v1' ||
+          !METRIC_TABLE_NAMES.includes(record.table) ||
+          !Array.isArray(record.lines) ||
+          record.lines.length !== record.tenants.length
+        ) {
+          throw new Error('not a tallyhouse-spool-v1 record');
+        }
+        let bytes = 0;
+        for (const line of record.lines) bytes += Buffer.byteLength(line) + 1;
+        parts.push({
+          batchId: record.batchId,
+          table: record.table,
+          token: record.token,
+          lines: record.lines,
+          tenants: record.tenants,
+          bytes,
+          points: undefined,
+          attempts: record.attempts,
+          nextAttemptAt: 0,
+          lastError: undefined,
+        });
+      } catch (error) {
+        this.logger.error(`unreadable spool file ${file} moved aside`, { error: (error as Error).message });
+        renameSync(file, `${file}.corrupt`);
+      }
+    }
+    return parts;
+  }
+}

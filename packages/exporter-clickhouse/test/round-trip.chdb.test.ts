@@ -1,0 +1,223 @@
+import type { PointKind, SeriesPoint } from '@tallyhouse/processor-tenant';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClickHouseMetricExporter, silentLogger, type TenantUsageReader } from '../src/index.ts';
+import { expHistogramPoint, gaugePoint, histogramPoint, mixedBatch, sumPoint, tempDir } from './support.ts';
+
+// One chDB data directory for this file (one per process); tests separate by tenant.
+const dataDir = tempDir('round-trip');
+let exporter: ClickHouseMetricExporter;
+let reader: TenantUsageReader;
+
+beforeAll(async () => {
+  exporter = new ClickHouseMetricExporter({ dataDir, logger: silentLogger, env: {} });
+  reader = await exporter.reader();
+});
+afterAll(async () => {
+  await exporter.shutdown();
+});
+
+/** What a point looks like after storage: attributes as strings (non-strings as canonical JSON). */
+function stored(point: SeriesPoint): SeriesPoint {
+  const strings = (attributes: SeriesPoint['attributes']) =>
+    Object.fromEntries(
+      Object.entries(attributes)
+        .filter(([key]) => key !== 'tenant.id')
+        .map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]),
+    );
+  return { ...point, resource: strings(point.resource), attributes: strings(point.attributes) };
+}
+
+async function readBack(tenant: string, kind: PointKind): Promise<SeriesPoint[]> {
+  return reader.points(tenant, kind);
+}
+
+describe('storage round trip on the embedded engine', () => {
+  it('writes every point type and reads back exactly what was written', async () => {
+    const points = [
+      sumPoint(12.5, { tenant: 'rt-all' }),
+      gaugePoint(-3.25, { tenant: 'rt-all' }),
+      histogramPoint({}, { tenant: 'rt-all' }),
+      histogramPoint(
+        { min: undefined, max: undefined },
+        { tenant: 'rt-all', name: 'test.histogram.nominmax' },
+      ),
+      expHistogramPoint({}, { tenant: 'rt-all' }),
+    ];
+    expect(await exporter.consumeBatch({ id: 'rt-all-1', points })).toEqual({ ok: true });
+    expect(await readBack('rt-all', 'sum')).toEqual([stored(points[0]!)]);
+    expect(await readBack('rt-all', 'gauge')).toEqual([stored(points[1]!)]);
+    expect(await readBack('rt-all', 'histogram')).toEqual([stored(points[2]!), stored(points[3]!)]);
+    expect(await readBack('rt-all', 'exponentialHistogram')).toEqual([stored(points[4]!)]);
+  });
+
+  it('moves the tenant into TenantId and never repeats it in Attributes', async () => {
+    const point = sumPoint(1, { tenant: 'rt-tenant', attributes: { 'tenant.id': 'rt-tenant', route: '/a' } });
+    await exporter.consumeBatch({ id: 'rt-tenant-1', points: [point] });
+    const [row] = await readBack('rt-tenant', 'sum');
+    expect(row?.tenant).toBe('rt-tenant');
+    expect(row?.attributes).toEqual({ route: '/a' });
+  });
+
+  it('stores non-string attribute values as canonical JSON (sorted keys, recursively)', async () => {
+    const point = gaugePoint(1, {
+      tenant: 'rt-json',
+      attributes: {
+        n: 42,
+        ok: true,
+        list: ['a', 'b'],
+        nested: { z: 1, a: { y: [1, { d: 2, c: 3 }], b: null } },
+      },
+    });
+    await exporter.consumeBatch({ id: 'rt-json-1', points: [point] });
+    const [row] = await readBack('rt-json', 'gauge');
+    expect(row?.attributes).toEqual({
+      list: '["a","b"]',
+      n: '42',
+      nested: '{"a":{"b":null,"y":[1,{"c":3,"d":2}]},"z":1}',
+      ok: 'true',
+    });
+  });
+
+  it('keeps times to the nanosecond, from the epoch to the end of DateTime64(9)', async () => {
+    const times = [0n, 1n, 999_999_999n, 1_700_000_000_123_456_789n, 9_223_372_036_854_775_807n];
+    const points = times.map((time, index) =>
+      gaugePoint(index, { tenant: 'rt-time', start: time, time, name: `t${index}` }),
+    );
+    await exporter.consumeBatch({ id: 'rt-time-1', points });
+    const back = await readBack('rt-time', 'gauge');
+    expect(back.map((point) => point.timeUnixNano)).toEqual(times);
+    expect(back.map((point) => point.startTimeUnixNano)).toEqual(times);
+  });
+
+  it('writes sums as deltas (AggregationTemporality = 1) so sum(Value) is the usage in a range', async () => {
+    const points = [1n, 2n, 3n].map((step) =>
+      sumPoint(Number(step) * 10, {
+        tenant: 'rt-delta',
+        start: step * 1_000_000_000n,
+        time: (step + 1n) * 1_000_000_000n,
+      }),
+    );
+    await exporter.consumeBatch({ id: 'rt-delta-1', points });
+    const [total] = await reader.sumTotals('rt-delta', {
+      fromUnixNano: 2_000_000_000n,
+      toUnixNano: 4_000_000_000n,
+    });
+    expect(total?.total).toBe(50);
+    const connection = (exporter as unknown as { connection: { queryRows<T>(sql: string): Promise<T[]> } })
+      .connection;
+    const temporality = await connection.queryRows<{ t: number }>(
+      "SELECT DISTINCT AggregationTemporality AS t FROM otel.otel_metrics_sum WHERE TenantId = 'rt-delta'",
+    );
+    expect(temporality).toEqual([{ t: 1 }]);
+  });
+
+  it('stores NaN and ±Inf gauge values and histogram extremes as such', async () => {
+    const points = [
+      gaugePoint(Number.NaN, { tenant: 'rt-nonfinite', name: 'a' }),
+      gaugePoint(Number.POSITIVE_INFINITY, { tenant: 'rt-nonfinite', name: 'b' }),
+      gaugePoint(Number.NEGATIVE_INFINITY, { tenant: 'rt-nonfinite', name: 'c' }),
+      gaugePoint(-0, { tenant: 'rt-nonfinite', name: 'd' }),
+      histogramPoint(
+        { min: Number.NEGATIVE_INFINITY, max: Number.POSITIVE_INFINITY, sum: Number.NaN },
+        { tenant: 'rt-nonfinite' },
+      ),
+    ];
+    await exporter.consumeBatch({ id: 'rt-nonfinite-1', points });
+    const gauges = await readBack('rt-nonfinite', 'gauge');
+    expect(gauges.map((point) => (point.value as { value: number }).value)).toEqual([
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      -0,
+    ]);
+    expect(Object.is((gauges[3]!.value as { value: number }).value, -0)).toBe(true);
+    const [histogram] = await readBack('rt-nonfinite', 'histogram');
+    expect(histogram?.value).toMatchObject({
+      min: Number.NEGATIVE_INFINITY,
+      max: Number.POSITIVE_INFINITY,
+      sum: Number.NaN,
+    });
+  });
+
+  it('dead-letters a sum whose delta is NaN or ±Inf instead of poisoning sum(Value), and writes the rest', async () => {
+    const good = sumPoint(5, { tenant: 'rt-nansum', name: 'good' });
+    const points = [
+      good,
+      sumPoint(Number.NaN, { tenant: 'rt-nansum', name: 'nan' }),
+      sumPoint(Number.POSITIVE_INFINITY, { tenant: 'rt-nansum', name: 'inf' }),
+    ];
+    const before = exporter.stats();
+    expect(await exporter.consumeBatch({ id: 'rt-nansum-1', points })).toEqual({ ok: true });
+    expect(await readBack('rt-nansum', 'sum')).toEqual([stored(good)]);
+    const after = exporter.stats();
+    expect(after.rejectedRows - before.rejectedRows).toBe(2);
+    expect(after.deadLetterRows - before.deadLetterRows).toBe(2);
+    const connection = (exporter as unknown as { connection: { queryRows<T>(sql: string): Promise<T[]> } })
+      .connection;
+    const letters = await connection.queryRows<{ ErrorCode: string; Payload: string }>(
+      "SELECT ErrorCode, Payload FROM otel.tallyhouse_dead_letters WHERE TenantId = 'rt-nansum' ORDER BY Payload",
+    );
+    expect(letters.map((letter) => letter.ErrorCode)).toEqual(['NON_FINITE_SUM', 'NON_FINITE_SUM']);
+    expect(letters.map((letter) => JSON.parse(letter.Payload).value.value).sort()).toEqual([
+      'Infinity',
+      'NaN',
+    ]);
+  });
+
+  it('adds nothing when the same batch is sent again', async () => {
+    const batch = mixedBatch('rt-resend-1', 'rt-resend');
+    for (let i = 0; i < 3; i++) expect(await exporter.consumeBatch(batch)).toEqual({ ok: true });
+    for (const kind of ['sum', 'gauge', 'histogram', 'exponentialHistogram'] as const) {
+      expect(await readBack('rt-resend', kind)).toHaveLength(1);
+    }
+  });
+
+  it('writes a batch re-using an id with different rows (the token covers the content)', async () => {
+    await exporter.consumeBatch({ id: 'rt-reuse', points: [sumPoint(1, { tenant: 'rt-reuse' })] });
+    await exporter.consumeBatch({ id: 'rt-reuse', points: [sumPoint(2, { tenant: 'rt-reuse' })] });
+    const [total] = await reader.sumTotals('rt-reuse');
+    expect(total?.total).toBe(3);
+  });
+
+  it('round-trips arbitrary doubles, times and strings exactly (property)', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            value: fc.double(),
+            time: fc.bigInt({ min: 0n, max: 9_223_372_036_854_775_807n }),
+            route: fc.string({ unit: 'grapheme' }),
+          }),
+          { minLength: 1, maxLength: 20 },
+        ),
+        async (records) => {
+          run += 1;
+          const tenant = `rt-prop-${run}`;
+          const points = records.map((record, index) =>
+            gaugePoint(record.value, {
+              tenant,
+              name: `g${index}`,
+              start: record.time,
+              time: record.time,
+              attributes: { route: record.route },
+            }),
+          );
+          expect(await exporter.consumeBatch({ id: `${tenant}-1`, points })).toEqual({ ok: true });
+          const back = await readBack(tenant, 'gauge');
+          const key = (point: SeriesPoint) => point.metric.name;
+          expect([...back].sort((a, b) => key(a).localeCompare(key(b)))).toEqual(
+            points.map(stored).sort((a, b) => key(a).localeCompare(key(b))),
+          );
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('refuses tenant-scoped reads without a valid tenant', async () => {
+    await expect(reader.sumTotals('')).rejects.toThrow(/empty/);
+    await expect(reader.points('a\u0000b', 'sum')).rejects.toThrow(/control character/);
+  });
+});

@@ -1,0 +1,227 @@
+/** Test support: temp dirs, point builders, and fault injection wrapped around the real connection. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { ClickHouseError } from '@clickhouse/client';
+import type {
+  ExponentialHistogramValue,
+  HistogramValue,
+  PointKind,
+  SeriesBatch,
+  SeriesPoint,
+} from '@tallyhouse/processor-tenant';
+import type { ClickHouseConnection } from '../src/index.ts';
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `tallyhouse-${prefix}-`));
+}
+
+const T0 = 1_700_000_000_123_456_789n;
+
+interface PointOptions {
+  tenant?: string;
+  name?: string;
+  attributes?: SeriesPoint['attributes'];
+  start?: bigint;
+  time?: bigint;
+  service?: string;
+}
+
+function base(kind: PointKind, options: PointOptions) {
+  return {
+    tenant: options.tenant ?? 'acme',
+    resource: { 'service.name': options.service ?? 'checkout' },
+    scope: { name: 'tallyhouse-test', version: '1.0.0' },
+    attributes: options.attributes ?? { route: '/pay' },
+    startTimeUnixNano: options.start ?? T0,
+    timeUnixNano: options.time ?? T0 + 10_000_000_001n,
+    metric: {
+      name: options.name ?? `test.${kind}`,
+      description: `a ${kind}`,
+      unit: kind === 'sum' ? '{request}' : 'ms',
+      kind,
+      monotonic: kind === 'sum',
+    },
+  };
+}
+
+export function sumPoint(value: number, options: PointOptions = {}): SeriesPoint<'sum'> {
+  const point = base('sum', options);
+  return { ...point, metric: { ...point.metric, kind: 'sum' }, value: { value } };
+}
+
+export function gaugePoint(value: number, options: PointOptions = {}): SeriesPoint<'gauge'> {
+  const point = base('gauge', options);
+  return { ...point, metric: { ...point.metric, kind: 'gauge', monotonic: false }, value: { value } };
+}
+
+export function histogramPoint(
+  value: Partial<HistogramValue> = {},
+  options: PointOptions = {},
+): SeriesPoint<'histogram'> {
+  const point = base('histogram', options);
+  return {
+    ...point,
+    metric: { ...point.metric, kind: 'histogram', monotonic: false },
+    value: { count: 6, sum: 123.5, bounds: [10, 100], bucketCounts: [1, 3, 2], min: 0.5, max: 250, ...value },
+  };
+}
+
+export function expHistogramPoint(
+  value: Partial<ExponentialHistogramValue> = {},
+  options: PointOptions = {},
+): SeriesPoint<'exponentialHistogram'> {
+  const point = base('exponentialHistogram', options);
+  return {
+    ...point,
+    metric: { ...point.metric, kind: 'exponentialHistogram', monotonic: false },
+    value: {
+      count: 7,
+      sum: 42.25,
+      scale: 3,
+      zeroCount: 1,
+      positive: { offset: -2, bucketCounts: [1, 2, 3] },
+      negative: { offset: 1, bucketCounts: [0] },
+      min: -1.5,
+      max: 20,
+      ...value,
+    },
+  };
+}
+
+/** One point of each kind for `tenant`. */
+export function mixedBatch(id: string, tenant = 'acme', value = 1): SeriesBatch {
+  return {
+    id,
+    points: [
+      sumPoint(value, { tenant }),
+      gaugePoint(value * 2, { tenant }),
+      histogramPoint({}, { tenant }),
+      expHistogramPoint({}, { tenant }),
+    ],
+  };
+}
+
+export function tooManyParts(): ClickHouseError {
+  return new ClickHouseError({
+    message: 'Too many parts (300). Merges are processing significantly slower than inserts',
+    code: '252',
+    type: 'TOO_MANY_PARTS',
+  });
+}
+
+export function typeMismatch(): ClickHouseError {
+  return new ClickHouseError({
+    message: 'Type mismatch in VALUES section',
+    code: '53',
+    type: 'TYPE_MISMATCH',
+  });
+}
+
+export function connectionRefused(): Error {
+  return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
+}
+
+export type FaultMode =
+  /** Throw without touching ClickHouse. */
+  | 'before'
+  /** Let ClickHouse apply the insert, then throw (the ack was lost). */
+  | 'after'
+  /** Throw a client timeout at once, and apply the insert a moment later (the server was just slow). */
+  | 'timeout-then-apply';
+
+export interface Fault {
+  /** Matches inserts whose statement contains this text (a table name). Default: every insert. */
+  readonly table?: string;
+  /** How many matching inserts fail. */
+  times: number;
+  readonly mode: FaultMode;
+  readonly error: () => Error;
+}
+
+/**
+ * The real connection with faults injected into INSERT statements (`exec` with values); everything else, and
+ * every insert not matched by a fault, goes straight to the real engine.
+ */
+export class FaultInjectingConnection implements ClickHouseConnection {
+  readonly inner: ClickHouseConnection;
+  readonly faults: Fault[] = [];
+  /** Inserts that reached the engine: table and deduplication token. */
+  readonly applied: { statement: string; token: string | undefined }[] = [];
+  private readonly late = new Set<Promise<unknown>>();
+
+  constructor(inner: ClickHouseConnection) {
+    this.inner = inner;
+  }
+
+  fail(fault: Omit<Fault, 'times'> & { times?: number }): this {
+    this.faults.push({ ...fault, times: fault.times ?? 1 });
+    return this;
+  }
+
+  /** Waits for inserts applied after their caller already saw a timeout. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.late]);
+  }
+
+  ping(params: Parameters<ClickHouseConnection['ping']>[0]) {
+    return this.inner.ping(params);
+  }
+  query(params: Parameters<ClickHouseConnection['query']>[0]) {
+    return this.inner.query(params);
+  }
+  insert(params: Parameters<ClickHouseConnection['insert']>[0]) {
+    return this.inner.insert(params);
+  }
+  command(params: Parameters<ClickHouseConnection['command']>[0]) {
+    return this.inner.command(params);
+  }
+  close() {
+    return this.inner.close();
+  }
+
+  async exec(params: Parameters<ClickHouseConnection['exec']>[0]) {
+    const statement = params.query;
+    if (!statement.startsWith('INSERT') || params.values === undefined) return this.inner.exec(params);
+    const fault = this.faults.find(
+      (candidate) =>
+        candidate.times > 0 && (candidate.table === undefined || statement.includes(candidate.table)),
+    );
+    const token = params.clickhouse_settings?.insert_deduplication_token as string | undefined;
+    if (fault === undefined) {
+      const result = await this.inner.exec(params);
+      this.applied.push({ statement, token });
+      return result;
+    }
+    fault.times -= 1;
+    switch (fault.mode) {
+      case 'before':
+        // Consume the body like a transport that failed mid-request would.
+        for await (const _chunk of params.values as Readable) {
+          // discard
+        }
+        throw fault.error();
+      case 'after': {
+        const result = await this.inner.exec(params);
+        this.applied.push({ statement, token });
+        for await (const _chunk of result.stream as Readable) {
+          // discard
+        }
+        throw fault.error();
+      }
+      case 'timeout-then-apply': {
+        const late = (async () => {
+          await new Promise((resolve) => setImmediate(resolve));
+          const result = await this.inner.exec(params);
+          this.applied.push({ statement, token });
+          for await (const _chunk of result.stream as Readable) {
+            // discard
+          }
+        })();
+        this.late.add(late);
+        throw fault.error();
+      }
+    }
+  }
+}
