@@ -8,6 +8,7 @@ export {
 export {
   type BackendKind,
   embeddedDataPath,
+  openEmbeddedConnection,
   openStorageConnection,
   type StorageConnection,
 } from './connection.ts';

@@ -155,9 +155,11 @@ export class FaultInjectingConnection implements ClickHouseConnection {
     this.inner = inner;
   }
 
-  fail(fault: Omit<Fault, 'times'> & { times?: number }): this {
-    this.faults.push({ ...fault, times: fault.times ?? 1 });
-    return this;
+  /** Adds a fault; the returned entry can be changed later (e.g. `times = 0` when "the server is back"). */
+  fail(fault: Omit<Fault, 'times'> & { times?: number }): Fault {
+    const entry: Fault = { ...fault, times: fault.times ?? 1 };
+    this.faults.push(entry);
+    return entry;
   }
 
   /** Waits for inserts applied after their caller already saw a timeout. */
