@@ -24,8 +24,15 @@ const TWO_POW_32 = 4294967296;
 const SAFE_HIGH_LIMIT = 0x200000;
 /** Groups are obsolete but legal in unknown fields; cap their nesting like everything else. */
 const MAX_GROUP_DEPTH = 64;
-/** Strings up to this length are decoded in JS (ASCII fast path); longer ones by `TextDecoder`. */
-const SHORT_STRING = 64;
+/** ASCII strings up to this length are interned; everything else is decoded by `TextDecoder`. */
+const INTERNED_MAX_LENGTH = 48;
+/** Interning table: a fixed number of slots, last writer wins, so memory stays bounded across requests. */
+const INTERN_MASK = 4095;
+const internTable: (string | undefined)[] = new Array(INTERN_MASK + 1).fill(undefined);
+/** Node's native ASCII/Latin-1 slice; it works on any Uint8Array, not only on Buffers. */
+const latin1Slice = (
+  Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }
+).latin1Slice;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -198,17 +205,27 @@ export function readString(r: WireReader, end: number): string {
   const length = stringEnd - start;
   r.pos = stringEnd;
   if (length === 0) return '';
-  if (length <= SHORT_STRING) {
-    let ascii = true;
-    for (let i = start; i < stringEnd; i++) {
-      if (buf[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
+  if (length <= INTERNED_MAX_LENGTH) {
+    // Attribute keys and most values repeat across points; interning them skips an allocation and a
+    // native call per string (the hash is computed in the ASCII check we need anyway).
+    let hash = length;
+    let i = start;
+    for (; i < stringEnd; i++) {
+      const b = buf[i]!;
+      if (b >= 0x80) break;
+      hash = (Math.imul(hash, 31) + b) | 0;
     }
-    if (ascii) {
-      // Spread of a subarray would allocate; fromCharCode.apply on the typed array range avoids it.
-      return String.fromCharCode.apply(null, buf.subarray(start, stringEnd) as unknown as number[]);
+    if (i === stringEnd) {
+      const slot = (hash ^ (hash >>> 13)) & INTERN_MASK;
+      const cached = internTable[slot];
+      if (cached !== undefined && cached.length === length) {
+        let j = 0;
+        while (j < length && cached.charCodeAt(j) === buf[start + j]) j++;
+        if (j === length) return cached;
+      }
+      const fresh = latin1Slice.call(buf, start, stringEnd);
+      internTable[slot] = fresh;
+      return fresh;
     }
   }
   try {

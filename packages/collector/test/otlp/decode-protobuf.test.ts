@@ -135,6 +135,20 @@ describe('protobuf decoding of values', () => {
     expect(Object.keys(attributes.kv as object)).toEqual(['a', 'm', 'z']);
   });
 
+  it('returns the right text for many distinct and colliding short strings (interning never mixes them up)', () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `k${i.toString(36)}`);
+    keys.push('ab', 'ba', 'Aa', 'BB', 'a\u0000', '\u0000a');
+    for (let round = 0; round < 2; round++) {
+      const points = keys.map((key, i) =>
+        numberPoint(pb.fixed64(3, T1), pb.double(4, i), attribute(key, `${key}=v`)),
+      );
+      const decoded = onlyMetric(decode(request(sumMetric('m', 1, ...points))).batch).points;
+      decoded.forEach((point, i) => {
+        expect(point.attributes).toEqual({ [keys[i]!]: `${keys[i]}=v` });
+      });
+    }
+  });
+
   it('lets the last of duplicate keys win, and never lets __proto__ touch the prototype', () => {
     const point = numberPoint(
       pb.fixed64(3, T1),
