@@ -237,7 +237,7 @@ function decodeMetric(d: JsonDecoder, metric: JsonObject): MetricDraft {
   return draft;
 }
 
-/** Start time, time and flags; `undefined` when the point is a no-recorded-value marker (counted). */
+/** Sum and gauge points: accepted into `draft.points`, rejected with a reason, or skipped as "no recorded value". */
 function decodeNumberDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricDraft, index: number): void {
   const attributes = decodeAttributes(point);
   const start = startTimeField(d, point);
