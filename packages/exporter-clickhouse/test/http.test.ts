@@ -1,0 +1,121 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ClickHouseMetricExporter,
+  type ClickHouseMetricExporterOptions,
+  silentLogger,
+} from '../src/index.ts';
+import { ClickHouseHttpFacade, closedPort } from './http-facade.ts';
+import { mixedBatch, tempDir } from './support.ts';
+
+// The engine behind the HTTP facade owns this process's chDB data directory.
+const engineDir = tempDir('http-engine');
+const facade = new ClickHouseHttpFacade(engineDir);
+let port: number;
+const open: ClickHouseMetricExporter[] = [];
+let databases = 0;
+
+beforeAll(async () => {
+  port = await facade.listen();
+});
+afterEach(async () => {
+  facade.misbehave('ok');
+  await Promise.all(open.splice(0).map((exporter) => exporter.shutdown()));
+});
+afterAll(async () => {
+  await facade.close();
+});
+
+function httpExporter(options: Partial<ClickHouseMetricExporterOptions> = {}) {
+  const database = `http_${++databases}`;
+  const exporter = new ClickHouseMetricExporter({
+    url: `http://127.0.0.1:${port}`,
+    database,
+    dataDir: tempDir('http-exporter'),
+    logger: silentLogger,
+    env: {},
+    requestTimeoutMs: 300,
+    retryInitialDelayMs: 1,
+    retryMaxDelayMs: 2,
+    random: () => 0,
+    shutdownTimeoutMs: 2_000,
+    ...options,
+  });
+  open.push(exporter);
+  return { exporter, database };
+}
+
+async function drain(exporter: ClickHouseMetricExporter): Promise<void> {
+  for (let pass = 0; pass < 50 && exporter.stats().retainedParts > 0; pass++) await exporter.forceFlush();
+  expect(exporter.stats().retainedParts).toBe(0);
+}
+
+async function counts(exporter: ClickHouseMetricExporter, tenant: string) {
+  const reader = await exporter.reader();
+  const result: Record<string, number> = {};
+  for (const kind of ['sum', 'gauge', 'histogram', 'exponentialHistogram'] as const) {
+    result[kind] = (await reader.points(tenant, kind)).length;
+  }
+  return result;
+}
+
+const once = { sum: 1, gauge: 1, histogram: 1, exponentialHistogram: 1 };
+
+describe('HTTP path against sockets on 127.0.0.1', () => {
+  it('creates the schema, writes, and deduplicates a re-sent batch over HTTP', async () => {
+    const { exporter } = httpExporter();
+    const batch = mixedBatch('h-ok', 'acme');
+    expect(await exporter.consumeBatch(batch)).toEqual({ ok: true });
+    expect(await exporter.consumeBatch(batch)).toEqual({ ok: true });
+    expect(await counts(exporter, 'acme')).toEqual(once);
+    expect(await exporter.isReady()).toBe(true);
+  });
+
+  it('keeps and retries a batch while the connection is refused', async () => {
+    const refusedPort = await closedPort();
+    const { exporter: refused } = httpExporter({
+      url: `http://127.0.0.1:${refusedPort}`,
+      shutdownTimeoutMs: 50,
+    });
+    expect(await refused.consumeBatch(mixedBatch('h-refused', 'acme'))).toEqual({ ok: true });
+    expect(refused.stats().retainedParts).toBe(4);
+    await refused.forceFlush();
+    await refused.forceFlush();
+    const stats = refused.stats();
+    expect(stats.retainedParts).toBe(4);
+    expect(stats.retries).toBeGreaterThanOrEqual(2);
+    expect(stats.insertFailures).toBeGreaterThanOrEqual(stats.insertAttempts);
+    expect(await refused.isReady()).toBe(false);
+  });
+
+  it('keeps a batch while the server stalls, and writes it once when the server answers again', async () => {
+    const { exporter } = httpExporter();
+    await exporter.start();
+    facade.misbehave('stall');
+    expect(await exporter.consumeBatch(mixedBatch('h-stall', 'acme'))).toEqual({ ok: true });
+    expect(exporter.stats().retainedParts).toBe(4);
+    facade.misbehave('ok');
+    await drain(exporter);
+    expect(await counts(exporter, 'acme')).toEqual(once);
+  });
+
+  it('does not double count when the server applied the insert and then stalled', async () => {
+    const { exporter } = httpExporter();
+    await exporter.start();
+    facade.misbehave('apply-then-stall', 4);
+    expect(await exporter.consumeBatch(mixedBatch('h-applied', 'acme'))).toEqual({ ok: true });
+    expect(exporter.stats().retainedParts).toBe(4);
+    await drain(exporter);
+    expect(await counts(exporter, 'acme')).toEqual(once);
+  });
+
+  it('keeps and retries a batch while the server answers 503', async () => {
+    const { exporter } = httpExporter();
+    await exporter.start();
+    facade.misbehave('503', 10);
+    expect(await exporter.consumeBatch(mixedBatch('h-503', 'acme'))).toEqual({ ok: true });
+    expect(exporter.stats().retainedParts).toBe(4);
+    await drain(exporter);
+    expect(await counts(exporter, 'acme')).toEqual(once);
+    expect(facade.seen.filter((request) => request.mode === '503')).toHaveLength(10);
+  });
+});
