@@ -12,9 +12,11 @@ import {
   ClickHouseLogLevel,
   type ClickHouseSettings,
   createClient,
+  parseError,
 } from '@clickhouse/client';
 import type { ClickHouseConnection, ResolvedExporterConfig } from './config.ts';
 import { EmbeddedEngineUnavailableError } from './errors.ts';
+import { quoteIdentifier } from './schema.ts';
 
 export type BackendKind = 'http' | 'embedded' | 'custom';
 
@@ -31,7 +33,8 @@ export interface StorageConnection {
 }
 
 export interface EncodedInsert {
-  readonly qualifiedTable: string;
+  readonly database: string;
+  readonly table: string;
   readonly columns: readonly string[];
   readonly format: 'JSONCompactEachRow';
   readonly body: string;
@@ -45,7 +48,11 @@ export function embeddedDataPath(dataDir: string): string {
 
 export function openStorageConnection(config: ResolvedExporterConfig): StorageConnection {
   if (config.connection !== undefined) {
-    return wrapClient('custom', createClient({ connection: config.connection }));
+    return wrapClient(
+      'custom',
+      createClient({ connection: config.connection }),
+      rawInserterOf(config.connection),
+    );
   }
   if (config.url !== undefined) {
     return wrapClient(
@@ -60,9 +67,27 @@ export function openStorageConnection(config: ResolvedExporterConfig): StorageCo
         // Failures are classified, counted and logged by the exporter; the client's own error log would repeat them.
         log: { level: ClickHouseLogLevel.OFF },
       }),
+      undefined,
     );
   }
-  return wrapClient('embedded', createClient({ connection: openEmbeddedConnection(config.dataDir) }));
+  const embedded = openEmbeddedConnection(config.dataDir);
+  return wrapClient('embedded', createClient({ connection: embedded }), rawInserterOf(embedded));
+}
+
+/** `chdb/connection`'s raw insert: the payload goes to the engine's parallel parser as bytes, zero-copy. */
+interface RawInserter {
+  rawInsert(params: {
+    table: string;
+    columns: readonly string[];
+    values: Buffer;
+    format: 'JSONCompactEachRow';
+    settings: Record<string, string | number | boolean>;
+  }): Promise<unknown>;
+}
+
+function rawInserterOf(connection: ClickHouseConnection): RawInserter | undefined {
+  const extension = (connection as { chdb?: Partial<RawInserter> }).chdb;
+  return typeof extension?.rawInsert === 'function' ? (extension as RawInserter) : undefined;
 }
 
 /** Loads `chdb/connection` on first use so HTTP-only deployments never load the native engine. */
@@ -92,7 +117,11 @@ export function openEmbeddedConnection(dataDir: string): ClickHouseConnection {
 }
 
 /** chDB applies settings as session-wide SETs: every statement states all the settings it depends on. */
-function wrapClient(kind: BackendKind, client: ClickHouseClient): StorageConnection {
+function wrapClient(
+  kind: BackendKind,
+  client: ClickHouseClient,
+  raw: RawInserter | undefined,
+): StorageConnection {
   return {
     kind,
     client,
@@ -115,10 +144,28 @@ function wrapClient(kind: BackendKind, client: ClickHouseClient): StorageConnect
       return (await result.json()) as T[];
     },
     async insertEncoded(request) {
-      const query = `INSERT INTO ${request.qualifiedTable} (${request.columns.join(', ')}) FORMAT ${request.format}`;
+      if (raw !== undefined) {
+        // Embedded: settings go into the INSERT's own SETTINGS clause (query-scoped), the body as bytes.
+        try {
+          await raw.rawInsert({
+            table: `${request.database}.${request.table}`,
+            columns: request.columns,
+            values: Buffer.from(request.body, 'utf8'),
+            format: request.format,
+            settings: request.settings as Record<string, string | number | boolean>,
+          });
+        } catch (error) {
+          // Same error shape as the client's (`ClickHouseError` with `code` and `type`), cause kept.
+          const mapped = parseError((error as Error).message ?? String(error));
+          if (mapped !== error) (mapped as Error & { cause?: unknown }).cause = error;
+          throw mapped;
+        }
+        return;
+      }
+      const query = `INSERT INTO ${quoteIdentifier(request.database)}.${quoteIdentifier(request.table)} (${request.columns.join(', ')}) FORMAT ${request.format}`;
       const result = await client.exec({
         query,
-        values: Readable.from([Buffer.from(request.body, 'utf8')], { objectMode: false }),
+        values: stringStream(request.body),
         clickhouse_settings: request.settings,
       });
       // The response of an insert is empty; drain it so an HTTP socket goes back to the pool.
@@ -128,4 +175,13 @@ function wrapClient(kind: BackendKind, client: ClickHouseClient): StorageConnect
     },
     close: () => client.close(),
   };
+}
+
+/** A byte stream that hands the body on as one string chunk (no UTF-8 round trip before the transport). */
+function stringStream(body: string): Readable {
+  const stream = new Readable({ read() {} });
+  stream.setEncoding('utf8');
+  stream.push(body, 'utf8');
+  stream.push(null);
+  return stream;
 }

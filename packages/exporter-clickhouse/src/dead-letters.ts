@@ -7,7 +7,6 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StorageConnection } from './connection.ts';
 import type { ExporterLogger } from './logger.ts';
-import { qualified } from './schema.ts';
 import { columnNames, DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE } from './tables.ts';
 
 export interface DeadLetter {
@@ -55,7 +54,8 @@ export class DeadLetterSink {
         .join('\n');
       try {
         await connection.insertEncoded({
-          qualifiedTable: qualified({ database: this.database }, DEAD_LETTER_TABLE),
+          database: this.database,
+          table: DEAD_LETTER_TABLE,
           columns: columnNames(DEAD_LETTER_COLUMNS),
           format: 'JSONCompactEachRow',
           body: `${body}\n`,

@@ -38,7 +38,7 @@ import { encodeBatch, pointToJson } from './row-encoding.ts';
 import { ensureSchema, qualified, type SchemaExecutor, type SchemaOptions } from './schema.ts';
 import { Spool } from './spool.ts';
 import { createStats, type ExporterStats, type MutableStats, snapshotStats } from './stats.ts';
-import { createTablePart, partBody, type TablePart } from './table-part.ts';
+import { createTablePart, partLines, type TablePart } from './table-part.ts';
 import { columnNames, METRIC_COLUMNS } from './tables.ts';
 import { TenantUsageReader } from './tenant-reads.ts';
 
@@ -229,7 +229,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
         const error = new RetentionFullError(
           `retry buffer full (${this.retainedRows} rows, ${this.retainedBytes} bytes retained; limits ` +
             `${this.config.maxRetainedRows} rows / ${this.config.maxRetainedBytes} bytes): ` +
-            `${part.lines.length} ${part.table} row(s) handed back after ${outcome.failure.code}`,
+            `${part.rows} ${part.table} row(s) handed back after ${outcome.failure.code}`,
           { cause: outcome.error },
         );
         firstError ??= error;
@@ -261,10 +261,11 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
       const connection = this.connection;
       if (connection === undefined) throw new Error('no storage connection');
       await connection.insertEncoded({
-        qualifiedTable: qualified(this.config, part.table),
+        database: this.config.database,
+        table: part.table,
         columns: columnNames(METRIC_COLUMNS[part.table]),
         format: 'JSONCompactEachRow',
-        body: partBody(part.lines),
+        body: part.body,
         // Every setting the insert relies on is stated each time: chDB applies them as session-wide SETs.
         settings: {
           insert_deduplicate: 1,
@@ -275,7 +276,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
         },
       });
       this.counters.inserts += 1;
-      this.counters.rowsWritten[part.table] += part.lines.length;
+      this.counters.rowsWritten[part.table] += part.rows;
       return { kind: 'written' };
     } catch (error) {
       this.counters.insertFailures += 1;
@@ -288,7 +289,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
         this.schemaStale = true;
       }
       if (failure.kind === 'permanent') {
-        const letters: DeadLetter[] = part.lines.map((line, index) => ({
+        const letters: DeadLetter[] = partLines(part).map((line, index) => ({
           tenant: part.tenants[index] ?? '',
           table: part.table,
           batchId: part.batchId,
@@ -300,7 +301,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
         return { kind: 'retry', failure, error };
       }
       this.config.logger.warn(
-        `insert of ${part.lines.length} ${part.table} row(s) failed (attempt ${part.attempts}), will retry: ${part.lastError}`,
+        `insert of ${part.rows} ${part.table} row(s) failed (attempt ${part.attempts}), will retry: ${part.lastError}`,
       );
       return { kind: 'retry', failure, error };
     }
@@ -327,7 +328,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
     if (this.state === 'closed') return false;
     if (this.retained.has(part.token)) return true; // a concurrent re-send of the same batch got there first
     if (
-      this.retainedRows + part.lines.length > this.config.maxRetainedRows ||
+      this.retainedRows + part.rows > this.config.maxRetainedRows ||
       this.retainedBytes + part.bytes > this.config.maxRetainedBytes
     ) {
       return false;
@@ -350,13 +351,13 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
 
   private hold(part: TablePart): void {
     this.retained.set(part.token, part);
-    this.retainedRows += part.lines.length;
+    this.retainedRows += part.rows;
     this.retainedBytes += part.bytes;
   }
 
   private release(part: TablePart): void {
     if (!this.retained.delete(part.token)) return;
-    this.retainedRows -= part.lines.length;
+    this.retainedRows -= part.rows;
     this.retainedBytes -= part.bytes;
     this.spool?.remove(part);
   }
@@ -487,7 +488,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
     const unwritten: UnwrittenPart[] = [...this.retained.values()].map((part) => ({
       batchId: part.batchId,
       table: part.table,
-      rows: part.lines.length,
+      rows: part.rows,
       lastError: part.lastError,
     }));
     const unwrittenRows = unwritten.reduce((total, part) => total + part.rows, 0);
@@ -498,7 +499,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
       } else {
         keptIn = 'dead-letter-file';
         for (const part of [...this.retained.values()]) {
-          const letters = part.lines.map((line, index) => ({
+          const letters = partLines(part).map((line, index) => ({
             tenant: part.tenants[index] ?? '',
             table: part.table,
             batchId: part.batchId,

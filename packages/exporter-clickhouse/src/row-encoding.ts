@@ -85,20 +85,31 @@ export function encodeBatch(points: readonly SeriesPoint[], options: RowEncoding
   return { tables, rejected };
 }
 
+/**
+ * `JSON.rawJSON` (Node ≥ 21) lets one native `JSON.stringify` per row emit exact integers for the bigint times:
+ * building the row as an array and serialising it natively is several times faster than concatenating text.
+ */
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+const NEGATIVE_ZERO = rawJSON('-0');
+
 /** One JSONCompactEachRow line for a point; throws `RowEncodingError` for a point that must not be stored. */
 export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): string {
   const problem = tenantProblem(point.tenant);
   if (problem !== undefined) throw new RowEncodingError('INVALID_TENANT', problem);
-  const start = time(point.startTimeUnixNano, 'startTimeUnixNano', point);
-  const end = time(point.timeUnixNano, 'timeUnixNano', point);
   const serviceName = point.resource['service.name'];
-  const common =
-    `[${JSON.stringify(point.tenant)},${attributeMap(point.resource, undefined)},` +
-    `${JSON.stringify(typeof serviceName === 'string' ? serviceName : serviceName == null ? '' : canonicalJson(serviceName))},` +
-    `${JSON.stringify(point.scope.name)},${JSON.stringify(point.scope.version)},` +
-    `${JSON.stringify(point.metric.name)},${JSON.stringify(point.metric.description)},` +
-    `${JSON.stringify(point.metric.unit)},${attributeMap(point.attributes, options.tenantAttribute)},` +
-    `${start},${end}`;
+  const row: unknown[] = [
+    point.tenant,
+    attributeMapValue(point.resource, undefined),
+    typeof serviceName === 'string' ? serviceName : serviceName == null ? '' : canonicalJson(serviceName),
+    point.scope.name,
+    point.scope.version,
+    point.metric.name,
+    point.metric.description,
+    point.metric.unit,
+    attributeMapValue(point.attributes, options.tenantAttribute),
+    time(point.startTimeUnixNano, 'startTimeUnixNano', point),
+    time(point.timeUnixNano, 'timeUnixNano', point),
+  ];
   switch (point.metric.kind) {
     case 'sum': {
       const value = (point.value as { value: number }).value;
@@ -108,10 +119,12 @@ export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): stri
           `sum ${JSON.stringify(point.metric.name)} of tenant ${JSON.stringify(point.tenant)} has non-finite delta ${value}`,
         );
       }
-      return `${common},${float(value)},1,${point.metric.monotonic ? 'true' : 'false'}]`;
+      row.push(floatValue(value), 1, point.metric.monotonic);
+      break;
     }
     case 'gauge':
-      return `${common},${float(numberOf((point.value as { value: number }).value, 'value', point))}]`;
+      row.push(floatValue(numberOf((point.value as { value: number }).value, 'value', point)));
+      break;
     case 'histogram': {
       const value = point.value as HistogramValue;
       if (value.bucketCounts.length !== value.bounds.length + 1) {
@@ -120,56 +133,99 @@ export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): stri
           `histogram ${JSON.stringify(point.metric.name)} has ${value.bucketCounts.length} bucket counts for ${value.bounds.length} bounds`,
         );
       }
-      return (
-        `${common},${uint(value.count, 'count', point)},${float(numberOf(value.sum, 'sum', point))},` +
-        `[${value.bucketCounts.map((count) => uint(count, 'bucketCounts', point)).join(',')}],` +
-        `[${value.bounds.map((bound) => float(numberOf(bound, 'bounds', point))).join(',')}],` +
-        `${optionalFloat(value.min, 'min', point)},${optionalFloat(value.max, 'max', point)}]`
+      row.push(
+        uint(value.count, 'count', point),
+        floatValue(numberOf(value.sum, 'sum', point)),
+        counts(value.bucketCounts, 'bucketCounts', point),
+        floats(value.bounds, 'bounds', point),
+        optionalFloat(value.min, 'min', point),
+        optionalFloat(value.max, 'max', point),
       );
+      break;
     }
     case 'exponentialHistogram': {
       const value = point.value as ExponentialHistogramValue;
-      return (
-        `${common},${uint(value.count, 'count', point)},${float(numberOf(value.sum, 'sum', point))},` +
-        `${int32(value.scale, 'scale', point)},${uint(value.zeroCount, 'zeroCount', point)},` +
-        `${int32(value.positive.offset, 'positive.offset', point)},` +
-        `[${value.positive.bucketCounts.map((count) => uint(count, 'positive.bucketCounts', point)).join(',')}],` +
-        `${int32(value.negative.offset, 'negative.offset', point)},` +
-        `[${value.negative.bucketCounts.map((count) => uint(count, 'negative.bucketCounts', point)).join(',')}],` +
-        `${optionalFloat(value.min, 'min', point)},${optionalFloat(value.max, 'max', point)}]`
+      row.push(
+        uint(value.count, 'count', point),
+        floatValue(numberOf(value.sum, 'sum', point)),
+        int32(value.scale, 'scale', point),
+        uint(value.zeroCount, 'zeroCount', point),
+        int32(value.positive.offset, 'positive.offset', point),
+        counts(value.positive.bucketCounts, 'positive.bucketCounts', point),
+        int32(value.negative.offset, 'negative.offset', point),
+        counts(value.negative.bucketCounts, 'negative.bucketCounts', point),
+        optionalFloat(value.min, 'min', point),
+        optionalFloat(value.max, 'max', point),
       );
+      break;
     }
   }
+  return JSON.stringify(row);
 }
 
-/** A Map(LowCardinality(String), String) as a JSON object with sorted keys; `skipKey` left out. */
-export function attributeMap(attributes: Attributes, skipKey: string | undefined): string {
+/**
+ * A Map(LowCardinality(String), String) value: keys sorted, string values, `skipKey` left out. Attribute sets
+ * from the processor are already canonical (sorted, all strings in the common case) and are used as they are.
+ */
+function attributeMapValue(attributes: Attributes, skipKey: string | undefined): Attributes {
   const keys = Object.keys(attributes);
+  let canonical = true;
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string;
+    if (
+      key === skipKey ||
+      typeof attributes[key] !== 'string' ||
+      (index > 0 && (keys[index - 1] as string) >= key)
+    ) {
+      canonical = false;
+      break;
+    }
+  }
+  if (canonical) return attributes;
   if (keys.length > 1) keys.sort();
-  let out = '{';
-  let first = true;
+  const out: Record<string, string> = {};
   for (const key of keys) {
     if (key === skipKey) continue;
     const value = attributes[key];
     if (value === undefined) continue;
-    if (!first) out += ',';
-    first = false;
-    out += `${JSON.stringify(key)}:${JSON.stringify(typeof value === 'string' ? value : canonicalJson(value))}`;
+    out[key] = typeof value === 'string' ? value : canonicalJson(value);
   }
-  return `${out}}`;
+  return out;
+}
+
+/** The Map text of `attributeMapValue` (tests and dead letters). */
+export function attributeMap(attributes: Attributes, skipKey: string | undefined): string {
+  return JSON.stringify(attributeMapValue(attributes, skipKey));
+}
+
+/** A Float64 as a JSON value ClickHouse reads back to the same double, including -0, NaN and ±Inf. */
+function floatValue(value: number): unknown {
+  if (Number.isFinite(value)) return value === 0 && Object.is(value, -0) ? NEGATIVE_ZERO : value;
+  if (Number.isNaN(value)) return 'nan';
+  return value > 0 ? 'inf' : '-inf';
 }
 
 /** Float64 text that ClickHouse reads back to the same double, including -0, NaN and ±Inf. */
 export function float(value: number): string {
-  if (Number.isNaN(value)) return '"nan"';
-  if (value === Number.POSITIVE_INFINITY) return '"inf"';
-  if (value === Number.NEGATIVE_INFINITY) return '"-inf"';
-  if (value === 0 && Object.is(value, -0)) return '-0';
-  return String(value);
+  return JSON.stringify([floatValue(value)]).slice(1, -1);
 }
 
-function optionalFloat(value: number | undefined, field: string, point: SeriesPoint): string {
-  return value === undefined ? '"nan"' : float(numberOf(value, field, point));
+function optionalFloat(value: number | undefined, field: string, point: SeriesPoint): unknown {
+  return value === undefined ? 'nan' : floatValue(numberOf(value, field, point));
+}
+
+function floats(values: readonly number[], field: string, point: SeriesPoint): readonly unknown[] {
+  for (const value of values) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || Object.is(value, -0)) {
+      return values.map((item) => floatValue(numberOf(item, field, point)));
+    }
+  }
+  return values;
+}
+
+function counts(values: readonly number[], field: string, point: SeriesPoint): readonly number[] {
+  for (const value of values) uint(value, field, point);
+  return values;
 }
 
 function numberOf(value: unknown, field: string, point: SeriesPoint): number {
@@ -182,34 +238,34 @@ function numberOf(value: unknown, field: string, point: SeriesPoint): number {
   return value;
 }
 
-function uint(value: unknown, field: string, point: SeriesPoint): string {
+function uint(value: unknown, field: string, point: SeriesPoint): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new RowEncodingError(
       'INVALID_VALUE',
       `${describe(point)} has ${field} ${String(value)}, not a count`,
     );
   }
-  return String(value);
+  return value;
 }
 
-function int32(value: unknown, field: string, point: SeriesPoint): string {
+function int32(value: unknown, field: string, point: SeriesPoint): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > MAX_UINT32 / 2) {
     throw new RowEncodingError(
       'INVALID_VALUE',
       `${describe(point)} has ${field} ${String(value)}, not an Int32`,
     );
   }
-  return String(value);
+  return value;
 }
 
-function time(value: bigint, field: string, point: SeriesPoint): string {
+function time(value: bigint, field: string, point: SeriesPoint): unknown {
   if (typeof value !== 'bigint' || value < 0n || value > MAX_TIME_NS) {
     throw new RowEncodingError(
       'TIME_OUT_OF_RANGE',
       `${describe(point)} has ${field} ${String(value)}, outside DateTime64(9) [0, 2^63) ns`,
     );
   }
-  return value.toString();
+  return rawJSON(value.toString());
 }
 
 function describe(point: SeriesPoint): string {

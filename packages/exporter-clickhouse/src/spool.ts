@@ -25,7 +25,8 @@ interface SpoolRecord {
   readonly batchId: string;
   readonly table: MetricTableName;
   readonly token: string;
-  readonly lines: readonly string[];
+  readonly body: string;
+  readonly rows: number;
   readonly tenants: readonly string[];
   readonly attempts: number;
 }
@@ -51,7 +52,8 @@ export class Spool {
       batchId: part.batchId,
       table: part.table,
       token: part.token,
-      lines: part.lines,
+      body: part.body,
+      rows: part.rows,
       tenants: part.tenants,
       attempts: part.attempts,
     };
@@ -87,20 +89,20 @@ export class Spool {
         if (
           record.format !== 'tallyhouse-spool-v1' ||
           !METRIC_TABLE_NAMES.includes(record.table) ||
-          !Array.isArray(record.lines) ||
-          record.lines.length !== record.tenants.length
+          typeof record.body !== 'string' ||
+          typeof record.token !== 'string' ||
+          record.rows !== record.tenants.length
         ) {
           throw new Error('not a tallyhouse-spool-v1 record');
         }
-        let bytes = 0;
-        for (const line of record.lines) bytes += Buffer.byteLength(line) + 1;
         parts.push({
           batchId: record.batchId,
           table: record.table,
           token: record.token,
-          lines: record.lines,
+          body: record.body,
+          rows: record.rows,
           tenants: record.tenants,
-          bytes,
+          bytes: Buffer.byteLength(record.body),
           points: undefined,
           attempts: record.attempts,
           nextAttemptAt: 0,

@@ -11,7 +11,9 @@ export interface TablePart {
   readonly token: string;
   readonly batchId: string;
   readonly table: MetricTableName;
-  readonly lines: readonly string[];
+  /** The JSONCompactEachRow payload: one line per row, each ending in `\n` (JSON never has raw newlines). */
+  readonly body: string;
+  readonly rows: number;
   readonly tenants: readonly string[];
   readonly bytes: number;
   /** The points behind the rows; `undefined` for a part replayed from the spool (already accepted). */
@@ -21,27 +23,22 @@ export interface TablePart {
   lastError: string | undefined;
 }
 
-export function partBody(lines: readonly string[]): string {
-  return `${lines.join('\n')}\n`;
+/** The rows of a part, one JSONCompactEachRow line each (for dead letters). */
+export function partLines(part: Pick<TablePart, 'body'>): string[] {
+  return part.body.length === 0 ? [] : part.body.slice(0, -1).split('\n');
 }
 
 /**
  * Deterministic per (batch id, table, rows). The content digest guards against an upstream that reuses a
  * batch id for different rows: those get a different token, so ClickHouse never mistakes them for a re-send.
  */
-export function deduplicationToken(
-  batchId: string,
-  table: MetricTableName,
-  lines: readonly string[],
-): string {
+export function deduplicationToken(batchId: string, table: MetricTableName, body: string): string {
   const hash = createHash('sha256');
   hash.update(batchId);
   hash.update('\u0000');
   hash.update(table);
-  for (const line of lines) {
-    hash.update('\n');
-    hash.update(line);
-  }
+  hash.update('\u0000');
+  hash.update(body);
   return `tallyhouse-v1-${table}-${hash.digest('hex')}`;
 }
 
@@ -52,15 +49,15 @@ export function createTablePart(
   tenants: readonly string[],
   points: readonly SeriesPoint[] | undefined,
 ): TablePart {
-  let bytes = 0;
-  for (const line of lines) bytes += Buffer.byteLength(line) + 1;
+  const body = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
   return {
     batchId,
     table,
-    token: deduplicationToken(batchId, table, lines),
-    lines,
+    token: deduplicationToken(batchId, table, body),
+    body,
+    rows: lines.length,
     tenants,
-    bytes,
+    bytes: Buffer.byteLength(body),
     points,
     attempts: 0,
     nextAttemptAt: 0,

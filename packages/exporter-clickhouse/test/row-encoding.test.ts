@@ -65,10 +65,10 @@ describe('row encoding', () => {
   });
 
   it('derives the deduplication token from batch id, table and rows', () => {
-    const token = deduplicationToken('b1', 'otel_metrics_sum', ['[1]']);
-    expect(deduplicationToken('b1', 'otel_metrics_sum', ['[1]'])).toBe(token);
-    expect(deduplicationToken('b2', 'otel_metrics_sum', ['[1]'])).not.toBe(token);
-    expect(deduplicationToken('b1', 'otel_metrics_gauge', ['[1]'])).not.toBe(token);
-    expect(deduplicationToken('b1', 'otel_metrics_sum', ['[2]'])).not.toBe(token);
+    const token = deduplicationToken('b1', 'otel_metrics_sum', '[1]\n');
+    expect(deduplicationToken('b1', 'otel_metrics_sum', '[1]\n')).toBe(token);
+    expect(deduplicationToken('b2', 'otel_metrics_sum', '[1]\n')).not.toBe(token);
+    expect(deduplicationToken('b1', 'otel_metrics_gauge', '[1]\n')).not.toBe(token);
+    expect(deduplicationToken('b1', 'otel_metrics_sum', '[2]\n')).not.toBe(token);
   });
 });

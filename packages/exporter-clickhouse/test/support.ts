@@ -186,44 +186,80 @@ export class FaultInjectingConnection implements ClickHouseConnection {
   async exec(params: Parameters<ClickHouseConnection['exec']>[0]) {
     const statement = params.query;
     if (!statement.startsWith('INSERT') || params.values === undefined) return this.inner.exec(params);
+    const token = params.clickhouse_settings?.insert_deduplication_token as string | undefined;
+    let result: Awaited<ReturnType<ClickHouseConnection['exec']>> | undefined;
+    await this.intercept(
+      statement,
+      token,
+      async () => {
+        result = await this.inner.exec(params);
+      },
+      async () => {
+        for await (const _chunk of params.values as Readable) {
+          // discard, like a transport that failed mid-request
+        }
+      },
+    );
+    if (result === undefined) throw new Error('unreachable');
+    return result;
+  }
+
+  /** `chdb/connection`'s raw insert (the embedded fast path), with the same faults. */
+  get chdb(): RawInsertExtension {
+    const inner = (this.inner as unknown as { chdb: RawInsertExtension }).chdb;
+    return {
+      ...inner,
+      rawInsert: async (params) => {
+        await this.intercept(
+          `INSERT INTO ${params.table}`,
+          params.settings?.insert_deduplication_token as string | undefined,
+          async () => {
+            await inner.rawInsert(params);
+          },
+          async () => {},
+        );
+      },
+    };
+  }
+
+  private async intercept(
+    statement: string,
+    token: string | undefined,
+    run: () => Promise<void>,
+    discard: () => Promise<void>,
+  ): Promise<void> {
+    const plain = statement.replace(/`/g, '');
     const fault = this.faults.find(
       (candidate) =>
-        candidate.times > 0 && (candidate.table === undefined || statement.includes(candidate.table)),
+        candidate.times > 0 && (candidate.table === undefined || plain.includes(candidate.table)),
     );
-    const token = params.clickhouse_settings?.insert_deduplication_token as string | undefined;
     if (fault === undefined) {
-      const result = await this.inner.exec(params);
-      this.applied.push({ statement, token });
-      return result;
+      await run();
+      this.applied.push({ statement: plain, token });
+      return;
     }
     fault.times -= 1;
     switch (fault.mode) {
       case 'before':
-        // Consume the body like a transport that failed mid-request would.
-        for await (const _chunk of params.values as Readable) {
-          // discard
-        }
+        await discard();
         throw fault.error();
-      case 'after': {
-        const result = await this.inner.exec(params);
-        this.applied.push({ statement, token });
-        for await (const _chunk of result.stream as Readable) {
-          // discard
-        }
+      case 'after':
+        await run();
+        this.applied.push({ statement: plain, token });
         throw fault.error();
-      }
       case 'timeout-then-apply': {
         const late = (async () => {
           await new Promise((resolve) => setImmediate(resolve));
-          const result = await this.inner.exec(params);
-          this.applied.push({ statement, token });
-          for await (const _chunk of result.stream as Readable) {
-            // discard
-          }
+          await run();
+          this.applied.push({ statement: plain, token });
         })();
         this.late.add(late);
         throw fault.error();
       }
     }
   }
+}
+
+interface RawInsertExtension {
+  rawInsert(params: { table: string; settings?: Record<string, unknown> }): Promise<unknown>;
 }
