@@ -138,6 +138,8 @@ function rowObjects(kind: PointKind, source: readonly SeriesPoint[]): Record<str
           Max: value.max,
         };
       }
+      default:
+        throw new Error(`unknown point kind ${String(kind)}`);
     }
   });
 }
