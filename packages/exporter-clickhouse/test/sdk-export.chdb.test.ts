@@ -1,0 +1,58 @@
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ClickHouseMetricExporter, silentLogger } from '../src/index.ts';
+import { tempDir } from './support.ts';
+
+const dataDir = tempDir('sdk');
+const previous = process.env.TALLYHOUSE_DATA_DIR;
+process.env.TALLYHOUSE_DATA_DIR = dataDir;
+// No connection options at all: the defaults come from the environment (embedded chDB under TALLYHOUSE_DATA_DIR).
+const exporter = new ClickHouseMetricExporter({ logger: silentLogger });
+const provider = new MeterProvider({
+  resource: resourceFromAttributes({ 'service.name': 'sdk-test' }),
+  readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })],
+});
+
+afterAll(async () => {
+  await provider.shutdown();
+  if (previous === undefined) delete process.env.TALLYHOUSE_DATA_DIR;
+  else process.env.TALLYHOUSE_DATA_DIR = previous;
+});
+
+describe('export(ResourceMetrics) from a plain SDK pipeline', () => {
+  it('reads its defaults from the environment', () => {
+    expect(exporter.config.dataDir).toBe(dataDir);
+    expect(exporter.config.url).toBeUndefined();
+    expect(exporter.config.database).toBe('otel');
+  });
+
+  it('stores points whose tenant is the tenant.id attribute, as deltas across collections', async () => {
+    const meter = provider.getMeter('sdk-test');
+    const counter = meter.createCounter('jobs.run', { unit: '{job}' });
+    const histogram = meter.createHistogram('job.duration', { unit: 's' });
+    counter.add(3, { 'tenant.id': 'sdk-a', queue: 'default' });
+    counter.add(4, { 'tenant.id': 'sdk-b', queue: 'default' });
+    histogram.record(1.5, { 'tenant.id': 'sdk-a' });
+    await provider.forceFlush();
+    counter.add(5, { 'tenant.id': 'sdk-a', queue: 'default' });
+    await provider.forceFlush();
+
+    const reader = await exporter.reader();
+    expect((await reader.sumTotals('sdk-a')).map((t) => [t.metricName, t.total])).toEqual([['jobs.run', 8]]);
+    expect((await reader.sumTotals('sdk-b')).map((t) => [t.metricName, t.total])).toEqual([['jobs.run', 4]]);
+    const [sum] = await reader.points('sdk-a', 'sum');
+    expect(sum?.attributes).toEqual({ queue: 'default' });
+    expect(sum?.resource).toEqual({ 'service.name': 'sdk-test' });
+    expect((await reader.points('sdk-a', 'histogram'))[0]?.value).toMatchObject({ count: 1, sum: 1.5 });
+  });
+
+  it('rejects and counts points without a tenant instead of writing them under ""', async () => {
+    const counter = provider.getMeter('sdk-test').createCounter('untenanted');
+    counter.add(1, { queue: 'x' });
+    await provider.forceFlush();
+    expect(exporter.stats().tenantRejectedPoints).toBeGreaterThanOrEqual(1);
+    const reader = await exporter.reader();
+    await expect(reader.sumTotals('')).rejects.toThrow();
+  });
+});
