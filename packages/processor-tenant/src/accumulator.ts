@@ -1,4 +1,4 @@
-import { canonicalAttributes } from './canonical-attributes.ts';
+import { decodeAttributes } from './canonical-attributes.ts';
 import {
   type AccumulatorOptions,
   type ResolvedAccumulatorOptions,
@@ -32,7 +32,10 @@ export type RejectionReason = 'missing_tenant' | 'invalid_tenant' | 'non_finite_
 /** Per-request tenant context, as the collector knows it from the request (header or API key). */
 export interface RequestTenant {
   readonly tenant?: string;
-  /** Let a valid tenant attribute inside the payload override `tenant`. Off unless the operator allows it. */
+  /**
+   * Let a tenant attribute inside the payload override `tenant`; an invalid one is then rejected, not
+   * replaced. Off unless the operator allows it.
+   */
   readonly allowAttributeOverride?: boolean;
 }
 
@@ -73,9 +76,8 @@ interface SeriesGroup {
   readonly series: Map<string, HeldSeries>;
 }
 
-interface HeldSeries extends HeldPoint {
-  readonly attributes: Attributes;
-}
+/** A buffered series is its key (which encodes its attributes, see `decodeAttributes`) and its point. */
+type HeldSeries = HeldPoint;
 
 interface MetricSlot {
   readonly metric: MetricInfo;
@@ -83,20 +85,25 @@ interface MetricSlot {
   readonly byTenant: Map<string, SeriesGroup>;
 }
 
-/** A point that passed validation, with its identity computed, waiting for the capacity check. */
-interface PreparedPoint {
+/** What the points of one input metric share; built once per metric, not per point. */
+interface MetricContext {
+  readonly slot: MetricSlot;
   readonly slotKey: string;
-  readonly metric: MetricInfo;
-  readonly resource: Attributes;
   readonly scope: InstrumentationScopeInfo;
   readonly description: string;
+  /** Set for cumulative sums and histograms: the prefix of the source stream keys to convert against. */
+  readonly streamPrefix: string | undefined;
+}
+
+/** A point that passed validation, with its identity computed, waiting for the capacity check. */
+interface PreparedPoint {
+  readonly context: MetricContext;
   readonly tenant: string;
   readonly key: string;
-  readonly attributes: Attributes;
-  readonly skipKey: string;
-  /** Set for cumulative sums and histograms: the source stream to convert against. */
-  readonly streamKey: string | undefined;
   readonly point: InputPoint;
+  /** Whether the series was already buffered at preparation (then it needs no room). */
+  readonly held: boolean;
+  readonly streamKey: string | undefined;
 }
 
 const NO_REJECTIONS: ConsumeReport['rejectedByReason'] = {};
@@ -162,59 +169,103 @@ export class Accumulator {
    */
   consume(input: InputBatch, request: RequestTenant = {}): ConsumeReport {
     const rejections = new RejectionTally();
-    const prepared = this.prepare(input, request, rejections);
-    this.ensureCapacity(prepared);
-    for (const item of prepared) this.apply(item);
-    this.counters.acceptedPoints += prepared.length;
-    return rejections.report(prepared.length, this.counters.rejectedPoints);
+    let accepted = 0;
+    if (this.surelyFits(input)) {
+      // Far from the caps (the common case): one pass, nothing materialised per point.
+      this.visitValidPoints(input, request, rejections, (context, tenant, key, point) => {
+        this.apply(context, tenant, key, point, this.streamKeyOf(context, tenant, key));
+        accepted++;
+      });
+    } else {
+      const prepared: PreparedPoint[] = [];
+      this.visitValidPoints(input, request, rejections, (context, tenant, key, point) => {
+        const held = context.slot.byTenant.get(tenant)?.series.has(key) === true;
+        prepared.push({
+          context,
+          tenant,
+          key,
+          point,
+          held,
+          streamKey: this.streamKeyOf(context, tenant, key),
+        });
+      });
+      this.ensureCapacity(prepared);
+      for (const item of prepared)
+        this.apply(item.context, item.tenant, item.key, item.point, item.streamKey);
+      accepted = prepared.length;
+    }
+    this.counters.acceptedPoints += accepted;
+    return rejections.report(accepted, this.counters.rejectedPoints);
   }
 
-  private prepare(input: InputBatch, request: RequestTenant, rejections: RejectionTally): PreparedPoint[] {
-    const prepared: PreparedPoint[] = [];
+  /** True when even if every point of `input` made a new series and stream, no cap would be exceeded. */
+  private surelyFits(input: InputBatch): boolean {
+    let points = 0;
+    for (const resourceMetrics of input.resourceMetrics) {
+      for (const scopeMetrics of resourceMetrics.scopeMetrics) {
+        for (const metric of scopeMetrics.metrics) points += metric.points.length;
+      }
+    }
+    return (
+      this.count() + points <= this.options.maxBufferedSeries &&
+      this.streams.size + points <= this.options.maxTrackedStreams
+    );
+  }
+
+  private streamKeyOf(context: MetricContext, tenant: string, key: string): string | undefined {
+    return context.streamPrefix === undefined
+      ? undefined
+      : context.streamPrefix + JSON.stringify(tenant) + key;
+  }
+
+  /** Resolves tenant and identity of every point; rejects (and tallies) the invalid ones. */
+  private visitValidPoints(
+    input: InputBatch,
+    request: RequestTenant,
+    rejections: RejectionTally,
+    visit: (context: MetricContext, tenant: string, key: string, point: InputPoint) => void,
+  ) {
+    const tenantAttribute = this.options.tenantAttribute;
     for (const resourceMetrics of input.resourceMetrics) {
       const resource = keptResource(resourceMetrics.resource, this.options.keepResourceAttributes);
       const resourceTenant = this.resourceTenant(resourceMetrics);
       for (const { scope, metrics } of resourceMetrics.scopeMetrics) {
         for (const input of metrics) {
-          const slotKey = metricKey(resource, input.metric);
-          const cumulative = input.temporality === 'cumulative' && input.metric.kind !== 'gauge';
-          const streamPrefix = cumulative
-            ? sourceStreamPrefix(resourceMetrics.resource, scope, input.metric)
-            : undefined;
+          const context = this.metricContext(resourceMetrics.resource, resource, scope, input);
+          const kind = input.metric.kind;
           for (const point of input.points) {
             const tenant = this.tenantOf(point.attributes, request, resourceTenant, input, rejections);
             if (tenant === undefined) continue;
-            if (!hasFiniteValue(input.metric.kind, point)) {
+            if (!hasFiniteValue(kind, point)) {
               rejections.add(
                 'non_finite_value',
                 `${input.metric.name}: tenant ${JSON.stringify(tenant)} sent a non-finite value`,
               );
               continue;
             }
-            const key = seriesKey(
-              point.attributes,
-              this.options.tenantAttribute,
-              input.metric.kind,
-              point.value,
-            );
-            prepared.push({
-              slotKey,
-              metric: input.metric,
-              resource,
-              scope,
-              description: input.metric.description,
-              tenant,
-              key,
-              attributes: point.attributes,
-              skipKey: this.options.tenantAttribute,
-              streamKey: streamPrefix === undefined ? undefined : streamPrefix + JSON.stringify(tenant) + key,
-              point,
-            });
+            visit(context, tenant, seriesKey(point.attributes, tenantAttribute, kind, point.value), point);
           }
         }
       }
     }
-    return prepared;
+  }
+
+  private metricContext(
+    fullResource: Attributes,
+    resource: Attributes,
+    scope: InstrumentationScopeInfo,
+    input: InputMetric,
+  ): MetricContext {
+    const slotKey = metricKey(resource, input.metric);
+    const slot = this.slotFor(slotKey, input.metric, resource);
+    const cumulative = input.temporality === 'cumulative' && input.metric.kind !== 'gauge';
+    return {
+      slot,
+      slotKey,
+      scope,
+      description: input.metric.description,
+      streamPrefix: cumulative ? sourceStreamPrefix(fullResource, scope, input.metric) : undefined,
+    };
   }
 
   private resourceTenant(resourceMetrics: InputResourceMetrics): unknown {
@@ -253,8 +304,7 @@ export class Accumulator {
     const newStreams = new Set<string>();
     for (const item of prepared) {
       if (item.streamKey !== undefined && !this.streams.has(item.streamKey)) newStreams.add(item.streamKey);
-      if (this.slots.get(item.slotKey)?.byTenant.get(item.tenant)?.series.has(item.key)) continue;
-      newSeries.add(`${item.slotKey}${JSON.stringify(item.tenant)}${item.key}`);
+      if (!item.held) newSeries.add(`${item.context.slotKey}${JSON.stringify(item.tenant)}${item.key}`);
     }
     const seriesAfter = this.count() + newSeries.size;
     const streamsAfter = this.streams.size + newStreams.size;
@@ -269,26 +319,33 @@ export class Accumulator {
     );
   }
 
-  private apply(item: PreparedPoint) {
-    let point: TimedPoint = item.point;
-    if (item.streamKey !== undefined) {
-      const delta = this.toDelta(item.streamKey, item.metric, item.point);
+  private apply(
+    context: MetricContext,
+    tenant: string,
+    key: string,
+    input: InputPoint,
+    streamKey: string | undefined,
+  ) {
+    const metric = context.slot.metric;
+    let point: TimedPoint = input;
+    if (streamKey !== undefined) {
+      const delta = this.toDelta(streamKey, metric, input);
       if (delta === undefined) return;
       point = delta;
     }
-    const group = this.groupFor(item.slotKey, item.metric, item.resource, item.tenant);
-    group.scope = item.scope;
-    if (item.description !== '') group.description = item.description;
-    const held = group.series.get(item.key);
+    const group = this.groupFor(context.slot, tenant);
+    group.scope = context.scope;
+    if (context.description !== '') group.description = context.description;
+    const held = group.series.get(key);
     if (held !== undefined) {
-      mergeLaterArrival(item.metric.kind, held, point, this.options.maxExponentialBuckets);
+      mergeLaterArrival(metric.kind, held, point, this.options.maxExponentialBuckets);
       return;
     }
-    if ((this.seriesPerTenant.get(item.tenant) ?? 0) >= this.options.maxSeriesPerTenant) {
+    if ((this.seriesPerTenant.get(tenant) ?? 0) >= this.options.maxSeriesPerTenant) {
       this.foldIntoOverflow(group, point);
       return;
     }
-    this.addSeries(group, item.key, canonicalAttributes(item.attributes, item.skipKey), point);
+    this.addSeries(group, key, point);
   }
 
   private toDelta(streamKey: string, metric: MetricInfo, point: TimedPoint): TimedPoint | undefined {
@@ -314,12 +371,11 @@ export class Accumulator {
     const held = group.series.get(key);
     if (held !== undefined)
       mergeLaterArrival(group.metric.kind, held, point, this.options.maxExponentialBuckets);
-    else this.addSeries(group, key, OVERFLOW_ATTRIBUTES, point);
+    else this.addSeries(group, key, point);
   }
 
-  private addSeries(group: SeriesGroup, key: string, attributes: Attributes, point: TimedPoint) {
+  private addSeries(group: SeriesGroup, key: string, point: TimedPoint) {
     group.series.set(key, {
-      attributes,
       startTimeUnixNano: point.startTimeUnixNano,
       timeUnixNano: point.timeUnixNano,
       value: point.value,
@@ -328,25 +384,29 @@ export class Accumulator {
     this.seriesPerTenant.set(group.tenant, (this.seriesPerTenant.get(group.tenant) ?? 0) + 1);
   }
 
-  private groupFor(slotKey: string, metric: MetricInfo, resource: Attributes, tenant: string): SeriesGroup {
-    let slot = this.slots.get(slotKey);
-    if (slot === undefined) {
-      slot = { metric, resource, byTenant: new Map() };
-      this.slots.set(slotKey, slot);
-    }
+  private groupFor(slot: MetricSlot, tenant: string): SeriesGroup {
     let group = slot.byTenant.get(tenant);
     if (group === undefined) {
       group = {
         tenant,
-        metric,
-        resource,
+        metric: slot.metric,
+        resource: slot.resource,
         scope: { name: '', version: '' },
-        description: metric.description,
+        description: slot.metric.description,
         series: new Map(),
       };
       slot.byTenant.set(tenant, group);
     }
     return group;
+  }
+
+  private slotFor(slotKey: string, metric: MetricInfo, resource: Attributes): MetricSlot {
+    let slot = this.slots.get(slotKey);
+    if (slot === undefined) {
+      slot = { metric, resource, byTenant: new Map() };
+      this.slots.set(slotKey, slot);
+    }
+    return slot;
   }
 
   /**
@@ -361,13 +421,13 @@ export class Accumulator {
           group.description === group.metric.description
             ? group.metric
             : { ...group.metric, description: group.description };
-        for (const held of group.series.values()) {
+        for (const [key, held] of group.series) {
           points.push({
             tenant: group.tenant,
             resource: group.resource,
             scope: group.scope,
             metric,
-            attributes: held.attributes,
+            attributes: decodeAttributes(key),
             startTimeUnixNano: held.startTimeUnixNano,
             timeUnixNano: held.timeUnixNano,
             value: held.value,
@@ -398,14 +458,14 @@ export class Accumulator {
   }
 
   private restore(point: SeriesPoint) {
-    const slotKey = metricKey(point.resource, point.metric);
-    const group = this.groupFor(slotKey, point.metric, point.resource, point.tenant);
+    const slot = this.slotFor(metricKey(point.resource, point.metric), point.metric, point.resource);
+    const group = this.groupFor(slot, point.tenant);
     if (group.scope.name === '' && group.scope.version === '') group.scope = point.scope;
     const key = seriesKeyOfPoint(point);
     const held = group.series.get(key);
     if (held !== undefined)
       mergeEarlierArrival(point.metric.kind, held, point, this.options.maxExponentialBuckets);
-    else this.addSeries(group, key, point.attributes, point);
+    else this.addSeries(group, key, point);
   }
 
   /** Forgets cumulative streams silent for longer than `streamStalenessMs`. */

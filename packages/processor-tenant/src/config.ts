@@ -163,6 +163,13 @@ export function positiveInt(
   return value;
 }
 
+// Buckets -1 and 0 straddle 1 at every scale and never merge, so fewer than two cannot hold every histogram.
+function atLeastTwoBuckets(option: number | undefined): number {
+  const value = positiveInt('maxExponentialBuckets', option, {}, ACCUMULATOR_DEFAULTS.maxExponentialBuckets);
+  if (value < 2) throw new ConfigError('maxExponentialBuckets', `must be at least 2, got ${value}`);
+  return value;
+}
+
 function requireName(variable: string, name: string) {
   if (typeof name !== 'string' || name.trim() === '' || name !== name.trim()) {
     throw new ConfigError(

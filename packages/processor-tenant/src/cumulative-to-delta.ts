@@ -16,8 +16,9 @@ export type DeltaOutcome =
 
 /**
  * Turns one cumulative point into the delta since the stream's previous point. The first point of a
- * stream counts in full (it covers everything since its start time). A reset is a changed start time
- * or, per point type, a decrease; after a reset the point counts in full from the reset on.
+ * stream counts in full (it covers everything since its start time). A reset is a later start time
+ * or, per point type, a decrease; after a reset the point counts in full from the reset on. Points not
+ * newer than the stream's last one, or from an earlier start, are stale: already counted.
  */
 export function cumulativeToDelta(
   metric: MetricInfo,
@@ -25,6 +26,8 @@ export function cumulativeToDelta(
   point: TimedPoint,
 ): DeltaOutcome {
   if (previous === undefined) return { kind: 'first', delta: point };
+  // A point from an earlier life of the stream arrives late: it was counted before the reset.
+  if (point.startTimeUnixNano < previous.startTimeUnixNano) return { kind: 'stale' };
   if (point.startTimeUnixNano !== previous.startTimeUnixNano) return { kind: 'reset', delta: point };
   if (point.timeUnixNano <= previous.timeUnixNano) return { kind: 'stale' };
   const change = diffValues(metric, previous.value, point.value);

@@ -1,4 +1,4 @@
-import { canonicalAttributes, encodeAttributes, encodeValue } from './canonical-attributes.ts';
+import { canonicalAttributes, encodeAttributes, encodeAttributesWith } from './canonical-attributes.ts';
 import type {
   Attributes,
   HistogramValue,
@@ -13,10 +13,10 @@ import type {
  * Series identity = tenant + kept resource attributes + metric (name, unit, point type, monotonicity)
  * + canonical attribute set (+ bucket bounds for explicit histograms, so different bounds never merge).
  *
- * Keys are structured encodings (see canonical-attributes.ts): each part is self-delimiting, so joining
- * parts is still injective and two distinct identities can never produce the same key. The key is used
- * as-is (no lossy hash), and the buffer nests maps by metric → tenant → attributes, so tenants are
- * compared as whole strings and never spliced into text.
+ * Keys are structured encodings (see canonical-attributes.ts): JSON texts, each self-delimiting, so
+ * joining parts is still injective and two distinct identities can never produce the same key. Keys are
+ * used as-is (no lossy hash: Map hashes them and compares whole strings on a hit), and the buffer nests
+ * maps by metric → tenant → attributes, so tenants are compared as whole strings, never spliced into text.
  */
 
 /** The attribute set of a tenant's overflow series, once it exceeds its series cap. */
@@ -24,16 +24,16 @@ export const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ 'otel.metric.over
 
 /** The resource attributes kept in identity and storage, canonicalised. */
 export function keptResource(resource: Attributes, keep: readonly string[]): Attributes {
-  const kept: Record<string, Attributes[string]> = {};
+  const kept: [string, Attributes[string]][] = [];
   for (const key of keep) {
     const value = resource[key];
-    if (value !== undefined) kept[key] = value;
+    if (value !== undefined) kept.push([key, value]);
   }
-  return canonicalAttributes(kept);
+  return canonicalAttributes(Object.fromEntries(kept));
 }
 
 function metricPart(metric: MetricInfo): string {
-  return `${JSON.stringify(metric.name)},${JSON.stringify(metric.unit)},"${metric.kind}",${metric.monotonic}`;
+  return JSON.stringify([metric.name, metric.unit, metric.kind, metric.monotonic]);
 }
 
 /** Identity of a metric within the kept resource; the buffer's first level. */
@@ -51,8 +51,9 @@ export function seriesKey(
   kind: PointKind,
   value: PointValue,
 ): string {
-  const encoded = encodeAttributes(attributes, skipKey);
-  return kind === 'histogram' ? encoded + encodeValue((value as HistogramValue).bounds) : encoded;
+  return kind === 'histogram'
+    ? encodeAttributesWith(attributes, skipKey, (value as HistogramValue).bounds)
+    : encodeAttributes(attributes, skipKey);
 }
 
 export function seriesKeyOfPoint(point: SeriesPoint): string {
@@ -68,7 +69,7 @@ export function sourceStreamPrefix(
   scope: InstrumentationScopeInfo,
   metric: MetricInfo,
 ): string {
-  return `[${encodeAttributes(resource)},${JSON.stringify(scope.name)},${JSON.stringify(scope.version)},${metricPart(metric)}]`;
+  return `[${encodeAttributes(resource)},${JSON.stringify([scope.name, scope.version])},${metricPart(metric)}]`;
 }
 
 /** The complete identity of a series as one key, for tests and diagnostics. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import {
   AggregationTemporality,
+  type InstrumentType,
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
@@ -119,7 +120,7 @@ export class TenantProcessor implements PushMetricExporter {
   }
 
   /** Deltas merge by addition without per-stream state; cumulative input is converted anyway. */
-  selectAggregationTemporality(): AggregationTemporality {
+  selectAggregationTemporality(_instrumentType?: InstrumentType): AggregationTemporality {
     return AggregationTemporality.DELTA;
   }
 

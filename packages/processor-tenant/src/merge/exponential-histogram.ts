@@ -25,8 +25,9 @@ function extraDownscale(a: ExponentialBuckets, b: ExponentialBuckets, maxBuckets
   if (spans.length === 0) return 0;
   const low = Math.min(...spans.map((s) => s.offset));
   const high = Math.max(...spans.map((s) => s.offset + s.bucketCounts.length - 1));
+  // Indices are 32-bit, so 31 steps fold any range into two buckets (-1 and 0 never share one).
   let by = 0;
-  while ((high >> by) - (low >> by) + 1 > maxBuckets) by++;
+  while (by < 31 && (high >> by) - (low >> by) + 1 > maxBuckets) by++;
   return by;
 }
 

@@ -1,0 +1,183 @@
+// Processor benchmarks: printed tables, not timed tests. Run: npm run bench -w @tallyhouse/processor-tenant
+import os from 'node:os';
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import {
+  Accumulator,
+  contextWithTenant,
+  type InputBatch,
+  type InputMetric,
+  tenantView,
+} from '../src/index.ts';
+
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+
+const quick = process.argv.includes('--quick');
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function gc() {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+// ---- (a) counter.add with and without the tenant view ----
+
+function counterFor(withView: boolean) {
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(AggregationTemporality.DELTA),
+    exportIntervalMillis: 3_600_000,
+  });
+  const provider = new MeterProvider({ views: withView ? [tenantView()] : [], readers: [reader] });
+  return { counter: provider.getMeter('bench').createCounter('requests'), provider };
+}
+
+function timeAdds(
+  counter: ReturnType<typeof counterFor>['counter'],
+  attributeSets: Record<string, string>[],
+  n: number,
+) {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) counter.add(1, attributeSets[i % attributeSets.length]);
+  return Number(process.hrtime.bigint() - start) / n;
+}
+
+function benchCounterAdd() {
+  const attributeSets = Array.from({ length: 100 }, (_, i) => ({
+    route: `/api/v1/items/${i}`,
+    method: i % 2 ? 'GET' : 'POST',
+  }));
+  const plain = counterFor(false);
+  const viewed = counterFor(true);
+  const n = quick ? 200_000 : 1_000_000;
+  const plainRuns: number[] = [];
+  const viewRuns: number[] = [];
+  context.with(contextWithTenant(context.active(), 'acme'), () => {
+    timeAdds(plain.counter, attributeSets, n);
+    timeAdds(viewed.counter, attributeSets, n);
+    for (let round = 0; round < (quick ? 3 : 7); round++) {
+      plainRuns.push(timeAdds(plain.counter, attributeSets, n));
+      viewRuns.push(timeAdds(viewed.counter, attributeSets, n));
+    }
+  });
+  const plainNs = median(plainRuns);
+  const viewNs = median(viewRuns);
+  return { plainNs, viewNs, ratio: viewNs / plainNs };
+}
+
+// ---- (b) merge throughput: 10 tenants x 10k series ----
+
+const TENANTS = 10;
+const SERIES_PER_TENANT = 10_000;
+const T0 = 1_700_000_000_000_000_000n;
+
+function inputFor(round: number): InputBatch {
+  const points = [];
+  for (let t = 0; t < TENANTS; t++) {
+    for (let s = 0; s < SERIES_PER_TENANT; s++) {
+      points.push({
+        attributes: { 'tenant.id': `tenant-${t}`, route: `/api/v1/items/${s % 100}`, user: `user-${s}` },
+        startTimeUnixNano: T0 + BigInt(round) * 1_000_000_000n,
+        timeUnixNano: T0 + BigInt(round + 1) * 1_000_000_000n,
+        value: { value: 1 },
+      });
+    }
+  }
+  const metric: InputMetric = {
+    metric: { name: 'requests', description: '', unit: '1', kind: 'sum', monotonic: true },
+    temporality: 'delta',
+    points,
+  };
+  return {
+    resourceMetrics: [
+      {
+        resource: { 'service.name': 'api' },
+        scopeMetrics: [{ scope: { name: 'bench', version: '' }, metrics: [metric] }],
+      },
+    ],
+  };
+}
+
+function benchMerge() {
+  const rounds = quick ? 3 : 10;
+  const inputs = Array.from({ length: rounds + 1 }, (_, round) => inputFor(round));
+  const pointsPerInput = TENANTS * SERIES_PER_TENANT;
+  const accumulator = new Accumulator({
+    maxBufferedSeries: 1_000_000,
+    maxSeriesPerTenant: SERIES_PER_TENANT,
+  });
+  let start = process.hrtime.bigint();
+  accumulator.consume(inputs[0]!);
+  const createSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+  start = process.hrtime.bigint();
+  for (let round = 1; round <= rounds; round++) accumulator.consume(inputs[round]!);
+  const mergeSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+  start = process.hrtime.bigint();
+  const taken = accumulator.take();
+  const takeSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (taken.length !== pointsPerInput)
+    throw new Error(`expected ${pointsPerInput} series, got ${taken.length}`);
+  return {
+    createPerSecond: pointsPerInput / createSeconds,
+    mergePerSecond: (pointsPerInput * rounds) / mergeSeconds,
+    takePerSecond: pointsPerInput / takeSeconds,
+  };
+}
+
+// ---- (c) memory per buffered series ----
+
+function benchMemory() {
+  const series = TENANTS * SERIES_PER_TENANT;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const accumulator = new Accumulator({
+    maxBufferedSeries: 1_000_000,
+    maxSeriesPerTenant: SERIES_PER_TENANT,
+  });
+  accumulator.consume(inputFor(0));
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  if (accumulator.count() !== series) throw new Error('unexpected series count');
+  return (after - before) / series;
+}
+
+const add = benchCounterAdd();
+const merge = benchMerge();
+const bytesPerSeries = benchMemory();
+
+console.log(
+  `processor-tenant benchmarks — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model}`,
+);
+console.table([
+  { benchmark: '(a) counter.add, plain SDK', result: `${add.plainNs.toFixed(0)} ns/op`, goal: '' },
+  { benchmark: '(a) counter.add, with tenantView()', result: `${add.viewNs.toFixed(0)} ns/op`, goal: '' },
+  { benchmark: '(a) ratio view / plain', result: `${add.ratio.toFixed(2)}×`, goal: '≤ 1.15×' },
+  {
+    benchmark: '(b) merge into existing series (10 tenants × 10k)',
+    result: `${(merge.mergePerSecond / 1e6).toFixed(2)}M points/s`,
+    goal: '≥ 2M/s',
+  },
+  {
+    benchmark: '(b) first sight: create series',
+    result: `${(merge.createPerSecond / 1e6).toFixed(2)}M points/s`,
+    goal: '',
+  },
+  {
+    benchmark: '(b) take() for hand-off',
+    result: `${(merge.takePerSecond / 1e6).toFixed(2)}M series/s`,
+    goal: '',
+  },
+  {
+    benchmark: '(c) memory per buffered series',
+    result: `${bytesPerSeries.toFixed(0)} bytes`,
+    goal: '≤ 300 bytes',
+  },
+]);
