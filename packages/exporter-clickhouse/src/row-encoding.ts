@@ -64,8 +64,16 @@ export function encodeBatch(points: readonly SeriesPoint[], options: RowEncoding
     try {
       line = encodeRow(point, options);
     } catch (error) {
-      if (!(error instanceof RowEncodingError)) throw error;
-      rejected.push({ point, table, code: error.code, message: error.message });
+      // A malformed point (wrong shape from a buggy upstream) is a dead letter too, never a thrown batch.
+      if (error instanceof RowEncodingError)
+        rejected.push({ point, table, code: error.code, message: error.message });
+      else
+        rejected.push({
+          point,
+          table,
+          code: 'INVALID_VALUE',
+          message: `malformed point: ${(error as Error).message}`,
+        });
       continue;
     }
     let rows = byKind.get(kind);

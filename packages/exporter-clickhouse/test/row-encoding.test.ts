@@ -55,6 +55,12 @@ describe('row encoding', () => {
     expect(rejected.map((r) => r.code)).toEqual([code]);
   });
 
+  it('rejects a malformed point instead of throwing', () => {
+    const malformed = { ...sumPoint(1), value: undefined } as unknown as Parameters<typeof encodeRow>[0];
+    const { rejected } = encodeBatch([malformed], options);
+    expect(rejected.map((r) => r.code)).toEqual(['INVALID_VALUE']);
+  });
+
   it('groups points by table in a fixed table order', () => {
     const { tables } = encodeBatch([histogramPoint(), sumPoint(1), gaugePoint(1), sumPoint(2)], options);
     expect(tables.map((t) => [t.table, t.lines.length])).toEqual([
