@@ -78,6 +78,9 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
   private readonly retained = new Map<string, TablePart>();
   private retainedRows = 0;
   private retainedBytes = 0;
+  /** Room promised to parts being attempted: a part that may have reached ClickHouse is never handed back. */
+  private reservedRows = 0;
+  private reservedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private retryRun: Promise<void> | undefined;
@@ -223,19 +226,23 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
       parts.map(async (part) => {
         // A re-send of a part we already hold: it is ours already (same token → same rows).
         if (this.retained.has(part.token)) return;
+        // Without room to keep it on failure, the part is not attempted: handing back a part whose insert
+        // may have been applied would let the re-send (a new batch upstream) count it twice.
+        if (!this.reserve(part)) {
+          const error = new RetentionFullError(
+            `retry buffer full (${this.retainedRows} rows, ${this.retainedBytes} bytes retained; limits ` +
+              `${this.config.maxRetainedRows} rows / ${this.config.maxRetainedBytes} bytes): ` +
+              `${part.rows} ${part.table} row(s) handed back unsent`,
+          );
+          firstError ??= error;
+          this.counters.refusedPoints += part.points?.length ?? 0;
+          failed.push(...(part.points ?? []));
+          this.config.logger.warn(error.message);
+          return;
+        }
         const outcome = await this.attempt(part);
-        if (outcome.kind !== 'retry') return;
-        if (this.retain(part)) return;
-        const error = new RetentionFullError(
-          `retry buffer full (${this.retainedRows} rows, ${this.retainedBytes} bytes retained; limits ` +
-            `${this.config.maxRetainedRows} rows / ${this.config.maxRetainedBytes} bytes): ` +
-            `${part.rows} ${part.table} row(s) handed back after ${outcome.failure.code}`,
-          { cause: outcome.error },
-        );
-        firstError ??= error;
-        this.counters.refusedPoints += part.points?.length ?? 0;
-        failed.push(...(part.points ?? []));
-        this.config.logger.warn(error.message);
+        this.unreserve(part);
+        if (outcome.kind === 'retry') this.retain(part);
       }),
     );
     if (failed.length === 0) return { ok: true };
@@ -323,30 +330,42 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
 
   // ---- retention and retry ----
 
-  /** Takes responsibility for a failed part if the bounds allow (and the spool, if on, has it on disk). */
-  private retain(part: TablePart): boolean {
+  private reserve(part: TablePart): boolean {
     if (this.state === 'closed') return false;
-    if (this.retained.has(part.token)) return true; // a concurrent re-send of the same batch got there first
     if (
-      this.retainedRows + part.rows > this.config.maxRetainedRows ||
-      this.retainedBytes + part.bytes > this.config.maxRetainedBytes
+      this.retainedRows + this.reservedRows + part.rows > this.config.maxRetainedRows ||
+      this.retainedBytes + this.reservedBytes + part.bytes > this.config.maxRetainedBytes
     ) {
       return false;
     }
+    this.reservedRows += part.rows;
+    this.reservedBytes += part.bytes;
+    return true;
+  }
+
+  private unreserve(part: TablePart): void {
+    this.reservedRows -= part.rows;
+    this.reservedBytes -= part.bytes;
+  }
+
+  /**
+   * Takes responsibility for a failed part (room for it was reserved before its attempt). A spool failure
+   * keeps it in memory only: it may already be applied, so handing it back could count it twice.
+   */
+  private retain(part: TablePart): void {
+    if (this.retained.has(part.token)) return; // a concurrent re-send of the same batch got there first
     if (this.spool !== undefined) {
       try {
         this.spool.write(part);
       } catch (error) {
-        this.config.logger.error(`spool write failed for ${part.table} part`, {
+        this.config.logger.error(`spool write failed for ${part.table} part; kept in memory only`, {
           error: (error as Error).message,
         });
-        return false;
       }
     }
     this.hold(part);
     part.nextAttemptAt = Date.now() + this.backoff(part.attempts);
     this.scheduleRetry();
-    return true;
   }
 
   private hold(part: TablePart): void {

@@ -164,8 +164,16 @@ describe('retryable failures: kept, retried, written exactly once', () => {
     // Exactly the points it did not take: retained + failed = the batch.
     const kinds = result.failed.map((point) => point.metric.kind).sort();
     expect(kinds).toEqual(['exponentialHistogram', 'histogram']);
+    const attemptsWhenFull = exporter.stats().insertAttempts;
 
-    fault.times = 0; // ClickHouse is back
+    // While the buffer is full, handed-back parts are not even attempted (an attempt that might apply
+    // could not be retained, and the upstream re-send would count it twice).
+    const whileFull = await exporter.consumeBatch({ id: batch.id, points: result.failed });
+    expect(whileFull.ok).toBe(false);
+    expect(exporter.stats().insertAttempts).toBe(attemptsWhenFull);
+
+    fault.times = 0; // ClickHouse is back: the retained parts drain, then the re-send fits
+    await drain(exporter);
     expect(await exporter.consumeBatch({ id: batch.id, points: result.failed })).toEqual({ ok: true });
     await drain(exporter);
     expect(await rowCounts(connection, database, 'acme')).toEqual(once);
