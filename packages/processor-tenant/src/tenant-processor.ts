@@ -36,6 +36,8 @@ export interface TenantProcessorOptions extends AccumulatorOptions, FlushOptions
   logger?: ProcessorLogger;
   /** Start the interval timer (default true). Tests and embedders that drive `flush()` themselves turn it off. */
   autoFlush?: boolean;
+  /** Called after every flush, e.g. to publish its duration. */
+  onFlush?: (report: FlushReport, durationMs: number) => void;
 }
 
 export interface FlushReport {
@@ -69,6 +71,7 @@ export class TenantProcessor implements PushMetricExporter {
   private readonly flushOptions: ResolvedFlushOptions;
   private readonly next: SeriesBatchConsumer | PushMetricExporter;
   private readonly logger: ProcessorLogger;
+  private readonly onFlush: TenantProcessorOptions['onFlush'];
   private readonly batchIdPrefix = randomUUID();
   private batchSequence = 0;
   private inFlight: Promise<FlushReport> | undefined;
@@ -82,6 +85,7 @@ export class TenantProcessor implements PushMetricExporter {
     this.flushOptions = resolveFlushOptions(options);
     this.next = options.next;
     this.logger = options.logger ?? SILENT_LOGGER;
+    this.onFlush = options.onFlush;
     if (options.autoFlush !== false) this.startTimer();
   }
 
@@ -193,6 +197,13 @@ export class TenantProcessor implements PushMetricExporter {
   }
 
   private async runFlush(): Promise<FlushReport> {
+    const started = performance.now();
+    const report = await this.flushOnce();
+    this.onFlush?.(report, performance.now() - started);
+    return report;
+  }
+
+  private async flushOnce(): Promise<FlushReport> {
     this.flushCounters.flushes++;
     this.accumulator.evictStaleStreams();
     const points = this.accumulator.take();

@@ -26,7 +26,9 @@ export interface RpcStatusContent {
 export const RpcCode = Object.freeze({
   OK: 0,
   INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
   RESOURCE_EXHAUSTED: 8,
+  UNIMPLEMENTED: 12,
   UNAUTHENTICATED: 16,
   UNAVAILABLE: 14,
   INTERNAL: 13,

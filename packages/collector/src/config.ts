@@ -1,0 +1,148 @@
+import {
+  type ClickHouseExporterOptions,
+  type ResolvedExporterConfig,
+  resolveExporterConfig,
+} from '@tallyhouse/exporter-clickhouse';
+import {
+  ConfigError,
+  positiveInt,
+  type ResolvedAccumulatorOptions,
+  type ResolvedFlushOptions,
+  resolveAccumulatorOptions,
+  resolveFlushOptions,
+} from '@tallyhouse/processor-tenant';
+
+export type AuthMode = 'header' | 'apikey';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** The collector's own settings; processor and exporter settings are resolved by their packages. */
+export interface CollectorSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly auth: AuthMode;
+  readonly tenantHeader: string;
+  readonly apiKeysFile: string | undefined;
+  readonly allowTenantOverride: boolean;
+  /** Largest request body accepted, measured after decompression. */
+  readonly maxBodyBytes: number;
+  /** Seconds clients are told to wait (Retry-After) when the collector pushes back. */
+  readonly retryAfterSeconds: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+export interface CollectorConfig {
+  readonly collector: CollectorSettings;
+  readonly processor: ResolvedAccumulatorOptions & ResolvedFlushOptions;
+  readonly exporter: ResolvedExporterConfig;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const COLLECTOR_DEFAULTS: CollectorSettings = {
+  host: '127.0.0.1',
+  port: 4318,
+  auth: 'header',
+  tenantHeader: 'x-tenant-id',
+  apiKeysFile: undefined,
+  allowTenantOverride: false,
+  maxBodyBytes: 16 * 1024 * 1024,
+  retryAfterSeconds: 5,
+  shutdownTimeoutMs: 15_000,
+  logLevel: 'info',
+};
+
+const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/**
+ * Reads every setting from `env` and validates it once, at start. Errors are `ConfigError`s naming the
+ * variable and the bad value. Overrides (tests, embedding) win over env.
+ */
+export function loadCollectorConfig(
+  env: Env = process.env,
+  overrides: { exporter?: ClickHouseExporterOptions; collector?: Partial<CollectorSettings> } = {},
+): CollectorConfig {
+  const collector: CollectorSettings = { ...collectorSettings(env), ...overrides.collector };
+  const processor = { ...resolveAccumulatorOptions({}, env), ...resolveFlushOptions({}, env) };
+  const exporter = resolveExporterConfig({ env, ...overrides.exporter });
+  return { collector, processor, exporter };
+}
+
+function collectorSettings(env: Env): CollectorSettings {
+  const auth = oneOf(
+    'TALLYHOUSE_AUTH',
+    env.TALLYHOUSE_AUTH,
+    ['header', 'apikey'] as const,
+    COLLECTOR_DEFAULTS.auth,
+  );
+  const apiKeysFile = nonEmpty(env.TALLYHOUSE_API_KEYS_FILE);
+  if (auth === 'apikey' && apiKeysFile === undefined) {
+    throw new ConfigError('TALLYHOUSE_API_KEYS_FILE', 'must name a file when TALLYHOUSE_AUTH=apikey');
+  }
+  const tenantHeader = (
+    nonEmpty(env.TALLYHOUSE_TENANT_HEADER) ?? COLLECTOR_DEFAULTS.tenantHeader
+  ).toLowerCase();
+  if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(tenantHeader)) {
+    throw new ConfigError(
+      'TALLYHOUSE_TENANT_HEADER',
+      `not a valid HTTP header name: ${JSON.stringify(tenantHeader)}`,
+    );
+  }
+  const port = positiveInt('TALLYHOUSE_PORT', undefined, env, COLLECTOR_DEFAULTS.port);
+  if (port > 65_535) throw new ConfigError('TALLYHOUSE_PORT', `expected a port 1-65535, got ${port}`);
+  return {
+    host: nonEmpty(env.TALLYHOUSE_HOST) ?? COLLECTOR_DEFAULTS.host,
+    port,
+    auth,
+    tenantHeader,
+    apiKeysFile,
+    allowTenantOverride: bool(
+      'TALLYHOUSE_ALLOW_TENANT_OVERRIDE',
+      env.TALLYHOUSE_ALLOW_TENANT_OVERRIDE,
+      false,
+    ),
+    maxBodyBytes: positiveInt('TALLYHOUSE_MAX_BODY_BYTES', undefined, env, COLLECTOR_DEFAULTS.maxBodyBytes),
+    retryAfterSeconds: positiveInt(
+      'TALLYHOUSE_RETRY_AFTER_SECONDS',
+      undefined,
+      env,
+      COLLECTOR_DEFAULTS.retryAfterSeconds,
+    ),
+    shutdownTimeoutMs: positiveInt(
+      'TALLYHOUSE_SHUTDOWN_TIMEOUT_MS',
+      undefined,
+      env,
+      COLLECTOR_DEFAULTS.shutdownTimeoutMs,
+    ),
+    logLevel: oneOf(
+      'TALLYHOUSE_LOG_LEVEL',
+      env.TALLYHOUSE_LOG_LEVEL,
+      LOG_LEVELS,
+      COLLECTOR_DEFAULTS.logLevel,
+    ),
+  };
+}
+
+function oneOf<T extends string>(
+  variable: string,
+  raw: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const value = nonEmpty(raw);
+  if (value === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new ConfigError(variable, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+}
+
+function bool(variable: string, raw: string | undefined, fallback: boolean): boolean {
+  const value = nonEmpty(raw)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(variable, `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function nonEmpty(raw: string | undefined): string | undefined {
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}

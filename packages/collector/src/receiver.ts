@@ -1,0 +1,323 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
+import { gunzip as gunzipCallback, inflate as inflateCallback } from 'node:zlib';
+import { BufferFullError, ProcessorShutdownError, type TenantProcessor } from '@tallyhouse/processor-tenant';
+import type { Logger } from 'pino';
+import type { TenantAuthenticator } from './auth.ts';
+import type { CollectorSettings } from './config.ts';
+import type { CollectorMetrics } from './metrics.ts';
+import {
+  decodeExportMetricsServiceRequestJson,
+  decodeExportMetricsServiceRequestProtobuf,
+  encodeExportMetricsServiceResponse,
+  encodeRpcStatus,
+  formatPartialSuccessMessage,
+  OtlpDecodeError,
+  type OtlpDecodeResult,
+  RpcCode,
+} from './otlp/index.ts';
+
+const gunzip = promisify(gunzipCallback);
+const inflate = promisify(inflateCallback);
+
+type Encoding = 'protobuf' | 'json';
+
+const CONTENT_TYPES: Record<Encoding, string> = {
+  protobuf: 'application/x-protobuf',
+  json: 'application/json',
+};
+
+export interface ReceiverDependencies {
+  readonly settings: CollectorSettings;
+  readonly authenticator: TenantAuthenticator;
+  readonly processor: TenantProcessor;
+  readonly metrics: CollectorMetrics;
+  readonly logger: Logger;
+  readonly isReady: () => Promise<boolean>;
+  /** True once shutdown began: new data is refused with 503 so clients retry elsewhere or later. */
+  readonly isDraining: () => boolean;
+}
+
+/** An error answer: HTTP status, gRPC-style code, a message naming the problem. */
+class RequestRejection extends Error {
+  readonly status: number;
+  readonly rpcCode: number;
+  readonly reason: string;
+
+  constructor(status: number, rpcCode: number, reason: string, message: string) {
+    super(message);
+    this.status = status;
+    this.rpcCode = rpcCode;
+    this.reason = reason;
+  }
+}
+
+/** Builds the request handler for the collector's HTTP surface. */
+export function createRequestHandler(deps: ReceiverDependencies) {
+  return (request: IncomingMessage, response: ServerResponse) => {
+    const route = routeOf(request.url);
+    const done = (status: number) => deps.metrics.requests.inc({ route, status: String(status) });
+    handle(deps, route, request, response)
+      .then(done, (error: unknown) => {
+        deps.logger.error({ err: error, route }, 'unexpected error while handling a request');
+        if (!response.headersSent) sendStatus(response, 500, RpcCode.INTERNAL, 'internal error', 'json');
+        else response.destroy();
+        done(500);
+      })
+      .catch(() => {});
+  };
+}
+
+function routeOf(url: string | undefined): string {
+  const path = (url ?? '/').split('?')[0]!;
+  return ['/v1/metrics', '/healthz', '/readyz', '/metrics'].includes(path) ? path : 'other';
+}
+
+async function handle(
+  deps: ReceiverDependencies,
+  route: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+) {
+  switch (route) {
+    case '/v1/metrics':
+      if (request.method !== 'POST') return refuseMethod(request, response, 'POST');
+      return receiveMetrics(deps, request, response);
+    case '/healthz':
+      if (request.method !== 'GET' && request.method !== 'HEAD')
+        return refuseMethod(request, response, 'GET');
+      return sendText(response, 200, 'ok\n');
+    case '/readyz': {
+      if (request.method !== 'GET' && request.method !== 'HEAD')
+        return refuseMethod(request, response, 'GET');
+      const ready = !deps.isDraining() && (await deps.isReady());
+      return sendText(
+        response,
+        ready ? 200 : 503,
+        ready ? 'ready\n' : 'not ready: storage unreachable, schema missing or shutting down\n',
+      );
+    }
+    case '/metrics':
+      if (request.method !== 'GET') return refuseMethod(request, response, 'GET');
+      return sendText(response, 200, await deps.metrics.text(), deps.metrics.registry.contentType);
+    default:
+      request.resume();
+      return sendStatus(
+        response,
+        404,
+        RpcCode.NOT_FOUND,
+        `no route ${request.method} ${request.url}`,
+        'json',
+      );
+  }
+}
+
+function refuseMethod(request: IncomingMessage, response: ServerResponse, allowed: string): number {
+  request.resume();
+  response.setHeader('allow', allowed);
+  return sendStatus(
+    response,
+    405,
+    RpcCode.UNIMPLEMENTED,
+    `method ${request.method} not allowed on ${request.url}; use ${allowed}`,
+    'json',
+  );
+}
+
+async function receiveMetrics(
+  deps: ReceiverDependencies,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<number> {
+  const encoding = encodingOf(request.headers['content-type']);
+  try {
+    if (encoding === undefined) {
+      throw new RequestRejection(
+        415,
+        RpcCode.INVALID_ARGUMENT,
+        'content_type',
+        `unsupported content type ${JSON.stringify(request.headers['content-type'] ?? '')}: use application/x-protobuf or application/json`,
+      );
+    }
+    if (deps.isDraining()) throw pushBack(deps, 'collector is shutting down');
+    const tenant = deps.authenticator.resolve(request.headers);
+    if (!tenant.ok)
+      throw new RequestRejection(401, RpcCode.UNAUTHENTICATED, 'unauthenticated', tenant.message);
+    const body = await readBody(request, deps.settings.maxBodyBytes);
+    const decoded = decode(body, encoding);
+    deps.metrics.pointsReceived.inc(decoded.acceptedDataPoints + decoded.rejectedDataPoints);
+    if (decoded.rejectedDataPoints > 0)
+      deps.metrics.pointsRejected.inc({ reason: 'invalid_data' }, decoded.rejectedDataPoints);
+    const report = consume(deps, decoded, tenant.tenant);
+    deps.metrics.pointsAccepted.inc(report.acceptedPoints);
+    for (const [reason, count] of Object.entries(report.rejectedByReason))
+      deps.metrics.pointsRejected.inc({ reason }, count);
+    const rejected = decoded.rejectedDataPoints + report.rejectedPoints;
+    const message = [formatPartialSuccessMessage(decoded), ...report.rejectionMessages]
+      .filter((m) => m !== '')
+      .join('; ');
+    if (rejected > 0) {
+      deps.logger.warn({ tenant: tenant.tenant, rejected, message }, 'rejected data points');
+    }
+    const bytes = encodeExportMetricsServiceResponse(
+      { rejectedDataPoints: rejected, errorMessage: message },
+      encoding,
+    );
+    return send(response, 200, bytes, CONTENT_TYPES[encoding]);
+  } catch (error) {
+    if (!(error instanceof RequestRejection)) throw error;
+    // Drain what is left of a normal body so the connection stays usable; an oversized one is cut off.
+    if (error.status === 413) response.setHeader('connection', 'close');
+    else request.resume();
+    if (error.status === 503 || error.status === 429)
+      response.setHeader('retry-after', String(deps.settings.retryAfterSeconds));
+    if (error.status !== 503)
+      deps.logger.info(
+        { status: error.status, reason: error.reason, message: error.message },
+        'request refused',
+      );
+    return sendStatus(response, error.status, error.rpcCode, error.message, encoding ?? 'json');
+  }
+}
+
+function consume(deps: ReceiverDependencies, decoded: OtlpDecodeResult, tenant: string) {
+  try {
+    return deps.processor.consume(decoded.batch, {
+      tenant,
+      allowAttributeOverride: deps.settings.allowTenantOverride,
+    });
+  } catch (error) {
+    if (error instanceof BufferFullError || error instanceof ProcessorShutdownError) {
+      deps.metrics.pointsRejected.inc({ reason: 'refused_retry_later' }, decoded.acceptedDataPoints);
+      deps.logger.warn(
+        { tenant, points: decoded.acceptedDataPoints, err: error.message },
+        'pushing back: buffer full',
+      );
+      throw pushBack(deps, error.message);
+    }
+    throw error;
+  }
+}
+
+function pushBack(deps: ReceiverDependencies, message: string) {
+  return new RequestRejection(
+    503,
+    RpcCode.UNAVAILABLE,
+    'unavailable',
+    `${message}; retry after ${deps.settings.retryAfterSeconds}s`,
+  );
+}
+
+function encodingOf(contentType: string | undefined): Encoding | undefined {
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType === 'application/x-protobuf' || mediaType === 'application/protobuf') return 'protobuf';
+  if (mediaType === 'application/json') return 'json';
+  return undefined;
+}
+
+/** Reads the body, decompressing gzip/deflate; the size limit applies to the raw and to the decompressed bytes. */
+async function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const tooLarge = () =>
+    new RequestRejection(
+      413,
+      RpcCode.INVALID_ARGUMENT,
+      'too_large',
+      `request body exceeds ${maxBytes} bytes (after decompression)`,
+    );
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  const { chunks, size } = await collect(request, maxBytes, tooLarge);
+  const raw = Buffer.concat(chunks, size);
+  const contentEncoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (contentEncoding === 'identity' || contentEncoding === '') return raw;
+  if (contentEncoding !== 'gzip' && contentEncoding !== 'deflate') {
+    throw new RequestRejection(
+      415,
+      RpcCode.INVALID_ARGUMENT,
+      'content_encoding',
+      `unsupported content encoding ${JSON.stringify(contentEncoding)}: use gzip or none`,
+    );
+  }
+  try {
+    return await (contentEncoding === 'gzip' ? gunzip : inflate)(raw, { maxOutputLength: maxBytes });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
+    throw new RequestRejection(
+      400,
+      RpcCode.INVALID_ARGUMENT,
+      'bad_compression',
+      `body is not valid ${contentEncoding}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Collects the body with events rather than async iteration: stopping an iterator destroys the socket,
+ * and the client would then never read the 413 we send.
+ */
+function collect(
+  request: IncomingMessage,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<{ chunks: Buffer[]; size: number }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      request.off('data', onData);
+      request.pause();
+      reject(tooLarge());
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve({ chunks, size }));
+    request.once('error', reject);
+  });
+}
+
+function decode(body: Buffer, encoding: Encoding): OtlpDecodeResult {
+  try {
+    return encoding === 'protobuf'
+      ? decodeExportMetricsServiceRequestProtobuf(body)
+      : decodeExportMetricsServiceRequestJson(body.toString('utf8'));
+  } catch (error) {
+    if (error instanceof OtlpDecodeError) {
+      throw new RequestRejection(
+        400,
+        RpcCode.INVALID_ARGUMENT,
+        'bad_payload',
+        `invalid OTLP ${encoding} payload: ${error.message}`,
+      );
+    }
+    throw error;
+  }
+}
+
+function sendStatus(
+  response: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  encoding: Encoding,
+): number {
+  return send(response, status, encodeRpcStatus({ code, message }, encoding), CONTENT_TYPES[encoding]);
+}
+
+function sendText(
+  response: ServerResponse,
+  status: number,
+  text: string,
+  contentType = 'text/plain; charset=utf-8',
+): number {
+  return send(response, status, Buffer.from(text, 'utf8'), contentType);
+}
+
+function send(response: ServerResponse, status: number, body: Uint8Array, contentType: string): number {
+  response.writeHead(status, { 'content-type': contentType, 'content-length': body.byteLength });
+  response.end(body);
+  return status;
+}
