@@ -121,6 +121,7 @@ export class Accumulator {
   private buffered = 0;
   private inFlight = 0;
   private lastDrainedAt: number;
+  private lastValidTenant: string | undefined;
   private readonly counters: Omit<AccumulatorStats, 'bufferedSeries' | 'inFlightSeries' | 'trackedStreams'> =
     {
       acceptedPoints: 0,
@@ -294,7 +295,12 @@ export class Accumulator {
       );
       return undefined;
     }
-    if (isValidTenant(candidate)) return candidate;
+    // Points of one tenant usually come together: skip re-validating the tenant just seen.
+    if (candidate === this.lastValidTenant) return candidate;
+    if (isValidTenant(candidate)) {
+      this.lastValidTenant = candidate;
+      return candidate;
+    }
     rejections.add('invalid_tenant', `${input.metric.name}: ${tenantProblem(candidate)}`);
     return undefined;
   }
