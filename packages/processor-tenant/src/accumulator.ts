@@ -296,7 +296,7 @@ export class Accumulator {
       return undefined;
     }
     // Points of one tenant usually come together: skip re-validating the tenant just seen.
-    if (candidate === this.lastValidTenant) return candidate;
+    if (candidate === this.lastValidTenant) return this.lastValidTenant;
     if (isValidTenant(candidate)) {
       this.lastValidTenant = candidate;
       return candidate;
