@@ -41,7 +41,7 @@ afterAll(async () => {
   await collector?.stop();
 });
 
-const valueOf = (point: { value: object }) => ('value' in point.value ? point.value.value : Number.NaN);
+const pointValue = (point: { value: object }) => ('value' in point.value ? point.value.value : Number.NaN);
 
 /** Parses Prometheus text into `name{labels}` → value. */
 async function scrape(): Promise<Map<string, number>> {
@@ -93,7 +93,7 @@ describe('POST /v1/metrics stores what it accepts', () => {
           tenant: p.tenant,
           kind: p.metric.kind,
           name: p.metric.name,
-          value: valueOf(p),
+          value: pointValue(p),
           attributes: p.attributes,
           resource: p.resource,
           scope: p.scope,
@@ -138,7 +138,7 @@ describe('POST /v1/metrics stores what it accepts', () => {
     await provider.forceFlush();
     await provider.shutdown();
     const stored = await storedPoints(collector, tenant);
-    expect(stored.map((p) => [p.metric.name, p.attributes, valueOf(p), p.resource])).toEqual([
+    expect(stored.map((p) => [p.metric.name, p.attributes, pointValue(p), p.resource])).toEqual([
       ['invoices.created', { plan: 'pro' }, 7, { 'service.name': 'billing' }],
     ]);
   });
@@ -181,7 +181,7 @@ describe('partial_success', () => {
     expect(Object.keys(body)).toEqual(['partialSuccess']);
     expect(body.partialSuccess.rejectedDataPoints).toBe('1');
     expect(body.partialSuccess.errorMessage).toMatch(/^1 data point rejected: .*requests/);
-    expect((await storedPoints(collector, 'partial-json')).map(valueOf)).toEqual([2]);
+    expect((await storedPoints(collector, 'partial-json')).map(pointValue)).toEqual([2]);
   });
 });
 
@@ -266,7 +266,7 @@ describe('merging and temporality', () => {
     }
     expect(collector.processor.stats().bufferedSeries).toBe(1);
     const stored = await storedPoints(collector, tenant);
-    expect(stored.map((p) => [p.resource, p.attributes, valueOf(p)])).toEqual([
+    expect(stored.map((p) => [p.resource, p.attributes, pointValue(p)])).toEqual([
       [{ 'service.name': 'checkout' }, { route: '/pay' }, 6.5],
     ]);
   });
@@ -323,7 +323,7 @@ describe('merging and temporality', () => {
     const stored = await storedPoints(collector, tenant);
     // Every stored sum row is a delta, and none carries the instance.
     expect(stored.every((p) => Object.keys(p.resource).join() === 'service.name')).toBe(true);
-    expect(stored.map(valueOf).reduce((a, b) => a + b, 0)).toBe(30);
+    expect(stored.map(pointValue).reduce((a, b) => a + b, 0)).toBe(30);
   });
 
   it('treats a cumulative decrease as a reset: 10, 15, then 4 from one stream total 19', async () => {
