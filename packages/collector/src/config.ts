@@ -27,6 +27,7 @@ export interface CollectorSettings {
   readonly maxBodyBytes: number;
   /** Seconds clients are told to wait (Retry-After) when the collector pushes back. */
   readonly retryAfterSeconds: number;
+  /** Drain budget of the processor and, after it, of the exporter (the same variable configures both). */
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
 }
@@ -48,7 +49,7 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   allowTenantOverride: false,
   maxBodyBytes: 16 * 1024 * 1024,
   retryAfterSeconds: 5,
-  shutdownTimeoutMs: 15_000,
+  shutdownTimeoutMs: 10_000,
   logLevel: 'info',
 };
 
