@@ -1,0 +1,191 @@
+/**
+ * Every collector setting is read from env once and validated with an error naming the variable and the
+ * bad value; the defaults are those of ARCHITECTURE.md's environment table.
+ */
+import { resolve } from 'node:path';
+import { ConfigError } from '@tallyhouse/processor-tenant';
+import { describe, expect, it } from 'vitest';
+import { COLLECTOR_DEFAULTS, Collector, loadCollectorConfig } from '../src/index.ts';
+
+/** Runs `loadCollectorConfig(env)` and returns the error it throws. */
+function configErrorOf(env: Record<string, string>): Error & { variable?: string; code?: string } {
+  try {
+    loadCollectorConfig(env);
+  } catch (error) {
+    return error as Error & { variable?: string };
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('defaults (ARCHITECTURE.md environment table)', () => {
+  const config = loadCollectorConfig({});
+
+  it('listens on 127.0.0.1:4318 with header auth on x-tenant-id', () => {
+    expect(config.collector).toMatchObject({
+      host: '127.0.0.1',
+      port: 4318,
+      auth: 'header',
+      tenantHeader: 'x-tenant-id',
+      apiKeysFile: undefined,
+      allowTenantOverride: false,
+    });
+    expect(config.collector).toEqual(COLLECTOR_DEFAULTS);
+  });
+
+  it('uses embedded chDB in ./.tallyhouse with database otel and user default', () => {
+    expect(config.exporter).toMatchObject({
+      url: undefined,
+      username: 'default',
+      password: '',
+      database: 'otel',
+      dataDir: resolve('./.tallyhouse'),
+      tenantAttribute: 'tenant.id',
+    });
+  });
+
+  it('flushes every 10 s or at 5000 series, tenant attribute tenant.id, keeping service.name', () => {
+    expect(config.processor).toMatchObject({
+      flushIntervalMs: 10_000,
+      flushMaxSeries: 5_000,
+      tenantAttribute: 'tenant.id',
+      keepResourceAttributes: ['service.name'],
+    });
+  });
+
+  it('limits bodies to 16 MiB and tells clients to retry after 5 s', () => {
+    expect(config.collector.maxBodyBytes).toBe(16 * 1024 * 1024);
+    expect(config.collector.retryAfterSeconds).toBe(5);
+    expect(config.collector.logLevel).toBe('info');
+  });
+});
+
+describe('valid values are read', () => {
+  it('reads every collector variable', () => {
+    const config = loadCollectorConfig({
+      TALLYHOUSE_HOST: '0.0.0.0',
+      TALLYHOUSE_PORT: ' 9000 ',
+      TALLYHOUSE_AUTH: 'apikey',
+      TALLYHOUSE_API_KEYS_FILE: '/etc/tallyhouse/keys.json',
+      TALLYHOUSE_TENANT_HEADER: 'X-Org-Id',
+      TALLYHOUSE_ALLOW_TENANT_OVERRIDE: 'Yes',
+      TALLYHOUSE_MAX_BODY_BYTES: '1024',
+      TALLYHOUSE_RETRY_AFTER_SECONDS: '30',
+      TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: '2500',
+      TALLYHOUSE_LOG_LEVEL: 'debug',
+      TALLYHOUSE_FLUSH_INTERVAL_MS: '250',
+      TALLYHOUSE_FLUSH_MAX_SERIES: '7',
+      TALLYHOUSE_TENANT_ATTRIBUTE: 'org.id',
+      CLICKHOUSE_URL: 'https://ch.example:8443',
+      CLICKHOUSE_DATABASE: 'usage',
+    });
+    expect(config.collector).toEqual({
+      host: '0.0.0.0',
+      port: 9000,
+      auth: 'apikey',
+      tenantHeader: 'x-org-id',
+      apiKeysFile: '/etc/tallyhouse/keys.json',
+      allowTenantOverride: true,
+      maxBodyBytes: 1024,
+      retryAfterSeconds: 30,
+      shutdownTimeoutMs: 2500,
+      logLevel: 'debug',
+    });
+    expect(config.processor).toMatchObject({
+      flushIntervalMs: 250,
+      flushMaxSeries: 7,
+      tenantAttribute: 'org.id',
+      shutdownTimeoutMs: 2500,
+    });
+    expect(config.exporter).toMatchObject({
+      url: 'https://ch.example:8443',
+      database: 'usage',
+      tenantAttribute: 'org.id',
+    });
+  });
+
+  it.each([
+    ['1', true],
+    ['true', true],
+    ['on', true],
+    ['0', false],
+    ['false', false],
+    ['off', false],
+    ['no', false],
+    ['', false],
+  ])('reads TALLYHOUSE_ALLOW_TENANT_OVERRIDE=%j as %s', (raw, expected) => {
+    expect(loadCollectorConfig({ TALLYHOUSE_ALLOW_TENANT_OVERRIDE: raw }).collector.allowTenantOverride).toBe(
+      expected,
+    );
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(
+      loadCollectorConfig({ TALLYHOUSE_PORT: '', TALLYHOUSE_AUTH: ' ', TALLYHOUSE_LOG_LEVEL: '' }).collector,
+    ).toMatchObject({ port: 4318, auth: 'header', logLevel: 'info' });
+  });
+
+  it('lets overrides win over env without validating them (port 0 for tests)', () => {
+    expect(loadCollectorConfig({ TALLYHOUSE_PORT: '9000' }, { collector: { port: 0 } }).collector.port).toBe(
+      0,
+    );
+  });
+});
+
+describe('invalid values are refused with an error naming the variable and the value', () => {
+  it.each<[string, string, RegExp]>([
+    ['TALLYHOUSE_PORT', 'abc', /expected a positive integer, got "abc"/],
+    ['TALLYHOUSE_PORT', '70000', /expected a port 1-65535, got 70000/],
+    ['TALLYHOUSE_PORT', '0', /expected a positive integer, got "0"/],
+    ['TALLYHOUSE_PORT', '80.5', /got "80\.5"/],
+    ['TALLYHOUSE_PORT', '-1', /got "-1"/],
+    ['TALLYHOUSE_AUTH', 'oauth', /expected one of header, apikey, got "oauth"/],
+    [
+      'TALLYHOUSE_LOG_LEVEL',
+      'loud',
+      /expected one of trace, debug, info, warn, error, fatal, silent, got "loud"/,
+    ],
+    ['TALLYHOUSE_MAX_BODY_BYTES', '0', /expected a positive integer, got "0"/],
+    ['TALLYHOUSE_MAX_BODY_BYTES', '1e6', /got "1e6"/],
+    ['TALLYHOUSE_MAX_BODY_BYTES', '100000000000000000000', /got "100000000000000000000"/],
+    ['TALLYHOUSE_ALLOW_TENANT_OVERRIDE', 'maybe', /expected true or false, got "maybe"/],
+    ['TALLYHOUSE_TENANT_HEADER', 'x tenant', /not a valid HTTP header name: "x tenant"/],
+    ['TALLYHOUSE_TENANT_HEADER', 'x-tenant:', /not a valid HTTP header name: "x-tenant:"/],
+    ['TALLYHOUSE_RETRY_AFTER_SECONDS', 'soon', /got "soon"/],
+    ['TALLYHOUSE_SHUTDOWN_TIMEOUT_MS', '1.5', /got "1\.5"/],
+    ['TALLYHOUSE_FLUSH_INTERVAL_MS', '-1', /expected a positive integer, got "-1"/],
+    ['TALLYHOUSE_FLUSH_MAX_SERIES', 'many', /got "many"/],
+    ['TALLYHOUSE_MAX_BUFFERED_SERIES', '0', /got "0"/],
+    ['TALLYHOUSE_MAX_SERIES_PER_TENANT', 'x', /got "x"/],
+    ['TALLYHOUSE_TENANT_ATTRIBUTE', ' tenant ', /got " tenant "/],
+    ['TALLYHOUSE_DEFAULT_TENANT', 'd'.repeat(129), /129 chars, at most 128/],
+  ])('%s=%j', (variable, value, detail) => {
+    const error = configErrorOf({ [variable]: value });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(new RegExp(`^${variable}: `));
+    expect(error.message).toMatch(detail);
+  });
+
+  it('TALLYHOUSE_AUTH=apikey without TALLYHOUSE_API_KEYS_FILE', () => {
+    const error = configErrorOf({ TALLYHOUSE_AUTH: 'apikey' });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.variable).toBe('TALLYHOUSE_API_KEYS_FILE');
+    expect(error.message).toBe('TALLYHOUSE_API_KEYS_FILE: must name a file when TALLYHOUSE_AUTH=apikey');
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['CLICKHOUSE_URL', 'ftp://x', /^CLICKHOUSE_URL .*must be http:\/\/ or https:\/\/, got "ftp:"/],
+    ['CLICKHOUSE_URL', 'not a url', /^CLICKHOUSE_URL .*is not a URL: "not a url"/],
+    ['CLICKHOUSE_DATABASE', 'otel-prod', /^CLICKHOUSE_DATABASE .*"otel-prod"/],
+    ['TALLYHOUSE_TTL_DAYS', '0', /^TALLYHOUSE_TTL_DAYS /],
+  ])('%s=%j (exporter setting)', (variable, value, message) => {
+    const error = configErrorOf({ [variable]: value });
+    expect(error.code).toBe('TALLYHOUSE_EXPORTER_CONFIG');
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses bad settings when a Collector is constructed, before it opens anything', () => {
+    expect(() => new Collector({ env: { TALLYHOUSE_PORT: '70000' } })).toThrow(/^TALLYHOUSE_PORT: /);
+    expect(() => new Collector({ env: { CLICKHOUSE_URL: 'ftp://x' } })).toThrow(/CLICKHOUSE_URL/);
+  });
+});
