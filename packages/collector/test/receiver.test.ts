@@ -8,6 +8,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { SeriesPoint } from '@tallyhouse/processor-tenant';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/index.ts';
 import {
@@ -41,7 +42,7 @@ afterAll(async () => {
   await collector?.stop();
 });
 
-const pointValue = (point: { value: object }) => ('value' in point.value ? point.value.value : Number.NaN);
+const pointValue = (point: SeriesPoint): number => ('value' in point.value ? point.value.value : Number.NaN);
 
 /** Parses Prometheus text into `name{labels}` → value. */
 async function scrape(): Promise<Map<string, number>> {
