@@ -15,6 +15,7 @@ import type {
   InputResourceMetrics,
   InstrumentationScopeInfo,
   MetricInfo,
+  PointValue,
   SeriesPoint,
 } from './model.ts';
 import {
@@ -37,6 +38,27 @@ export interface RequestTenant {
    * replaced. Off unless the operator allows it.
    */
   readonly allowAttributeOverride?: boolean;
+}
+
+export interface ConsumeOptions {
+  /**
+   * Runs once the input is known to fit, before anything is applied (e.g. appending it to a write-ahead log).
+   * If it throws, nothing of the input is applied.
+   */
+  readonly beforeApply?: () => void;
+  /** Clock for cumulative-stream bookkeeping; a journal replay passes the recorded arrival time. */
+  readonly nowMs?: number;
+  /** Apply even beyond the caps: replaying input that was already acknowledged must not be refused. */
+  readonly force?: boolean;
+}
+
+/** One cumulative stream's state, serialisable (times as decimal strings) for checkpoints. */
+export interface StreamSnapshotEntry {
+  readonly key: string;
+  readonly startTimeUnixNano: string;
+  readonly timeUnixNano: string;
+  readonly value: PointValue;
+  readonly lastSeenMs: number;
 }
 
 export interface ConsumeReport {
@@ -122,6 +144,8 @@ export class Accumulator {
   private inFlight = 0;
   private lastDrainedAt: number;
   private lastValidTenant: string | undefined;
+  /** The clock of the input being consumed (see `ConsumeOptions.nowMs`). */
+  private nowMs = 0;
   private readonly counters: Omit<AccumulatorStats, 'bufferedSeries' | 'inFlightSeries' | 'trackedStreams'> =
     {
       acceptedPoints: 0,
@@ -168,10 +192,12 @@ export class Accumulator {
    * Takes one input (an SDK export or an OTLP request) as a whole, or refuses it as a whole with a
    * `BufferFullError` when it would grow the buffer past its cap. Invalid points are rejected and reported.
    */
-  consume(input: InputBatch, request: RequestTenant = {}): ConsumeReport {
+  consume(input: InputBatch, request: RequestTenant = {}, options: ConsumeOptions = {}): ConsumeReport {
     const rejections = new RejectionTally();
     let accepted = 0;
-    if (this.surelyFits(input)) {
+    this.nowMs = options.nowMs ?? this.options.now();
+    if (options.force || this.surelyFits(input)) {
+      options.beforeApply?.();
       // Far from the caps (the common case): one pass, nothing materialised per point.
       this.visitValidPoints(input, request, rejections, (context, tenant, key, point) => {
         this.apply(context, tenant, key, point, this.streamKeyOf(context, tenant, key));
@@ -191,6 +217,7 @@ export class Accumulator {
         });
       });
       this.ensureCapacity(prepared);
+      options.beforeApply?.();
       for (const item of prepared)
         this.apply(item.context, item.tenant, item.key, item.point, item.streamKey);
       accepted = prepared.length;
@@ -366,7 +393,7 @@ export class Accumulator {
       startTimeUnixNano: point.startTimeUnixNano,
       timeUnixNano: point.timeUnixNano,
       value: point.value,
-      lastSeenMs: this.options.now(),
+      lastSeenMs: this.nowMs,
     });
     return outcome.delta;
   }
@@ -474,9 +501,27 @@ export class Accumulator {
     else this.addSeries(group, key, point);
   }
 
+  /** The cumulative streams' state, for a checkpoint. Values are shared, not copied: serialise at once. */
+  snapshotStreams(): StreamSnapshotEntry[] {
+    return snapshotOfStreams(this.streams);
+  }
+
+  /** Replaces the cumulative streams' state with a checkpoint's. */
+  restoreStreams(entries: readonly StreamSnapshotEntry[]) {
+    this.streams.clear();
+    for (const entry of entries) {
+      this.streams.set(entry.key, {
+        startTimeUnixNano: BigInt(entry.startTimeUnixNano),
+        timeUnixNano: BigInt(entry.timeUnixNano),
+        value: entry.value,
+        lastSeenMs: entry.lastSeenMs,
+      });
+    }
+  }
+
   /** Forgets cumulative streams silent for longer than `streamStalenessMs`. */
-  evictStaleStreams(): number {
-    const cutoff = this.options.now() - this.options.streamStalenessMs;
+  evictStaleStreams(nowMs = this.options.now()): number {
+    const cutoff = nowMs - this.options.streamStalenessMs;
     let evicted = 0;
     for (const [key, state] of this.streams) {
       if (state.lastSeenMs < cutoff) {
@@ -487,6 +532,16 @@ export class Accumulator {
     this.counters.evictedStreams += evicted;
     return evicted;
   }
+}
+
+export function snapshotOfStreams(streams: ReadonlyMap<string, StreamState>): StreamSnapshotEntry[] {
+  return [...streams].map(([key, state]) => ({
+    key,
+    startTimeUnixNano: String(state.startTimeUnixNano),
+    timeUnixNano: String(state.timeUnixNano),
+    value: state.value,
+    lastSeenMs: state.lastSeenMs,
+  }));
 }
 
 function hasFiniteValue(kind: MetricInfo['kind'], point: InputPoint): boolean {

@@ -6,7 +6,13 @@ import {
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { Accumulator, type AccumulatorStats, type ConsumeReport, type RequestTenant } from './accumulator.ts';
+import {
+  Accumulator,
+  type AccumulatorStats,
+  type ConsumeOptions,
+  type ConsumeReport,
+  type RequestTenant,
+} from './accumulator.ts';
 import {
   type AccumulatorOptions,
   type FlushOptions,
@@ -38,6 +44,35 @@ export interface TenantProcessorOptions extends AccumulatorOptions, FlushOptions
   autoFlush?: boolean;
   /** Called after every flush, e.g. to publish its duration. */
   onFlush?: (report: FlushReport, durationMs: number) => void;
+  /** Records flushes in a write-ahead log so a restart can replay them exactly (the collector's WAL). */
+  journal?: FlushJournal;
+}
+
+/** Which points of a batch the next stage did not take (positions in `batch.points`). */
+export interface BatchFailure {
+  readonly batchId: string;
+  readonly indexes: readonly number[];
+}
+
+/**
+ * A write-ahead log's view of flushes. Together with the logged input, the start and the settled failures of
+ * every flush let a replay rebuild the same buffer and the same batches (same ids, same contents).
+ */
+export interface FlushJournal {
+  /** Wall clock in ms, recorded with each flush so stream eviction replays identically. */
+  clock(): number;
+  /** Synchronously after the buffer was taken: records the flush start; returns the label batch ids derive from. */
+  flushStarted(nowMs: number): string;
+  /** Awaited before any batch is handed off: the flush start must be durable before storage can see it. */
+  beforeHandOff(): Promise<void>;
+  /** Synchronously after every batch was handed off, before the failed points merge back. */
+  flushSettled(label: string, failures: readonly BatchFailure[]): void;
+}
+
+export interface ReplayedFlush {
+  readonly label: string;
+  readonly points: number;
+  readonly batches: readonly SeriesBatch[];
 }
 
 export interface FlushReport {
@@ -73,7 +108,8 @@ export class TenantProcessor implements PushMetricExporter {
   private readonly logger: ProcessorLogger;
   private readonly onFlush: TenantProcessorOptions['onFlush'];
   private readonly batchIdPrefix = randomUUID();
-  private batchSequence = 0;
+  private flushSequence = 0;
+  private readonly journal: FlushJournal | undefined;
   private inFlight: Promise<FlushReport> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sizeTriggerPausedUntil = 0;
@@ -86,6 +122,7 @@ export class TenantProcessor implements PushMetricExporter {
     this.next = options.next;
     this.logger = options.logger ?? SILENT_LOGGER;
     this.onFlush = options.onFlush;
+    this.journal = options.journal;
     if (options.autoFlush !== false) this.startTimer();
   }
 
@@ -95,11 +132,11 @@ export class TenantProcessor implements PushMetricExporter {
    * Takes one input as a whole. Throws `BufferFullError` (retry later) when the buffer is full, and
    * `ProcessorShutdownError` after shutdown. Invalid points are rejected, counted, logged and reported.
    */
-  consume(input: InputBatch, request?: RequestTenant): ConsumeReport {
+  consume(input: InputBatch, request?: RequestTenant, options?: ConsumeOptions): ConsumeReport {
     if (this.isShutdown) throw new ProcessorShutdownError();
     let report: ConsumeReport;
     try {
-      report = this.accumulator.consume(input, request);
+      report = this.accumulator.consume(input, request, options);
     } catch (error) {
       this.logger.warn({ err: error, tenant: request?.tenant }, 'tenant processor refused input');
       throw error;
@@ -205,21 +242,32 @@ export class TenantProcessor implements PushMetricExporter {
 
   private async flushOnce(): Promise<FlushReport> {
     this.flushCounters.flushes++;
-    this.accumulator.evictStaleStreams();
+    const now = this.journal?.clock() ?? Date.now();
+    this.accumulator.evictStaleStreams(now);
     const points = this.accumulator.take();
+    const label = this.journal?.flushStarted(now) ?? `${this.batchIdPrefix}-${++this.flushSequence}`;
+    const batches = this.toBatches(points, label);
+    await this.journal?.beforeHandOff();
+    const failures: BatchFailure[] = [];
+    const failedPoints: SeriesPoint[] = [];
     const errors: Error[] = [];
-    let retained = 0;
-    for (const batch of this.toBatches(points)) {
+    for (const batch of batches) {
       const result = await this.handOff(batch);
-      const failed = result.ok ? [] : result.failed;
-      this.accumulator.settle(batch.points.length, failed);
       this.flushCounters.batchesSent++;
-      this.flushCounters.pointsSent += batch.points.length - failed.length;
-      if (!result.ok) {
-        retained += failed.length;
-        errors.push(result.error);
-      }
+      if (result.ok) continue;
+      const failed = new Set(result.failed);
+      failures.push({ batchId: batch.id, indexes: indexesOf(batch.points, failed) });
+      failedPoints.push(...failed);
+      errors.push(result.error);
     }
+    // Recorded, then merged back in the same tick, so a journal replay sees them at the same place in history.
+    this.journal?.flushSettled(label, failures);
+    this.accumulator.settle(points.length, failedPoints);
+    this.flushCounters.pointsSent += points.length - failedPoints.length;
+    return this.finishFlush(points.length, failedPoints.length, errors);
+  }
+
+  private finishFlush(taken: number, retained: number, errors: Error[]): FlushReport {
     if (retained === 0) {
       this.accumulator.markDrained();
     } else {
@@ -230,11 +278,14 @@ export class TenantProcessor implements PushMetricExporter {
         'next stage did not take a flush; the points stay buffered',
       );
     }
-    return { sent: points.length - retained, retained, errors };
+    return { sent: taken - retained, retained, errors };
   }
 
-  /** Batches are per point kind (one ClickHouse table each) and at most `maxBatchPoints` long. */
-  private *toBatches(points: readonly SeriesPoint[]): Generator<SeriesBatch> {
+  /**
+   * Batches are per point kind (one ClickHouse table each) and at most `maxBatchPoints` long. Ids derive from
+   * the flush label, so the same history (a journal replay) yields the same batches under the same ids.
+   */
+  private toBatches(points: readonly SeriesPoint[], label: string): SeriesBatch[] {
     const byKind = new Map<string, SeriesPoint[]>();
     for (const point of points) {
       let list = byKind.get(point.metric.kind);
@@ -244,14 +295,62 @@ export class TenantProcessor implements PushMetricExporter {
       }
       list.push(point);
     }
+    const batches: SeriesBatch[] = [];
     const size = this.flushOptions.maxBatchPoints;
     for (const list of byKind.values()) {
       for (let start = 0; start < list.length; start += size) {
-        yield {
-          id: `${this.batchIdPrefix}-${++this.batchSequence}`,
-          points: list.slice(start, start + size),
-        };
+        batches.push({ id: `${label}-${batches.length + 1}`, points: list.slice(start, start + size) });
       }
+    }
+    return batches;
+  }
+
+  // ---- journal replay ----
+
+  /**
+   * Replays the start of a journaled flush: evicts and takes exactly as the live flush did. The batches are
+   * handed off later by `replayFlushSettled`, after the input that arrived during the live flush.
+   */
+  replayFlushStarted(label: string, nowMs: number): ReplayedFlush {
+    this.accumulator.evictStaleStreams(nowMs);
+    const points = this.accumulator.take();
+    return { label, points: points.length, batches: this.toBatches(points, label) };
+  }
+
+  /**
+   * Replays the end of a journaled flush: hands off what the live flush handed off successfully (the same
+   * batch ids and contents, so storage deduplicates what it already has), retrying until the next stage
+   * takes it, then merges back the points the live flush recorded as failed. `failures` undefined means the
+   * live flush never finished: everything is handed off.
+   */
+  async replayFlushSettled(
+    flush: ReplayedFlush,
+    failures: readonly BatchFailure[] | undefined,
+  ): Promise<void> {
+    const failedIndexes = new Map(
+      (failures ?? []).map((failure) => [failure.batchId, new Set(failure.indexes)]),
+    );
+    const failedPoints: SeriesPoint[] = [];
+    for (const batch of flush.batches) {
+      const failed = failedIndexes.get(batch.id);
+      const points =
+        failed === undefined ? batch.points : batch.points.filter((_, index) => !failed.has(index));
+      if (failed !== undefined) failedPoints.push(...batch.points.filter((_, index) => failed.has(index)));
+      if (points.length > 0) await this.handOffUntilTaken({ id: batch.id, points });
+    }
+    this.accumulator.settle(flush.points, failedPoints);
+  }
+
+  private async handOffUntilTaken(batch: SeriesBatch): Promise<void> {
+    for (let pause = 200; ; pause = Math.min(pause * 2, 5_000)) {
+      const result = await this.handOff(batch);
+      if (result.ok) return;
+      // Resending a subset would change the batch and its deduplication tokens: resend it whole.
+      this.logger.warn(
+        { batch: batch.id, err: result.error.message },
+        'replay: next stage did not take a batch; retrying',
+      );
+      await sleep(pause);
     }
   }
 
@@ -315,6 +414,14 @@ export class FlushFailedError extends TallyhouseError {
     );
     this.retained = report.retained;
   }
+}
+
+function indexesOf(points: readonly SeriesPoint[], selected: ReadonlySet<SeriesPoint>): number[] {
+  const indexes: number[] = [];
+  points.forEach((point, index) => {
+    if (selected.has(point)) indexes.push(index);
+  });
+  return indexes;
 }
 
 function flushFailure(report: FlushReport) {
