@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -268,4 +269,55 @@ describe('tallyhouse bin', () => {
     expect((await within(usage.exited, 20_000, 'hash-key usage')).code).toBe(2);
     expect(usage.stderr()).toMatch(/usage: tallyhouse hash-key <api-key>/);
   });
+});
+
+describe('tallyhouse bin with storage unreachable', () => {
+  it('keeps accepted data in the dead-letter file when SIGTERM comes and ClickHouse is down', async () => {
+    const dataDir = tempDir('bin-storage-down');
+    const port = await freePort();
+    const deadClickHouse = await freePort();
+    const bin = runBin({
+      TALLYHOUSE_DATA_DIR: dataDir,
+      TALLYHOUSE_PORT: String(port),
+      CLICKHOUSE_URL: `http://127.0.0.1:${deadClickHouse}`,
+      TALLYHOUSE_CREATE_SCHEMA: 'false',
+      TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000',
+      TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: '1500',
+      TALLYHOUSE_RETRY_INITIAL_MS: '50',
+      TALLYHOUSE_RETRY_MAX_MS: '100',
+      TALLYHOUSE_LOG_LEVEL: 'info',
+    });
+    try {
+      await waitHealthy(port, bin, 30_000);
+      expect((await http(port, { method: 'GET', path: '/readyz' })).status).toBe(503);
+      const answer = await postMetrics(
+        port,
+        otlpRequest([sumMetric('requests', [{ value: 42, attributes: { route: '/pay' } }])]),
+        'protobuf',
+        { 'x-tenant-id': 'stranded' },
+      );
+      expect(answer.status).toBe(200);
+
+      bin.child.kill('SIGTERM');
+      const exit = await within(bin.exited, 30_000, 'exit after SIGTERM');
+      const output = `${bin.stdout()}\n${bin.stderr()}`;
+      let letters = '';
+      try {
+        letters = readFileSync(join(dataDir, 'dead-letters', 'dead-letters.ndjson'), 'utf8');
+      } catch {
+        // no file: nothing was kept
+      }
+      // Accepted with 200, so it must survive: the exporter's shutdown writes what it could not insert into
+      // the dead-letter file (one NDJSON line per row, naming the tenant), before the process exits.
+      const lines = letters.split('\n').filter((line) => line.includes('"stranded"'));
+      expect(
+        lines,
+        `dead-letter file after SIGTERM; exit ${JSON.stringify(exit)}; log:\n${output}`,
+      ).toHaveLength(1);
+      expect(lines[0]).toMatch(/42/);
+      expect(exit).toEqual({ code: 0, signal: null });
+    } finally {
+      bin.child.kill('SIGKILL');
+    }
+  }, 60_000);
 });
