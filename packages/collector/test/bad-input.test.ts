@@ -3,6 +3,8 @@
  * a `google.rpc.Status` body in the request's encoding naming the problem, stores nothing, and leaves the
  * collector serving. Point-level problems answer 200 with `partial_success` and store only the valid points.
  */
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/index.ts';
@@ -475,6 +477,47 @@ describe('tenant credentials (401)', () => {
     expect(answer.status).toBe(401);
     expect(answer.text).toMatch(/x-tenant-id header must appear once/);
     expect(await totalRowsWritten(collector)).toBe(rowsBefore);
+  });
+  it('never stores a UTF-8 tenant header under a mis-decoded tenant', async () => {
+    const json = encodeRequest(oneSum('requests', 1), 'json');
+    const answer = await rawHttp(
+      port,
+      Buffer.concat([
+        Buffer.from('POST /v1/metrics HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n', 'latin1'),
+        Buffer.from('x-tenant-id: café\r\n', 'utf8'),
+        Buffer.from(`content-length: ${json.length}\r\nconnection: close\r\n\r\n`, 'latin1'),
+        json,
+      ]),
+    );
+    // Node decodes header bytes as latin1: the UTF-8 bytes of "café" read as "cafÃ©".
+    expect(await storedPoints(collector, 'caf\u00c3\u00a9')).toEqual([]);
+    // Either the tenant is read as UTF-8, or it is refused; both are fine, a third tenant is not.
+    if (answer.status === 200) expect(await storedPoints(collector, 'café')).toHaveLength(1);
+    else expect(answer.status).toBe(401);
+  });
+});
+
+describe('clients that go away', () => {
+  it('does not count a client that disconnects mid-body as a server error, and keeps serving', async () => {
+    const scrape = async () => (await http(port, { method: 'GET', path: '/metrics' })).body.toString();
+    const serverErrors = (text: string) =>
+      Number(
+        /tallyhouse_http_requests_total\{route="\/v1\/metrics",status="500"\} (\d+)/.exec(text)?.[1] ?? 0,
+      );
+    const before = serverErrors(await scrape());
+    const rowsBefore = await totalRowsWritten(collector);
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      'POST /v1/metrics HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-tenant-id: gone\r\n' +
+        'content-length: 1000\r\n\r\n{"resourceMetrics":',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await totalRowsWritten(collector)).toBe(rowsBefore);
+    await expectStillServing();
+    expect(serverErrors(await scrape()) - before).toBe(0);
   });
 });
 
