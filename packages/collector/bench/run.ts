@@ -10,6 +10,7 @@
  *   npm run bench -w packages/collector                 # 20 s
  *   npm run bench -w packages/collector -- --quick      # 5 s
  *   node --conditions=@tallyhouse/source bench/run.ts --duration=30 --clients=16 --points=1000   # defaults: 20, 8, 500
+ *   npm run bench -w packages/collector -- --rate=200000 --clients=32                 # open loop: latency at a fixed load
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -32,6 +33,8 @@ const { values: args } = parseArgs({
     points: { type: 'string', default: '500' },
     tenants: { type: 'string', default: '10' },
     'flush-interval-ms': { type: 'string', default: '1000' },
+    /** Open loop: offer this many points/s (paced arrivals) instead of as many as the connections carry. */
+    rate: { type: 'string' },
   },
 });
 
@@ -48,6 +51,7 @@ const clients = intArg('clients', args.clients, 1, 256);
 const pointsPerRequest = intArg('points', args.points, 1, 100_000);
 const tenantCount = intArg('tenants', args.tenants, 1, 1_000);
 const flushIntervalMs = intArg('flush-interval-ms', args['flush-interval-ms'], 100, 60_000);
+const rate = args.rate === undefined ? undefined : intArg('rate', args.rate, 1, 100_000_000);
 
 const COLLECTOR_BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 
@@ -72,7 +76,11 @@ async function waitReady(base: string, child: ChildProcess, timeoutMs: number): 
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`collector not ready at ${base} within ${timeoutMs} ms`);
+  throw new Error(
+    child.exitCode === null
+      ? `collector not ready at ${base} within ${timeoutMs} ms`
+      : `collector exited with code ${child.exitCode} before it was ready`,
+  );
 }
 
 /** VmRSS / VmHWM of a process in bytes (Linux); undefined elsewhere or once it exited. */
@@ -145,13 +153,24 @@ try {
     });
   }, 250);
 
-  // Warm-up: a second of load that is stored and checked but not timed.
+  // Closed loop by default: each connection sends its next request as soon as the previous one is answered.
+  // With --rate, request k is due at phaseStart + k / requestsPerSecond, and its latency is measured from when
+  // it was due, so time spent queued behind a slow answer counts (no coordinated omission).
+  const requestsPerSecond = rate === undefined ? undefined : rate / pointsPerRequest;
+  let phaseStart = 0;
+  let issued = 0;
   const runUntil = async (deadline: number, timed: boolean, worker: number) => {
     let next = worker;
     while (performance.now() < deadline) {
       const payload = payloads[next % payloads.length]!;
       next += clients;
-      const started = performance.now();
+      let started = performance.now();
+      if (requestsPerSecond !== undefined) {
+        const due = phaseStart + (issued++ * 1_000) / requestsPerSecond;
+        if (due >= deadline) break;
+        if (due > started) await new Promise((resolve) => setTimeout(resolve, due - started));
+        started = due;
+      }
       try {
         const response = await pool.request({
           path: '/v1/metrics',
@@ -182,9 +201,13 @@ try {
       }
     }
   };
-  const warmUntil = performance.now() + 1_000;
+  // Warm-up: a second of load that is stored and checked but not timed.
+  phaseStart = performance.now();
+  const warmUntil = phaseStart + 1_000;
   await Promise.all(Array.from({ length: clients }, (_, worker) => runUntil(warmUntil, false, worker)));
   const started = performance.now();
+  phaseStart = started;
+  issued = 0;
   const deadline = started + durationSeconds * 1_000;
   await Promise.all(Array.from({ length: clients }, (_, worker) => runUntil(deadline, true, worker)));
   const elapsedSeconds = (performance.now() - started) / 1_000;
@@ -222,7 +245,8 @@ try {
   const sorted = latencies.slice(0, Math.min(requests, latencies.length)).sort();
   const pointsPerSecond = acceptedPoints / elapsedSeconds;
   console.log(
-    `\nend-to-end OTLP/HTTP protobuf → collector → embedded chDB: ${clients} connections, ${pointsPerRequest} points/request ` +
+    `\nend-to-end OTLP/HTTP protobuf → collector → embedded chDB: ${clients} connections, ` +
+      `${rate === undefined ? 'closed loop' : `open loop at ${rate} points/s offered`}, ${pointsPerRequest} points/request ` +
       `(delta sums, 5 attributes), ${tenantCount} tenants, flush every ${flushIntervalMs} ms, ${durationSeconds} s:`,
   );
   console.table({
