@@ -170,6 +170,18 @@ describe('malformed payloads are refused with 400', () => {
     );
   });
 
+  it('refuses a JSON body that is not valid UTF-8, as it refuses such protobuf strings', async () => {
+    const json = encodeRequest(oneSum('requests', 1), 'json');
+    const at = json.indexOf('requests');
+    const body = Buffer.concat([json.subarray(0, at + 3), Buffer.from([0xff]), json.subarray(at + 3)]);
+    await expectRefused((tenant) => http(port, { headers: headersOf(tenant, 'json'), body }), {
+      status: 400,
+      code: INVALID_ARGUMENT,
+      encoding: 'json',
+      message: /UTF-8/i,
+    });
+  });
+
   it.each([
     ['an array', '[]'],
     ['a string', '"resourceMetrics"'],
