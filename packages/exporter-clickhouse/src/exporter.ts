@@ -40,7 +40,7 @@ import { Spool } from './spool.ts';
 import { createStats, type ExporterStats, type MutableStats, snapshotStats } from './stats.ts';
 import { createTablePart, partLines, type TablePart } from './table-part.ts';
 import { columnNames, METRIC_COLUMNS } from './tables.ts';
-import { TenantUsageReader } from './tenant-reads.ts';
+import { UsageReader } from './usage/usage-reader.ts';
 
 export interface ClickHouseMetricExporterOptions extends ClickHouseExporterOptions {
   /** Tenant resolution for `export(ResourceMetrics)` (the processor's normalizer). Default: `tenantAttribute`. */
@@ -158,10 +158,10 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
   }
 
   /** Tenant-scoped reads of what was written (every query requires a valid tenant). */
-  async reader(): Promise<TenantUsageReader> {
+  async reader(): Promise<UsageReader> {
     await this.start();
     if (this.connection === undefined) throw new Error('no storage connection');
-    return new TenantUsageReader(this.connection, this.config.database);
+    return new UsageReader(this.connection, this.config.database);
   }
 
   stats(): ExporterStats {

@@ -72,9 +72,48 @@ export {
   SCHEMA_VERSION_TABLE,
 } from './tables.ts';
 export {
+  decodeFloat,
   decodeRow,
   type GaugeLatest,
   type SumTotal,
-  TenantUsageReader,
   type TimeRange,
 } from './tenant-reads.ts';
+export { histogramQuantile, type PercentileMethod } from './usage/percentiles.ts';
+export { planRange, type RangePart } from './usage/range-plan.ts';
+export {
+  bucketExpression,
+  createRollupTableStatement,
+  createRollupViewStatement,
+  ROLLUP_TABLE_NAMES,
+  type RollupGrain,
+  type RollupKind,
+  rollupBackfillStatements,
+  rollupMigrationStatements,
+  rollupTable,
+  type Step,
+} from './usage/rollup-schema.ts';
+export {
+  AdminQuery,
+  assertTenantScoped,
+  TENANT_PREDICATE,
+  TenantScopedQuery,
+  UnscopedQueryError,
+} from './usage/tenant-scope.ts';
+export {
+  type HistogramPercentiles,
+  type MetricQuery,
+  type PercentileQuery,
+  type QueryConnection,
+  type TenantTotal,
+  TenantUsageReader,
+  type TimeSeries,
+  type TimeSeriesLine,
+  type TimeSeriesPoint,
+  type TimeSeriesQuery,
+  type TopEntry,
+  type TopNQuery,
+  type UsageFilter,
+  UsageReader,
+  type UsageReaderOptions,
+  type UsageTotal,
+} from './usage/usage-reader.ts';

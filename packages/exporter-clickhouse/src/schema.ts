@@ -14,6 +14,7 @@ import {
   type MetricTableName,
   SCHEMA_VERSION_TABLE,
 } from './tables.ts';
+import { rollupMigrationStatements } from './usage/rollup-schema.ts';
 
 export interface SchemaOptions {
   readonly database: string;
@@ -50,17 +51,20 @@ export function qualified(options: Pick<SchemaOptions, 'database'>, table: strin
   return `${quoteIdentifier(options.database)}.${quoteIdentifier(table)}`;
 }
 
-function onCluster(options: SchemaOptions): string {
+export function onCluster(options: SchemaOptions): string {
   return options.cluster === undefined ? '' : ` ON CLUSTER ${quoteIdentifier(options.cluster)}`;
 }
 
-function engine(options: SchemaOptions, family: 'MergeTree' | 'ReplacingMergeTree'): string {
+export function engine(
+  options: SchemaOptions,
+  family: 'MergeTree' | 'ReplacingMergeTree' | 'AggregatingMergeTree',
+): string {
   if (options.cluster === undefined) return `${family}()`;
   return `Replicated${family}(${quoteString(options.replicationPath)}, ${quoteString(options.replicaName)})`;
 }
 
 /** Plain MergeTree needs `non_replicated_deduplication_window` for tokens to deduplicate; replicated tables use Keeper. */
-function dedupSetting(options: SchemaOptions): string {
+export function dedupSetting(options: SchemaOptions): string {
   return options.cluster === undefined
     ? `non_replicated_deduplication_window = ${options.dedupWindow}`
     : `replicated_deduplication_window = ${options.dedupWindow}`;
@@ -139,6 +143,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ...METRIC_TABLE_NAMES.map((table) => createMetricTableStatement(options, table)),
       createDeadLetterTableStatement(options),
     ],
+  },
+  {
+    version: 2,
+    description: 'hourly and daily usage rollups (tables, materialized views, backfill)',
+    statements: (options) => rollupMigrationStatements(options),
   },
 ];
 

@@ -5,6 +5,7 @@ import {
   type Migration,
   openStorageConnection,
   resolveExporterConfig,
+  SCHEMA_VERSION,
   type SchemaOptions,
   type StorageConnection,
   schemaStatements,
@@ -42,20 +43,24 @@ describe('schema on the embedded engine', () => {
     const first = await ensureSchema(executor(), options('s1'), silentLogger);
     const second = await ensureSchema(executor(), options('s1'), silentLogger);
     const forced = await ensureSchema(executor(), options('s1'), silentLogger, { force: true });
-    expect(first.applied).toEqual([1]);
+    expect(first.applied).toEqual([1, 2]);
     expect(second.applied).toEqual([]);
     expect(forced.applied).toEqual([]);
     const tables = await connection.queryRows<{ name: string; sorting_key: string; engine: string }>(
       "SELECT name, sorting_key, engine FROM system.tables WHERE database = 's1' ORDER BY name",
     );
-    expect(tables.map((table) => table.name)).toEqual([
-      'otel_metrics_exponential_histogram',
-      'otel_metrics_gauge',
-      'otel_metrics_histogram',
-      'otel_metrics_sum',
-      'tallyhouse_dead_letters',
-      'tallyhouse_schema_versions',
-    ]);
+    expect(tables.map((table) => table.name).filter((name) => !name.startsWith('tallyhouse_usage_'))).toEqual(
+      [
+        'otel_metrics_exponential_histogram',
+        'otel_metrics_gauge',
+        'otel_metrics_histogram',
+        'otel_metrics_sum',
+        'tallyhouse_dead_letters',
+        'tallyhouse_schema_versions',
+      ],
+    );
+    // Migration 2: a rollup table and its materialized view per kind and grain.
+    expect(tables.filter((table) => table.name.startsWith('tallyhouse_usage_'))).toHaveLength(12);
     for (const table of tables.filter((t) => t.name.startsWith('otel_metrics_'))) {
       expect(table.sorting_key.startsWith('TenantId,')).toBe(true);
       expect(table.engine).toBe('MergeTree');
@@ -63,7 +68,7 @@ describe('schema on the embedded engine', () => {
     const versions = await connection.queryRows<{ Version: number }>(
       'SELECT Version FROM s1.tallyhouse_schema_versions',
     );
-    expect(versions).toEqual([{ Version: 1 }]);
+    expect(versions.map((row) => row.Version).sort()).toEqual([1, 2]);
   });
 
   it('has bloom-filter indexes on attribute keys and values, the dedup window and codecs', async () => {
@@ -95,8 +100,9 @@ describe('schema on the embedded engine', () => {
 
   it('applies only the migrations not yet recorded, in order', async () => {
     await ensureSchema(executor(), options('s4'), silentLogger);
+    const next = SCHEMA_VERSION + 1;
     const v2: Migration = {
-      version: 2,
+      version: next,
       description: 'add a column',
       statements: (o) => [
         `ALTER TABLE ${o.database}.otel_metrics_sum ADD COLUMN IF NOT EXISTS Note String DEFAULT ''`,
@@ -105,7 +111,7 @@ describe('schema on the embedded engine', () => {
     const upgraded = await ensureSchema(executor(), options('s4'), silentLogger, {
       migrations: [...MIGRATIONS, v2],
     });
-    expect(upgraded).toEqual({ applied: [2], version: 2 });
+    expect(upgraded).toEqual({ applied: [next], version: next });
     const again = await ensureSchema(executor(), options('s4'), silentLogger, {
       migrations: [...MIGRATIONS, v2],
     });
@@ -116,7 +122,7 @@ describe('schema on the embedded engine', () => {
     expect(columns).toHaveLength(1);
     // An older exporter meeting the newer schema continues (forward-only migrations keep columns compatible).
     const older = await ensureSchema(executor(), options('s4'), silentLogger);
-    expect(older).toEqual({ applied: [], version: 2 });
+    expect(older).toEqual({ applied: [], version: next });
   });
 
   it('parses the cluster DDL (ON CLUSTER, Replicated engines) with the real parser', async () => {

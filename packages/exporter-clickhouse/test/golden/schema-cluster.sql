@@ -140,3 +140,149 @@ PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, TableName, TimeUnix)
 TTL toDateTime(TimeUnix) + toIntervalDay(90)
 SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_sum_1h` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    BucketStart DateTime('UTC'),
+    Value SimpleAggregateFunction(sum, Float64),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes)
+SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_sum_1h_mv` ON CLUSTER `tallyhouse_cluster`
+TO `otel`.`tallyhouse_usage_sum_1h`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 3600000000000) * 3600, 'UTC') AS BucketStart, sum(Value) AS Value, count() AS Rows
+FROM `otel`.`otel_metrics_sum`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_sum_1d` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    BucketStart DateTime('UTC'),
+    Value SimpleAggregateFunction(sum, Float64),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYear(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes)
+SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_sum_1d_mv` ON CLUSTER `tallyhouse_cluster`
+TO `otel`.`tallyhouse_usage_sum_1d`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 86400000000000) * 86400, 'UTC') AS BucketStart, sum(Value) AS Value, count() AS Rows
+FROM `otel`.`otel_metrics_sum`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_1h` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    BucketStart DateTime('UTC'),
+    Latest AggregateFunction(argMax, Float64, DateTime64(9)),
+    LatestTime SimpleAggregateFunction(max, DateTime64(9)),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes)
+SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_1h_mv` ON CLUSTER `tallyhouse_cluster`
+TO `otel`.`tallyhouse_usage_gauge_1h`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 3600000000000) * 3600, 'UTC') AS BucketStart, argMaxState(Value, TimeUnix) AS Latest, max(TimeUnix) AS LatestTime, count() AS Rows
+FROM `otel`.`otel_metrics_gauge`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_1d` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    BucketStart DateTime('UTC'),
+    Latest AggregateFunction(argMax, Float64, DateTime64(9)),
+    LatestTime SimpleAggregateFunction(max, DateTime64(9)),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYear(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes)
+SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_1d_mv` ON CLUSTER `tallyhouse_cluster`
+TO `otel`.`tallyhouse_usage_gauge_1d`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 86400000000000) * 86400, 'UTC') AS BucketStart, argMaxState(Value, TimeUnix) AS Latest, max(TimeUnix) AS LatestTime, count() AS Rows
+FROM `otel`.`otel_metrics_gauge`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_histogram_1h` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    ExplicitBounds Array(Float64),
+    BucketStart DateTime('UTC'),
+    Count SimpleAggregateFunction(sum, UInt64),
+    Sum SimpleAggregateFunction(sum, Float64),
+    BucketCounts AggregateFunction(sumForEach, Array(UInt64)),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ExplicitBounds)
+SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_histogram_1h_mv` ON CLUSTER `tallyhouse_cluster`
+TO `otel`.`tallyhouse_usage_histogram_1h`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ExplicitBounds, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 3600000000000) * 3600, 'UTC') AS BucketStart, sum(Count) AS Count, sum(Sum) AS Sum, sumForEachState(BucketCounts) AS BucketCounts, count() AS Rows
+FROM `otel`.`otel_metrics_histogram`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ExplicitBounds;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_histogram_1d` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    ExplicitBounds Array(Float64),
+    BucketStart DateTime('UTC'),
+    Count SimpleAggregateFunction(sum, UInt64),
+    Sum SimpleAggregateFunction(sum, Float64),
+    BucketCounts AggregateFunction(sumForEach, Array(UInt64)),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYear(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ExplicitBounds)
+SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_histogram_1d_mv` ON CLUSTER `tallyhouse_cluster`
+TO `otel`.`tallyhouse_usage_histogram_1d`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ExplicitBounds, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 86400000000000) * 86400, 'UTC') AS BucketStart, sum(Count) AS Count, sum(Sum) AS Sum, sumForEachState(BucketCounts) AS BucketCounts, count() AS Rows
+FROM `otel`.`otel_metrics_histogram`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ExplicitBounds;
