@@ -11,6 +11,7 @@
  *   npm run bench -w packages/collector -- --quick      # 5 s
  *   node --conditions=@tallyhouse/source bench/run.ts --duration=30 --clients=16 --points=1000   # defaults: 20, 8, 500
  *   npm run bench -w packages/collector -- --rate=200000 --clients=32                 # open loop: latency at a fixed load
+ *   npm run bench -w packages/collector -- --flush-max-series=100000                 # TALLYHOUSE_FLUSH_MAX_SERIES
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -33,6 +34,8 @@ const { values: args } = parseArgs({
     points: { type: 'string', default: '500' },
     tenants: { type: 'string', default: '10' },
     'flush-interval-ms': { type: 'string', default: '1000' },
+    /** TALLYHOUSE_FLUSH_MAX_SERIES for the collector; unset: the collector's default. */
+    'flush-max-series': { type: 'string' },
     /** Open loop: offer this many points/s (paced arrivals) instead of as many as the connections carry. */
     rate: { type: 'string' },
   },
@@ -51,6 +54,10 @@ const clients = intArg('clients', args.clients, 1, 256);
 const pointsPerRequest = intArg('points', args.points, 1, 100_000);
 const tenantCount = intArg('tenants', args.tenants, 1, 1_000);
 const flushIntervalMs = intArg('flush-interval-ms', args['flush-interval-ms'], 100, 60_000);
+const flushMaxSeries =
+  args['flush-max-series'] === undefined
+    ? undefined
+    : intArg('flush-max-series', args['flush-max-series'], 1, 10_000_000);
 const rate = args.rate === undefined ? undefined : intArg('rate', args.rate, 1, 100_000_000);
 
 const COLLECTOR_BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
@@ -123,6 +130,7 @@ const collector = spawn(process.execPath, ['--conditions=@tallyhouse/source', CO
     TALLYHOUSE_PORT: String(port),
     TALLYHOUSE_FLUSH_INTERVAL_MS: String(flushIntervalMs),
     TALLYHOUSE_LOG_LEVEL: 'warn',
+    ...(flushMaxSeries === undefined ? {} : { TALLYHOUSE_FLUSH_MAX_SERIES: String(flushMaxSeries) }),
   },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
@@ -247,7 +255,8 @@ try {
   console.log(
     `\nend-to-end OTLP/HTTP protobuf → collector → embedded chDB: ${clients} connections, ` +
       `${rate === undefined ? 'closed loop' : `open loop at ${rate} points/s offered`}, ${pointsPerRequest} points/request ` +
-      `(delta sums, 5 attributes), ${tenantCount} tenants, flush every ${flushIntervalMs} ms, ${durationSeconds} s:`,
+      `(delta sums, 5 attributes), ${tenantCount} tenants, flush every ${flushIntervalMs} ms or ` +
+      `${flushMaxSeries ?? process.env.TALLYHOUSE_FLUSH_MAX_SERIES ?? 'default'} series, ${durationSeconds} s:`,
   );
   console.table({
     'data points/s accepted (200)': Math.round(pointsPerSecond),
