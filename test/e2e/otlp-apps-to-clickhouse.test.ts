@@ -153,7 +153,7 @@ describe('stock OTLP exporters → collector process → ClickHouse', () => {
 
   it.each(TENANTS)('keeps the latest gauge value of every instance of tenant %s', async (tenant) => {
     const want = recorded(tenant);
-    const latest = await stored.reader.gaugeLatest(tenant, {}, METRICS.storage);
+    const latest = await stored.reader.gaugeLatest(tenant, { metric: METRICS.storage });
     const got = Object.fromEntries(latest.map((gauge) => [gauge.attributes.instance, gauge.value]));
     expect(got).toEqual(want.storage);
   });

@@ -140,7 +140,7 @@ for (const tenant of [...new Set(INSTANCES.map((instance) => instance.tenant))])
   const [requests] = await reader.sumTotals(tenant, {}, 'api.requests');
   const latencies = await reader.points(tenant, 'histogram', {}, 'api.latency');
   const observations = latencies.reduce((sum, point) => sum + (point.value as { count: number }).count, 0);
-  const gauges = await reader.gaugeLatest(tenant, {}, 'storage.used');
+  const gauges = await reader.gaugeLatest(tenant, { metric: 'storage.used' });
   const storage = Object.fromEntries(gauges.map((gauge) => [gauge.attributes.instance, gauge.value]));
   const storageOk =
     Object.keys(storage).length === Object.keys(want.storage).length &&
