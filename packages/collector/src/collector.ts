@@ -1,17 +1,19 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import {
   type ClickHouseExporterOptions,
   ClickHouseMetricExporter,
   type ExporterLogger,
 } from '@tallyhouse/exporter-clickhouse';
-import { TenantProcessor } from '@tallyhouse/processor-tenant';
+import { type ConsumeReport, TenantProcessor } from '@tallyhouse/processor-tenant';
 import { type Logger, pino } from 'pino';
 import { createAuthenticator, type TenantAuthenticator } from './auth.ts';
 import { type CollectorConfig, type CollectorSettings, loadCollectorConfig } from './config.ts';
 import { CollectorMetrics } from './metrics.ts';
 import { createRequestHandler } from './receiver.ts';
+import { DurableIngest, type IngestRequest } from './wal/durable-ingest.ts';
 
 export interface CollectorOptions {
   /** Environment to read settings from (default `process.env`). */
@@ -39,7 +41,10 @@ export class Collector {
   readonly exporter: ClickHouseMetricExporter;
   readonly metrics: CollectorMetrics;
   readonly server: Server;
+  /** The write-ahead log (unless `TALLYHOUSE_WAL=false`). */
+  readonly durable: DurableIngest | undefined;
   private readonly authenticator: TenantAuthenticator;
+  private readonly memory: MemoryLimiter;
   private draining = false;
   private stopping: Promise<ShutdownOutcome> | undefined;
 
@@ -58,19 +63,36 @@ export class Collector {
       processor: () => this.processor.stats(),
       exporter: () => this.exporter.stats(),
     });
+    const settings = this.config.collector;
+    this.durable = settings.wal
+      ? new DurableIngest(
+          join(this.config.exporter.dataDir, 'wal'),
+          {
+            fsync: settings.walFsync,
+            groupCommitMs: settings.walGroupCommitMs,
+            segmentBytes: settings.walSegmentBytes,
+          },
+          this.logger.child({ component: 'wal' }),
+        )
+      : undefined;
     this.processor = new TenantProcessor({
       ...this.config.processor,
       next: this.exporter,
       logger: this.logger,
-      onFlush: (_report, durationMs) => this.metrics.flushDuration.observe(durationMs / 1000),
+      autoFlush: false,
+      journal: this.durable,
+      onFlush: (_report, durationMs) => this.afterFlush(durationMs),
     });
+    this.durable?.attach(this.processor);
+    this.memory = new MemoryLimiter(settings, this.logger, () => void this.processor.flush());
     this.server = createServer(
       { requestTimeout: 60_000, keepAliveTimeout: 5_000 },
       createRequestHandler({
         settings: this.config.collector,
         authenticator: this.authenticator,
-        processor: this.processor,
         metrics: this.metrics,
+        ingest: (request) => this.ingest(request),
+        memoryPressure: () => this.memory.pressure(),
         logger: this.logger,
         isReady: () => this.exporter.isReady(),
         isDraining: () => this.draining,
@@ -78,9 +100,17 @@ export class Collector {
     );
   }
 
-  /** Opens storage (schema included) and starts listening. Resolves with the bound address. */
+  /** Opens storage (schema included), replays the write-ahead log, starts listening. Resolves with the address. */
   async start(): Promise<AddressInfo> {
     await this.exporter.start();
+    if (this.durable) {
+      const summary = await this.durable.replay();
+      this.logger.info(
+        { ...summary, fromLsn: String(summary.fromLsn), bufferedSeries: this.processor.count() },
+        'write-ahead log replayed',
+      );
+    }
+    this.processor.start();
     const { host, port } = this.config.collector;
     this.server.listen(port, host);
     await once(this.server, 'listening');
@@ -93,6 +123,21 @@ export class Collector {
       'tallyhouse collector listening',
     );
     return address;
+  }
+
+  private ingest(request: IngestRequest): Promise<ConsumeReport> {
+    if (this.durable) return this.durable.ingest(request);
+    const options = { tenant: request.tenant, allowAttributeOverride: request.allowAttributeOverride };
+    return Promise.resolve(this.processor.consume(request.decoded.batch, options));
+  }
+
+  private afterFlush(durationMs: number) {
+    this.metrics.flushDuration.observe(durationMs / 1000);
+    try {
+      this.durable?.checkpoint(this.exporter.stats().retainedParts === 0);
+    } catch (error) {
+      this.logger.error({ err: (error as Error).message }, 'cannot write the write-ahead log checkpoint');
+    }
   }
 
   /** Stops accepting data (503 from now on), flushes everything to storage, closes the server. */
@@ -112,11 +157,47 @@ export class Collector {
     } catch (error) {
       errors.push((error as Error).message);
     }
+    this.durable?.checkpoint(this.exporter.stats().retainedParts === 0);
+    this.durable?.close();
     this.server.closeAllConnections();
     await closed;
     if (errors.length > 0) this.logger.error({ errors }, 'shutdown finished with data not written');
     else this.logger.info('shutdown complete: everything accepted was handed to storage');
     return { drained: errors.length === 0, errors };
+  }
+}
+
+/** Samples resident memory per request (cheap) against the configured soft and hard limits. */
+class MemoryLimiter {
+  private readonly soft: number | undefined;
+  private readonly hard: number | undefined;
+  private readonly logger: Logger;
+  private readonly relieve: () => void;
+  private lastHardWarning = 0;
+
+  constructor(settings: CollectorSettings, logger: Logger, relieve: () => void) {
+    this.soft = settings.memorySoftLimitBytes;
+    this.hard = settings.memoryHardLimitBytes;
+    this.logger = logger;
+    this.relieve = relieve;
+  }
+
+  pressure(): 'ok' | 'soft' | 'hard' {
+    if (this.soft === undefined) return 'ok';
+    const rss = process.memoryUsage.rss();
+    if (rss < this.soft) return 'ok';
+    if (this.hard !== undefined && rss >= this.hard) {
+      if (Date.now() - this.lastHardWarning > 5_000) {
+        this.lastHardWarning = Date.now();
+        this.logger.error(
+          { rssBytes: rss, hardLimitBytes: this.hard },
+          'memory above the hard limit: refusing data, flushing now',
+        );
+        this.relieve();
+      }
+      return 'hard';
+    }
+    return 'soft';
   }
 }
 

@@ -12,6 +12,8 @@ import {
   resolveFlushOptions,
 } from '@tallyhouse/processor-tenant';
 
+import type { FsyncPolicy } from './wal/wal.ts';
+
 export type AuthMode = 'header' | 'apikey';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -30,6 +32,15 @@ export interface CollectorSettings {
   /** Drain budget of the processor and, after it, of the exporter (the same variable configures both). */
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** Log every request durably before its 200 and replay the log at start. */
+  readonly wal: boolean;
+  readonly walFsync: FsyncPolicy;
+  readonly walGroupCommitMs: number;
+  readonly walSegmentBytes: number;
+  /** Above this resident memory, new data gets 503; `undefined` = no limit. */
+  readonly memorySoftLimitBytes: number | undefined;
+  /** Above this, also flush at once and log an error. */
+  readonly memoryHardLimitBytes: number | undefined;
 }
 
 export interface CollectorConfig {
@@ -51,6 +62,12 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   retryAfterSeconds: 5,
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
+  wal: true,
+  walFsync: 'group',
+  walGroupCommitMs: 2,
+  walSegmentBytes: 64 * 1024 * 1024,
+  memorySoftLimitBytes: undefined,
+  memoryHardLimitBytes: undefined,
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -121,7 +138,52 @@ function collectorSettings(env: Env): CollectorSettings {
       LOG_LEVELS,
       COLLECTOR_DEFAULTS.logLevel,
     ),
+    wal: bool('TALLYHOUSE_WAL', env.TALLYHOUSE_WAL, COLLECTOR_DEFAULTS.wal),
+    walFsync: oneOf(
+      'TALLYHOUSE_WAL_FSYNC',
+      env.TALLYHOUSE_WAL_FSYNC,
+      ['group', 'always', 'none'] as const,
+      'group',
+    ),
+    walGroupCommitMs: positiveInt(
+      'TALLYHOUSE_WAL_GROUP_COMMIT_MS',
+      undefined,
+      env,
+      COLLECTOR_DEFAULTS.walGroupCommitMs,
+    ),
+    walSegmentBytes: positiveInt(
+      'TALLYHOUSE_WAL_SEGMENT_BYTES',
+      undefined,
+      env,
+      COLLECTOR_DEFAULTS.walSegmentBytes,
+    ),
+    ...memoryLimits(env),
   };
+}
+
+const MIB = 1024 * 1024;
+
+/** Hard limit from TALLYHOUSE_MEMORY_LIMIT_MIB; soft from TALLYHOUSE_MEMORY_SOFT_LIMIT_MIB, default 80% of hard. */
+function memoryLimits(env: Env): Pick<CollectorSettings, 'memorySoftLimitBytes' | 'memoryHardLimitBytes'> {
+  const hardMib = optionalPositiveInt('TALLYHOUSE_MEMORY_LIMIT_MIB', env);
+  const softMib = optionalPositiveInt('TALLYHOUSE_MEMORY_SOFT_LIMIT_MIB', env);
+  if (hardMib === undefined) {
+    if (softMib !== undefined)
+      throw new ConfigError('TALLYHOUSE_MEMORY_SOFT_LIMIT_MIB', 'needs TALLYHOUSE_MEMORY_LIMIT_MIB');
+    return { memorySoftLimitBytes: undefined, memoryHardLimitBytes: undefined };
+  }
+  const soft = softMib ?? Math.floor(hardMib * 0.8);
+  if (soft > hardMib) {
+    throw new ConfigError(
+      'TALLYHOUSE_MEMORY_SOFT_LIMIT_MIB',
+      `${soft} is above TALLYHOUSE_MEMORY_LIMIT_MIB ${hardMib}`,
+    );
+  }
+  return { memorySoftLimitBytes: soft * MIB, memoryHardLimitBytes: hardMib * MIB };
+}
+
+function optionalPositiveInt(variable: string, env: Env): number | undefined {
+  return nonEmpty(env[variable]) === undefined ? undefined : positiveInt(variable, undefined, env, 1);
 }
 
 function oneOf<T extends string>(

@@ -3,3 +3,5 @@ export * from './collector.ts';
 export * from './config.ts';
 export * from './metrics.ts';
 export * from './otlp/index.ts';
+export * from './wal/durable-ingest.ts';
+export * from './wal/wal.ts';

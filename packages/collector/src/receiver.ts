@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback, inflate as inflateCallback } from 'node:zlib';
-import { BufferFullError, ProcessorShutdownError, type TenantProcessor } from '@tallyhouse/processor-tenant';
+import { BufferFullError, type ConsumeReport, ProcessorShutdownError } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
 import type { TenantAuthenticator } from './auth.ts';
 import type { CollectorSettings } from './config.ts';
@@ -16,6 +16,8 @@ import {
   type OtlpDecodeResult,
   RpcCode,
 } from './otlp/index.ts';
+import type { IngestRequest } from './wal/durable-ingest.ts';
+import { WalWriteError } from './wal/wal.ts';
 
 const gunzip = promisify(gunzipCallback);
 const inflate = promisify(inflateCallback);
@@ -30,10 +32,13 @@ const CONTENT_TYPES: Record<Encoding, string> = {
 export interface ReceiverDependencies {
   readonly settings: CollectorSettings;
   readonly authenticator: TenantAuthenticator;
-  readonly processor: TenantProcessor;
   readonly metrics: CollectorMetrics;
   readonly logger: Logger;
   readonly isReady: () => Promise<boolean>;
+  /** Applies a request (through the write-ahead log when it is on); must resolve right before the 200. */
+  readonly ingest: (request: IngestRequest) => Promise<ConsumeReport>;
+  /** `soft`/`hard` above the memory limits: new data is refused with 503. */
+  readonly memoryPressure: () => 'ok' | 'soft' | 'hard';
   /** True once shutdown began: new data is refused with 503 so clients retry elsewhere or later. */
   readonly isDraining: () => boolean;
 }
@@ -140,6 +145,7 @@ async function receiveMetrics(
       );
     }
     if (deps.isDraining()) throw pushBack(deps, 'collector is shutting down');
+    if (deps.memoryPressure() !== 'ok') throw pushBack(deps, 'collector memory above its limit');
     const tenant = deps.authenticator.resolve(request.headers);
     if (!tenant.ok)
       throw new RequestRejection(401, RpcCode.UNAUTHENTICATED, 'unauthenticated', tenant.message);
@@ -148,7 +154,7 @@ async function receiveMetrics(
     deps.metrics.pointsReceived.inc(decoded.acceptedDataPoints + decoded.rejectedDataPoints);
     if (decoded.rejectedDataPoints > 0)
       deps.metrics.pointsRejected.inc({ reason: 'invalid_data' }, decoded.rejectedDataPoints);
-    const report = consume(deps, decoded, tenant.tenant);
+    const report = await ingest(deps, { tenant: tenant.tenant, encoding, body, decoded });
     deps.metrics.pointsAccepted.inc(report.acceptedPoints);
     for (const [reason, count] of Object.entries(report.rejectedByReason))
       deps.metrics.pointsRejected.inc({ reason }, count);
@@ -180,12 +186,11 @@ async function receiveMetrics(
   }
 }
 
-function consume(deps: ReceiverDependencies, decoded: OtlpDecodeResult, tenant: string) {
+/** Hands the request to the pipeline; a refusal becomes 503 + Retry-After, and nothing of it is kept. */
+async function ingest(deps: ReceiverDependencies, request: Omit<IngestRequest, 'allowAttributeOverride'>) {
+  const { tenant, decoded } = request;
   try {
-    return deps.processor.consume(decoded.batch, {
-      tenant,
-      allowAttributeOverride: deps.settings.allowTenantOverride,
-    });
+    return await deps.ingest({ ...request, allowAttributeOverride: deps.settings.allowTenantOverride });
   } catch (error) {
     if (error instanceof BufferFullError || error instanceof ProcessorShutdownError) {
       deps.metrics.pointsRejected.inc({ reason: 'refused_retry_later' }, decoded.acceptedDataPoints);
@@ -194,6 +199,14 @@ function consume(deps: ReceiverDependencies, decoded: OtlpDecodeResult, tenant: 
         'pushing back: buffer full',
       );
       throw pushBack(deps, error.message);
+    }
+    if (error instanceof WalWriteError) {
+      deps.metrics.pointsRejected.inc({ reason: 'refused_retry_later' }, decoded.acceptedDataPoints);
+      deps.logger.error(
+        { tenant, err: error.message },
+        'cannot write the write-ahead log (disk full or data directory unwritable)',
+      );
+      throw pushBack(deps, 'cannot store the request durably (data directory full or unwritable)');
     }
     throw error;
   }

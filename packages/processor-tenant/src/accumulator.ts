@@ -204,18 +204,7 @@ export class Accumulator {
         accepted++;
       });
     } else {
-      const prepared: PreparedPoint[] = [];
-      this.visitValidPoints(input, request, rejections, (context, tenant, key, point) => {
-        const held = context.slot.byTenant.get(tenant)?.series.has(key) === true;
-        prepared.push({
-          context,
-          tenant,
-          key,
-          point,
-          held,
-          streamKey: this.streamKeyOf(context, tenant, key),
-        });
-      });
+      const prepared = this.prepare(input, request, rejections);
       this.ensureCapacity(prepared);
       options.beforeApply?.();
       for (const item of prepared)
@@ -333,23 +322,46 @@ export class Accumulator {
   }
 
   private ensureCapacity(prepared: readonly PreparedPoint[]) {
+    const problem = this.capacityProblem(prepared);
+    if (problem === undefined) return;
+    this.counters.refusedBatches++;
+    this.counters.refusedPoints += prepared.length;
+    throw new BufferFullError(problem);
+  }
+
+  /** Why `prepared` would not fit under the caps, or `undefined` when it fits. */
+  private capacityProblem(prepared: readonly PreparedPoint[]): string | undefined {
     const newSeries = new Set<string>();
     const newStreams = new Set<string>();
     for (const item of prepared) {
       if (item.streamKey !== undefined && !this.streams.has(item.streamKey)) newStreams.add(item.streamKey);
       if (!item.held) newSeries.add(`${item.context.slotKey}${JSON.stringify(item.tenant)}${item.key}`);
     }
-    const seriesAfter = this.count() + newSeries.size;
-    const streamsAfter = this.streams.size + newStreams.size;
-    if (seriesAfter <= this.options.maxBufferedSeries && streamsAfter <= this.options.maxTrackedStreams)
-      return;
-    this.counters.refusedBatches++;
-    this.counters.refusedPoints += prepared.length;
-    throw new BufferFullError(
-      seriesAfter > this.options.maxBufferedSeries
-        ? `buffer full: ${this.count()} series held, ${newSeries.size} new would exceed maxBufferedSeries=${this.options.maxBufferedSeries}; retry later`
-        : `too many cumulative streams: ${this.streams.size} tracked, ${newStreams.size} new would exceed maxTrackedStreams=${this.options.maxTrackedStreams}; retry later`,
-    );
+    if (this.count() + newSeries.size > this.options.maxBufferedSeries) {
+      return `buffer full: ${this.count()} series held, ${newSeries.size} new would exceed maxBufferedSeries=${this.options.maxBufferedSeries}; retry later`;
+    }
+    if (this.streams.size + newStreams.size > this.options.maxTrackedStreams) {
+      return `too many cumulative streams: ${this.streams.size} tracked, ${newStreams.size} new would exceed maxTrackedStreams=${this.options.maxTrackedStreams}; retry later`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Checks, without applying anything, that `input` fits under the caps now; throws the `BufferFullError`
+   * `consume` would throw. For callers that must log input before applying it (then apply with `force`).
+   */
+  reserve(input: InputBatch, request: RequestTenant = {}) {
+    if (this.surelyFits(input)) return;
+    this.ensureCapacity(this.prepare(input, request, new RejectionTally()));
+  }
+
+  private prepare(input: InputBatch, request: RequestTenant, rejections: RejectionTally): PreparedPoint[] {
+    const prepared: PreparedPoint[] = [];
+    this.visitValidPoints(input, request, rejections, (context, tenant, key, point) => {
+      const held = context.slot.byTenant.get(tenant)?.series.has(key) === true;
+      prepared.push({ context, tenant, key, point, held, streamKey: this.streamKeyOf(context, tenant, key) });
+    });
+    return prepared;
   }
 
   private apply(

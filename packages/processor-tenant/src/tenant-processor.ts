@@ -123,7 +123,7 @@ export class TenantProcessor implements PushMetricExporter {
     this.logger = options.logger ?? SILENT_LOGGER;
     this.onFlush = options.onFlush;
     this.journal = options.journal;
-    if (options.autoFlush !== false) this.startTimer();
+    if (options.autoFlush !== false) this.start();
   }
 
   // ---- intake ----
@@ -392,7 +392,9 @@ export class TenantProcessor implements PushMetricExporter {
     this.sizeTriggerPausedUntil = Date.now() + this.flushOptions.flushIntervalMs;
   }
 
-  private startTimer() {
+  /** Starts the interval timer (idempotent); for processors built with `autoFlush: false`. */
+  start() {
+    if (this.timer !== undefined || this.isShutdown) return;
     this.timer = setInterval(() => void this.flush(), this.flushOptions.flushIntervalMs);
     this.timer.unref();
   }

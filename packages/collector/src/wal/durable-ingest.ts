@@ -1,0 +1,275 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type {
+  BatchFailure,
+  ConsumeReport,
+  FlushJournal,
+  ReplayedFlush,
+  StreamSnapshotEntry,
+  TenantProcessor,
+} from '@tallyhouse/processor-tenant';
+import type { Logger } from 'pino';
+import {
+  decodeExportMetricsServiceRequestJson,
+  decodeExportMetricsServiceRequestProtobuf,
+  type OtlpDecodeResult,
+} from '../otlp/index.ts';
+import {
+  type RecoveredLog,
+  type WalOptions,
+  type WalRecord,
+  WriteAheadLog,
+  writeFileDurably,
+} from './wal.ts';
+
+/**
+ * The collector's durability: every accepted request is in the write-ahead log before its 200, and so is every
+ * flush (its start and which batches failed). Replaying the log after a crash rebuilds the same buffer and the
+ * same batches under the same ids, so storage deduplicates what it already has: each acknowledged point is
+ * counted exactly once.
+ *
+ * Records: DATA (the request body as received, decompressed, with tenant and arrival time), ACK (the request
+ * is applied to the buffer and its 200 is being sent), FLUSH_START, FLUSH_SETTLED. A request is applied only
+ * once its DATA is durable, in the same tick as its ACK and its 200, so the buffer only ever holds acknowledged
+ * data and a replay applies each request at the place of its ACK. A checkpoint (LSN + cumulative stream state)
+ * marks everything up to a flush that reached storage; segments holding only older records are deleted.
+ */
+
+const DATA = 1;
+const ACK = 2;
+const FLUSH_START = 3;
+const FLUSH_SETTLED = 4;
+
+export type BodyEncoding = 'protobuf' | 'json';
+
+export interface IngestRequest {
+  readonly tenant: string;
+  readonly allowAttributeOverride: boolean;
+  readonly encoding: BodyEncoding;
+  /** The request body after decompression, exactly as decoded. */
+  readonly body: Uint8Array;
+  readonly decoded: OtlpDecodeResult;
+}
+
+interface Checkpoint {
+  readonly lsn: string;
+  readonly streams: readonly StreamSnapshotEntry[];
+}
+
+export interface ReplaySummary {
+  readonly requests: number;
+  readonly unacknowledgedDropped: number;
+  readonly flushes: number;
+  readonly fromLsn: bigint;
+  readonly damage: RecoveredLog['damage'];
+}
+
+export class DurableIngest implements FlushJournal {
+  readonly wal: WriteAheadLog;
+  private readonly recovered: RecoveredLog;
+  private readonly checkpointPath: string;
+  private readonly checkpointLsn: bigint;
+  private readonly checkpointStreams: readonly StreamSnapshotEntry[];
+  private processor: TenantProcessor | undefined;
+  private readonly logger: Logger;
+  /** Stream state as of each flush start, until that flush can be checkpointed. */
+  private readonly pendingCheckpoints = new Map<string, { lsn: bigint; streams: string }>();
+  private committable: { lsn: bigint; streams: string } | undefined;
+  /** DATA records logged whose fate (applied or refused) is not known yet: their segments must stay. */
+  private readonly unacknowledged = new Set<bigint>();
+
+  constructor(dir: string, options: WalOptions, logger: Logger) {
+    this.logger = logger;
+    this.checkpointPath = join(dir, 'checkpoint.json');
+    const checkpoint = readCheckpoint(this.checkpointPath);
+    this.checkpointLsn = BigInt(checkpoint?.lsn ?? '0');
+    this.checkpointStreams = checkpoint?.streams ?? [];
+    const { wal, recovered } = WriteAheadLog.open(join(dir, 'segments'), options, this.checkpointLsn + 1n);
+    this.wal = wal;
+    this.recovered = recovered;
+    if (recovered.damage)
+      logger.error({ damage: recovered.damage }, 'write-ahead log damaged: kept the valid prefix');
+  }
+
+  attach(processor: TenantProcessor) {
+    this.processor = processor;
+  }
+
+  // ---- intake ----
+
+  /**
+   * Logs one request and, once the log record is durable, applies it and logs its ACK in one tick. Throws
+   * `BufferFullError` (nothing logged) when it does not fit, or a `WalWriteError` when it cannot be made
+   * durable (then it is not applied). The caller must send the 200 in the same tick as this resolves.
+   */
+  async ingest(request: IngestRequest): Promise<ConsumeReport> {
+    const processor = this.processor!;
+    const tenantRequest = { tenant: request.tenant, allowAttributeOverride: request.allowAttributeOverride };
+    processor.accumulator.reserve(request.decoded.batch, tenantRequest);
+    const arrivalMs = Date.now();
+    const lsn = this.wal.append(DATA, encodeData(request, arrivalMs));
+    this.unacknowledged.add(lsn);
+    try {
+      await this.wal.sync();
+    } finally {
+      this.unacknowledged.delete(lsn);
+    }
+    // Room was reserved before logging; requests applied meanwhile may overshoot the cap by their size.
+    return processor.consume(request.decoded.batch, tenantRequest, {
+      force: true,
+      nowMs: arrivalMs,
+      beforeApply: () => this.wal.append(ACK, encodeLsn(lsn)),
+    });
+  }
+
+  // ---- FlushJournal ----
+
+  clock(): number {
+    return Date.now();
+  }
+
+  flushStarted(nowMs: number): string {
+    const lsn = this.wal.append(FLUSH_START, Buffer.from(JSON.stringify({ nowMs })));
+    const label = `wal-${lsn}`;
+    this.pendingCheckpoints.set(label, {
+      lsn,
+      streams: JSON.stringify(this.processor!.accumulator.snapshotStreams()),
+    });
+    return label;
+  }
+
+  beforeHandOff(): Promise<void> {
+    return this.wal.sync();
+  }
+
+  flushSettled(label: string, failures: readonly BatchFailure[]): void {
+    this.wal.append(FLUSH_SETTLED, Buffer.from(JSON.stringify({ label, failures })));
+    const pending = this.pendingCheckpoints.get(label);
+    this.pendingCheckpoints.delete(label);
+    if (pending !== undefined && failures.length === 0) this.committable = pending;
+  }
+
+  /**
+   * Records that everything up to the last fully handed-off flush is in storage, once the exporter holds
+   * nothing for retry, and deletes the log segments that only hold older records.
+   */
+  checkpoint(exporterHoldsNothing: boolean): boolean {
+    const candidate = this.committable;
+    if (candidate === undefined || !exporterHoldsNothing) return false;
+    writeFileDurably(this.checkpointPath, `{"lsn":"${candidate.lsn}","streams":${candidate.streams}}`);
+    this.committable = undefined;
+    // A request logged before the checkpoint but applied after it is replayed from its DATA record.
+    let keepFrom = candidate.lsn + 1n;
+    for (const lsn of this.unacknowledged) if (lsn < keepFrom) keepFrom = lsn;
+    const deleted = this.wal.truncateThrough(keepFrom - 1n);
+    this.logger.debug({ lsn: String(candidate.lsn), segmentsDeleted: deleted }, 'checkpoint written');
+    return true;
+  }
+
+  // ---- replay ----
+
+  /**
+   * Rebuilds the state at the crash: cumulative streams from the checkpoint, then every request and flush
+   * after it, in log order. A request is applied where its ACK is (requests without an ACK never got a 200;
+   * their clients retry). Replayed flushes hand off the same batches, which storage deduplicates.
+   */
+  async replay(): Promise<ReplaySummary> {
+    const processor = this.processor!;
+    processor.accumulator.restoreStreams(this.checkpointStreams);
+    const dataByLsn = new Map<bigint, WalRecord>();
+    const pending = new Map<string, ReplayedFlush>();
+    let requests = 0;
+    let flushes = 0;
+    for (const record of this.recovered.records) {
+      if (record.type === DATA) {
+        dataByLsn.set(record.lsn, record);
+        continue;
+      }
+      if (record.lsn <= this.checkpointLsn) continue;
+      if (record.type === ACK) {
+        const lsn = record.body.readBigUInt64LE(0);
+        const data = dataByLsn.get(lsn);
+        dataByLsn.delete(lsn);
+        if (data === undefined) throw new Error(`write-ahead log: ACK of ${lsn} without its DATA record`);
+        this.replayData(data);
+        requests++;
+      } else if (record.type === FLUSH_START) {
+        const { nowMs } = JSON.parse(record.body.toString('utf8')) as { nowMs: number };
+        const label = `wal-${record.lsn}`;
+        pending.set(label, processor.replayFlushStarted(label, nowMs));
+        flushes++;
+      } else if (record.type === FLUSH_SETTLED) {
+        const { label, failures } = JSON.parse(record.body.toString('utf8')) as {
+          label: string;
+          failures: BatchFailure[];
+        };
+        const flush = pending.get(label);
+        if (flush === undefined) continue; // it started before the checkpoint
+        pending.delete(label);
+        await processor.replayFlushSettled(flush, failures);
+      }
+    }
+    // Flushes the crash interrupted: hand off everything they took (storage deduplicates what it has).
+    for (const flush of pending.values()) await processor.replayFlushSettled(flush, undefined);
+    const unacknowledged = [...dataByLsn.keys()].filter((lsn) => lsn > this.checkpointLsn).length;
+    return {
+      requests,
+      unacknowledgedDropped: unacknowledged,
+      flushes,
+      fromLsn: this.checkpointLsn,
+      damage: this.recovered.damage,
+    };
+  }
+
+  private replayData(record: WalRecord) {
+    const data = decodeData(record.body);
+    const decoded =
+      data.encoding === 'protobuf'
+        ? decodeExportMetricsServiceRequestProtobuf(data.body)
+        : decodeExportMetricsServiceRequestJson(Buffer.from(data.body).toString('utf8'));
+    // The accumulator directly: a replay must not trigger live flushes.
+    this.processor!.accumulator.consume(
+      decoded.batch,
+      { tenant: data.tenant, allowAttributeOverride: data.allowAttributeOverride },
+      { nowMs: data.arrivalMs, force: true },
+    );
+  }
+
+  close() {
+    this.wal.close();
+  }
+}
+
+function encodeLsn(lsn: bigint): Buffer {
+  const buffer = Buffer.allocUnsafe(8);
+  buffer.writeBigUInt64LE(lsn);
+  return buffer;
+}
+
+// DATA body: u8 encoding | u8 flags | u64 arrival ms | u16 tenant length | tenant (utf8) | request body
+function encodeData(request: IngestRequest, arrivalMs: number): Buffer {
+  const tenant = Buffer.from(request.tenant, 'utf8');
+  const header = Buffer.allocUnsafe(12 + tenant.length);
+  header.writeUInt8(request.encoding === 'protobuf' ? 0 : 1, 0);
+  header.writeUInt8(request.allowAttributeOverride ? 1 : 0, 1);
+  header.writeBigUInt64LE(BigInt(arrivalMs), 2);
+  header.writeUInt16LE(tenant.length, 10);
+  tenant.copy(header, 12);
+  return Buffer.concat([header, request.body]);
+}
+
+function decodeData(body: Buffer) {
+  const tenantLength = body.readUInt16LE(10);
+  return {
+    encoding: body.readUInt8(0) === 0 ? ('protobuf' as const) : ('json' as const),
+    allowAttributeOverride: body.readUInt8(1) === 1,
+    arrivalMs: Number(body.readBigUInt64LE(2)),
+    tenant: body.toString('utf8', 12, 12 + tenantLength),
+    body: body.subarray(12 + tenantLength),
+  };
+}
+
+function readCheckpoint(path: string): Checkpoint | undefined {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8')) as Checkpoint;
+}
