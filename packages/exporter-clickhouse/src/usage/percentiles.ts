@@ -37,7 +37,7 @@ export function histogramQuantile(
     if (index >= bounds.length) return bounds[bounds.length - 1];
     const upper = bounds[index] as number;
     if (method === 'upper-bound') return upper;
-    const lower = index === 0 ? (upper > 0 ? 0 : upper) : (bounds[index - 1] as number);
+    const lower = index === 0 ? Math.min(0, upper) : (bounds[index - 1] as number);
     return lower + (upper - lower) * ((rank - below) / count);
   }
   return bounds[bounds.length - 1];

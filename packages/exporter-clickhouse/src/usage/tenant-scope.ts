@@ -69,7 +69,8 @@ export class TenantScopedQuery extends QueryBuilder {
   }
 
   from(source: ReadSource, conditions: readonly string[]): string {
-    return `FROM ${this.table(source)} WHERE ${[TENANT_PREDICATE, ...conditions].join(' AND ')}`;
+    // Each condition parenthesised: nothing after the tenant predicate can widen it (no top-level OR).
+    return `FROM ${this.table(source)} WHERE ${[TENANT_PREDICATE, ...conditions.map((c) => `(${c})`)].join(' AND ')}`;
   }
 }
 
@@ -87,7 +88,8 @@ export class UnscopedQueryError extends Error {
 
 /**
  * Every `FROM` of the statement is either a subquery or a qualified table followed at once by the tenant
- * predicate; and there is at least one table. Throws `UnscopedQueryError` otherwise.
+ * predicate, itself followed only by `AND (…)`, the end of the subquery or of the WHERE clause (never `OR`);
+ * and there is at least one table. Throws `UnscopedQueryError` otherwise.
  */
 export function assertTenantScoped(sql: string): void {
   const froms = [...sql.matchAll(/\bFROM\s+/gi)];
@@ -95,7 +97,10 @@ export function assertTenantScoped(sql: string): void {
   for (const match of froms) {
     const rest = sql.slice((match.index ?? 0) + match[0].length);
     if (rest.startsWith('(')) continue;
-    const scoped = /^`[^`]+`\.`[^`]+` WHERE TenantId = \{tenant:String\}(?=[\s)]|$)/.exec(rest);
+    const scoped =
+      /^`[^`]+`\.`[^`]+` WHERE TenantId = \{tenant:String\}(?:\s+AND\s+\(|\s*\)|\s+(?:GROUP|ORDER|UNION|LIMIT)\b|\s*$)/.exec(
+        rest,
+      );
     if (scoped === null) {
       throw new UnscopedQueryError(`a read without the tenant predicate: ${rest.slice(0, 80)}`);
     }

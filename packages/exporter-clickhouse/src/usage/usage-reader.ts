@@ -408,7 +408,10 @@ export class UsageReader {
     for (const row of rows) {
       const key = row.GroupValue ?? '';
       let line = lines.get(key);
-      if (line === undefined) lines.set(key, (line = new Map()));
+      if (line === undefined) {
+        line = new Map();
+        lines.set(key, line);
+      }
       line.set(BigInt(row.BucketSeconds) * NANOS_PER_SECOND, decodeFloat(row.Total));
     }
     if (query.groupBy === undefined && lines.size === 0) lines.set('', new Map());
@@ -450,7 +453,10 @@ export class UsageReader {
     const lineOf = (attributes: Record<string, string>) => {
       const id = JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
       let line = lines.get(id);
-      if (line === undefined) lines.set(id, (line = { key: attributes, values: new Map() }));
+      if (line === undefined) {
+        line = { key: attributes, values: new Map() };
+        lines.set(id, line);
+      }
       return line;
     };
     for (const latest of before) {
