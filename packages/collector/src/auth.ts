@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
 import { ConfigError, tenantProblem } from '@tallyhouse/processor-tenant';
 import type { CollectorSettings } from './config.ts';
 
@@ -8,9 +7,12 @@ export type TenantResolution =
   | { readonly ok: true; readonly tenant: string }
   | { readonly ok: false; readonly message: string };
 
+/** Request headers with repeats kept apart (`IncomingMessage.headersDistinct`). */
+export type DistinctHeaders = NodeJS.Dict<string[]>;
+
 /** Resolves the tenant of a request from its credentials; the payload never decides it (see the processor). */
 export interface TenantAuthenticator {
-  resolve(headers: IncomingHttpHeaders): TenantResolution;
+  resolve(headers: DistinctHeaders): TenantResolution;
 }
 
 export function createAuthenticator(settings: CollectorSettings): TenantAuthenticator {
@@ -26,10 +28,12 @@ export class HeaderAuthenticator implements TenantAuthenticator {
     this.header = header.toLowerCase();
   }
 
-  resolve(headers: IncomingHttpHeaders): TenantResolution {
-    const value = headers[this.header];
-    if (value === undefined) return { ok: false, message: `missing tenant: send the ${this.header} header` };
-    if (Array.isArray(value)) return { ok: false, message: `the ${this.header} header must appear once` };
+  resolve(headers: DistinctHeaders): TenantResolution {
+    const values = headers[this.header];
+    if (values === undefined) return { ok: false, message: `missing tenant: send the ${this.header} header` };
+    if (values.length !== 1) return { ok: false, message: `the ${this.header} header must appear once` };
+    const value = utf8HeaderValue(values[0]!);
+    if (value === undefined) return { ok: false, message: `${this.header} header: not valid UTF-8` };
     const problem = tenantProblem(value);
     return problem === undefined
       ? { ok: true, tenant: value }
@@ -98,7 +102,7 @@ export class ApiKeyAuthenticator implements TenantAuthenticator {
     return new ApiKeyAuthenticator(tenantsByHash);
   }
 
-  resolve(headers: IncomingHttpHeaders): TenantResolution {
+  resolve(headers: DistinctHeaders): TenantResolution {
     const key = presentedKey(headers);
     if (key === undefined) {
       return { ok: false, message: 'missing API key: send Authorization: Bearer <key> or x-api-key' };
@@ -112,12 +116,27 @@ export class ApiKeyAuthenticator implements TenantAuthenticator {
   }
 }
 
-function presentedKey(headers: IncomingHttpHeaders): string | undefined {
-  const authorization = headers.authorization;
-  if (typeof authorization === 'string') {
+function presentedKey(headers: DistinctHeaders): string | undefined {
+  const authorization = single(headers.authorization);
+  if (authorization !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (match) return match[1];
   }
-  const apiKey = headers['x-api-key'];
-  return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey : undefined;
+  const apiKey = single(headers['x-api-key']);
+  return apiKey !== undefined && apiKey.length > 0 ? apiKey : undefined;
+}
+
+/** A header that appears exactly once; repeats are ambiguous credentials and count as absent. */
+function single(values: string[] | undefined): string | undefined {
+  return values?.length === 1 ? values[0] : undefined;
+}
+
+/** Node reads header bytes as latin1; tenants are UTF-8. `undefined` when the bytes are not valid UTF-8. */
+function utf8HeaderValue(raw: string): string | undefined {
+  if (!/[\u0080-\u00ff]/.test(raw)) return raw;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(raw, 'latin1'));
+  } catch {
+    return undefined;
+  }
 }

@@ -31,13 +31,16 @@ async function main(argv: readonly string[]): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   collector.logger.info({ signal }, 'signal received');
+  // The processor drains, then the exporter drains, each within TALLYHOUSE_SHUTDOWN_TIMEOUT_MS; past both
+  // (plus a margin) something is stuck, and exiting non-zero beats hanging forever.
+  const hardDeadlineMs = 2 * collector.config.collector.shutdownTimeoutMs + 5_000;
   const deadline = setTimeout(() => {
     collector.logger.fatal(
-      { timeoutMs: collector.config.collector.shutdownTimeoutMs },
-      'shutdown deadline passed',
+      { hardDeadlineMs },
+      'shutdown deadline passed; exiting with data possibly unwritten',
     );
     process.exit(1);
-  }, collector.config.collector.shutdownTimeoutMs);
+  }, hardDeadlineMs);
   const outcome = await collector.stop();
   clearTimeout(deadline);
   return outcome.drained ? 0 : 1;

@@ -58,6 +58,8 @@ export class Collector {
       env,
       ...options.exporter,
       logger: exporterLogger(this.logger),
+      // With the write-ahead log, unwritten batches are replayed from it after a restart.
+      upstreamDurable: this.config.collector.wal,
     });
     this.metrics = new CollectorMetrics({
       processor: () => this.processor.stats(),

@@ -64,6 +64,15 @@ export function createRequestHandler(deps: ReceiverDependencies) {
     const done = (status: number) => deps.metrics.requests.inc({ route, status: String(status) });
     handle(deps, route, request, response)
       .then(done, (error: unknown) => {
+        if (clientWentAway(request, error)) {
+          // Not a server fault: nothing was applied, and there is nobody left to answer.
+          deps.logger.info(
+            { route, err: (error as Error).message },
+            'client closed the connection mid-request',
+          );
+          response.destroy();
+          return done(CLIENT_CLOSED_REQUEST);
+        }
         deps.logger.error({ err: error, route }, 'unexpected error while handling a request');
         if (!response.headersSent) sendStatus(response, 500, RpcCode.INTERNAL, 'internal error', 'json');
         else response.destroy();
@@ -71,6 +80,14 @@ export function createRequestHandler(deps: ReceiverDependencies) {
       })
       .catch(() => {});
   };
+}
+
+/** Counted like nginx's 499: the client closed the connection before the answer. */
+const CLIENT_CLOSED_REQUEST = 499;
+
+function clientWentAway(request: IncomingMessage, error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return request.destroyed || code === 'ECONNRESET' || code === 'ECONNABORTED';
 }
 
 function routeOf(url: string | undefined): string {
@@ -146,7 +163,7 @@ async function receiveMetrics(
     }
     if (deps.isDraining()) throw pushBack(deps, 'collector is shutting down');
     if (deps.memoryPressure() !== 'ok') throw pushBack(deps, 'collector memory above its limit');
-    const tenant = deps.authenticator.resolve(request.headers);
+    const tenant = deps.authenticator.resolve(request.headersDistinct);
     if (!tenant.ok)
       throw new RequestRejection(401, RpcCode.UNAUTHENTICATED, 'unauthenticated', tenant.message);
     const body = await readBody(request, deps.settings.maxBodyBytes);
@@ -296,7 +313,7 @@ function decode(body: Buffer, encoding: Encoding): OtlpDecodeResult {
   try {
     return encoding === 'protobuf'
       ? decodeExportMetricsServiceRequestProtobuf(body)
-      : decodeExportMetricsServiceRequestJson(body.toString('utf8'));
+      : decodeExportMetricsServiceRequestJson(strictUtf8(body));
   } catch (error) {
     if (error instanceof OtlpDecodeError) {
       throw new RequestRejection(
@@ -307,6 +324,22 @@ function decode(body: Buffer, encoding: Encoding): OtlpDecodeResult {
       );
     }
     throw error;
+  }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** JSON must be valid UTF-8, as protobuf strings must: a replacement character would corrupt stored names. */
+function strictUtf8(body: Buffer): string {
+  try {
+    return UTF8.decode(body);
+  } catch {
+    throw new RequestRejection(
+      400,
+      RpcCode.INVALID_ARGUMENT,
+      'bad_payload',
+      'invalid OTLP json payload: body is not valid UTF-8',
+    );
   }
 }
 

@@ -142,8 +142,8 @@ describe('hashApiKey', () => {
 
   it('produces a value the keys file accepts for that key', () => {
     const auth = ApiKeyAuthenticator.fromEntries([[hashApiKey('k1'), 'tenant-1']]);
-    expect(auth.resolve({ 'x-api-key': 'k1' })).toEqual({ ok: true, tenant: 'tenant-1' });
-    expect(auth.resolve({ 'x-api-key': 'k2' })).toEqual({ ok: false, message: 'invalid API key' });
+    expect(auth.resolve({ 'x-api-key': ['k1'] })).toEqual({ ok: true, tenant: 'tenant-1' });
+    expect(auth.resolve({ 'x-api-key': ['k2'] })).toEqual({ ok: false, message: 'invalid API key' });
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -272,11 +272,12 @@ describe('tallyhouse bin', () => {
 });
 
 describe('tallyhouse bin with storage unreachable', () => {
-  it('keeps accepted data in the dead-letter file when SIGTERM comes and ClickHouse is down', async () => {
+  it('without the WAL, keeps accepted data in the dead-letter file when SIGTERM comes and ClickHouse is down', async () => {
     const dataDir = tempDir('bin-storage-down');
     const port = await freePort();
     const deadClickHouse = await freePort();
     const bin = runBin({
+      TALLYHOUSE_WAL: 'false',
       TALLYHOUSE_DATA_DIR: dataDir,
       TALLYHOUSE_PORT: String(port),
       CLICKHOUSE_URL: `http://127.0.0.1:${deadClickHouse}`,
@@ -322,4 +323,56 @@ describe('tallyhouse bin with storage unreachable', () => {
       bin.child.kill('SIGKILL');
     }
   }, 60_000);
+
+  it('with the WAL, keeps accepted data in the log when ClickHouse is down, and writes it once storage is back', async () => {
+    const dataDir = tempDir('bin-storage-down-wal');
+    const port = await freePort();
+    const deadClickHouse = await freePort();
+    const down = runBin({
+      TALLYHOUSE_DATA_DIR: dataDir,
+      TALLYHOUSE_PORT: String(port),
+      CLICKHOUSE_URL: `http://127.0.0.1:${deadClickHouse}`,
+      TALLYHOUSE_CREATE_SCHEMA: 'false',
+      TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000',
+      TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: '1500',
+      TALLYHOUSE_RETRY_INITIAL_MS: '50',
+      TALLYHOUSE_RETRY_MAX_MS: '100',
+    });
+    try {
+      await waitHealthy(port, down, 30_000);
+      const answer = await postMetrics(
+        port,
+        otlpRequest([sumMetric('requests', [{ value: 42, attributes: { route: '/pay' } }])]),
+        'protobuf',
+        { 'x-tenant-id': 'stranded' },
+      );
+      expect(answer.status).toBe(200);
+      down.child.kill('SIGTERM');
+      const exit = await within(down.exited, 30_000, 'exit after SIGTERM');
+      expect(exit.signal).toBeNull();
+      expect(existsSync(join(dataDir, 'dead-letters', 'dead-letters.ndjson'))).toBe(false);
+    } finally {
+      down.child.kill('SIGKILL');
+    }
+    // Storage is back (embedded chDB in the same data directory): the log replays the request, once.
+    // (This process already holds another chDB directory, so the check reads the collector's own counters.)
+    const up = runBin({
+      TALLYHOUSE_DATA_DIR: dataDir,
+      TALLYHOUSE_PORT: String(port),
+      TALLYHOUSE_FLUSH_INTERVAL_MS: '200',
+    });
+    try {
+      await waitHealthy(port, up, 30_000);
+      const rowsWritten = async () => {
+        const text = (await http(port, { method: 'GET', path: '/metrics' })).body.toString();
+        return /tallyhouse_rows_written_total\{table="otel_metrics_sum"\} (\d+)/.exec(text)?.[1];
+      };
+      await expect.poll(rowsWritten, { timeout: 20_000, interval: 100 }).toBe('1');
+      up.child.kill('SIGTERM');
+      expect((await within(up.exited, 30_000, 'exit after SIGTERM')).code).toBe(0);
+      expect(up.stdout()).toMatch(/"requests":1,.*"msg":"write-ahead log replayed"/);
+    } finally {
+      up.child.kill('SIGKILL');
+    }
+  }, 90_000);
 });

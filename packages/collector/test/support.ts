@@ -309,7 +309,9 @@ export function rawHttp(port: number, bytes: Buffer): Promise<{ status: number; 
       const text = Buffer.concat(chunks).toString('latin1');
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
     });
-    socket.end(bytes);
+    // Write without half-closing: Node's server drops a connection whose client ended before a delayed
+    // answer (the write-ahead log's fsync delays it). Requests send `connection: close` to end the exchange.
+    socket.write(bytes);
   });
 }
 

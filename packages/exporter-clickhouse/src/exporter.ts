@@ -45,6 +45,12 @@ import { UsageReader } from './usage/usage-reader.ts';
 export interface ClickHouseMetricExporterOptions extends ClickHouseExporterOptions {
   /** Tenant resolution for `export(ResourceMetrics)` (the processor's normalizer). Default: `tenantAttribute`. */
   tenantResolution?: AccumulatorOptions;
+  /**
+   * The caller keeps every batch durably until it is written and re-sends unwritten ones after a restart
+   * (the collector's write-ahead log). Then `shutdown()` leaves unwritten parts to it instead of dead-lettering
+   * them, which would store them twice once the caller re-sends.
+   */
+  upstreamDurable?: boolean;
 }
 
 export interface UnwrittenPart {
@@ -58,8 +64,11 @@ export interface UnwrittenPart {
 export interface ShutdownReport {
   readonly unwrittenRows: number;
   readonly unwritten: readonly UnwrittenPart[];
-  /** `spool`: still on disk, replayed at next start. `dead-letter-file`: appended there. */
-  readonly keptIn: 'none' | 'spool' | 'dead-letter-file';
+  /**
+   * `spool`: still on disk, replayed at next start. `dead-letter-file`: appended there. `upstream`: left to the
+   * caller's own log (`upstreamDurable`), which re-sends them under the same batch ids.
+   */
+  readonly keptIn: 'none' | 'spool' | 'dead-letter-file' | 'upstream';
   readonly stats: ExporterStats;
 }
 
@@ -76,6 +85,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
   private starting: Promise<void> | undefined;
   private schemaStale = false;
   private readonly retained = new Map<string, TablePart>();
+  private readonly upstreamDurable: boolean;
   private retainedRows = 0;
   private retainedBytes = 0;
   /** Room promised to parts being attempted: a part that may have reached ClickHouse is never handed back. */
@@ -94,6 +104,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
 
   constructor(options: ClickHouseMetricExporterOptions = {}) {
     this.config = resolveExporterConfig(options);
+    this.upstreamDurable = options.upstreamDurable === true;
     this.tenantResolution = { tenantAttribute: this.config.tenantAttribute, ...options.tenantResolution };
     this.schemaOptions = {
       database: this.config.database,
@@ -515,6 +526,8 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
     if (unwritten.length > 0) {
       if (this.spool !== undefined) {
         keptIn = 'spool';
+      } else if (this.upstreamDurable) {
+        keptIn = 'upstream';
       } else {
         keptIn = 'dead-letter-file';
         for (const part of [...this.retained.values()]) {

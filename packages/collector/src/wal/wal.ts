@@ -2,6 +2,7 @@ import {
   closeSync,
   fsync,
   fsyncSync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -111,6 +112,7 @@ export class WriteAheadLog {
     try {
       writeAll(this.fd, frame);
     } catch (error) {
+      this.dropPartialFrame();
       throw new WalWriteError(`cannot append to ${this.segmentPath}: ${(error as Error).message}`, {
         cause: error,
       });
@@ -120,6 +122,16 @@ export class WriteAheadLog {
     this.segmentSize += frame.length;
     if (this.segmentSize >= this.options.segmentBytes) this.rotate();
     return lsn;
+  }
+
+  /** A write that failed midway (disk full) must not leave a torn frame in front of later records. */
+  private dropPartialFrame() {
+    try {
+      ftruncateSync(this.fd, this.segmentSize);
+    } catch {
+      // The segment keeps a torn tail; recovery cuts it off, but records appended after it would be lost.
+      this.broken = new WalWriteError(`cannot remove a partial record from ${this.segmentPath}`);
+    }
   }
 
   /** Resolves once every record appended before the call is durable on disk. */
