@@ -116,6 +116,12 @@ export type QueryConnection = Pick<StorageConnection, 'queryRows'>;
 
 type Group = readonly [alias: string, expression: string];
 
+/** Spans of the range read from one storage. */
+interface SourceSpans {
+  readonly kind: RangePart['kind'];
+  readonly spans: RangePart[];
+}
+
 const MAX_TOP_N = 10_000;
 
 export class UsageReader {
@@ -321,8 +327,19 @@ export class UsageReader {
     return this.connection.queryRows<T>(sql, q.params);
   }
 
-  private parts(range: TimeRange | undefined): RangePart[] {
-    return planRange(range?.fromUnixNano, range?.toUnixNano, this.useRollups);
+  /**
+   * The range's parts, one per storage (raw, hourly, daily): spans of the same storage are read by one sub-read
+   * with OR-ed time conditions, so a range with two raw edges and two hourly spans costs three sub-reads, not five.
+   */
+  private parts(range: TimeRange | undefined): SourceSpans[] {
+    const bySource = new Map<string, SourceSpans>();
+    for (const part of planRange(range?.fromUnixNano, range?.toUnixNano, this.useRollups)) {
+      const id = part.kind === 'raw' ? 'raw' : part.grain;
+      const entry = bySource.get(id);
+      if (entry === undefined) bySource.set(id, { kind: part.kind, spans: [part] });
+      else entry.spans.push(part);
+    }
+    return [...bySource.values()];
   }
 
   /** Outer `SELECT <groups>, Total, RowCount` over the union of the range's parts; undefined for an empty range. */
@@ -380,14 +397,18 @@ export class UsageReader {
     return `SELECT ExplicitBounds, sumForEach(B) AS Buckets, sum(C) AS Count, sum(S) AS Sum FROM (${selects.join(' UNION ALL ')}) GROUP BY ExplicitBounds`;
   }
 
-  private partFrom(q: QueryBuilder, kind: RollupKind, part: RangePart, common: readonly string[]): string {
-    if (part.kind === 'raw') {
-      return q.from({ raw: kind }, [...common, ...rawTimeConditions(q, part.fromUnixNano, part.toUnixNano)]);
-    }
-    return q.from({ rollup: kind, grain: part.grain }, [
-      ...common,
-      ...bucketConditions(q, part.fromUnixNano, part.toUnixNano),
-    ]);
+  private partFrom(q: QueryBuilder, kind: RollupKind, part: SourceSpans, common: readonly string[]): string {
+    const spans = part.spans.map((span) => {
+      const conditions =
+        span.kind === 'raw'
+          ? rawTimeConditions(q, span.fromUnixNano, span.toUnixNano)
+          : bucketConditions(q, span.fromUnixNano, span.toUnixNano);
+      return conditions.length === 0 ? '1' : conditions.join(' AND ');
+    });
+    const time = spans.length === 1 ? spans : [spans.map((span) => `(${span})`).join(' OR ')];
+    const [first] = part.spans;
+    if (first === undefined || first.kind === 'raw') return q.from({ raw: kind }, [...common, ...time]);
+    return q.from({ rollup: kind, grain: first.grain }, [...common, ...time]);
   }
 
   private async sumSeries(
