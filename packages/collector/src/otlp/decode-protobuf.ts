@@ -246,56 +246,21 @@ function decodeMetric(d: ProtoDecoder, end: number): MetricDraft {
       case t(3, LEN):
         draft.unit = readStringAt(d, end, 'unit');
         break;
-      case t(5, LEN): {
-        const sub = readLengthEnd(d, end);
-        resetMetricData(draft, 'gauge');
-        try {
-          decodeNumberMetric(d, sub, draft);
-        } catch (thrown) {
-          throw withSegment(thrown, 'gauge');
-        }
+      case t(5, LEN):
+        decodeMetricData(d, end, draft, 'gauge', decodeNumberMetric);
         break;
-      }
-      case t(7, LEN): {
-        const sub = readLengthEnd(d, end);
-        resetMetricData(draft, 'sum');
-        try {
-          decodeNumberMetric(d, sub, draft);
-        } catch (thrown) {
-          throw withSegment(thrown, 'sum');
-        }
+      case t(7, LEN):
+        decodeMetricData(d, end, draft, 'sum', decodeNumberMetric);
         break;
-      }
-      case t(9, LEN): {
-        const sub = readLengthEnd(d, end);
-        resetMetricData(draft, 'histogram');
-        try {
-          decodeHistogramMetric(d, sub, draft);
-        } catch (thrown) {
-          throw withSegment(thrown, 'histogram');
-        }
+      case t(9, LEN):
+        decodeMetricData(d, end, draft, 'histogram', decodeHistogramMetric);
         break;
-      }
-      case t(10, LEN): {
-        const sub = readLengthEnd(d, end);
-        resetMetricData(draft, 'exponentialHistogram');
-        try {
-          decodeExponentialHistogramMetric(d, sub, draft);
-        } catch (thrown) {
-          throw withSegment(thrown, 'exponentialHistogram');
-        }
+      case t(10, LEN):
+        decodeMetricData(d, end, draft, 'exponentialHistogram', decodeExponentialHistogramMetric);
         break;
-      }
-      case t(11, LEN): {
-        const sub = readLengthEnd(d, end);
-        resetMetricData(draft, 'summary');
-        try {
-          countSummaryPoints(d, sub, draft);
-        } catch (thrown) {
-          throw withSegment(thrown, 'summary');
-        }
+      case t(11, LEN):
+        decodeMetricData(d, end, draft, 'summary', countSummaryPoints);
         break;
-      }
       default:
         switch (tag >>> 3) {
           case 1:
@@ -326,6 +291,23 @@ const METRIC_FIELD_NAMES: Record<number, string> = {
 };
 
 /** Gauge and Sum: data_points = 1, aggregation_temporality = 2 and is_monotonic = 3 (Sum only). */
+/** One of the metric's data oneof fields: the last one wins, and errors name the field. */
+function decodeMetricData(
+  d: ProtoDecoder,
+  end: number,
+  draft: MetricDraft,
+  kind: Parameters<typeof resetMetricData>[1],
+  decode: (d: ProtoDecoder, end: number, draft: MetricDraft) => void,
+): void {
+  const sub = readLengthEnd(d, end);
+  resetMetricData(draft, kind);
+  try {
+    decode(d, sub, draft);
+  } catch (thrown) {
+    throw withSegment(thrown, kind);
+  }
+}
+
 function decodeNumberMetric(d: ProtoDecoder, end: number, draft: MetricDraft): void {
   while (d.pos < end) {
     const tag = readTag(d, end);
