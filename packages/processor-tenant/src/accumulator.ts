@@ -115,6 +115,8 @@ interface MetricContext {
   readonly description: string;
   /** Set for cumulative sums and histograms: the prefix of the source stream keys to convert against. */
   readonly streamPrefix: string | undefined;
+  /** The group of the tenant seen last: points of one tenant usually come together. */
+  lastGroup: SeriesGroup | undefined;
 }
 
 /** A point that passed validation, with its identity computed, waiting for the capacity check. */
@@ -282,6 +284,7 @@ export class Accumulator {
       scope,
       description: input.metric.description,
       streamPrefix: cumulative ? sourceStreamPrefix(fullResource, scope, input.metric) : undefined,
+      lastGroup: undefined,
     };
   }
 
@@ -378,9 +381,7 @@ export class Accumulator {
       if (delta === undefined) return;
       point = delta;
     }
-    const group = this.groupFor(context.slot, tenant);
-    group.scope = context.scope;
-    if (context.description !== '') group.description = context.description;
+    const group = this.contextGroup(context, tenant);
     const held = group.series.get(key);
     if (held !== undefined) {
       mergeLaterArrival(metric.kind, held, point, this.options.maxExponentialBuckets);
@@ -391,6 +392,16 @@ export class Accumulator {
       return;
     }
     this.addSeries(group, key, point);
+  }
+
+  private contextGroup(context: MetricContext, tenant: string): SeriesGroup {
+    const last = context.lastGroup;
+    if (last !== undefined && last.tenant === tenant) return last;
+    const group = this.groupFor(context.slot, tenant);
+    group.scope = context.scope;
+    if (context.description !== '') group.description = context.description;
+    context.lastGroup = group;
+    return group;
   }
 
   private toDelta(streamKey: string, metric: MetricInfo, point: TimedPoint): TimedPoint | undefined {
