@@ -22,6 +22,9 @@ import {
 const rows = Number(process.argv[2] ?? 10_000_000);
 const rounds = Number(process.argv[3] ?? 7);
 const TENANTS = 10;
+/** The tenant with 90% of the rows; `tenant-1` … `tenant-9` share the rest. */
+const LARGE = 'tenant-0';
+const SMALL = 'tenant-3';
 const HOUR = 3_600_000_000_000n;
 const DAY = 24n * HOUR;
 /** 2024-05-01T00:00:00Z, a 30-day month. */
@@ -61,15 +64,17 @@ async function main(): Promise<void> {
     silentLogger,
   );
 
-  // 240 series (10 tenants × 4 metrics × 3 routes × 2 regions), rows spread evenly over the month — each series
-  // reports about once a minute at 10M rows, like an SDK's periodic export. Integer values.
+  // One large tenant owns 90% of the rows (the case rollups exist for: its raw scan reads millions of rows);
+  // nine small tenants share the rest. 4 metrics × 3 routes × 2 regions per tenant, rows spread evenly over the
+  // month — the large tenant's series report several times a minute at 10M rows. Integer values.
   const step = MONTH / BigInt(rows);
   const generated = performance.now();
   await connection.command(
     `INSERT INTO otel.otel_metrics_sum (TenantId, ResourceAttributes, ServiceName, ScopeName, ScopeVersion,
        MetricName, MetricDescription, MetricUnit, Attributes, StartTimeUnix, TimeUnix, Value,
        AggregationTemporality, IsMonotonic)
-     SELECT concat('tenant-', toString(number % ${TENANTS})), map('service.name', 'api'), 'api', 'bench', '1',
+     SELECT if(number % 10 = 0, concat('tenant-', toString(1 + intDiv(number, 10) % ${TENANTS - 1})), '${LARGE}'),
+       map('service.name', 'api'), 'api', 'bench', '1',
        concat('metric.', toString(intDiv(number, ${TENANTS}) % 4)), '', '1',
        map('region', arrayElement(['eu', 'us'], toUInt32(intDiv(number, ${TENANTS * 4 * 3}) % 2) + 1),
            'route', concat('/r', toString(intDiv(number, ${TENANTS * 4}) % 3))),
@@ -92,33 +97,35 @@ async function main(): Promise<void> {
 
   const rollups = new UsageReader(connection, 'otel');
   const raw = new UsageReader(connection, 'otel', { useRollups: false });
-  const tenant = 'tenant-3';
   const month = { fromUnixNano: START, toUnixNano: START + MONTH };
   const unaligned = {
     fromUnixNano: START + 17n * 60_000_000_000n + 5n,
     toUnixNano: START + MONTH - 13n * 60_000_000_000n,
   };
-  const cases: { name: string; run: (reader: UsageReader) => Promise<unknown> }[] = [
-    { name: 'month total (aligned)', run: (r) => r.total(tenant, { metric: 'metric.2', range: month }) },
+  const casesFor = (tenant: string): { name: string; run: (reader: UsageReader) => Promise<unknown> }[] => [
     {
-      name: 'month total (unaligned edges)',
+      name: `${tenant}: month total (aligned)`,
+      run: (r) => r.total(tenant, { metric: 'metric.2', range: month }),
+    },
+    {
+      name: `${tenant}: month total (unaligned edges)`,
       run: (r) => r.total(tenant, { metric: 'metric.2', range: unaligned }),
     },
     {
-      name: 'month total, route = /r1',
+      name: `${tenant}: month total, route = /r1`,
       run: (r) => r.total(tenant, { metric: 'metric.2', range: unaligned, attributes: { route: '/r1' } }),
     },
-    { name: 'month totals, all metrics', run: (r) => r.sumTotals(tenant, month) },
+    { name: `${tenant}: month totals, all metrics`, run: (r) => r.sumTotals(tenant, month) },
     {
-      name: 'top 5 routes, month',
+      name: `${tenant}: top 5 routes, month`,
       run: (r) => r.topN(tenant, { metric: 'metric.2', range: month, by: 'route', limit: 5 }),
     },
     {
-      name: 'time series 1h × 720, month',
+      name: `${tenant}: time series 1h × 720, month`,
       run: (r) => r.timeSeries(tenant, { metric: 'metric.2', kind: 'sum', step: '1h', range: month }),
     },
     {
-      name: 'time series 1d × 30 by region',
+      name: `${tenant}: time series 1d × 30 by region`,
       run: (r) =>
         r.timeSeries(tenant, {
           metric: 'metric.2',
@@ -129,6 +136,7 @@ async function main(): Promise<void> {
         }),
     },
   ];
+  const cases = [...casesFor(LARGE), ...casesFor(SMALL)];
   const results: { name: string; rollupMs: number; rawMs: number }[] = [];
   for (const item of cases) {
     await item.run(rollups); // warm-up
@@ -144,7 +152,7 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   console.log('\nTallyhouse usage reads: rollups (+ raw edges) vs raw scan, embedded chDB');
   console.log(
-    `${Number(count[0]?.c).toLocaleString('en-US')} raw sum rows (${TENANTS} tenants, one month), generated + rolled up in ${(generateMs / 1000).toFixed(1)} s; ` +
+    `${Number(count[0]?.c).toLocaleString('en-US')} raw sum rows (one month; ${LARGE} has 90%, ${TENANTS - 1} tenants share 10%), generated + rolled up in ${(generateMs / 1000).toFixed(1)} s; ` +
       `rollup rows: ${rollupRows.map((row) => `${row.table} ${Number(row.c).toLocaleString('en-US')}`).join(', ')}`,
   );
   console.log(`median of ${rounds} rounds, ${cpus().length} cores (${cpu}), Node ${process.version}\n`);
