@@ -116,7 +116,8 @@ export class ApiKeyAuthenticator implements TenantAuthenticator {
   }
 }
 
-function presentedKey(headers: DistinctHeaders): string | undefined {
+/** The key of `Authorization: Bearer <key>` or `x-api-key: <key>` (each must appear once). */
+export function presentedKey(headers: DistinctHeaders): string | undefined {
   const authorization = single(headers.authorization);
   if (authorization !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);

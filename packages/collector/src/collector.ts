@@ -11,8 +11,13 @@ import { type ConsumeReport, TenantProcessor } from '@tallyhouse/processor-tenan
 import { type Logger, pino } from 'pino';
 import { createAuthenticator, type TenantAuthenticator } from './auth.ts';
 import { type CollectorConfig, type CollectorSettings, loadCollectorConfig } from './config.ts';
+import { LimitPolicy } from './limits/limit-policy.ts';
+import { QuotaStore } from './limits/quota-store.ts';
+import { TenantLimiter } from './limits/tenant-limiter.ts';
 import { CollectorMetrics } from './metrics.ts';
 import { createRequestHandler } from './receiver.ts';
+import { ReadAccess } from './usage-api/read-access.ts';
+import { UsageApi } from './usage-api/usage-api.ts';
 import { DurableIngest, type IngestRequest } from './wal/durable-ingest.ts';
 
 export interface CollectorOptions {
@@ -43,6 +48,10 @@ export class Collector {
   readonly server: Server;
   /** The write-ahead log (unless `TALLYHOUSE_WAL=false`). */
   readonly durable: DurableIngest | undefined;
+  /** Per-tenant rate limits and quotas at the edge. */
+  readonly limiter: TenantLimiter;
+  /** `GET /v1/usage/…`. */
+  readonly usage: UsageApi;
   private readonly authenticator: TenantAuthenticator;
   private readonly memory: MemoryLimiter;
   private draining = false;
@@ -87,6 +96,17 @@ export class Collector {
     });
     this.durable?.attach(this.processor);
     this.memory = new MemoryLimiter(settings, this.logger, () => void this.processor.flush());
+    this.limiter = new TenantLimiter(LimitPolicy.fromSettings(settings), {
+      store: new QuotaStore(this.config.exporter.dataDir),
+      logger: this.logger.child({ component: 'limits' }),
+    });
+    this.usage = new UsageApi({
+      access: new ReadAccess(settings, this.authenticator),
+      reader: () => this.exporter.reader(),
+      cacheTtlMs: settings.queryCacheTtlMs,
+      logger: this.logger.child({ component: 'usage-api' }),
+      onRead: (outcome) => this.metrics.usageReads.inc({ cache: outcome }),
+    });
     this.server = createServer(
       { requestTimeout: 60_000, keepAliveTimeout: 5_000 },
       createRequestHandler({
@@ -98,6 +118,8 @@ export class Collector {
         logger: this.logger,
         isReady: () => this.exporter.isReady(),
         isDraining: () => this.draining,
+        limiter: this.limiter,
+        usage: this.usage,
       }),
     );
   }
@@ -113,6 +135,7 @@ export class Collector {
       );
     }
     this.processor.start();
+    this.limiter.start();
     const { host, port } = this.config.collector;
     this.server.listen(port, host);
     await once(this.server, 'listening');
@@ -161,6 +184,7 @@ export class Collector {
     }
     this.durable?.checkpoint(this.exporter.stats().retainedParts === 0);
     this.durable?.close();
+    this.limiter.stop();
     this.server.closeAllConnections();
     await closed;
     if (errors.length > 0) this.logger.error({ errors }, 'shutdown finished with data not written');

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type ClickHouseExporterOptions,
   type ResolvedExporterConfig,
@@ -12,13 +13,15 @@ import {
   resolveFlushOptions,
 } from '@tallyhouse/processor-tenant';
 
+import type { LimitDefaults } from './limits/limit-policy.ts';
+import { QUOTA_PERIODS } from './limits/quota.ts';
 import type { FsyncPolicy } from './wal/wal.ts';
 
 export type AuthMode = 'header' | 'apikey';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
 /** The collector's own settings; processor and exporter settings are resolved by their packages. */
-export interface CollectorSettings {
+export interface CollectorSettings extends LimitDefaults {
   readonly host: string;
   readonly port: number;
   readonly auth: AuthMode;
@@ -41,6 +44,12 @@ export interface CollectorSettings {
   readonly memorySoftLimitBytes: number | undefined;
   /** Above this, also flush at once and log an error. */
   readonly memoryHardLimitBytes: number | undefined;
+  /** `sha256:<hex>` of TALLYHOUSE_ADMIN_KEY (the key itself is not kept): reads any tenant's usage. */
+  readonly adminKeyHash: string | undefined;
+  /** How long a usage answer is served from cache; 0 = no cache (concurrent identical reads still share one query). */
+  readonly queryCacheTtlMs: number;
+  /** Header mode only: let the tenant header alone authorise usage reads of that tenant (trusted proxy in front). */
+  readonly readsTrustTenantHeader: boolean;
 }
 
 export interface CollectorConfig {
@@ -68,6 +77,14 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   walSegmentBytes: 64 * 1024 * 1024,
   memorySoftLimitBytes: undefined,
   memoryHardLimitBytes: undefined,
+  ratePointsPerSecond: undefined,
+  rateBurst: undefined,
+  quotaPoints: undefined,
+  quotaPeriod: 'month',
+  limitsFile: undefined,
+  adminKeyHash: undefined,
+  queryCacheTtlMs: 5_000,
+  readsTrustTenantHeader: false,
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -158,7 +175,84 @@ function collectorSettings(env: Env): CollectorSettings {
       COLLECTOR_DEFAULTS.walSegmentBytes,
     ),
     ...memoryLimits(env),
+    ...limitDefaults(env),
+    ...usageReadSettings(env, auth),
   };
+}
+
+/** TALLYHOUSE_RATE_LIMIT_*, TALLYHOUSE_QUOTA_*, TALLYHOUSE_LIMITS_FILE (read and checked by `LimitPolicy`). */
+function limitDefaults(env: Env): LimitDefaults {
+  const rawRate = nonEmpty(env.TALLYHOUSE_RATE_LIMIT_POINTS_PER_S);
+  let ratePointsPerSecond: number | undefined;
+  if (rawRate !== undefined) {
+    ratePointsPerSecond = Number(rawRate);
+    if (!/^\d+(\.\d+)?$/.test(rawRate) || !Number.isFinite(ratePointsPerSecond) || ratePointsPerSecond <= 0) {
+      throw new ConfigError(
+        'TALLYHOUSE_RATE_LIMIT_POINTS_PER_S',
+        `expected a number of data points per second > 0, got ${JSON.stringify(env.TALLYHOUSE_RATE_LIMIT_POINTS_PER_S)}`,
+      );
+    }
+  }
+  const rateBurst = optionalPositiveInt('TALLYHOUSE_RATE_LIMIT_BURST', env);
+  if (
+    rateBurst !== undefined &&
+    ratePointsPerSecond === undefined &&
+    nonEmpty(env.TALLYHOUSE_LIMITS_FILE) === undefined
+  ) {
+    throw new ConfigError('TALLYHOUSE_RATE_LIMIT_BURST', 'needs TALLYHOUSE_RATE_LIMIT_POINTS_PER_S');
+  }
+  return {
+    ratePointsPerSecond,
+    rateBurst,
+    quotaPoints: optionalPositiveInt('TALLYHOUSE_QUOTA_POINTS', env),
+    quotaPeriod: oneOf('TALLYHOUSE_QUOTA_PERIOD', env.TALLYHOUSE_QUOTA_PERIOD, QUOTA_PERIODS, 'month'),
+    limitsFile: nonEmpty(env.TALLYHOUSE_LIMITS_FILE),
+  };
+}
+
+const MIN_ADMIN_KEY_LENGTH = 16;
+
+function usageReadSettings(
+  env: Env,
+  auth: AuthMode,
+): Pick<CollectorSettings, 'adminKeyHash' | 'queryCacheTtlMs' | 'readsTrustTenantHeader'> {
+  const adminKey = nonEmpty(env.TALLYHOUSE_ADMIN_KEY);
+  let adminKeyHash: string | undefined;
+  if (adminKey !== undefined) {
+    if (adminKey.toLowerCase().startsWith('sha256:')) {
+      adminKeyHash = adminKey.toLowerCase();
+      if (!/^sha256:[0-9a-f]{64}$/.test(adminKeyHash)) {
+        throw new ConfigError('TALLYHOUSE_ADMIN_KEY', 'a sha256: key must be followed by 64 hex digits');
+      }
+    } else if (adminKey.length < MIN_ADMIN_KEY_LENGTH || /\s/.test(adminKey)) {
+      throw new ConfigError(
+        'TALLYHOUSE_ADMIN_KEY',
+        `must be at least ${MIN_ADMIN_KEY_LENGTH} characters without spaces (got ${adminKey.length} characters)`,
+      );
+    } else {
+      adminKeyHash = `sha256:${createHash('sha256').update(adminKey, 'utf8').digest('hex')}`;
+    }
+  }
+  const rawTtl = nonEmpty(env.TALLYHOUSE_QUERY_CACHE_TTL_MS);
+  let queryCacheTtlMs = COLLECTOR_DEFAULTS.queryCacheTtlMs;
+  if (rawTtl !== undefined) {
+    queryCacheTtlMs = Number(rawTtl);
+    if (!/^\d+$/.test(rawTtl) || !Number.isSafeInteger(queryCacheTtlMs)) {
+      throw new ConfigError(
+        'TALLYHOUSE_QUERY_CACHE_TTL_MS',
+        `expected an integer ≥ 0 (milliseconds), got ${JSON.stringify(env.TALLYHOUSE_QUERY_CACHE_TTL_MS)}`,
+      );
+    }
+  }
+  const readsTrustTenantHeader = bool(
+    'TALLYHOUSE_READS_TRUST_TENANT_HEADER',
+    env.TALLYHOUSE_READS_TRUST_TENANT_HEADER,
+    false,
+  );
+  if (readsTrustTenantHeader && auth !== 'header') {
+    throw new ConfigError('TALLYHOUSE_READS_TRUST_TENANT_HEADER', 'only applies with TALLYHOUSE_AUTH=header');
+  }
+  return { adminKeyHash, queryCacheTtlMs, readsTrustTenantHeader };
 }
 
 const MIB = 1024 * 1024;

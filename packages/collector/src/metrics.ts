@@ -15,6 +15,7 @@ export class CollectorMetrics {
   readonly pointsAccepted: Counter;
   readonly pointsRejected: Counter<'reason'>;
   readonly flushDuration: Histogram;
+  readonly usageReads: Counter<'cache'>;
 
   constructor(sources: { processor: () => ProcessorStats; exporter: () => ExporterStats }) {
     const registers = [this.registry];
@@ -36,7 +37,7 @@ export class CollectorMetrics {
     });
     this.pointsRejected = new Counter({
       name: 'tallyhouse_data_points_rejected_total',
-      help: 'Data points rejected, by reason (invalid data, missing tenant, refused while full…)',
+      help: 'Data points rejected, by reason (invalid data, missing tenant, rate_limited, quota_exceeded, refused while full…)',
       labelNames: ['reason'],
       registers,
     });
@@ -44,6 +45,12 @@ export class CollectorMetrics {
       name: 'tallyhouse_flush_duration_seconds',
       help: 'Duration of a flush from the buffer to storage',
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.usageReads = new Counter({
+      name: 'tallyhouse_usage_reads_total',
+      help: 'Usage reads answered, by cache outcome (miss = a query ran, hit, coalesced = shared a running query)',
+      labelNames: ['cache'],
       registers,
     });
     this.fromProcessor(sources.processor, registers);

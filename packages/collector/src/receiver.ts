@@ -5,6 +5,7 @@ import { BufferFullError, type ConsumeReport, ProcessorShutdownError } from '@ta
 import type { Logger } from 'pino';
 import type { TenantAuthenticator } from './auth.ts';
 import type { CollectorSettings } from './config.ts';
+import type { TenantLimiter } from './limits/tenant-limiter.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import {
   decodeExportMetricsServiceRequestJson,
@@ -16,6 +17,8 @@ import {
   type OtlpDecodeResult,
   RpcCode,
 } from './otlp/index.ts';
+import type { UsageApi } from './usage-api/usage-api.ts';
+import { USAGE_PREFIX } from './usage-api/usage-query.ts';
 import type { IngestRequest } from './wal/durable-ingest.ts';
 import { WalWriteError } from './wal/wal.ts';
 
@@ -41,6 +44,10 @@ export interface ReceiverDependencies {
   readonly memoryPressure: () => 'ok' | 'soft' | 'hard';
   /** True once shutdown began: new data is refused with 503 so clients retry elsewhere or later. */
   readonly isDraining: () => boolean;
+  /** Per-tenant rate limit and quota, checked before a request is logged or applied. */
+  readonly limiter?: TenantLimiter;
+  /** `GET /v1/usage/…`. */
+  readonly usage?: UsageApi;
 }
 
 /** An error answer: HTTP status, gRPC-style code, a message naming the problem. */
@@ -48,12 +55,23 @@ class RequestRejection extends Error {
   readonly status: number;
   readonly rpcCode: number;
   readonly reason: string;
+  /** Overrides TALLYHOUSE_RETRY_AFTER_SECONDS (a rate limit knows when the request would pass). */
+  readonly retryAfterSeconds: number | undefined;
+  readonly tenant: string | undefined;
 
-  constructor(status: number, rpcCode: number, reason: string, message: string) {
+  constructor(
+    status: number,
+    rpcCode: number,
+    reason: string,
+    message: string,
+    extra: { retryAfterSeconds?: number; tenant?: string } = {},
+  ) {
     super(message);
     this.status = status;
     this.rpcCode = rpcCode;
     this.reason = reason;
+    this.retryAfterSeconds = extra.retryAfterSeconds;
+    this.tenant = extra.tenant;
   }
 }
 
@@ -92,6 +110,8 @@ function clientWentAway(request: IncomingMessage, error: unknown): boolean {
 
 function routeOf(url: string | undefined): string {
   const path = (url ?? '/').split('?')[0]!;
+  // One label for every usage read: tenants never become label values.
+  if (path.startsWith(USAGE_PREFIX)) return '/v1/usage';
   return ['/v1/metrics', '/healthz', '/readyz', '/metrics'].includes(path) ? path : 'other';
 }
 
@@ -122,6 +142,10 @@ async function handle(
     case '/metrics':
       if (request.method !== 'GET') return refuseMethod(request, response, 'GET');
       return sendText(response, 200, await deps.metrics.text(), deps.metrics.registry.contentType);
+    case '/v1/usage':
+      if (deps.usage !== undefined) return deps.usage.handle(request, response);
+      request.resume();
+      return sendStatus(response, 404, RpcCode.NOT_FOUND, 'usage reads are not enabled', 'json');
     default:
       request.resume();
       return sendStatus(
@@ -171,7 +195,15 @@ async function receiveMetrics(
     deps.metrics.pointsReceived.inc(decoded.acceptedDataPoints + decoded.rejectedDataPoints);
     if (decoded.rejectedDataPoints > 0)
       deps.metrics.pointsRejected.inc({ reason: 'invalid_data' }, decoded.rejectedDataPoints);
-    const report = await ingest(deps, { tenant: tenant.tenant, encoding, body, decoded });
+    admit(deps, tenant.tenant, decoded.acceptedDataPoints);
+    let report: ConsumeReport;
+    try {
+      report = await ingest(deps, { tenant: tenant.tenant, encoding, body, decoded });
+    } catch (error) {
+      deps.limiter?.settle(tenant.tenant, decoded.acceptedDataPoints, 0);
+      throw error;
+    }
+    deps.limiter?.settle(tenant.tenant, decoded.acceptedDataPoints, report.acceptedPoints);
     deps.metrics.pointsAccepted.inc(report.acceptedPoints);
     for (const [reason, count] of Object.entries(report.rejectedByReason))
       deps.metrics.pointsRejected.inc({ reason }, count);
@@ -193,14 +225,33 @@ async function receiveMetrics(
     if (error.status === 413) response.setHeader('connection', 'close');
     else request.resume();
     if (error.status === 503 || error.status === 429)
-      response.setHeader('retry-after', String(deps.settings.retryAfterSeconds));
+      response.setHeader('retry-after', String(error.retryAfterSeconds ?? deps.settings.retryAfterSeconds));
     if (error.status !== 503)
       deps.logger.info(
-        { status: error.status, reason: error.reason, message: error.message },
+        { status: error.status, reason: error.reason, tenant: error.tenant, message: error.message },
         'request refused',
       );
     return sendStatus(response, error.status, error.rpcCode, error.message, encoding ?? 'json');
   }
+}
+
+/**
+ * The tenant's rate limit and quota, before anything of the request is logged or applied: a limited request
+ * stores nothing. Rate → 429 + Retry-After (retryable); quota → 403 (OTLP clients do not retry it).
+ */
+function admit(deps: ReceiverDependencies, tenant: string, points: number) {
+  const admission = deps.limiter?.admit(tenant, points);
+  if (admission === undefined || admission.admitted) return;
+  deps.metrics.pointsRejected.inc({ reason: admission.reason }, points);
+  if (admission.reason === 'rate_limited') {
+    throw new RequestRejection(429, RpcCode.RESOURCE_EXHAUSTED, admission.reason, admission.message, {
+      retryAfterSeconds: admission.retryAfterSeconds,
+      tenant,
+    });
+  }
+  throw new RequestRejection(403, RpcCode.RESOURCE_EXHAUSTED, admission.reason, admission.message, {
+    tenant,
+  });
 }
 
 /** Hands the request to the pipeline; a refusal becomes 503 + Retry-After, and nothing of it is kept. */

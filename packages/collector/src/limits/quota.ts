@@ -1,0 +1,118 @@
+/**
+ * Data-point quotas per calendar period in UTC. A tenant's counter belongs to one period (its start, Unix ms)
+ * and restarts at zero when a request arrives in a later period. Counted: points accepted into the buffer
+ * (a request's valid points, less any the processor then rejected).
+ */
+
+export type QuotaPeriod = 'hour' | 'day' | 'month';
+
+export const QUOTA_PERIODS: readonly QuotaPeriod[] = ['hour', 'day', 'month'];
+
+export interface Quota {
+  /** Data points per period, ≥ 1. */
+  readonly points: number;
+  readonly period: QuotaPeriod;
+}
+
+/** Start (Unix ms, UTC) of the period holding `nowMs`. */
+export function periodStart(period: QuotaPeriod, nowMs: number): number {
+  const d = new Date(nowMs);
+  switch (period) {
+    case 'hour':
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours());
+    case 'day':
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+    case 'month':
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  }
+}
+
+/** Start (Unix ms, UTC) of the period after the one holding `nowMs`. */
+export function nextPeriodStart(period: QuotaPeriod, nowMs: number): number {
+  const d = new Date(periodStart(period, nowMs));
+  switch (period) {
+    case 'hour':
+      return d.getTime() + 3_600_000;
+    case 'day':
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+    case 'month':
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  }
+}
+
+/** One tenant's usage in one period. */
+export interface QuotaUsage {
+  readonly period: QuotaPeriod;
+  readonly periodStartMs: number;
+  readonly used: number;
+}
+
+export type QuotaDecision =
+  | { readonly allowed: true }
+  | { readonly allowed: false; readonly used: number; readonly resetsAtMs: number };
+
+/** Counters of the current period, per tenant that has a quota. */
+export class QuotaCounters {
+  private readonly usage = new Map<string, QuotaUsage>();
+  private changed = false;
+
+  /** Charges `points` unless that would take the tenant past its quota (then nothing is charged). */
+  take(tenant: string, quota: Quota, points: number, nowMs: number): QuotaDecision {
+    const start = periodStart(quota.period, nowMs);
+    const current = this.usage.get(tenant);
+    const used =
+      current !== undefined && current.period === quota.period && current.periodStartMs === start
+        ? current.used
+        : 0;
+    if (used + points > quota.points) {
+      return { allowed: false, used, resetsAtMs: nextPeriodStart(quota.period, nowMs) };
+    }
+    if (points > 0 || current === undefined) {
+      this.usage.set(tenant, { period: quota.period, periodStartMs: start, used: used + points });
+      this.changed = true;
+    }
+    return { allowed: true };
+  }
+
+  /** Gives back points charged for a request that was not (or not entirely) applied. */
+  refund(tenant: string, points: number): void {
+    const current = this.usage.get(tenant);
+    if (current === undefined || points <= 0) return;
+    this.usage.set(tenant, { ...current, used: Math.max(0, current.used - points) });
+    this.changed = true;
+  }
+
+  /** The tenant's usage in the current period (0 when none recorded). */
+  used(tenant: string, quota: Quota, nowMs: number): number {
+    const current = this.usage.get(tenant);
+    return current !== undefined &&
+      current.period === quota.period &&
+      current.periodStartMs === periodStart(quota.period, nowMs)
+      ? current.used
+      : 0;
+  }
+
+  /** Entries of periods that are over are dropped; returns what is left (for persistence). */
+  snapshot(nowMs: number): Record<string, QuotaUsage> {
+    const out: Record<string, QuotaUsage> = {};
+    for (const [tenant, entry] of this.usage) {
+      if (entry.periodStartMs !== periodStart(entry.period, nowMs)) this.usage.delete(tenant);
+      else out[tenant] = entry;
+    }
+    return out;
+  }
+
+  /** Loads persisted usage; entries of a period that is over are ignored. */
+  restore(entries: Readonly<Record<string, QuotaUsage>>, nowMs: number): void {
+    for (const [tenant, entry] of Object.entries(entries)) {
+      if (entry.periodStartMs === periodStart(entry.period, nowMs)) this.usage.set(tenant, entry);
+    }
+  }
+
+  /** True once after each change: the persistence loop writes only then. */
+  takeChanged(): boolean {
+    const changed = this.changed;
+    this.changed = false;
+    return changed;
+  }
+}
