@@ -82,6 +82,7 @@ export class Collector {
             fsync: settings.walFsync,
             groupCommitMs: settings.walGroupCommitMs,
             segmentBytes: settings.walSegmentBytes,
+            reserveBytes: settings.walReserveBytes,
           },
           this.logger.child({ component: 'wal' }),
         )

@@ -40,6 +40,8 @@ export interface CollectorSettings extends LimitDefaults {
   readonly walFsync: FsyncPolicy;
   readonly walGroupCommitMs: number;
   readonly walSegmentBytes: number;
+  /** Free space on the log's file system that request data may not use (kept for flush records). */
+  readonly walReserveBytes: number;
   /** Above this resident memory, new data gets 503; `undefined` = no limit. */
   readonly memorySoftLimitBytes: number | undefined;
   /** Above this, also flush at once and log an error. */
@@ -75,6 +77,7 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   walFsync: 'group',
   walGroupCommitMs: 2,
   walSegmentBytes: 64 * 1024 * 1024,
+  walReserveBytes: 16 * 1024 * 1024,
   memorySoftLimitBytes: undefined,
   memoryHardLimitBytes: undefined,
   ratePointsPerSecond: undefined,
@@ -173,6 +176,12 @@ function collectorSettings(env: Env): CollectorSettings {
       undefined,
       env,
       COLLECTOR_DEFAULTS.walSegmentBytes,
+    ),
+    walReserveBytes: positiveInt(
+      'TALLYHOUSE_WAL_RESERVE_BYTES',
+      undefined,
+      env,
+      COLLECTOR_DEFAULTS.walReserveBytes,
     ),
     ...memoryLimits(env),
     ...limitDefaults(env),

@@ -61,11 +61,19 @@ export interface BatchFailure {
 export interface FlushJournal {
   /** Wall clock in ms, recorded with each flush so stream eviction replays identically. */
   clock(): number;
-  /** Synchronously after the buffer was taken: records the flush start; returns the label batch ids derive from. */
+  /**
+   * Records the flush start, synchronously right before the buffer is taken; returns the label batch ids derive
+   * from. If it throws, the flush does not happen.
+   */
   flushStarted(nowMs: number): string;
+  /** Synchronously right after the buffer was taken (e.g. to snapshot the stream state as of the flush start). */
+  flushTaken(label: string): void;
   /** Awaited before any batch is handed off: the flush start must be durable before storage can see it. */
   beforeHandOff(): Promise<void>;
-  /** Synchronously after every batch was handed off, before the failed points merge back. */
+  /**
+   * Synchronously after every batch was handed off, before the failed points merge back. It must not throw:
+   * a journal that cannot record the outcome must stop further flushes itself (its `flushStarted` throws).
+   */
   flushSettled(label: string, failures: readonly BatchFailure[]): void;
 }
 
@@ -243,14 +251,28 @@ export class TenantProcessor implements PushMetricExporter {
   private async flushOnce(): Promise<FlushReport> {
     this.flushCounters.flushes++;
     const now = this.journal?.clock() ?? Date.now();
+    let label: string;
+    try {
+      label = this.journal?.flushStarted(now) ?? `${this.batchIdPrefix}-${++this.flushSequence}`;
+    } catch (error) {
+      // Nothing was taken: the buffer stays as it is, and so does the journal's view of it.
+      return this.finishFlush(this.accumulator.count(), this.accumulator.count(), [asError(error)]);
+    }
     this.accumulator.evictStaleStreams(now);
     const points = this.accumulator.take();
-    const label = this.journal?.flushStarted(now) ?? `${this.batchIdPrefix}-${++this.flushSequence}`;
+    this.journal?.flushTaken(label);
     const batches = this.toBatches(points, label);
-    await this.journal?.beforeHandOff();
     const failures: BatchFailure[] = [];
     const failedPoints: SeriesPoint[] = [];
     const errors: Error[] = [];
+    try {
+      await this.journal?.beforeHandOff();
+    } catch (error) {
+      // The flush start is not durable, so storage must not see its batches: all of them stay buffered.
+      failedPoints.push(...points);
+      errors.push(asError(error));
+      batches.length = 0;
+    }
     for (const batch of batches) {
       const result = await this.handOff(batch);
       this.flushCounters.batchesSent++;
@@ -384,7 +406,12 @@ export class TenantProcessor implements PushMetricExporter {
   private maybeFlushForSize() {
     if (this.inFlight || this.accumulator.bufferedCount() < this.flushOptions.flushMaxSeries) return;
     if (Date.now() < this.sizeTriggerPausedUntil) return;
-    void this.flush();
+    this.flushInBackground();
+  }
+
+  /** A flush nobody awaits: its failure is logged, never an unhandled rejection. */
+  private flushInBackground() {
+    this.flush().catch((error: unknown) => this.logger.error({ err: error }, 'background flush failed'));
   }
 
   /** After a failed flush, size-triggered flushes wait for the next interval instead of hammering the next stage. */
@@ -395,7 +422,7 @@ export class TenantProcessor implements PushMetricExporter {
   /** Starts the interval timer (idempotent); for processors built with `autoFlush: false`. */
   start() {
     if (this.timer !== undefined || this.isShutdown) return;
-    this.timer = setInterval(() => void this.flush(), this.flushOptions.flushIntervalMs);
+    this.timer = setInterval(() => this.flushInBackground(), this.flushOptions.flushIntervalMs);
     this.timer.unref();
   }
 

@@ -18,6 +18,7 @@ import {
   type RecoveredLog,
   type WalOptions,
   type WalRecord,
+  WalWriteError,
   WriteAheadLog,
   writeFileDurably,
 } from './wal.ts';
@@ -75,6 +76,8 @@ export class DurableIngest implements FlushJournal {
   /** Stream state as of each flush start, until that flush can be checkpointed. */
   private readonly pendingCheckpoints = new Map<string, { lsn: bigint; streams: string }>();
   private committable: { lsn: bigint; streams: string } | undefined;
+  /** Set when a flush outcome could not be logged: intake and flushes stop until a restart replays the log. */
+  private stopped: WalWriteError | undefined;
   /** DATA records logged whose fate (applied or refused) is not known yet: their segments must stay. */
   private readonly unacknowledged = new Set<bigint>();
 
@@ -103,11 +106,15 @@ export class DurableIngest implements FlushJournal {
    * durable (then it is not applied). The caller must send the 200 in the same tick as this resolves.
    */
   async ingest(request: IngestRequest): Promise<ConsumeReport> {
+    if (this.stopped) throw this.stopped;
     const processor = this.processor!;
     const tenantRequest = { tenant: request.tenant, allowAttributeOverride: request.allowAttributeOverride };
     processor.accumulator.reserve(request.decoded.batch, tenantRequest);
     const arrivalMs = Date.now();
-    const lsn = this.wal.append(DATA, encodeData(request, arrivalMs));
+    const record = encodeData(request, arrivalMs);
+    // Request data may not eat the reserve: flush records and checkpoints need it to free space again.
+    this.wal.ensureRoom(record.length);
+    const lsn = this.wal.append(DATA, record);
     this.unacknowledged.add(lsn);
     try {
       await this.wal.sync();
@@ -129,13 +136,17 @@ export class DurableIngest implements FlushJournal {
   }
 
   flushStarted(nowMs: number): string {
+    if (this.stopped) throw this.stopped;
     const lsn = this.wal.append(FLUSH_START, Buffer.from(JSON.stringify({ nowMs })));
     const label = `wal-${lsn}`;
-    this.pendingCheckpoints.set(label, {
-      lsn,
-      streams: JSON.stringify(this.processor!.accumulator.snapshotStreams()),
-    });
+    this.pendingCheckpoints.set(label, { lsn, streams: '[]' });
     return label;
+  }
+
+  /** The stream state right after the take is what a replay from this flush's checkpoint starts from. */
+  flushTaken(label: string): void {
+    const pending = this.pendingCheckpoints.get(label);
+    if (pending) pending.streams = JSON.stringify(this.processor!.accumulator.snapshotStreams());
   }
 
   beforeHandOff(): Promise<void> {
@@ -143,7 +154,20 @@ export class DurableIngest implements FlushJournal {
   }
 
   flushSettled(label: string, failures: readonly BatchFailure[]): void {
-    this.wal.append(FLUSH_SETTLED, Buffer.from(JSON.stringify({ label, failures })));
+    try {
+      this.wal.append(FLUSH_SETTLED, Buffer.from(JSON.stringify({ label, failures })));
+    } catch (error) {
+      // Without this record a replay would hand off the failed batches instead of merging them back, and later
+      // flushes would differ from the live ones. Stop: no more flushes or intake until a restart replays the log.
+      this.stopped = new WalWriteError(
+        `cannot record the outcome of flush ${label}: ${(error as Error).message}`,
+      );
+      this.logger.fatal(
+        { err: this.stopped.message },
+        'write-ahead log stopped: restart the collector to replay it',
+      );
+      return;
+    }
     const pending = this.pendingCheckpoints.get(label);
     this.pendingCheckpoints.delete(label);
     if (pending !== undefined && failures.length === 0) this.committable = pending;
@@ -233,6 +257,11 @@ export class DurableIngest implements FlushJournal {
       { tenant: data.tenant, allowAttributeOverride: data.allowAttributeOverride },
       { nowMs: data.arrivalMs, force: true },
     );
+  }
+
+  /** False once the log stopped (a flush outcome could not be recorded). */
+  healthy(): boolean {
+    return this.stopped === undefined;
   }
 
   close() {

@@ -9,6 +9,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statfsSync,
   statSync,
   truncateSync,
   writeSync,
@@ -33,6 +34,8 @@ export interface WalOptions {
   /** `group`: one fsync for all appends within `groupCommitMs`; `always`: one per `sync()`; `none`: never. */
   readonly fsync: FsyncPolicy;
   readonly groupCommitMs: number;
+  /** Free space request data may not use, kept for flush records and checkpoints (which free space again). */
+  readonly reserveBytes?: number;
 }
 
 export interface WalRecord {
@@ -131,6 +134,18 @@ export class WriteAheadLog {
     } catch {
       // The segment keeps a torn tail; recovery cuts it off, but records appended after it would be lost.
       this.broken = new WalWriteError(`cannot remove a partial record from ${this.segmentPath}`);
+    }
+  }
+
+  /** Throws a `WalWriteError` unless `bytes` more leave the reserve free on the log's file system. */
+  ensureRoom(bytes: number) {
+    const stats = statfsSync(this.dir);
+    const free = stats.bavail * stats.bsize;
+    const reserve = this.options.reserveBytes ?? 0;
+    if (free - bytes < reserve) {
+      throw new WalWriteError(
+        `data directory nearly full: ${free} bytes free in ${this.dir}, ${reserve} kept in reserve for flushes`,
+      );
     }
   }
 

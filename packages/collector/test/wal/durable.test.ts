@@ -158,7 +158,11 @@ describe('resource exhaustion', () => {
       return;
     }
     const port = await freePort();
-    const env = { ...FAST, TALLYHOUSE_WAL_SEGMENT_BYTES: String(64 * 1024) };
+    const env = {
+      ...FAST,
+      TALLYHOUSE_WAL_SEGMENT_BYTES: String(64 * 1024),
+      TALLYHOUSE_WAL_RESERVE_BYTES: String(96 * 1024),
+    };
     let collector = await startCollectorChild({ dataDir: dir, port, env });
     const acknowledged: Record<string, number> = {};
     let refused: { status: number | 'error'; retryAfter?: string | null } | undefined;
