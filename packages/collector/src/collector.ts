@@ -18,7 +18,7 @@ import { CollectorMetrics } from './metrics.ts';
 import { createRequestHandler } from './receiver.ts';
 import { ReadAccess } from './usage-api/read-access.ts';
 import { UsageApi } from './usage-api/usage-api.ts';
-import { DurableIngest, type IngestRequest } from './wal/durable-ingest.ts';
+import { DurableIngest, type IngestRequest, type PendingIngest } from './wal/durable-ingest.ts';
 
 export interface CollectorOptions {
   /** Environment to read settings from (default `process.env`). */
@@ -151,10 +151,12 @@ export class Collector {
     return address;
   }
 
-  private ingest(request: IngestRequest): Promise<ConsumeReport> {
+  private ingest(request: IngestRequest): Promise<PendingIngest> {
     if (this.durable) return this.durable.ingest(request);
     const options = { tenant: request.tenant, allowAttributeOverride: request.allowAttributeOverride };
-    return Promise.resolve(this.processor.consume(request.decoded.batch, options));
+    // Without the log, applying is what can fail (buffer full): it happens first, the 200 after.
+    const report = this.processor.consume(request.decoded.batch, options);
+    return Promise.resolve({ assessment: report, acknowledge: () => {}, apply: () => report });
   }
 
   private afterFlush(durationMs: number) {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback, inflate as inflateCallback } from 'node:zlib';
-import { BufferFullError, type ConsumeReport, ProcessorShutdownError } from '@tallyhouse/processor-tenant';
+import { BufferFullError, ProcessorShutdownError } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
 import type { TenantAuthenticator } from './auth.ts';
 import type { CollectorSettings } from './config.ts';
@@ -19,7 +19,7 @@ import {
 } from './otlp/index.ts';
 import type { UsageApi } from './usage-api/usage-api.ts';
 import { USAGE_PREFIX } from './usage-api/usage-query.ts';
-import type { IngestRequest } from './wal/durable-ingest.ts';
+import type { IngestRequest, PendingIngest } from './wal/durable-ingest.ts';
 import { WalWriteError } from './wal/wal.ts';
 
 const gunzip = promisify(gunzipCallback);
@@ -38,8 +38,8 @@ export interface ReceiverDependencies {
   readonly metrics: CollectorMetrics;
   readonly logger: Logger;
   readonly isReady: () => Promise<boolean>;
-  /** Applies a request (through the write-ahead log when it is on); must resolve right before the 200. */
-  readonly ingest: (request: IngestRequest) => Promise<ConsumeReport>;
+  /** Makes a request durable (write-ahead log, when on); see `PendingIngest` for the steps that follow. */
+  readonly ingest: (request: IngestRequest) => Promise<PendingIngest>;
   /** `soft`/`hard` above the memory limits: new data is refused with 503. */
   readonly memoryPressure: () => 'ok' | 'soft' | 'hard';
   /** True once shutdown began: new data is refused with 503 so clients retry elsewhere or later. */
@@ -196,29 +196,26 @@ async function receiveMetrics(
     if (decoded.rejectedDataPoints > 0)
       deps.metrics.pointsRejected.inc({ reason: 'invalid_data' }, decoded.rejectedDataPoints);
     admit(deps, tenant.tenant, decoded.acceptedDataPoints);
-    let report: ConsumeReport;
-    try {
-      report = await ingest(deps, { tenant: tenant.tenant, encoding, body, decoded });
-    } catch (error) {
-      deps.limiter?.settle(tenant.tenant, decoded.acceptedDataPoints, 0);
-      throw error;
-    }
-    deps.limiter?.settle(tenant.tenant, decoded.acceptedDataPoints, report.acceptedPoints);
-    deps.metrics.pointsAccepted.inc(report.acceptedPoints);
-    for (const [reason, count] of Object.entries(report.rejectedByReason))
-      deps.metrics.pointsRejected.inc({ reason }, count);
-    const rejected = decoded.rejectedDataPoints + report.rejectedPoints;
-    const message = [formatPartialSuccessMessage(decoded), ...report.rejectionMessages]
+    const pending = await ingest(deps, { tenant: tenant.tenant, encoding, body, decoded });
+    const assessed = pending.assessment;
+    const rejected = decoded.rejectedDataPoints + assessed.rejectedPoints;
+    const message = [formatPartialSuccessMessage(decoded), ...assessed.rejectionMessages]
       .filter((m) => m !== '')
       .join('; ');
-    if (rejected > 0) {
-      deps.logger.warn({ tenant: tenant.tenant, rejected, message }, 'rejected data points');
-    }
     const bytes = encodeExportMetricsServiceResponse(
       { rejectedDataPoints: rejected, errorMessage: message },
       encoding,
     );
-    return send(response, 200, bytes, CONTENT_TYPES[encoding]);
+    // Acknowledge, answer, apply: one synchronous block, so nothing can come between the ACK and the 200.
+    acknowledge(deps, pending, tenant.tenant, decoded);
+    const status = send(response, 200, bytes, CONTENT_TYPES[encoding]);
+    const report = apply(deps, pending, tenant.tenant);
+    deps.limiter?.settle(tenant.tenant, decoded.acceptedDataPoints, report.acceptedPoints);
+    deps.metrics.pointsAccepted.inc(report.acceptedPoints);
+    for (const [reason, count] of Object.entries(report.rejectedByReason))
+      deps.metrics.pointsRejected.inc({ reason }, count);
+    if (rejected > 0) deps.logger.warn({ tenant: tenant.tenant, rejected, message }, 'rejected data points');
+    return status;
   } catch (error) {
     if (!(error instanceof RequestRejection)) throw error;
     // Drain what is left of a normal body so the connection stays usable; an oversized one is cut off.
@@ -256,28 +253,66 @@ function admit(deps: ReceiverDependencies, tenant: string, points: number) {
 
 /** Hands the request to the pipeline; a refusal becomes 503 + Retry-After, and nothing of it is kept. */
 async function ingest(deps: ReceiverDependencies, request: Omit<IngestRequest, 'allowAttributeOverride'>) {
-  const { tenant, decoded } = request;
   try {
     return await deps.ingest({ ...request, allowAttributeOverride: deps.settings.allowTenantOverride });
   } catch (error) {
-    if (error instanceof BufferFullError || error instanceof ProcessorShutdownError) {
-      deps.metrics.pointsRejected.inc({ reason: 'refused_retry_later' }, decoded.acceptedDataPoints);
-      deps.logger.warn(
-        { tenant, points: decoded.acceptedDataPoints, err: error.message },
-        'pushing back: buffer full',
-      );
-      throw pushBack(deps, error.message);
-    }
-    if (error instanceof WalWriteError) {
-      deps.metrics.pointsRejected.inc({ reason: 'refused_retry_later' }, decoded.acceptedDataPoints);
-      deps.logger.error(
-        { tenant, err: error.message },
-        'cannot write the write-ahead log (disk full or data directory unwritable)',
-      );
-      throw pushBack(deps, 'cannot store the request durably (data directory full or unwritable)');
-    }
-    throw error;
+    deps.limiter?.settle(request.tenant, request.decoded.acceptedDataPoints, 0);
+    throw refusal(deps, request, error);
   }
+}
+
+/** Logs the ACK; a refusal here (the log cannot take it) means nothing was counted. */
+function acknowledge(
+  deps: ReceiverDependencies,
+  pending: PendingIngest,
+  tenant: string,
+  decoded: OtlpDecodeResult,
+) {
+  try {
+    pending.acknowledge();
+  } catch (error) {
+    deps.limiter?.settle(tenant, decoded.acceptedDataPoints, 0);
+    throw refusal(deps, { tenant, decoded }, error);
+  }
+}
+
+/** Applies an acknowledged request; it is in the log already, so a failure here is made good by the replay. */
+function apply(deps: ReceiverDependencies, pending: PendingIngest, tenant: string) {
+  try {
+    return pending.apply();
+  } catch (error) {
+    deps.logger.warn(
+      { tenant, err: (error as Error).message },
+      'acknowledged request not applied now; the log replays it at the next start',
+    );
+    return pending.assessment;
+  }
+}
+
+/** A pipeline refusal as an answer: retry later (503), or the unexpected error itself. */
+function refusal(
+  deps: ReceiverDependencies,
+  request: { tenant: string; decoded: OtlpDecodeResult },
+  error: unknown,
+) {
+  const { tenant, decoded } = request;
+  if (error instanceof BufferFullError || error instanceof ProcessorShutdownError) {
+    deps.metrics.pointsRejected.inc({ reason: 'refused_retry_later' }, decoded.acceptedDataPoints);
+    deps.logger.warn(
+      { tenant, points: decoded.acceptedDataPoints, err: error.message },
+      'pushing back: buffer full',
+    );
+    return pushBack(deps, error.message);
+  }
+  if (error instanceof WalWriteError) {
+    deps.metrics.pointsRejected.inc({ reason: 'refused_retry_later' }, decoded.acceptedDataPoints);
+    deps.logger.error(
+      { tenant, err: error.message },
+      'cannot write the write-ahead log (disk full or data directory unwritable)',
+    );
+    return pushBack(deps, 'cannot store the request durably (data directory full or unwritable)');
+  }
+  return error;
 }
 
 function pushBack(deps: ReceiverDependencies, message: string) {

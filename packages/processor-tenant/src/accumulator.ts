@@ -109,8 +109,9 @@ interface MetricSlot {
 
 /** What the points of one input metric share; built once per metric, not per point. */
 interface MetricContext {
-  readonly slot: MetricSlot;
   readonly slotKey: string;
+  readonly metric: MetricInfo;
+  readonly resource: Attributes;
   readonly scope: InstrumentationScopeInfo;
   readonly description: string;
   /** Set for cumulative sums and histograms: the prefix of the source stream keys to convert against. */
@@ -243,6 +244,7 @@ export class Accumulator {
     request: RequestTenant,
     rejections: RejectionTally,
     visit: (context: MetricContext, tenant: string, key: string, point: InputPoint) => void,
+    withKeys = true,
   ) {
     const tenantAttribute = this.options.tenantAttribute;
     for (const resourceMetrics of input.resourceMetrics) {
@@ -262,7 +264,12 @@ export class Accumulator {
               );
               continue;
             }
-            visit(context, tenant, seriesKey(point.attributes, tenantAttribute, kind, point.value), point);
+            visit(
+              context,
+              tenant,
+              withKeys ? seriesKey(point.attributes, tenantAttribute, kind, point.value) : '',
+              point,
+            );
           }
         }
       }
@@ -275,12 +282,13 @@ export class Accumulator {
     scope: InstrumentationScopeInfo,
     input: InputMetric,
   ): MetricContext {
+    // No slot is created here: only applying may change the buffer (a journal replay depends on the order).
     const slotKey = metricKey(resource, input.metric);
-    const slot = this.slotFor(slotKey, input.metric, resource);
     const cumulative = input.temporality === 'cumulative' && input.metric.kind !== 'gauge';
     return {
-      slot,
       slotKey,
+      metric: input.metric,
+      resource,
       scope,
       description: input.metric.description,
       streamPrefix: cumulative ? sourceStreamPrefix(fullResource, scope, input.metric) : undefined,
@@ -350,6 +358,17 @@ export class Accumulator {
   }
 
   /**
+   * What `consume` would report for `input` (accepted and rejected points), without changing anything. Lets a
+   * caller answer a request before applying it (the collector logs the ACK, sends the 200, then applies).
+   */
+  assess(input: InputBatch, request: RequestTenant = {}): ConsumeReport {
+    const rejections = new RejectionTally();
+    let accepted = 0;
+    this.visitValidPoints(input, request, rejections, () => accepted++, false);
+    return rejections.report(accepted, { missing_tenant: 0, invalid_tenant: 0, non_finite_value: 0 });
+  }
+
+  /**
    * Checks, without applying anything, that `input` fits under the caps now; throws the `BufferFullError`
    * `consume` would throw. For callers that must log input before applying it (then apply with `force`).
    */
@@ -361,7 +380,7 @@ export class Accumulator {
   private prepare(input: InputBatch, request: RequestTenant, rejections: RejectionTally): PreparedPoint[] {
     const prepared: PreparedPoint[] = [];
     this.visitValidPoints(input, request, rejections, (context, tenant, key, point) => {
-      const held = context.slot.byTenant.get(tenant)?.series.has(key) === true;
+      const held = this.slots.get(context.slotKey)?.byTenant.get(tenant)?.series.has(key) === true;
       prepared.push({ context, tenant, key, point, held, streamKey: this.streamKeyOf(context, tenant, key) });
     });
     return prepared;
@@ -374,7 +393,7 @@ export class Accumulator {
     input: InputPoint,
     streamKey: string | undefined,
   ) {
-    const metric = context.slot.metric;
+    const metric = context.metric;
     let point: TimedPoint = input;
     if (streamKey !== undefined) {
       const delta = this.toDelta(streamKey, metric, input);
@@ -397,7 +416,7 @@ export class Accumulator {
   private contextGroup(context: MetricContext, tenant: string): SeriesGroup {
     const last = context.lastGroup;
     if (last !== undefined && last.tenant === tenant) return last;
-    const group = this.groupFor(context.slot, tenant);
+    const group = this.groupFor(this.slotFor(context.slotKey, context.metric, context.resource), tenant);
     group.scope = context.scope;
     if (context.description !== '') group.description = context.description;
     context.lastGroup = group;

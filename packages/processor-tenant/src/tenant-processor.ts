@@ -121,6 +121,7 @@ export class TenantProcessor implements PushMetricExporter {
   private inFlight: Promise<FlushReport> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sizeTriggerPausedUntil = 0;
+  private sizeFlushScheduled = false;
   private isShutdown = false;
   private readonly flushCounters = { flushes: 0, failedFlushes: 0, batchesSent: 0, pointsSent: 0 };
 
@@ -157,6 +158,11 @@ export class TenantProcessor implements PushMetricExporter {
     }
     this.maybeFlushForSize();
     return report;
+  }
+
+  /** False once `shutdown()` began: `consume` would throw `ProcessorShutdownError`. */
+  get accepting(): boolean {
+    return !this.isShutdown;
   }
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
@@ -404,9 +410,15 @@ export class TenantProcessor implements PushMetricExporter {
   }
 
   private maybeFlushForSize() {
-    if (this.inFlight || this.accumulator.bufferedCount() < this.flushOptions.flushMaxSeries) return;
+    if (this.sizeFlushScheduled || this.inFlight) return;
+    if (this.accumulator.bufferedCount() < this.flushOptions.flushMaxSeries) return;
     if (Date.now() < this.sizeTriggerPausedUntil) return;
-    this.flushInBackground();
+    // Not inside `consume`: its caller may have an answer to send first (the collector's 200).
+    this.sizeFlushScheduled = true;
+    setImmediate(() => {
+      this.sizeFlushScheduled = false;
+      this.flushInBackground();
+    });
   }
 
   /** A flush nobody awaits: its failure is logged, never an unhandled rejection. */

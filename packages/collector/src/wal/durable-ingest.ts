@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type {
-  BatchFailure,
-  ConsumeReport,
-  FlushJournal,
-  ReplayedFlush,
-  StreamSnapshotEntry,
-  TenantProcessor,
+import {
+  type BatchFailure,
+  type ConsumeReport,
+  type FlushJournal,
+  ProcessorShutdownError,
+  type ReplayedFlush,
+  type StreamSnapshotEntry,
+  type TenantProcessor,
 } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
 import {
@@ -42,6 +43,19 @@ const FLUSH_START = 3;
 const FLUSH_SETTLED = 4;
 
 export type BodyEncoding = 'protobuf' | 'json';
+
+/**
+ * A request that is durable but not yet acknowledged. The receiver calls `acknowledge()` (logs the ACK: from now
+ * on the request counts, crash or not), writes the 200, then calls `apply()` — all in one synchronous block,
+ * so the ACK precedes the 200 by microseconds (a crash in between counts a request whose client will resend
+ * it; OTLP has no idempotency key) and a replay applies the request exactly where its ACK is.
+ */
+export interface PendingIngest {
+  /** What the request's partial_success reports (rejected points), known before anything is applied. */
+  readonly assessment: ConsumeReport;
+  acknowledge(): void;
+  apply(): ConsumeReport;
+}
 
 export interface IngestRequest {
   readonly tenant: string;
@@ -101,11 +115,10 @@ export class DurableIngest implements FlushJournal {
   // ---- intake ----
 
   /**
-   * Logs one request and, once the log record is durable, applies it and logs its ACK in one tick. Throws
-   * `BufferFullError` (nothing logged) when it does not fit, or a `WalWriteError` when it cannot be made
-   * durable (then it is not applied). The caller must send the 200 in the same tick as this resolves.
+   * Logs one request; resolves once the log record is durable. Throws `BufferFullError` (nothing logged) when
+   * it does not fit, or a `WalWriteError` when it cannot be made durable. See `PendingIngest` for the rest.
    */
-  async ingest(request: IngestRequest): Promise<ConsumeReport> {
+  async ingest(request: IngestRequest): Promise<PendingIngest> {
     if (this.stopped) throw this.stopped;
     const processor = this.processor!;
     const tenantRequest = { tenant: request.tenant, allowAttributeOverride: request.allowAttributeOverride };
@@ -121,12 +134,17 @@ export class DurableIngest implements FlushJournal {
     } finally {
       this.unacknowledged.delete(lsn);
     }
-    // Room was reserved before logging; requests applied meanwhile may overshoot the cap by their size.
-    return processor.consume(request.decoded.batch, tenantRequest, {
-      force: true,
-      nowMs: arrivalMs,
-      beforeApply: () => this.wal.append(ACK, encodeLsn(lsn)),
-    });
+    return {
+      assessment: processor.accumulator.assess(request.decoded.batch, tenantRequest),
+      acknowledge: () => {
+        if (this.stopped) throw this.stopped;
+        // Shutting down: `apply` would be refused, so the request is refused (503) instead of acknowledged.
+        if (!processor.accepting) throw new ProcessorShutdownError();
+        this.wal.append(ACK, encodeLsn(lsn));
+      },
+      // Room was reserved before logging; requests applied meanwhile may overshoot the cap by their size.
+      apply: () => processor.consume(request.decoded.batch, tenantRequest, { force: true, nowMs: arrivalMs }),
+    };
   }
 
   // ---- FlushJournal ----
