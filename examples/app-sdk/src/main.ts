@@ -68,7 +68,7 @@ let mismatches = 0;
 for (const tenant of tenants) {
   const range = { fromUnixNano: runStartNs };
   const [stored] = await reader.sumTotals(tenant, range, 'api.requests');
-  const [gauge] = await reader.gaugeLatest(tenant, range, 'storage.used');
+  const [gauge] = await reader.gaugeLatest(tenant, { metric: 'storage.used', range });
   const latencies = await reader.points(tenant, 'histogram', range, 'api.latency');
   const want = expected.get(tenant);
   const ok = stored?.total === want?.requests && gauge?.value === want?.storage;
