@@ -7,7 +7,7 @@ import {
   ClickHouseMetricExporter,
   type ExporterLogger,
 } from '@tallyhouse/exporter-clickhouse';
-import { type ConsumeReport, TenantProcessor } from '@tallyhouse/processor-tenant';
+import { TenantProcessor } from '@tallyhouse/processor-tenant';
 import { type Logger, pino } from 'pino';
 import { createAuthenticator, type TenantAuthenticator } from './auth.ts';
 import { type CollectorConfig, type CollectorSettings, loadCollectorConfig } from './config.ts';

@@ -13,6 +13,7 @@ export {
   type StorageConnection,
 } from './connection.ts';
 export { type DeadLetter, type DeadLetterDestination, DeadLetterSink } from './dead-letters.ts';
+export { fsyncDirectory, writeAll, writeFileDurably } from './durable-file.ts';
 export {
   EmbeddedEngineUnavailableError,
   ExporterConfigError,

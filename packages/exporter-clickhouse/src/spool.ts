@@ -4,18 +4,9 @@
  * replayed at start. Replay is safe because each part keeps its deduplication token.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from './durable-file.ts';
 import type { ExporterLogger } from './logger.ts';
 import type { TablePart } from './table-part.ts';
 import { METRIC_TABLE_NAMES, type MetricTableName } from './tables.ts';
@@ -57,16 +48,7 @@ export class Spool {
       tenants: part.tenants,
       attempts: part.attempts,
     };
-    const file = this.fileOf(part.token);
-    const temporary = `${file}.tmp`;
-    const fd = openSync(temporary, 'w');
-    try {
-      writeSync(fd, JSON.stringify(record));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, file);
+    writeFileDurably(this.fileOf(part.token), JSON.stringify(record));
   }
 
   remove(part: Pick<TablePart, 'token'>): void {

@@ -105,12 +105,7 @@ export function resolveAccumulatorOptions(options: AccumulatorOptions = {}, env:
       env,
       ACCUMULATOR_DEFAULTS.streamStalenessMs,
     ),
-    maxExponentialBuckets: positiveInt(
-      'maxExponentialBuckets',
-      options.maxExponentialBuckets,
-      {},
-      ACCUMULATOR_DEFAULTS.maxExponentialBuckets,
-    ),
+    maxExponentialBuckets: atLeastTwoBuckets(options.maxExponentialBuckets),
     now: options.now ?? Date.now,
   } satisfies ResolvedAccumulatorOptions;
 }

@@ -307,4 +307,11 @@ describe('TenantProcessor lifecycle and config', () => {
       else process.env.TALLYHOUSE_FLUSH_INTERVAL_MS = original;
     }
   });
+
+  it('refuses an exponential bucket limit below 2, which no histogram could always fit', () => {
+    expect(
+      () =>
+        new TenantProcessor({ next: new CollectingConsumer(), autoFlush: false, maxExponentialBuckets: 1 }),
+    ).toThrow(/maxExponentialBuckets: must be at least 2, got 1/);
+  });
 });

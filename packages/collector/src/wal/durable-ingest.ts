@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from '@tallyhouse/exporter-clickhouse';
 import {
   type BatchFailure,
   type ConsumeReport,
@@ -15,14 +16,7 @@ import {
   decodeExportMetricsServiceRequestProtobuf,
   type OtlpDecodeResult,
 } from '../otlp/index.ts';
-import {
-  type RecoveredLog,
-  type WalOptions,
-  type WalRecord,
-  WalWriteError,
-  WriteAheadLog,
-  writeFileDurably,
-} from './wal.ts';
+import { type RecoveredLog, type WalOptions, type WalRecord, WalWriteError, WriteAheadLog } from './wal.ts';
 
 /**
  * The collector's durability: every accepted request is in the write-ahead log before its 200, and so is every

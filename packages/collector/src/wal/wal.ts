@@ -12,10 +12,10 @@ import {
   statfsSync,
   statSync,
   truncateSync,
-  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { fsyncDirectory, writeAll } from '@tallyhouse/exporter-clickhouse';
 
 /**
  * Write-ahead log: numbered segment files of length-prefixed, checksummed records, each with a log sequence
@@ -249,11 +249,6 @@ function encodeFrame(type: number, lsn: bigint, body: Uint8Array): Buffer {
   return frame;
 }
 
-function writeAll(fd: number, buffer: Buffer) {
-  let offset = 0;
-  while (offset < buffer.length) offset += writeSync(fd, buffer, offset);
-}
-
 function segmentName(firstLsn: bigint): string {
   return `segment-${firstLsn.toString().padStart(20, '0')}.wal`;
 }
@@ -333,27 +328,4 @@ function moveAside(dir: string, paths: readonly string[]): string[] {
     renameSync(path, target);
     return target;
   });
-}
-
-function fsyncDirectory(dir: string) {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Writes a file atomically and durably: temp file, fsync, rename, fsync of the directory. */
-export function writeFileDurably(path: string, data: string | Uint8Array) {
-  const temp = `${path}.tmp`;
-  const fd = openSync(temp, 'w');
-  try {
-    writeAll(fd, Buffer.from(data));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
-  fsyncDirectory(join(path, '..'));
 }
