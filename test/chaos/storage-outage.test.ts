@@ -92,6 +92,14 @@ it(`storage down for ${OUTAGE_MS / 1000} s during ingestion: zero loss, zero dup
   storage.child.stdin?.write('up\n');
   await sleep(5_000);
   const tallies = await Promise.all(apps.map((app) => app.finish()));
+  // Recovery: the exporter's backoff (up to 30 s) brings every retained part back to storage; wait for it.
+  const retainedRows = async () => {
+    const text = await (await fetch(url.replace('/v1/metrics', '/metrics'))).text();
+    return Number(/^tallyhouse_retained_rows (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+  };
+  const drainedBy = performance.now() + 90_000;
+  while ((await retainedRows()) > 0 && performance.now() < drainedBy) await sleep(250);
+  const recoveredInSeconds = Math.round((performance.now() - started) / 1000);
   // The outage was real: the exporter saw storage fail (a warning or error from it in the collector's log).
   const storageFailures = collector
     .output()
@@ -112,6 +120,7 @@ it(`storage down for ${OUTAGE_MS / 1000} s during ingestion: zero loss, zero dup
     acknowledged: tallies.reduce((n, t) => n + t.stats.succeeded, 0),
     failedExports: tallies.reduce((n, t) => n + t.stats.failed, 0),
     storageFailureLogLines: storageFailures,
+    recoveredAtSecond: recoveredInSeconds,
     expected,
     stored,
   };

@@ -185,13 +185,23 @@ export class Collector {
     } catch (error) {
       errors.push((error as Error).message);
     }
-    this.durable?.checkpoint(this.exporter.stats().retainedParts === 0);
+    const unwrittenRows = this.exporter.stats().retainedRows;
+    this.durable?.checkpoint(unwrittenRows === 0);
     this.durable?.close();
     this.limiter.stop();
     this.server.closeAllConnections();
     await closed;
-    if (errors.length > 0) this.logger.error({ errors }, 'shutdown finished with data not written');
-    else this.logger.info('shutdown complete: everything accepted was handed to storage');
+    if (errors.length > 0) {
+      this.logger.error({ errors }, 'shutdown finished with data not written');
+    } else if (unwrittenRows > 0 && this.durable) {
+      // Durable all the same: the log still holds these batches and the next start replays them.
+      this.logger.warn(
+        { unwrittenRows },
+        'shutdown: storage did not take everything in time; the write-ahead log keeps it for the next start',
+      );
+    } else {
+      this.logger.info('shutdown complete: everything accepted was handed to storage');
+    }
     return { drained: errors.length === 0, errors };
   }
 }
