@@ -10,9 +10,9 @@ import {
   OTLPMetricExporter,
   type OTLPMetricExporterOptions,
 } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OTLPMetricProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { OTLPMetricProtobufExporter } from './otlp-protobuf-exporter.ts';
 
 /** What one instance recorded; main.ts adds these up per tenant and compares with ClickHouse. */
 export interface RecordedUsage {
@@ -35,7 +35,7 @@ const options: OTLPMetricExporterOptions & { url: string } = {
       ? AggregationTemporalityPreference.DELTA
       : AggregationTemporalityPreference.CUMULATIVE,
 };
-// The stock `OTLPMetricExporter` of exporter-metrics-otlp-http sends JSON; for protobuf see the README.
+// Both stock exporters: exporter-metrics-otlp-http sends JSON, exporter-metrics-otlp-proto protobuf.
 const exporter =
   process.env.APP_ENCODING === 'protobuf'
     ? new OTLPMetricProtobufExporter(options)
