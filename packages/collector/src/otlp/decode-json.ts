@@ -28,6 +28,7 @@ import {
   withSegment,
 } from './errors.ts';
 import {
+  acceptNumberPoint,
   type DataKind,
   EMPTY_BUCKETS,
   exponentialHistogramValue,
@@ -38,7 +39,6 @@ import {
   type MetricDraft,
   MISSING_TIME_REASON,
   newMetricDraft,
-  numberValueProblem,
   rejectPoint,
   resetMetricData,
   UNSAFE_COUNT,
@@ -258,27 +258,7 @@ function decodeNumberDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricD
     hasValue = true;
     valueField = 'asDouble';
   }
-  draft.seenPoints++;
-  if ((flags & FLAG_NO_RECORDED_VALUE) !== 0) {
-    d.noRecordedValue++;
-    return;
-  }
-  if (isMissingTime(time)) {
-    rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
-    return;
-  }
-  const problem = numberValueProblem(hasValue, value);
-  if (problem !== undefined) {
-    rejectPoint(draft, index, valueField, problem);
-    return;
-  }
-  const out: InputPoint<'sum'> = {
-    attributes,
-    startTimeUnixNano: start,
-    timeUnixNano: time,
-    value: { value },
-  };
-  draft.points.push(out);
+  acceptNumberPoint(draft, index, { attributes, start, time, flags, hasValue, value, valueField }, d);
 }
 
 function decodeHistogramDataPoint(

@@ -19,6 +19,7 @@ import { setAttribute, sortedObject } from './attribute-building.ts';
 import { type OtlpDecodeResult, RejectionLog } from './decode-result.ts';
 import { DecodeFailure, MAX_ANY_VALUE_DEPTH, toOtlpDecodeError, withSegment } from './errors.ts';
 import {
+  acceptNumberPoint,
   EMPTY_BUCKETS,
   exponentialHistogramValue,
   FLAG_NO_RECORDED_VALUE,
@@ -28,7 +29,6 @@ import {
   type MetricDraft,
   MISSING_TIME_REASON,
   newMetricDraft,
-  numberValueProblem,
   rejectPoint,
   resetMetricData,
   UNSAFE_COUNT,
@@ -382,27 +382,16 @@ function decodeNumberDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft,
         skipField(d, tag, end);
     }
   }
-  draft.seenPoints++;
-  if ((flags & FLAG_NO_RECORDED_VALUE) !== 0) {
-    d.noRecordedValue++;
-    return;
-  }
-  if (isMissingTime(time)) {
-    rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
-    return;
-  }
-  const problem = numberValueProblem(hasValue, value);
-  if (problem !== undefined) {
-    rejectPoint(draft, index, valueField, problem);
-    return;
-  }
-  const point: InputPoint<'sum'> = {
+  const fields = {
     attributes: attributes ?? EMPTY_ATTRIBUTES,
-    startTimeUnixNano: start,
-    timeUnixNano: time,
-    value: { value },
+    start,
+    time,
+    flags,
+    hasValue,
+    value,
+    valueField,
   };
-  draft.points.push(point);
+  acceptNumberPoint(draft, index, fields, d);
 }
 
 /** Histogram and ExponentialHistogram: data_points = 1, aggregation_temporality = 2. */

@@ -4,6 +4,7 @@
  * the same points with the same messages.
  */
 import type {
+  Attributes,
   ExponentialBuckets,
   ExponentialHistogramValue,
   HistogramValue,
@@ -100,6 +101,51 @@ export function numberValueProblem(hasValue: boolean, value: number): string | u
  * Builds a histogram value, or returns why the point is rejected.
  * No buckets and no bounds means one bucket holding everything (`bucketCounts = [count]`).
  */
+/** The fields of a sum or gauge point, read by either decoder. */
+export interface NumberPointFields {
+  readonly attributes: Attributes;
+  readonly start: bigint;
+  readonly time: bigint;
+  readonly flags: number;
+  readonly hasValue: boolean;
+  readonly value: number;
+  /** Which field the value came from, for rejection messages. */
+  readonly valueField: string;
+}
+
+/**
+ * The checks both encodings apply to a decoded sum or gauge point: "no recorded value" points are skipped
+ * (counted in `skipped`), a missing time or a missing/non-finite value rejects the point, the rest is kept.
+ */
+export function acceptNumberPoint(
+  draft: MetricDraft,
+  index: number,
+  fields: NumberPointFields,
+  skipped: { noRecordedValue: number },
+): void {
+  draft.seenPoints++;
+  if ((fields.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
+    skipped.noRecordedValue++;
+    return;
+  }
+  if (isMissingTime(fields.time)) {
+    rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
+    return;
+  }
+  const problem = numberValueProblem(fields.hasValue, fields.value);
+  if (problem !== undefined) {
+    rejectPoint(draft, index, fields.valueField, problem);
+    return;
+  }
+  const point: InputPoint<'sum'> = {
+    attributes: fields.attributes,
+    startTimeUnixNano: fields.start,
+    timeUnixNano: fields.time,
+    value: { value: fields.value },
+  };
+  draft.points.push(point);
+}
+
 export function histogramValue(
   count: number,
   sum: number | undefined,
