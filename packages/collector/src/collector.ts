@@ -83,6 +83,7 @@ export class Collector {
             groupCommitMs: settings.walGroupCommitMs,
             segmentBytes: settings.walSegmentBytes,
             reserveBytes: settings.walReserveBytes,
+            dedupWindowMs: settings.walDedupWindowMs,
           },
           this.logger.child({ component: 'wal' }),
         )
@@ -156,7 +157,7 @@ export class Collector {
     const options = { tenant: request.tenant, allowAttributeOverride: request.allowAttributeOverride };
     // Without the log, applying is what can fail (buffer full): it happens first, the 200 after.
     const report = this.processor.consume(request.decoded.batch, options);
-    return Promise.resolve({ assessment: report, acknowledge: () => {}, apply: () => report });
+    return Promise.resolve({ assessment: report, acknowledge: () => true, apply: () => report });
   }
 
   private afterFlush(durationMs: number) {

@@ -42,6 +42,8 @@ export interface CollectorSettings extends LimitDefaults {
   readonly walSegmentBytes: number;
   /** Free space on the log's file system that request data may not use (kept for flush records). */
   readonly walReserveBytes: number;
+  /** How long acknowledged requests are remembered, so a byte-identical resend is answered and not counted twice. */
+  readonly walDedupWindowMs: number;
   /** Above this resident memory, new data gets 503; `undefined` = no limit. */
   readonly memorySoftLimitBytes: number | undefined;
   /** Above this, also flush at once and log an error. */
@@ -78,6 +80,7 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   walGroupCommitMs: 2,
   walSegmentBytes: 64 * 1024 * 1024,
   walReserveBytes: 16 * 1024 * 1024,
+  walDedupWindowMs: 120_000,
   memorySoftLimitBytes: undefined,
   memoryHardLimitBytes: undefined,
   ratePointsPerSecond: undefined,
@@ -176,6 +179,12 @@ function collectorSettings(env: Env): CollectorSettings {
       undefined,
       env,
       COLLECTOR_DEFAULTS.walSegmentBytes,
+    ),
+    walDedupWindowMs: positiveInt(
+      'TALLYHOUSE_WAL_DEDUP_WINDOW_MS',
+      undefined,
+      env,
+      COLLECTOR_DEFAULTS.walDedupWindowMs,
     ),
     walReserveBytes: positiveInt(
       'TALLYHOUSE_WAL_RESERVE_BYTES',

@@ -207,8 +207,18 @@ async function receiveMetrics(
       encoding,
     );
     // Acknowledge, answer, apply: one synchronous block, so nothing can come between the ACK and the 200.
-    acknowledge(deps, pending, tenant.tenant, decoded);
+    const fresh = acknowledge(deps, pending, tenant.tenant, decoded);
     const status = send(response, 200, bytes, CONTENT_TYPES[encoding]);
+    if (!fresh) {
+      // A resend of a request counted already (its 200 was lost): answered, not counted again.
+      deps.limiter?.settle(tenant.tenant, decoded.acceptedDataPoints, 0);
+      deps.metrics.pointsRejected.inc({ reason: 'duplicate_request' }, decoded.acceptedDataPoints);
+      deps.logger.info(
+        { tenant: tenant.tenant },
+        'resend of an acknowledged request: answered, not counted again',
+      );
+      return status;
+    }
     const report = apply(deps, pending, tenant.tenant);
     deps.limiter?.settle(tenant.tenant, decoded.acceptedDataPoints, report.acceptedPoints);
     deps.metrics.pointsAccepted.inc(report.acceptedPoints);
@@ -267,9 +277,9 @@ function acknowledge(
   pending: PendingIngest,
   tenant: string,
   decoded: OtlpDecodeResult,
-) {
+): boolean {
   try {
-    pending.acknowledge();
+    return pending.acknowledge();
   } catch (error) {
     deps.limiter?.settle(tenant, decoded.acceptedDataPoints, 0);
     throw refusal(deps, { tenant, decoded }, error);

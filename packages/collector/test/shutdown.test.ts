@@ -151,11 +151,14 @@ describe('tallyhouse bin', () => {
       let pushedBack = 0;
       let stop = false;
       const racing = (async () => {
-        while (!stop) {
+        // Each request reports its own interval, as real exports do (a byte-identical one would be a resend).
+        for (let round = 1n; !stop; round++) {
           try {
             const answer = await new Promise<{ status: number; retryAfter: string | undefined }>(
               (resolve, reject) => {
-                const body = encodeRequest(otlpRequest([sumMetric('racing', [{ value: 1 }])]), 'protobuf');
+                const time = NOW_NS + round * 1_000_000n;
+                const point = { value: 1, start: time - 1_000_000n, time };
+                const body = encodeRequest(otlpRequest([sumMetric('racing', [point])]), 'protobuf');
                 const req = httpRequest(
                   {
                     host: '127.0.0.1',

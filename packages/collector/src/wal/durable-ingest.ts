@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileDurably } from '@tallyhouse/exporter-clickhouse';
@@ -40,14 +41,16 @@ export type BodyEncoding = 'protobuf' | 'json';
 
 /**
  * A request that is durable but not yet acknowledged. The receiver calls `acknowledge()` (logs the ACK: from now
- * on the request counts, crash or not), writes the 200, then calls `apply()` — all in one synchronous block,
- * so the ACK precedes the 200 by microseconds (a crash in between counts a request whose client will resend
- * it; OTLP has no idempotency key) and a replay applies the request exactly where its ACK is.
+ * on the request counts, crash or not), writes the 200, then calls `apply()` — all in one synchronous block, and
+ * a replay applies the request exactly where its ACK is. A crash between the ACK and the 200 leaves a counted
+ * request whose client resends it: OTLP has no idempotency key, but a resend is byte-identical, so a request
+ * identical (tenant, encoding, body) to one acknowledged within the dedup window is answered and not counted
+ * again — `acknowledge()` returns false and the caller must not `apply()` it.
  */
 export interface PendingIngest {
   /** What the request's partial_success reports (rejected points), known before anything is applied. */
   readonly assessment: ConsumeReport;
-  acknowledge(): void;
+  acknowledge(): boolean;
   apply(): ConsumeReport;
 }
 
@@ -86,11 +89,15 @@ export class DurableIngest implements FlushJournal {
   private committable: { lsn: bigint; streams: string } | undefined;
   /** Set when a flush outcome could not be logged: intake and flushes stop until a restart replays the log. */
   private stopped: WalWriteError | undefined;
+  /** Identities (digest of tenant, encoding, body) of requests acknowledged recently, oldest first. */
+  private readonly acknowledged = new Map<string, number>();
+  private readonly dedupWindowMs: number;
   /** DATA records logged whose fate (applied or refused) is not known yet: their segments must stay. */
   private readonly unacknowledged = new Set<bigint>();
 
-  constructor(dir: string, options: WalOptions, logger: Logger) {
+  constructor(dir: string, options: WalOptions & { dedupWindowMs?: number }, logger: Logger) {
     this.logger = logger;
+    this.dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS;
     this.checkpointPath = join(dir, 'checkpoint.json');
     const checkpoint = readCheckpoint(this.checkpointPath);
     this.checkpointLsn = BigInt(checkpoint?.lsn ?? '0');
@@ -122,19 +129,30 @@ export class DurableIngest implements FlushJournal {
     // Request data may not eat the reserve: flush records and checkpoints need it to free space again.
     this.wal.ensureRoom(record.length);
     const lsn = this.wal.append(DATA, record);
+    const identity = requestIdentity(record);
+    // Until its fate is known, the request's DATA record must outlive checkpoints (a replay needs it).
     this.unacknowledged.add(lsn);
     try {
       await this.wal.sync();
-    } finally {
+    } catch (error) {
       this.unacknowledged.delete(lsn);
+      throw error;
     }
     return {
       assessment: processor.accumulator.assess(request.decoded.batch, tenantRequest),
       acknowledge: () => {
-        if (this.stopped) throw this.stopped;
-        // Shutting down: `apply` would be refused, so the request is refused (503) instead of acknowledged.
-        if (!processor.accepting) throw new ProcessorShutdownError();
-        this.wal.append(ACK, encodeLsn(lsn));
+        try {
+          if (this.stopped) throw this.stopped;
+          // Shutting down: `apply` would be refused, so the request is refused (503) instead of acknowledged.
+          if (!processor.accepting) throw new ProcessorShutdownError();
+          // A resend of a request acknowledged already (its 200 was lost in a crash): answer it, count it once.
+          if (this.recentlyAcknowledged(identity, arrivalMs)) return false;
+          this.wal.append(ACK, encodeLsn(lsn));
+          this.remember(identity, arrivalMs);
+          return true;
+        } finally {
+          this.unacknowledged.delete(lsn);
+        }
       },
       // Room was reserved before logging; requests applied meanwhile may overshoot the cap by their size.
       apply: () => processor.consume(request.decoded.batch, tenantRequest, { force: true, nowMs: arrivalMs }),
@@ -197,9 +215,30 @@ export class DurableIngest implements FlushJournal {
     // A request logged before the checkpoint but applied after it is replayed from its DATA record.
     let keepFrom = candidate.lsn + 1n;
     for (const lsn of this.unacknowledged) if (lsn < keepFrom) keepFrom = lsn;
-    const deleted = this.wal.truncateThrough(keepFrom - 1n);
+    // Segments younger than the dedup window keep the ACKs that let a restart recognise resends.
+    const deleted = this.wal.truncateThrough(keepFrom - 1n, Date.now() - this.dedupWindowMs);
     this.logger.debug({ lsn: String(candidate.lsn), segmentsDeleted: deleted }, 'checkpoint written');
     return true;
+  }
+
+  private recentlyAcknowledged(identity: string, nowMs: number): boolean {
+    this.forgetAcknowledgedBefore(nowMs - this.dedupWindowMs);
+    return this.acknowledged.has(identity);
+  }
+
+  private remember(identity: string, arrivalMs: number) {
+    this.acknowledged.set(identity, arrivalMs);
+    // Bounded: at the cap the oldest identities go first (a resend arrives within seconds, not minutes).
+    if (this.acknowledged.size > MAX_REMEMBERED_REQUESTS) {
+      this.acknowledged.delete(this.acknowledged.keys().next().value as string);
+    }
+  }
+
+  private forgetAcknowledgedBefore(cutoffMs: number) {
+    for (const [identity, at] of this.acknowledged) {
+      if (at >= cutoffMs) break;
+      this.acknowledged.delete(identity);
+    }
   }
 
   // ---- replay ----
@@ -221,15 +260,27 @@ export class DurableIngest implements FlushJournal {
         dataByLsn.set(record.lsn, record);
         continue;
       }
-      if (record.lsn <= this.checkpointLsn) continue;
       if (record.type === ACK) {
         const lsn = record.body.readBigUInt64LE(0);
         const data = dataByLsn.get(lsn);
         dataByLsn.delete(lsn);
-        if (data === undefined) throw new Error(`write-ahead log: ACK of ${lsn} without its DATA record`);
+        if (data === undefined) {
+          if (record.lsn > this.checkpointLsn)
+            this.logger.error(
+              { lsn: String(lsn) },
+              'write-ahead log: an ACK without its DATA record; that request is lost',
+            );
+          continue;
+        }
+        // Identities of acknowledged requests survive the restart, so a resend after the crash is recognised.
+        this.remember(requestIdentity(data.body), dataArrivalMs(data.body));
+        if (record.lsn <= this.checkpointLsn) continue;
         this.replayData(data);
         requests++;
-      } else if (record.type === FLUSH_START) {
+        continue;
+      }
+      if (record.lsn <= this.checkpointLsn) continue;
+      if (record.type === FLUSH_START) {
         const { nowMs } = JSON.parse(record.body.toString('utf8')) as { nowMs: number };
         const label = `wal-${record.lsn}`;
         pending.set(label, processor.replayFlushStarted(label, nowMs));
@@ -279,6 +330,18 @@ export class DurableIngest implements FlushJournal {
   close() {
     this.wal.close();
   }
+}
+
+const DEFAULT_DEDUP_WINDOW_MS = 120_000;
+const MAX_REMEMBERED_REQUESTS = 200_000;
+
+/** A request's identity: the digest of its DATA record after the arrival time (encoding, flags, tenant, body). */
+function requestIdentity(record: Buffer): string {
+  return createHash('sha256').update(record.subarray(0, 2)).update(record.subarray(10)).digest('base64url');
+}
+
+function dataArrivalMs(record: Buffer): number {
+  return Number(record.readBigUInt64LE(2));
 }
 
 function encodeLsn(lsn: bigint): Buffer {

@@ -164,14 +164,18 @@ export class WriteAheadLog {
     return this.appendedLsn;
   }
 
-  /** Deletes whole segments whose records all have LSN ≤ `lsn` (everything in them is in storage). */
-  truncateThrough(lsn: bigint): number {
+  /**
+   * Deletes whole segments whose records all have LSN ≤ `lsn` (everything in them is in storage) and that
+   * were last written before `writtenBeforeMs` (younger ones are still needed, e.g. to recognise resends).
+   */
+  truncateThrough(lsn: bigint, writtenBeforeMs = Number.POSITIVE_INFINITY): number {
     const segments = listSegments(this.dir);
     let deleted = 0;
     for (let i = 0; i + 1 < segments.length; i++) {
       // A segment holds LSNs from its own first LSN up to (next segment's first LSN - 1).
       const nextFirst = segments[i + 1]!.firstLsn;
       if (nextFirst - 1n > lsn || segments[i]!.path === this.segmentPath) break;
+      if (statSync(segments[i]!.path).mtimeMs >= writtenBeforeMs) break;
       rmSync(segments[i]!.path, { force: true });
       deleted++;
     }
