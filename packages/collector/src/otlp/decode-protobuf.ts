@@ -396,13 +396,22 @@ function decodeNumberDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft,
 
 /** Histogram and ExponentialHistogram: data_points = 1, aggregation_temporality = 2. */
 function decodeHistogramMetric(d: ProtoDecoder, end: number, draft: MetricDraft): void {
+  decodeHistogramLike(d, end, draft, decodeHistogramDataPoint);
+}
+
+function decodeHistogramLike(
+  d: ProtoDecoder,
+  end: number,
+  draft: MetricDraft,
+  decodePoint: (d: ProtoDecoder, end: number, draft: MetricDraft, index: number) => void,
+): void {
   while (d.pos < end) {
     const tag = readTag(d, end);
     if (tag === t(1, LEN)) {
       const index = draft.seenPoints;
       try {
         const sub = readLengthEnd(d, end);
-        decodeHistogramDataPoint(d, sub, draft, index);
+        decodePoint(d, sub, draft, index);
       } catch (thrown) {
         throw withSegment(thrown, `dataPoints[${index}]`);
       }
@@ -516,25 +525,7 @@ function decodeHistogramDataPoint(d: ProtoDecoder, end: number, draft: MetricDra
 }
 
 function decodeExponentialHistogramMetric(d: ProtoDecoder, end: number, draft: MetricDraft): void {
-  while (d.pos < end) {
-    const tag = readTag(d, end);
-    if (tag === t(1, LEN)) {
-      const index = draft.seenPoints;
-      try {
-        const sub = readLengthEnd(d, end);
-        decodeExponentialDataPoint(d, sub, draft, index);
-      } catch (thrown) {
-        throw withSegment(thrown, `dataPoints[${index}]`);
-      }
-    } else if (tag === t(2, VARINT)) {
-      readVarint(d, end);
-      draft.temporality = d.lo | 0;
-    } else {
-      checkKnownWire(tag, 1, LEN, 'dataPoints');
-      checkKnownWire(tag, 2, VARINT, 'aggregationTemporality');
-      skipField(d, tag, end);
-    }
-  }
+  decodeHistogramLike(d, end, draft, decodeExponentialDataPoint);
 }
 
 function decodeExponentialDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft, index: number): void {
