@@ -13,7 +13,6 @@ import type {
   Attributes,
   AttributeValue,
   ExponentialBuckets,
-  InputPoint,
   InputResourceMetrics,
   InputScopeMetrics,
   InstrumentationScopeInfo,
@@ -28,18 +27,15 @@ import {
   withSegment,
 } from './errors.ts';
 import {
-  acceptNumberPoint,
+  acceptPoint,
   type DataKind,
   EMPTY_BUCKETS,
   exponentialHistogramValue,
-  FLAG_NO_RECORDED_VALUE,
   finishMetric,
   histogramValue,
-  isMissingTime,
   type MetricDraft,
-  MISSING_TIME_REASON,
   newMetricDraft,
-  rejectPoint,
+  numberValue,
   resetMetricData,
   UNSAFE_COUNT,
 } from './metric-assembly.ts';
@@ -258,7 +254,9 @@ function decodeNumberDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricD
     hasValue = true;
     valueField = 'asDouble';
   }
-  acceptNumberPoint(draft, index, { attributes, start, time, flags, hasValue, value, valueField }, d);
+  acceptPoint(draft, index, { attributes, start, time, flags }, d, () =>
+    numberValue(hasValue, value, valueField),
+  );
 }
 
 function decodeHistogramDataPoint(
@@ -277,22 +275,9 @@ function decodeHistogramDataPoint(
   const max = optionalDoubleField(point, 'max', 'max');
   const bucketCounts = countArrayField(point, 'bucketCounts', 'bucket_counts');
   const bounds = doubleArrayField(point, 'explicitBounds', 'explicit_bounds');
-  draft.seenPoints++;
-  if ((flags & FLAG_NO_RECORDED_VALUE) !== 0) {
-    d.noRecordedValue++;
-    return;
-  }
-  if (isMissingTime(time)) {
-    rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
-    return;
-  }
-  const value = histogramValue(count, sum, bounds, bucketCounts, min, max);
-  if ('reason' in value) {
-    rejectPoint(draft, index, value.field, value.reason);
-    return;
-  }
-  const out: InputPoint<'histogram'> = { attributes, startTimeUnixNano: start, timeUnixNano: time, value };
-  draft.points.push(out);
+  acceptPoint(draft, index, { attributes, start, time, flags }, d, () =>
+    histogramValue(count, sum, bounds, bucketCounts, min, max),
+  );
 }
 
 function decodeExponentialDataPoint(
@@ -313,27 +298,9 @@ function decodeExponentialDataPoint(
   const zeroCount = countField(point, 'zeroCount', 'zero_count');
   const positive = bucketsField(point, 'positive');
   const negative = bucketsField(point, 'negative');
-  draft.seenPoints++;
-  if ((flags & FLAG_NO_RECORDED_VALUE) !== 0) {
-    d.noRecordedValue++;
-    return;
-  }
-  if (isMissingTime(time)) {
-    rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
-    return;
-  }
-  const value = exponentialHistogramValue(count, sum, scale, zeroCount, positive, negative, min, max);
-  if ('reason' in value) {
-    rejectPoint(draft, index, value.field, value.reason);
-    return;
-  }
-  const out: InputPoint<'exponentialHistogram'> = {
-    attributes,
-    startTimeUnixNano: start,
-    timeUnixNano: time,
-    value,
-  };
-  draft.points.push(out);
+  acceptPoint(draft, index, { attributes, start, time, flags }, d, () =>
+    exponentialHistogramValue(count, sum, scale, zeroCount, positive, negative, min, max),
+  );
 }
 
 function bucketsField(point: JsonObject, name: 'positive' | 'negative'): ExponentialBuckets {

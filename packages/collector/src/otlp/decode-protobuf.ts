@@ -10,7 +10,6 @@ import type {
   Attributes,
   AttributeValue,
   ExponentialBuckets,
-  InputPoint,
   InputResourceMetrics,
   InputScopeMetrics,
   InstrumentationScopeInfo,
@@ -19,17 +18,14 @@ import { setAttribute, sortedObject } from './attribute-building.ts';
 import { type OtlpDecodeResult, RejectionLog } from './decode-result.ts';
 import { DecodeFailure, MAX_ANY_VALUE_DEPTH, toOtlpDecodeError, withSegment } from './errors.ts';
 import {
-  acceptNumberPoint,
+  acceptPoint,
   EMPTY_BUCKETS,
   exponentialHistogramValue,
-  FLAG_NO_RECORDED_VALUE,
   finishMetric,
   histogramValue,
-  isMissingTime,
   type MetricDraft,
-  MISSING_TIME_REASON,
   newMetricDraft,
-  rejectPoint,
+  numberValue,
   resetMetricData,
   UNSAFE_COUNT,
 } from './metric-assembly.ts';
@@ -382,16 +378,8 @@ function decodeNumberDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft,
         skipField(d, tag, end);
     }
   }
-  const fields = {
-    attributes: attributes ?? EMPTY_ATTRIBUTES,
-    start,
-    time,
-    flags,
-    hasValue,
-    value,
-    valueField,
-  };
-  acceptNumberPoint(draft, index, fields, d);
+  const frame = { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags };
+  acceptPoint(draft, index, frame, d, () => numberValue(hasValue, value, valueField));
 }
 
 /** Histogram and ExponentialHistogram: data_points = 1, aggregation_temporality = 2. */
@@ -501,27 +489,9 @@ function decodeHistogramDataPoint(d: ProtoDecoder, end: number, draft: MetricDra
         skipField(d, tag, end);
     }
   }
-  draft.seenPoints++;
-  if ((flags & FLAG_NO_RECORDED_VALUE) !== 0) {
-    d.noRecordedValue++;
-    return;
-  }
-  if (isMissingTime(time)) {
-    rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
-    return;
-  }
-  const value = histogramValue(count, sum, bounds, bucketCounts, min, max);
-  if ('reason' in value) {
-    rejectPoint(draft, index, value.field, value.reason);
-    return;
-  }
-  const point: InputPoint<'histogram'> = {
-    attributes: attributes ?? EMPTY_ATTRIBUTES,
-    startTimeUnixNano: start,
-    timeUnixNano: time,
-    value,
-  };
-  draft.points.push(point);
+  acceptPoint(draft, index, { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags }, d, () =>
+    histogramValue(count, sum, bounds, bucketCounts, min, max),
+  );
 }
 
 function decodeExponentialHistogramMetric(d: ProtoDecoder, end: number, draft: MetricDraft): void {
@@ -611,27 +581,9 @@ function decodeExponentialDataPoint(d: ProtoDecoder, end: number, draft: MetricD
         skipField(d, tag, end);
     }
   }
-  draft.seenPoints++;
-  if ((flags & FLAG_NO_RECORDED_VALUE) !== 0) {
-    d.noRecordedValue++;
-    return;
-  }
-  if (isMissingTime(time)) {
-    rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
-    return;
-  }
-  const value = exponentialHistogramValue(count, sum, scale, zeroCount, positive, negative, min, max);
-  if ('reason' in value) {
-    rejectPoint(draft, index, value.field, value.reason);
-    return;
-  }
-  const point: InputPoint<'exponentialHistogram'> = {
-    attributes: attributes ?? EMPTY_ATTRIBUTES,
-    startTimeUnixNano: start,
-    timeUnixNano: time,
-    value,
-  };
-  draft.points.push(point);
+  acceptPoint(draft, index, { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags }, d, () =>
+    exponentialHistogramValue(count, sum, scale, zeroCount, positive, negative, min, max),
+  );
 }
 
 function decodeBuckets(d: ProtoDecoder, end: number): ExponentialBuckets {

@@ -11,6 +11,8 @@ import type {
   InputMetric,
   InputPoint,
   PointKind,
+  PointValue,
+  SumValue,
   Temporality,
 } from '@tallyhouse/processor-tenant';
 import type { RejectionLog } from './decode-result.ts';
@@ -97,55 +99,61 @@ export function numberValueProblem(hasValue: boolean, value: number): string | u
   return undefined;
 }
 
-/**
- * Builds a histogram value, or returns why the point is rejected.
- * No buckets and no bounds means one bucket holding everything (`bucketCounts = [count]`).
- */
-/** The fields of a sum or gauge point, read by either decoder. */
-export interface NumberPointFields {
+/** What every data point carries besides its value, read by either decoder. */
+export interface PointFrame {
   readonly attributes: Attributes;
   readonly start: bigint;
   readonly time: bigint;
   readonly flags: number;
-  readonly hasValue: boolean;
-  readonly value: number;
-  /** Which field the value came from, for rejection messages. */
-  readonly valueField: string;
 }
 
 /**
- * The checks both encodings apply to a decoded sum or gauge point: "no recorded value" points are skipped
- * (counted in `skipped`), a missing time or a missing/non-finite value rejects the point, the rest is kept.
+ * The checks both encodings apply to every decoded point: "no recorded value" points are skipped (counted in
+ * `skipped`), a missing time rejects the point, then the value is built (or rejected with its reason).
  */
-export function acceptNumberPoint(
+export function acceptPoint(
   draft: MetricDraft,
   index: number,
-  fields: NumberPointFields,
+  frame: PointFrame,
   skipped: { noRecordedValue: number },
+  valueOf: () => PointValue | PointRejectionDetail,
 ): void {
   draft.seenPoints++;
-  if ((fields.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
+  if ((frame.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
     skipped.noRecordedValue++;
     return;
   }
-  if (isMissingTime(fields.time)) {
+  if (isMissingTime(frame.time)) {
     rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
     return;
   }
-  const problem = numberValueProblem(fields.hasValue, fields.value);
-  if (problem !== undefined) {
-    rejectPoint(draft, index, fields.valueField, problem);
+  const value = valueOf();
+  if ('reason' in value) {
+    rejectPoint(draft, index, value.field, value.reason);
     return;
   }
-  const point: InputPoint<'sum'> = {
-    attributes: fields.attributes,
-    startTimeUnixNano: fields.start,
-    timeUnixNano: fields.time,
-    value: { value: fields.value },
-  };
-  draft.points.push(point);
+  draft.points.push({
+    attributes: frame.attributes,
+    startTimeUnixNano: frame.start,
+    timeUnixNano: frame.time,
+    value,
+  } satisfies InputPoint);
 }
 
+/** A sum or gauge value, or why it is rejected; `field` names where the value came from. */
+export function numberValue(
+  hasValue: boolean,
+  value: number,
+  field: string,
+): SumValue | PointRejectionDetail {
+  const reason = numberValueProblem(hasValue, value);
+  return reason === undefined ? { value } : { field, reason };
+}
+
+/**
+ * Builds a histogram value, or returns why the point is rejected.
+ * No buckets and no bounds means one bucket holding everything (`bucketCounts = [count]`).
+ */
 export function histogramValue(
   count: number,
   sum: number | undefined,
