@@ -27,12 +27,13 @@ import {
   withSegment,
 } from './errors.ts';
 import {
-  acceptPoint,
+  admitPoint,
   type DataKind,
   EMPTY_BUCKETS,
   exponentialHistogramValue,
   finishMetric,
   histogramValue,
+  keepPoint,
   type MetricDraft,
   newMetricDraft,
   numberValue,
@@ -254,9 +255,9 @@ function decodeNumberDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricD
     hasValue = true;
     valueField = 'asDouble';
   }
-  acceptPoint(draft, index, { attributes, start, time, flags }, d, () =>
-    numberValue(hasValue, value, valueField),
-  );
+  const frame = { attributes, start, time, flags };
+  if (admitPoint(draft, index, frame, d))
+    keepPoint(draft, index, frame, numberValue(hasValue, value, valueField));
 }
 
 function decodeHistogramDataPoint(
@@ -275,9 +276,9 @@ function decodeHistogramDataPoint(
   const max = optionalDoubleField(point, 'max', 'max');
   const bucketCounts = countArrayField(point, 'bucketCounts', 'bucket_counts');
   const bounds = doubleArrayField(point, 'explicitBounds', 'explicit_bounds');
-  acceptPoint(draft, index, { attributes, start, time, flags }, d, () =>
-    histogramValue(count, sum, bounds, bucketCounts, min, max),
-  );
+  const frame = { attributes, start, time, flags };
+  if (admitPoint(draft, index, frame, d))
+    keepPoint(draft, index, frame, histogramValue(count, sum, bounds, bucketCounts, min, max));
 }
 
 function decodeExponentialDataPoint(
@@ -298,9 +299,14 @@ function decodeExponentialDataPoint(
   const zeroCount = countField(point, 'zeroCount', 'zero_count');
   const positive = bucketsField(point, 'positive');
   const negative = bucketsField(point, 'negative');
-  acceptPoint(draft, index, { attributes, start, time, flags }, d, () =>
-    exponentialHistogramValue(count, sum, scale, zeroCount, positive, negative, min, max),
-  );
+  const frame = { attributes, start, time, flags };
+  if (admitPoint(draft, index, frame, d))
+    keepPoint(
+      draft,
+      index,
+      frame,
+      exponentialHistogramValue(count, sum, scale, zeroCount, positive, negative, min, max),
+    );
 }
 
 function bucketsField(point: JsonObject, name: 'positive' | 'negative'): ExponentialBuckets {

@@ -18,11 +18,12 @@ import { setAttribute, sortedObject } from './attribute-building.ts';
 import { type OtlpDecodeResult, RejectionLog } from './decode-result.ts';
 import { DecodeFailure, MAX_ANY_VALUE_DEPTH, toOtlpDecodeError, withSegment } from './errors.ts';
 import {
-  acceptPoint,
+  admitPoint,
   EMPTY_BUCKETS,
   exponentialHistogramValue,
   finishMetric,
   histogramValue,
+  keepPoint,
   type MetricDraft,
   newMetricDraft,
   numberValue,
@@ -379,7 +380,8 @@ function decodeNumberDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft,
     }
   }
   const frame = { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags };
-  acceptPoint(draft, index, frame, d, () => numberValue(hasValue, value, valueField));
+  if (admitPoint(draft, index, frame, d))
+    keepPoint(draft, index, frame, numberValue(hasValue, value, valueField));
 }
 
 /** Histogram and ExponentialHistogram: data_points = 1, aggregation_temporality = 2. */
@@ -489,9 +491,9 @@ function decodeHistogramDataPoint(d: ProtoDecoder, end: number, draft: MetricDra
         skipField(d, tag, end);
     }
   }
-  acceptPoint(draft, index, { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags }, d, () =>
-    histogramValue(count, sum, bounds, bucketCounts, min, max),
-  );
+  const frame = { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags };
+  if (admitPoint(draft, index, frame, d))
+    keepPoint(draft, index, frame, histogramValue(count, sum, bounds, bucketCounts, min, max));
 }
 
 function decodeExponentialHistogramMetric(d: ProtoDecoder, end: number, draft: MetricDraft): void {
@@ -581,9 +583,14 @@ function decodeExponentialDataPoint(d: ProtoDecoder, end: number, draft: MetricD
         skipField(d, tag, end);
     }
   }
-  acceptPoint(draft, index, { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags }, d, () =>
-    exponentialHistogramValue(count, sum, scale, zeroCount, positive, negative, min, max),
-  );
+  const frame = { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags };
+  if (admitPoint(draft, index, frame, d))
+    keepPoint(
+      draft,
+      index,
+      frame,
+      exponentialHistogramValue(count, sum, scale, zeroCount, positive, negative, min, max),
+    );
 }
 
 function decodeBuckets(d: ProtoDecoder, end: number): ExponentialBuckets {

@@ -108,26 +108,34 @@ export interface PointFrame {
 }
 
 /**
- * The checks both encodings apply to every decoded point: "no recorded value" points are skipped (counted in
- * `skipped`), a missing time rejects the point, then the value is built (or rejected with its reason).
+ * The checks both encodings apply to every decoded point before its value: "no recorded value" points are
+ * skipped (counted in `skipped`), a missing time rejects the point. False: the point is done with.
  */
-export function acceptPoint(
+export function admitPoint(
   draft: MetricDraft,
   index: number,
   frame: PointFrame,
   skipped: { noRecordedValue: number },
-  valueOf: () => PointValue | PointRejectionDetail,
-): void {
+): boolean {
   draft.seenPoints++;
   if ((frame.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
     skipped.noRecordedValue++;
-    return;
+    return false;
   }
   if (isMissingTime(frame.time)) {
     rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
-    return;
+    return false;
   }
-  const value = valueOf();
+  return true;
+}
+
+/** Keeps an admitted point, or rejects it with the reason its value builder gave. */
+export function keepPoint(
+  draft: MetricDraft,
+  index: number,
+  frame: PointFrame,
+  value: PointValue | PointRejectionDetail,
+): void {
   if ('reason' in value) {
     rejectPoint(draft, index, value.field, value.reason);
     return;
