@@ -2,6 +2,8 @@ import { Accumulator, type ConsumeReport, type RequestTenant } from './accumulat
 import type { AccumulatorOptions } from './config.ts';
 import type { InputBatch, SeriesPoint } from './model.ts';
 
+const EVICTION_EVERY_MS = 60_000;
+
 /**
  * Tenant resolution, identity and cumulative→delta conversion without buffering: each input comes out at
  * once as series points (points of one series within the input merged). For stages that receive plain
@@ -10,6 +12,7 @@ import type { InputBatch, SeriesPoint } from './model.ts';
  */
 export class SeriesNormalizer {
   private readonly accumulator: Accumulator;
+  private lastEviction = 0;
 
   constructor(options: AccumulatorOptions = {}) {
     // Nothing stays buffered between calls, so only the per-call size needs a bound.
@@ -20,7 +23,12 @@ export class SeriesNormalizer {
     const report = this.accumulator.consume(input, request);
     const points = this.accumulator.take();
     this.accumulator.settle(points.length, []);
-    this.accumulator.evictStaleStreams();
+    // Eviction walks every stream: once in a while is enough to bound them.
+    const now = Date.now();
+    if (now - this.lastEviction >= EVICTION_EVERY_MS) {
+      this.lastEviction = now;
+      this.accumulator.evictStaleStreams();
+    }
     return { points, report };
   }
 
