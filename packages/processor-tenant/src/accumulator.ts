@@ -1,4 +1,4 @@
-import { decodeAttributes } from './canonical-attributes.ts';
+import { encodeValue } from './canonical-attributes.ts';
 import {
   type AccumulatorOptions,
   type ResolvedAccumulatorOptions,
@@ -6,9 +6,16 @@ import {
 } from './config.ts';
 import { cumulativeToDelta, type StreamState } from './cumulative-to-delta.ts';
 import { BufferFullError } from './errors.ts';
-import { type HeldPoint, mergeEarlierArrival, mergeLaterArrival, type TimedPoint } from './merge/index.ts';
+import {
+  type HeldPoint,
+  mergeEarlierArrival,
+  mergeLaterArrival,
+  ownedValue,
+  type TimedPoint,
+} from './merge/index.ts';
 import type {
   Attributes,
+  HistogramValue,
   InputBatch,
   InputMetric,
   InputPoint,
@@ -23,9 +30,9 @@ import {
   metricKey,
   OVERFLOW_ATTRIBUTES,
   seriesKey,
-  seriesKeyOfPoint,
   sourceStreamPrefix,
 } from './series-identity.ts';
+import { SeriesTable } from './series-table.ts';
 import { isValidTenant, tenantProblem } from './tenant.ts';
 
 export type RejectionReason = 'missing_tenant' | 'invalid_tenant' | 'non_finite_value';
@@ -95,11 +102,8 @@ interface SeriesGroup {
   readonly resource: Attributes;
   scope: InstrumentationScopeInfo;
   description: string;
-  readonly series: Map<string, HeldSeries>;
+  readonly series: SeriesTable<HeldPoint>;
 }
-
-/** A buffered series is its key (which encodes its attributes, see `decodeAttributes`) and its point. */
-type HeldSeries = HeldPoint;
 
 interface MetricSlot {
   readonly metric: MetricInfo;
@@ -120,14 +124,13 @@ interface MetricContext {
   lastGroup: SeriesGroup | undefined;
 }
 
-/** A point that passed validation, with its identity computed, waiting for the capacity check. */
+/** A point that passed validation, waiting for the capacity check. */
 interface PreparedPoint {
   readonly context: MetricContext;
   readonly tenant: string;
-  readonly key: string;
   readonly point: InputPoint;
-  /** Whether the series was already buffered at preparation (then it needs no room). */
-  readonly held: boolean;
+  /** The series' identity when it was not buffered at preparation (it needs room); `undefined` when it was. */
+  readonly newSeriesKey: string | undefined;
   readonly streamKey: string | undefined;
 }
 
@@ -202,16 +205,15 @@ export class Accumulator {
     if (options.force || this.surelyFits(input)) {
       options.beforeApply?.();
       // Far from the caps (the common case): one pass, nothing materialised per point.
-      this.visitValidPoints(input, request, rejections, (context, tenant, key, point) => {
-        this.apply(context, tenant, key, point, this.streamKeyOf(context, tenant, key));
+      this.visitValidPoints(input, request, rejections, (context, tenant, point) => {
+        this.apply(context, tenant, point, this.streamKeyOf(context, tenant, point));
         accepted++;
       });
     } else {
       const prepared = this.prepare(input, request, rejections);
       this.ensureCapacity(prepared);
       options.beforeApply?.();
-      for (const item of prepared)
-        this.apply(item.context, item.tenant, item.key, item.point, item.streamKey);
+      for (const item of prepared) this.apply(item.context, item.tenant, item.point, item.streamKey);
       accepted = prepared.length;
     }
     this.counters.acceptedPoints += accepted;
@@ -232,10 +234,15 @@ export class Accumulator {
     );
   }
 
-  private streamKeyOf(context: MetricContext, tenant: string, key: string): string | undefined {
+  private streamKeyOf(context: MetricContext, tenant: string, point: InputPoint): string | undefined {
     return context.streamPrefix === undefined
       ? undefined
-      : context.streamPrefix + JSON.stringify(tenant) + key;
+      : context.streamPrefix + JSON.stringify(tenant) + this.seriesKeyOf(context, point);
+  }
+
+  /** The series' identity as text (see series-identity.ts); the buffer itself finds series without it. */
+  private seriesKeyOf(context: MetricContext, point: InputPoint): string {
+    return seriesKey(point.attributes, this.options.tenantAttribute, context.metric.kind, point.value);
   }
 
   /** Resolves tenant and identity of every point; rejects (and tallies) the invalid ones. */
@@ -243,10 +250,8 @@ export class Accumulator {
     input: InputBatch,
     request: RequestTenant,
     rejections: RejectionTally,
-    visit: (context: MetricContext, tenant: string, key: string, point: InputPoint) => void,
-    withKeys = true,
+    visit: (context: MetricContext, tenant: string, point: InputPoint) => void,
   ) {
-    const tenantAttribute = this.options.tenantAttribute;
     for (const resourceMetrics of input.resourceMetrics) {
       const resource = keptResource(resourceMetrics.resource, this.options.keepResourceAttributes);
       const resourceTenant = this.resourceTenant(resourceMetrics);
@@ -264,12 +269,7 @@ export class Accumulator {
               );
               continue;
             }
-            visit(
-              context,
-              tenant,
-              withKeys ? seriesKey(point.attributes, tenantAttribute, kind, point.value) : '',
-              point,
-            );
+            visit(context, tenant, point);
           }
         }
       }
@@ -346,7 +346,8 @@ export class Accumulator {
     const newStreams = new Set<string>();
     for (const item of prepared) {
       if (item.streamKey !== undefined && !this.streams.has(item.streamKey)) newStreams.add(item.streamKey);
-      if (!item.held) newSeries.add(`${item.context.slotKey}${JSON.stringify(item.tenant)}${item.key}`);
+      if (item.newSeriesKey !== undefined)
+        newSeries.add(`${item.context.slotKey}${JSON.stringify(item.tenant)}${item.newSeriesKey}`);
     }
     if (this.count() + newSeries.size > this.options.maxBufferedSeries) {
       return `buffer full: ${this.count()} series held, ${newSeries.size} new would exceed maxBufferedSeries=${this.options.maxBufferedSeries}; retry later`;
@@ -364,7 +365,7 @@ export class Accumulator {
   assess(input: InputBatch, request: RequestTenant = {}): ConsumeReport {
     const rejections = new RejectionTally();
     let accepted = 0;
-    this.visitValidPoints(input, request, rejections, () => accepted++, false);
+    this.visitValidPoints(input, request, rejections, () => accepted++);
     return rejections.report(accepted, { missing_tenant: 0, invalid_tenant: 0, non_finite_value: 0 });
   }
 
@@ -379,20 +380,23 @@ export class Accumulator {
 
   private prepare(input: InputBatch, request: RequestTenant, rejections: RejectionTally): PreparedPoint[] {
     const prepared: PreparedPoint[] = [];
-    this.visitValidPoints(input, request, rejections, (context, tenant, key, point) => {
-      const held = this.slots.get(context.slotKey)?.byTenant.get(tenant)?.series.has(key) === true;
-      prepared.push({ context, tenant, key, point, held, streamKey: this.streamKeyOf(context, tenant, key) });
+    this.visitValidPoints(input, request, rejections, (context, tenant, point) => {
+      const series = this.slots.get(context.slotKey)?.byTenant.get(tenant)?.series;
+      const held =
+        series?.get(point.attributes, this.options.tenantAttribute, extraOf(context.metric, point.value)) !==
+        undefined;
+      prepared.push({
+        context,
+        tenant,
+        point,
+        newSeriesKey: held ? undefined : this.seriesKeyOf(context, point),
+        streamKey: this.streamKeyOf(context, tenant, point),
+      });
     });
     return prepared;
   }
 
-  private apply(
-    context: MetricContext,
-    tenant: string,
-    key: string,
-    input: InputPoint,
-    streamKey: string | undefined,
-  ) {
+  private apply(context: MetricContext, tenant: string, input: InputPoint, streamKey: string | undefined) {
     const metric = context.metric;
     let point: TimedPoint = input;
     if (streamKey !== undefined) {
@@ -401,16 +405,18 @@ export class Accumulator {
       point = delta;
     }
     const group = this.contextGroup(context, tenant);
-    const held = group.series.get(key);
+    const skipKey = this.options.tenantAttribute;
+    const extra = extraOf(metric, point.value);
+    const held = group.series.get(input.attributes, skipKey, extra);
     if (held !== undefined) {
       mergeLaterArrival(metric.kind, held, point, this.options.maxExponentialBuckets);
       return;
     }
     if ((this.seriesPerTenant.get(tenant) ?? 0) >= this.options.maxSeriesPerTenant) {
-      this.foldIntoOverflow(group, point);
+      this.foldIntoOverflow(group, point, extra);
       return;
     }
-    this.addSeries(group, key, point);
+    this.addSeries(group, input.attributes, skipKey, extra, point);
   }
 
   private contextGroup(context: MetricContext, tenant: string): SeriesGroup {
@@ -440,20 +446,25 @@ export class Accumulator {
     return outcome.delta;
   }
 
-  private foldIntoOverflow(group: SeriesGroup, point: TimedPoint) {
+  private foldIntoOverflow(group: SeriesGroup, point: TimedPoint, extra: string | undefined) {
     this.counters.overflowFolds++;
-    const key = seriesKey(OVERFLOW_ATTRIBUTES, undefined, group.metric.kind, point.value);
-    const held = group.series.get(key);
+    const held = group.series.get(OVERFLOW_ATTRIBUTES, undefined, extra);
     if (held !== undefined)
       mergeLaterArrival(group.metric.kind, held, point, this.options.maxExponentialBuckets);
-    else this.addSeries(group, key, point);
+    else this.addSeries(group, OVERFLOW_ATTRIBUTES, undefined, extra, point);
   }
 
-  private addSeries(group: SeriesGroup, key: string, point: TimedPoint) {
-    group.series.set(key, {
+  private addSeries(
+    group: SeriesGroup,
+    attributes: Attributes,
+    skipKey: string | undefined,
+    extra: string | undefined,
+    point: TimedPoint,
+  ) {
+    group.series.insert(attributes, skipKey, extra, {
       startTimeUnixNano: point.startTimeUnixNano,
       timeUnixNano: point.timeUnixNano,
-      value: point.value,
+      value: ownedValue(group.metric.kind, point.value),
     });
     this.buffered++;
     this.seriesPerTenant.set(group.tenant, (this.seriesPerTenant.get(group.tenant) ?? 0) + 1);
@@ -468,7 +479,7 @@ export class Accumulator {
         resource: slot.resource,
         scope: { name: '', version: '' },
         description: slot.metric.description,
-        series: new Map(),
+        series: new SeriesTable(slot.metric.kind === 'histogram'),
       };
       slot.byTenant.set(tenant, group);
     }
@@ -496,18 +507,18 @@ export class Accumulator {
           group.description === group.metric.description
             ? group.metric
             : { ...group.metric, description: group.description };
-        for (const [key, held] of group.series) {
+        group.series.forEach((attributes, held) => {
           points.push({
             tenant: group.tenant,
             resource: group.resource,
             scope: group.scope,
             metric,
-            attributes: decodeAttributes(key),
+            attributes,
             startTimeUnixNano: held.startTimeUnixNano,
             timeUnixNano: held.timeUnixNano,
             value: held.value,
           });
-        }
+        });
       }
     }
     this.slots.clear();
@@ -536,11 +547,11 @@ export class Accumulator {
     const slot = this.slotFor(metricKey(point.resource, point.metric), point.metric, point.resource);
     const group = this.groupFor(slot, point.tenant);
     if (group.scope.name === '' && group.scope.version === '') group.scope = point.scope;
-    const key = seriesKeyOfPoint(point);
-    const held = group.series.get(key);
+    const extra = extraOf(point.metric, point.value);
+    const held = group.series.get(point.attributes, undefined, extra);
     if (held !== undefined)
       mergeEarlierArrival(point.metric.kind, held, point, this.options.maxExponentialBuckets);
-    else this.addSeries(group, key, point);
+    else this.addSeries(group, point.attributes, undefined, extra, point);
   }
 
   /** The cumulative streams' state, for a checkpoint. Values are shared, not copied: serialise at once. */
@@ -584,6 +595,11 @@ export function snapshotOfStreams(streams: ReadonlyMap<string, StreamState>): St
     value: state.value,
     lastSeenMs: state.lastSeenMs,
   }));
+}
+
+/** Bucket bounds are part of an explicit histogram's identity: different bounds never merge. */
+function extraOf(metric: MetricInfo, value: PointValue): string | undefined {
+  return metric.kind === 'histogram' ? encodeValue((value as HistogramValue).bounds) : undefined;
 }
 
 function hasFiniteValue(kind: MetricInfo['kind'], point: InputPoint): boolean {

@@ -68,6 +68,11 @@ export function decodeAttributes(key: string): Attributes {
   return untaggedPairs(JSON.parse(key) as unknown[]);
 }
 
+/** The attribute value an `encodeValue` text stands for. */
+export function decodeValue(encoded: string): AttributeValue {
+  return untagged(JSON.parse(encoded));
+}
+
 function untaggedPairs(pairs: readonly unknown[]): Attributes {
   const entries: [string, AttributeValue][] = [];
   for (let i = 0; i + 1 < pairs.length; i += 2) entries.push([pairs[i] as string, untagged(pairs[i + 1])]);

@@ -14,6 +14,7 @@ export * from './model.ts';
 export * from './sdk-adapter.ts';
 export * from './series-identity.ts';
 export * from './series-normalizer.ts';
+export * from './series-table.ts';
 export * from './tenant.ts';
 export * from './tenant-context.ts';
 export * from './tenant-processor.ts';

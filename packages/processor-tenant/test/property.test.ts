@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeAttributes, encodeAttributes, encodeAttributesWith } from '../src/canonical-attributes.ts';
 import {
   Accumulator,
   type Attributes,
@@ -9,6 +10,7 @@ import {
   type InputBatch,
   type InputResourceMetrics,
   type SeriesPoint,
+  SeriesTable,
 } from '../src/index.ts';
 import {
   CHECKOUT,
@@ -299,6 +301,7 @@ const scalarArb: fc.Arbitrary<AttributeValue> = fc.constantFrom<AttributeValue>(
   Number.POSITIVE_INFINITY,
   'Infinity',
   0,
+  -0,
   1.5,
   'a:b',
   '"a"',
@@ -507,3 +510,67 @@ describe('property: gauge last write wins', () => {
     );
   });
 });
+
+describe('property: the series table finds exactly the series the key encoding identifies', () => {
+  const SKIP = 'tenant';
+  // Variants of a few base sets (one value overridden, keys reordered, a skipped or undefined key added):
+  // they share paths deep into the table and often meet, so both hits and misses get exercised.
+  const variantArb = fc.record({
+    base: fc.nat(),
+    override: fc.option(fc.record({ key: keyArb, value: scalarArb })),
+    seed: fc.integer(),
+    skipped: fc.option(scalarArb),
+    undefinedKey: fc.option(fc.constantFrom('a', 'z', '__proto__')),
+    extra: fc.constantFrom('[1,2]', '[1,3]', '[]'),
+  });
+  const baseArb = fc.array(fc.dictionary(keyArb, valueArb, { minKeys: 2, maxKeys: 4 }), {
+    minLength: 1,
+    maxLength: 4,
+  });
+
+  it('get() hits exactly when encodeAttributes gives a key seen before; forEach() gives the sets back', () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        baseArb,
+        fc.array(variantArb, { maxLength: 30 }),
+        (withExtra, bases, variants) => {
+          const table = new SeriesTable<string>(withExtra);
+          const reference = new Set<string>();
+          for (const variant of variants) {
+            const base = bases[variant.base % bases.length]!;
+            const attributes: Record<string, unknown> = {
+              ...(shuffleKeys(base, seededRandom(variant.seed)) as Attributes),
+            };
+            if (variant.override !== null) attributes[variant.override.key] = variant.override.value;
+            if (variant.skipped !== null) attributes[SKIP] = variant.skipped;
+            if (variant.undefinedKey !== null && !(variant.undefinedKey in attributes))
+              Object.defineProperty(attributes, variant.undefinedKey, { value: undefined, enumerable: true });
+            const set = attributes as Attributes;
+            const extra = withExtra ? variant.extra : undefined;
+            const key = encodeAttributesWith(set, SKIP, extra ?? null);
+            const found = table.get(set, SKIP, extra);
+            expect(found).toBe(reference.has(key) ? key : undefined);
+            if (found === undefined) {
+              table.insert(set, SKIP, extra, key);
+              reference.add(key);
+            }
+          }
+          expect(table.size).toBe(reference.size);
+          const visited: string[] = [];
+          table.forEach((attributes, key) => {
+            expect(encodeAttributes(attributes)).toBe(decodeAttributesKey(key));
+            visited.push(key);
+          });
+          expect(visited.sort()).toEqual([...reference].sort());
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+});
+
+/** The attribute part of an `encodeAttributesWith` key, re-encoded without the extra part. */
+function decodeAttributesKey(key: string): string {
+  return encodeAttributes(decodeAttributes(key));
+}

@@ -55,8 +55,22 @@ export function mergeLaterArrival(
     if (incomingGaugeWins(held, incoming)) replaceWith(held, incoming);
     return;
   }
-  held.value = addValues(kind, held.value, incoming.value, maxBuckets);
+  if (kind === 'sum') addSumInPlace(held, incoming.value as Value<'sum'>);
+  else held.value = addValues(kind, held.value, incoming.value, maxBuckets);
   widen(held, incoming);
+}
+
+/**
+ * The hot path of a merge: no new value object that would outlive the next scavenge. A held sum owns its
+ * value object (`ownedValue` copies it when the series is created), so adding into it touches no input.
+ */
+function addSumInPlace(held: HeldPoint, incoming: Value<'sum'>) {
+  (held.value as { value: number }).value += incoming.value;
+}
+
+/** The value a new held point starts from: sums get their own object, since later merges add into it. */
+export function ownedValue(kind: MetricInfo['kind'], value: PointValue): PointValue {
+  return kind === 'sum' ? { value: (value as Value<'sum'>).value } : value;
 }
 
 /**
