@@ -43,7 +43,7 @@ export class SeriesTable<T> {
     for (let i = 0; i < shape.depth && found !== undefined; i++)
       found = childOf(found as Level, this.keyAt(shape, attributes, i, extra));
     // An undefined value reads as a miss (it is never a key); only then is it worth looking for one.
-    if (found === undefined && this.hasUndefinedValue(shape, attributes))
+    if (found === undefined && hasUndefinedValue(shape, attributes))
       return this.get(definedOnly(attributes), skipKey, extra);
     return found as T | undefined;
   }
@@ -51,48 +51,23 @@ export class SeriesTable<T> {
   /** Adds the entry of a series not held yet (`get` returned `undefined`). */
   insert(attributes: Attributes, skipKey: string | undefined, extra: string | undefined, entry: T): void {
     const shape = this.shapeOf(attributes, skipKey);
-    if (this.hasUndefinedValue(shape, attributes)) {
+    if (hasUndefinedValue(shape, attributes)) {
       this.insert(definedOnly(attributes), skipKey, extra, entry);
       return;
     }
-    const keys = Array.from({ length: shape.depth }, (_, i) => this.keyAt(shape, attributes, i, extra));
-    // Follow the path as far as it exists; `keys[i]` is then missing from `level`.
-    let holder: Level = shape.root;
-    let level: Level = shape.root;
-    let i = 0;
-    for (; i < keys.length - 1; i++) {
-      const next = childOf(level, keys[i]);
-      if (next === undefined) break;
-      holder = level;
-      level = next as Level;
-    }
-    let rest: unknown = entry;
-    for (let j = keys.length - 1; j > i; j--) rest = new SingleKeyLevel(keys[j], rest);
-    const grown = withChild(level, keys[i], rest);
-    if (grown !== level) replaceChild(holder, keys[i - 1], grown);
+    const keys: unknown[] = [];
+    for (let i = 0; i < shape.depth; i++) keys.push(this.keyAt(shape, attributes, i, extra));
+    insertPath(shape.root, keys, entry);
     this.entries++;
+    shape.entries++;
+    // Checked at powers of two, so the checks cost O(1) amortised per insert.
+    if ((shape.entries & (shape.entries - 1)) === 0) shape.reorderLevels();
   }
 
   /** Visits every entry with its canonical attribute set (sorted names, a fresh object per entry). */
   forEach(visit: (attributes: Attributes, entry: T) => void) {
-    for (const shape of this.shapes.values()) {
-      const path: unknown[] = new Array(shape.depth);
-      const last = shape.depth - 1;
-      // Depth-first without recursion: a shape has one level per attribute, and a point may carry thousands.
-      const levels: Iterator<[unknown, unknown]>[] = [shape.root.entries()];
-      while (levels.length > 0) {
-        const depth = levels.length - 1;
-        const next = levels[depth]!.next();
-        if (next.done === true) {
-          levels.pop();
-          continue;
-        }
-        const [key, child] = next.value;
-        path[depth] = key;
-        if (depth === last) visit(attributesOf(shape, path), child as T);
-        else levels.push(entriesOf(child as Level));
-      }
-    }
+    for (const shape of this.shapes.values())
+      walkPaths(shape.root, shape.depth, (path, entry) => visit(shape.attributesOf(path), entry as T));
   }
 
   /**
@@ -117,22 +92,12 @@ export class SeriesTable<T> {
     return this.lookUpShape(Object.keys(attributes), skipKey);
   }
 
-  private hasUndefinedValue(shape: Shape, attributes: Attributes): boolean {
-    for (const name of shape.names) if (attributes[name] === undefined) return true;
-    return false;
-  }
-
   private lookUpShape(keys: string[], skipKey: string | undefined): Shape {
     const names = keys.filter((key) => key !== skipKey).sort();
     const id = JSON.stringify(names);
     let shape = this.shapes.get(id);
     if (shape === undefined) {
-      shape = {
-        names,
-        depth: Math.max(1, names.length + (this.withExtra ? 1 : 0)),
-        root: new Map(),
-        protoSafe: !names.includes('__proto__'),
-      };
+      shape = new Shape(names, this.withExtra);
       this.shapes.set(id, shape);
     }
     this.lastKeys = keys;
@@ -143,7 +108,7 @@ export class SeriesTable<T> {
 
   /** The map key at trie level `index`: an attribute value, then `extra`; an empty set has one level. */
   private keyAt(shape: Shape, attributes: Attributes, index: number, extra: string | undefined): unknown {
-    if (index < shape.names.length) return this.valueKey(attributes[shape.names[index]!]);
+    if (index < shape.levelNames.length) return this.valueKey(attributes[shape.levelNames[index]!]);
     return this.withExtra ? extra : EMPTY_SET;
   }
 
@@ -161,6 +126,77 @@ export class SeriesTable<T> {
       this.tokens.set(encoded, token);
     }
     return token;
+  }
+}
+
+/** Below this many series a shape keeps its level order: reordering would not pay for itself. */
+const REORDER_MIN_ENTRIES = 64;
+/** Wider shapes keep name order: counting distinct values per level would cost more than it saves. */
+const REORDER_MAX_NAMES = 32;
+
+/**
+ * The attribute sets of one set of names, as a trie with one level per name (plus the `extra` level).
+ *
+ * A trie shares memory along common prefixes, so the order of its levels decides its size: an account id
+ * sorting first would leave nothing shared below it. Levels start in name order; as the shape grows (at
+ * 64, 128, 256… series) they are reordered by ascending number of distinct values, low-cardinality names
+ * on top, and the trie is rebuilt when that order changes. Identity does not depend on the order.
+ */
+class Shape {
+  /** Attribute names in canonical (sorted) order, without the skipped key. */
+  readonly names: readonly string[];
+  /** The name read at each attribute level: a permutation of `names`. */
+  levelNames: readonly string[];
+  /** The level of each name (index in `names`): the inverse permutation. */
+  private nameLevels: readonly number[];
+  /** Trie levels: one per name, plus the `extra` level; at least one. */
+  readonly depth: number;
+  root: Map<unknown, unknown> = new Map();
+  entries = 0;
+  /** Whether plain assignment can build the attribute object (no own property named `__proto__`). */
+  private readonly protoSafe: boolean;
+
+  constructor(names: readonly string[], withExtra: boolean) {
+    this.names = names;
+    this.levelNames = names;
+    this.nameLevels = names.map((_, i) => i);
+    this.depth = Math.max(1, names.length + (withExtra ? 1 : 0));
+    this.protoSafe = !names.includes('__proto__');
+  }
+
+  /** Puts the attribute levels in ascending order of distinct values, rebuilding the trie if that moves any. */
+  reorderLevels() {
+    const attributeLevels = this.names.length;
+    if (this.entries < REORDER_MIN_ENTRIES || attributeLevels < 2 || attributeLevels > REORDER_MAX_NAMES)
+      return;
+    const distinct = this.levelNames.map(() => new Set<unknown>());
+    walkPaths(this.root, this.depth, (path) => {
+      for (let level = 0; level < attributeLevels; level++) distinct[level]!.add(path[level]);
+    });
+    // Ties keep their current order, so equal counts never cause a rebuild.
+    const order = distinct
+      .map((_, level) => level)
+      .sort((a, b) => distinct[a]!.size - distinct[b]!.size || a - b);
+    if (order.every((level, i) => level === i)) return;
+    const rebuilt = new Map<unknown, unknown>();
+    walkPaths(this.root, this.depth, (path, entry) => {
+      const keys = [...path];
+      for (let i = 0; i < attributeLevels; i++) keys[i] = path[order[i]!];
+      insertPath(rebuilt, keys, entry);
+    });
+    this.root = rebuilt;
+    this.levelNames = order.map((level) => this.levelNames[level]!);
+    this.nameLevels = this.names.map((name) => this.levelNames.indexOf(name));
+  }
+
+  /** The canonical attribute set of a trie path: names in sorted order, values from their levels. */
+  attributesOf(path: readonly unknown[]): Attributes {
+    const { names, nameLevels } = this;
+    if (!this.protoSafe)
+      return Object.fromEntries(names.map((name, i) => [name, attributeValue(path[nameLevels[i]!])]));
+    const attributes: Record<string, AttributeValue> = {};
+    for (let i = 0; i < names.length; i++) attributes[names[i]!] = attributeValue(path[nameLevels[i]!]);
+    return attributes;
   }
 }
 
@@ -201,16 +237,6 @@ function replaceChild(holder: Level, key: unknown, child: Level) {
   else holder.set(key, child);
 }
 
-interface Shape {
-  /** Attribute names in canonical (sorted) order, without the skipped key. */
-  readonly names: readonly string[];
-  /** Trie levels: one per name, plus the `extra` level; at least one. */
-  readonly depth: number;
-  readonly root: Map<unknown, unknown>;
-  /** Whether plain assignment can build the attribute object (no own property named `__proto__`). */
-  readonly protoSafe: boolean;
-}
-
 /** The key of the single entry of an empty attribute set. */
 const EMPTY_SET = Symbol('empty attribute set');
 
@@ -226,28 +252,56 @@ class ComplexValue {
   }
 }
 
-function sameKeys(keys: readonly string[], last: readonly string[]): boolean {
-  if (keys.length !== last.length) return false;
-  for (let i = 0; i < keys.length; i++) if (keys[i] !== last[i]) return false;
-  return true;
-}
-
 function definedOnly(attributes: Attributes): Attributes {
   const entries = Object.entries(attributes).filter(([, value]) => value !== undefined);
   return Object.fromEntries(entries);
 }
 
+function hasUndefinedValue(shape: Shape, attributes: Attributes): boolean {
+  for (const name of shape.names) if (attributes[name] === undefined) return true;
+  return false;
+}
+
+/** Adds `keys → entry` below `root`, where the full path is not present yet. */
+function insertPath(root: Map<unknown, unknown>, keys: readonly unknown[], entry: unknown) {
+  // Follow the path as far as it exists; `keys[i]` is then missing from `level`.
+  let holder: Level = root;
+  let level: Level = root;
+  let i = 0;
+  for (; i < keys.length - 1; i++) {
+    const next = childOf(level, keys[i]);
+    if (next === undefined) break;
+    holder = level;
+    level = next as Level;
+  }
+  let rest: unknown = entry;
+  for (let j = keys.length - 1; j > i; j--) rest = new SingleKeyLevel(keys[j], rest);
+  const grown = withChild(level, keys[i], rest);
+  if (grown !== level) replaceChild(holder, keys[i - 1], grown);
+}
+
+/** Visits every entry below `root` with its path of keys (one array, rewritten between visits). */
+function walkPaths(root: Level, depth: number, visit: (path: readonly unknown[], entry: unknown) => void) {
+  const path: unknown[] = new Array(depth);
+  // Depth-first without recursion: a shape has one level per attribute, and a point may carry thousands.
+  const levels: Iterator<[unknown, unknown]>[] = [entriesOf(root)];
+  while (levels.length > 0) {
+    const level = levels.length - 1;
+    const next = levels[level]!.next();
+    if (next.done === true) {
+      levels.pop();
+      continue;
+    }
+    const [key, child] = next.value;
+    path[level] = key;
+    if (level === depth - 1) visit(path, child);
+    else levels.push(entriesOf(child as Level));
+  }
+}
+
 function entriesOf(level: Level): Iterator<[unknown, unknown]> {
   if (level instanceof SingleKeyLevel) return [[level.key, level.next] as [unknown, unknown]].values();
   return level.entries();
-}
-
-function attributesOf(shape: Shape, path: readonly unknown[]): Attributes {
-  const { names } = shape;
-  if (!shape.protoSafe) return Object.fromEntries(names.map((name, i) => [name, attributeValue(path[i])]));
-  const attributes: Record<string, AttributeValue> = {};
-  for (let i = 0; i < names.length; i++) attributes[names[i]!] = attributeValue(path[i]);
-  return attributes;
 }
 
 function attributeValue(key: unknown): AttributeValue {

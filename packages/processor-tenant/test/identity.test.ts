@@ -10,6 +10,7 @@ import {
   keptResource,
   metricKey,
   type SeriesPoint,
+  SeriesTable,
   seriesKey,
   sourceStreamPrefix,
 } from '../src/index.ts';
@@ -229,5 +230,63 @@ describe('series identity', () => {
     const points = accumulator.take();
     expect(points).toHaveLength(1);
     expect(points[0]?.value).toEqual({ value: 2 });
+  });
+});
+
+describe('SeriesTable', () => {
+  const tableWith = (...sets: Attributes[]) => {
+    const table = new SeriesTable<number>();
+    sets.forEach((set, i) => {
+      if (table.get(set, 'tenant.id') === undefined) table.insert(set, 'tenant.id', undefined, i);
+    });
+    return table;
+  };
+
+  it('keeps 1, "1", true and "true" apart at every level', () => {
+    const table = tableWith({ a: 'x', b: 1 }, { a: 'x', b: '1' }, { a: 'x', b: true }, { a: 'x', b: 'true' });
+    expect(table.size).toBe(4);
+    expect(table.get({ b: '1', a: 'x' }, 'tenant.id')).toBe(1);
+  });
+
+  it('lets NaN meet NaN and -0 meet 0, below a single-key level too', () => {
+    const table = tableWith({ a: 'x', b: Number.NaN }, { a: 'y', b: -0 });
+    expect(table.get({ a: 'x', b: Number.NaN }, 'tenant.id')).toBe(0);
+    expect(table.get({ a: 'y', b: 0 }, 'tenant.id')).toBe(1);
+  });
+
+  it('finds nested objects whatever their key order, and arrays only in their order', () => {
+    const table = tableWith({ a: { p: 1, q: [1, 2] } });
+    expect(table.get({ a: { q: [1, 2], p: 1 } }, 'tenant.id')).toBe(0);
+    expect(table.get({ a: { p: 1, q: [2, 1] } }, 'tenant.id')).toBeUndefined();
+    expect(table.get({ a: '{"p":1,"q":[1,2]}' }, 'tenant.id')).toBeUndefined();
+  });
+
+  it('treats an undefined value as an absent attribute and skips the tenant attribute', () => {
+    const table = tableWith({ a: 'x' });
+    expect(table.get({ a: 'x', b: undefined } as unknown as Attributes, 'tenant.id')).toBe(0);
+    expect(table.get({ 'tenant.id': 'acme', a: 'x' }, 'tenant.id')).toBe(0);
+  });
+
+  it('gives back canonical sets, a "__proto__" attribute as an own property', () => {
+    const set = JSON.parse('{"z":1,"__proto__":"p","a":2}') as Attributes;
+    const table = tableWith(set, {});
+    const visited: Attributes[] = [];
+    table.forEach((attributes) => {
+      visited.push(attributes);
+    });
+    expect(visited.map((attributes) => Object.keys(attributes))).toEqual([['__proto__', 'a', 'z'], []]);
+    expect(Object.getPrototypeOf(visited[0])).toBe(Object.prototype);
+  });
+
+  it('holds a series of 10k attributes (one trie level each) and gives it back', () => {
+    const set = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, i]));
+    const table = tableWith(set);
+    expect(table.get({ ...set }, 'tenant.id')).toBe(0);
+    let count = 0;
+    table.forEach((attributes) => {
+      expect(Object.keys(attributes)).toHaveLength(10_000);
+      count++;
+    });
+    expect(count).toBe(1);
   });
 });

@@ -574,3 +574,49 @@ describe('property: the series table finds exactly the series the key encoding i
 function decodeAttributesKey(key: string): string {
   return encodeAttributes(decodeAttributes(key));
 }
+
+describe('property: the series table keeps every series while it reorders its levels', () => {
+  // Enough series per shape to pass the reordering thresholds (64, 128, 256…), with names of very
+  // different cardinalities in random name order, inserted in random order.
+  const columnArb = fc.record({
+    name: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'),
+    distinct: fc.integer({ min: 1, max: 400 }),
+  });
+
+  it('finds each inserted series, misses the others, and gives each back once', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(columnArb, { minLength: 2, maxLength: 4, selector: (column) => column.name }),
+        fc.integer({ min: 64, max: 700 }),
+        fc.integer(),
+        (columns, count, seed) => {
+          const random = seededRandom(seed);
+          const setOf = (i: number) =>
+            Object.fromEntries(
+              columns.map(({ name, distinct }) => [name, (i * 7919 + name.charCodeAt(0)) % distinct]),
+            );
+          const table = new SeriesTable<string>();
+          const reference = new Set<string>();
+          for (let n = 0; n < count; n++) {
+            const set = setOf(Math.floor(random() * count * 2));
+            const key = encodeAttributes(set);
+            expect(table.get(set, undefined)).toBe(reference.has(key) ? key : undefined);
+            if (!reference.has(key)) {
+              table.insert(set, undefined, undefined, key);
+              reference.add(key);
+            }
+          }
+          for (const key of reference) expect(table.get(decodeAttributes(key), undefined)).toBe(key);
+          const visited: string[] = [];
+          table.forEach((attributes, key) => {
+            expect(encodeAttributes(attributes)).toBe(key);
+            expect(Object.keys(attributes)).toEqual(Object.keys(attributes).sort());
+            visited.push(key);
+          });
+          expect(visited.sort()).toEqual([...reference].sort());
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
