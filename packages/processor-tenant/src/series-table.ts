@@ -131,6 +131,8 @@ export class SeriesTable<T> {
 
 /** Below this many series a shape keeps its level order: reordering would not pay for itself. */
 const REORDER_MIN_ENTRIES = 64;
+/** Beyond this many the order is settled; a later reorder would stall one consume call for a long walk. */
+const REORDER_MAX_ENTRIES = 1 << 16;
 /** Wider shapes keep name order: counting distinct values per level would cost more than it saves. */
 const REORDER_MAX_NAMES = 32;
 
@@ -139,7 +141,7 @@ const REORDER_MAX_NAMES = 32;
  *
  * A trie shares memory along common prefixes, so the order of its levels decides its size: an account id
  * sorting first would leave nothing shared below it. Levels start in name order; as the shape grows (at
- * 64, 128, 256… series) they are reordered by ascending number of distinct values, low-cardinality names
+ * 64, 128, 256… up to 65,536 series) they are reordered by ascending number of distinct values, low-cardinality names
  * on top, and the trie is rebuilt when that order changes. Identity does not depend on the order.
  */
 class Shape {
@@ -167,8 +169,8 @@ class Shape {
   /** Puts the attribute levels in ascending order of distinct values, rebuilding the trie if that moves any. */
   reorderLevels() {
     const attributeLevels = this.names.length;
-    if (this.entries < REORDER_MIN_ENTRIES || attributeLevels < 2 || attributeLevels > REORDER_MAX_NAMES)
-      return;
+    if (this.entries < REORDER_MIN_ENTRIES || this.entries > REORDER_MAX_ENTRIES) return;
+    if (attributeLevels < 2 || attributeLevels > REORDER_MAX_NAMES) return;
     const distinct = this.levelNames.map(() => new Set<unknown>());
     walkPaths(this.root, this.depth, (path) => {
       for (let level = 0; level < attributeLevels; level++) distinct[level]!.add(path[level]);

@@ -86,9 +86,8 @@ export function createTenantAttributesProcessor(options: TenantStampOptions = {}
       if (incoming[attribute] !== undefined) return incoming;
       const tenant = resolve(ctx, incoming);
       if (tenant === undefined) return incoming;
-      const stamped: Attributes = { [attribute]: tenant };
-      for (const key in incoming) stamped[key] = incoming[key];
-      return stamped;
+      // A spread clones the incoming object's layout in one step (V8's fast path for object literals).
+      return { ...incoming, [attribute]: tenant };
     },
   };
 }
