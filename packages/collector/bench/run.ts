@@ -108,6 +108,27 @@ function percentile(sorted: Float64Array, p: number): number {
 
 const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
 
+/**
+ * The body with an unknown field (number 9999, varint `sequence`) appended, which OTLP decoders skip. Real
+ * SDK exports always differ (timestamps, values); the collector answers a byte-identical body within its
+ * resend window as a retry of the first and does not count it again, so reusing a pre-encoded payload as-is
+ * would measure that, not ingestion.
+ */
+function distinctBody(body: Uint8Array, sequence: number): Buffer {
+  const UNKNOWN_VARINT_FIELD_TAG = (9999 << 3) | 0;
+  return Buffer.concat([body, varint(UNKNOWN_VARINT_FIELD_TAG), varint(sequence)]);
+}
+
+function varint(value: number): Uint8Array {
+  const bytes: number[] = [];
+  let rest = value;
+  do {
+    bytes.push((rest & 0x7f) | (rest > 0x7f ? 0x80 : 0));
+    rest = Math.floor(rest / 128);
+  } while (rest > 0);
+  return Uint8Array.from(bytes);
+}
+
 // ---- 1. decode-only ceiling, measured before any load so nothing competes for the CPU ----
 console.log('decode-only ceiling (bench/decode.ts):');
 const decodeRows = await benchDecode();
@@ -167,6 +188,7 @@ try {
   const requestsPerSecond = rate === undefined ? undefined : rate / pointsPerRequest;
   let phaseStart = 0;
   let issued = 0;
+  let sent = 0;
   const runUntil = async (deadline: number, timed: boolean, worker: number) => {
     let next = worker;
     while (performance.now() < deadline) {
@@ -184,7 +206,7 @@ try {
           path: '/v1/metrics',
           method: 'POST',
           headers: { 'content-type': 'application/x-protobuf', 'x-tenant-id': payload.tenant },
-          body: payload.body,
+          body: distinctBody(payload.body, sent++),
         });
         const body = Buffer.from(await response.body.arrayBuffer());
         const elapsed = performance.now() - started;
