@@ -245,7 +245,7 @@ export class Accumulator {
     return seriesKey(point.attributes, this.options.tenantAttribute, context.metric.kind, point.value);
   }
 
-  /** Resolves tenant and identity of every point; rejects (and tallies) the invalid ones. */
+  /** Resolves the tenant of every point; rejects (and tallies) the invalid ones. */
   private visitValidPoints(
     input: InputBatch,
     request: RequestTenant,

@@ -15,8 +15,9 @@ import type {
  *
  * Keys are structured encodings (see canonical-attributes.ts): JSON texts, each self-delimiting, so
  * joining parts is still injective and two distinct identities can never produce the same key. Keys are
- * used as-is (no lossy hash: Map hashes them and compares whole strings on a hit), and the buffer nests
- * maps by metric → tenant → attributes, so tenants are compared as whole strings, never spliced into text.
+ * used as-is (no lossy hash: Map hashes them and compares whole strings on a hit). The buffer nests maps by
+ * metric → tenant → attribute set, so tenants are compared as whole strings, never spliced into text; at the
+ * last level a `SeriesTable` finds the attribute set by its values, the same identity without the text.
  */
 
 /** The attribute set of a tenant's overflow series, once it exceeds its series cap. */

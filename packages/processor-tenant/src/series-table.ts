@@ -5,7 +5,7 @@ import type { Attributes, AttributeValue } from './model.ts';
  * The buffered series of one metric of one tenant, found by attribute set without building a key string.
  *
  * Attribute sets are grouped by shape (their attribute names, sorted); within a shape a trie of `Map`s
- * keyed by the attribute values, in name order, leads to the entry. `Map` compares keys by type and value,
+ * keyed by the attribute values, one level per name (ordered as `Shape` explains), leads to the entry. `Map` compares keys by type and value,
  * so `1`, `"1"` and `true` stay apart, and each value is hashed once as it is (no escaping, no joined
  * text to hash and compare again). Arrays and objects, rare in attributes, stand as interned tokens of
  * their canonical encoding (`encodeValue`: nested keys sorted), so equal structures meet whatever their
