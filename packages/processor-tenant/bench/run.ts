@@ -165,6 +165,13 @@ const UNIQUE_FIRST_OF_FOUR: AttributeShape = (t, s) => ({
   route: `/api/v1/items/${s % 100}`,
 });
 
+/** Ids inside attribute names: every series a shape of its own, past the table's tracked shapes. */
+const NAME_PER_SERIES: AttributeShape = (t, s) => ({
+  'tenant.id': `tenant-${t}`,
+  [`feature.${s}`]: 'on',
+  route: `/api/v1/items/${s % 100}`,
+});
+
 function inputFor(round: number, shape: AttributeShape = ROUTE_THEN_USER): InputBatch {
   const points = [];
   for (let t = 0; t < TENANTS; t++) {
@@ -269,6 +276,7 @@ function benchMemory(shape: AttributeShape) {
 // Memory first: a heap that other benchmarks have grown and fragmented reads less exactly.
 const bytesPerSeries = benchMemory(ROUTE_THEN_USER);
 const bytesPerWideSeries = benchMemory(UNIQUE_FIRST_OF_FOUR);
+const bytesPerOddlyNamedSeries = benchMemory(NAME_PER_SERIES);
 const add = benchCounterAdd();
 const merge = benchMerge();
 
@@ -318,6 +326,11 @@ console.table([
   {
     benchmark: '(c) same, 4 attributes, unique one first',
     result: `${bytesPerWideSeries.toFixed(0)} bytes`,
+    goal: '',
+  },
+  {
+    benchmark: '(c) same, an attribute name per series',
+    result: `${bytesPerOddlyNamedSeries.toFixed(0)} bytes`,
     goal: '',
   },
 ]);

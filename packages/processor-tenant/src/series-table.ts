@@ -1,4 +1,10 @@
-import { decodeValue, encodeValue } from './canonical-attributes.ts';
+import {
+  decodeAttributes,
+  decodeValue,
+  encodeAttributes,
+  encodeAttributesWith,
+  encodeValue,
+} from './canonical-attributes.ts';
 import type { Attributes, AttributeValue } from './model.ts';
 
 /**
@@ -14,9 +20,15 @@ import type { Attributes, AttributeValue } from './model.ts';
  *
  * An optional `extra` text (the bucket bounds of an explicit histogram) is one more level below the
  * attributes, so series that differ only in it stay apart.
+ *
+ * Each shape costs a few hundred bytes of its own. Beyond `MAX_SHAPES` (input that puts ids into attribute
+ * names, say), series of further shapes are kept by their identity text in one plain `Map`, the slower way
+ * this table replaces, so memory per series stays what it was without it.
  */
 export class SeriesTable<T> {
   private readonly shapes = new Map<string, Shape>();
+  /** Series of shapes beyond `MAX_SHAPES`, by identity text (`encodeAttributes`, with `extra`). */
+  private readonly untracked = new Map<string, T>();
   /** Arrays and objects by canonical encoding; kept as long as the table, which lives until hand-off. */
   private readonly tokens = new Map<string, ComplexValue>();
   // Points of one metric nearly always share their attribute names: remember the last shape seen.
@@ -39,6 +51,10 @@ export class SeriesTable<T> {
   /** The entry of `attributes` (without `skipKey`, undefined values ignored) and `extra`, if held. */
   get(attributes: Attributes, skipKey: string | undefined, extra?: string): T | undefined {
     const shape = this.shapeOf(attributes, skipKey);
+    if (shape === undefined) {
+      if (!allDefined(attributes)) return this.get(definedOnly(attributes), skipKey, extra);
+      return this.untracked.get(textKey(attributes, skipKey, extra));
+    }
     let found: unknown = shape.root;
     for (let i = 0; i < shape.depth && found !== undefined; i++)
       found = childOf(found as Level, this.keyAt(shape, attributes, i, extra));
@@ -51,14 +67,18 @@ export class SeriesTable<T> {
   /** Adds the entry of a series not held yet (`get` returned `undefined`). */
   insert(attributes: Attributes, skipKey: string | undefined, extra: string | undefined, entry: T): void {
     const shape = this.shapeOf(attributes, skipKey);
-    if (hasUndefinedValue(shape, attributes)) {
+    if (shape === undefined ? !allDefined(attributes) : hasUndefinedValue(shape, attributes)) {
       this.insert(definedOnly(attributes), skipKey, extra, entry);
+      return;
+    }
+    this.entries++;
+    if (shape === undefined) {
+      this.untracked.set(textKey(attributes, skipKey, extra), entry);
       return;
     }
     const keys: unknown[] = [];
     for (let i = 0; i < shape.depth; i++) keys.push(this.keyAt(shape, attributes, i, extra));
     insertPath(shape.root, keys, entry);
-    this.entries++;
     shape.entries++;
     // Checked at powers of two, so the checks cost O(1) amortised per insert.
     if ((shape.entries & (shape.entries - 1)) === 0) shape.reorderLevels();
@@ -68,13 +88,14 @@ export class SeriesTable<T> {
   forEach(visit: (attributes: Attributes, entry: T) => void) {
     for (const shape of this.shapes.values())
       walkPaths(shape.root, shape.depth, (path, entry) => visit(shape.attributesOf(path), entry as T));
+    for (const [key, entry] of this.untracked) visit(decodeAttributes(key), entry);
   }
 
   /**
    * The shape of `attributes` by its names. An undefined value does not make a series of its own: the
    * callers retry without it, so `{a: undefined, b: 1}` and `{b: 1}` are one series.
    */
-  private shapeOf(attributes: Attributes, skipKey: string | undefined): Shape {
+  private shapeOf(attributes: Attributes, skipKey: string | undefined): Shape | undefined {
     const last = this.lastShape;
     if (last !== undefined && skipKey === this.lastSkipKey) {
       // for-in walks the same names as Object.keys, without allocating an array per point.
@@ -92,11 +113,13 @@ export class SeriesTable<T> {
     return this.lookUpShape(Object.keys(attributes), skipKey);
   }
 
-  private lookUpShape(keys: string[], skipKey: string | undefined): Shape {
+  /** The shape of these names; `undefined` when it is new and the table holds `MAX_SHAPES` already. */
+  private lookUpShape(keys: string[], skipKey: string | undefined): Shape | undefined {
     const names = keys.filter((key) => key !== skipKey).sort();
     const id = JSON.stringify(names);
     let shape = this.shapes.get(id);
     if (shape === undefined) {
+      if (this.shapes.size >= MAX_SHAPES) return undefined;
       shape = new Shape(names, this.withExtra);
       this.shapes.set(id, shape);
     }
@@ -128,6 +151,9 @@ export class SeriesTable<T> {
     return token;
   }
 }
+
+/** Shapes per table with a trie of their own; typical metrics have a handful (optional attributes). */
+const MAX_SHAPES = 64;
 
 /** Below this many series a shape keeps its level order: reordering would not pay for itself. */
 const REORDER_MIN_ENTRIES = 64;
@@ -257,6 +283,17 @@ class ComplexValue {
 function definedOnly(attributes: Attributes): Attributes {
   const entries = Object.entries(attributes).filter(([, value]) => value !== undefined);
   return Object.fromEntries(entries);
+}
+
+function allDefined(attributes: Attributes): boolean {
+  return !Object.values(attributes).includes(undefined as unknown as AttributeValue);
+}
+
+/** The identity text of an untracked series: the attribute encoding, with `extra` when the table has it. */
+function textKey(attributes: Attributes, skipKey: string | undefined, extra: string | undefined): string {
+  return extra === undefined
+    ? encodeAttributes(attributes, skipKey)
+    : encodeAttributesWith(attributes, skipKey, extra);
 }
 
 function hasUndefinedValue(shape: Shape, attributes: Attributes): boolean {

@@ -620,3 +620,44 @@ describe('property: the series table keeps every series while it reorders its le
     );
   });
 });
+
+describe('property: the series table past its limit of shapes', () => {
+  // Random subsets of twelve names give hundreds of shapes: the first 64 get tries, the rest go by text.
+  const NAMES = 'abcdefghijkl'.split('');
+  const setArb = fc.record({
+    mask: fc.integer({ min: 0, max: 4095 }),
+    values: fc.array(fc.constantFrom<AttributeValue | undefined>(1, '1', true, null, undefined, [1]), {
+      minLength: 12,
+      maxLength: 12,
+    }),
+    extra: fc.constantFrom('[1]', '[2]'),
+  });
+
+  it('finds exactly the series seen before, tracked or not, and gives each back once', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(setArb, { minLength: 100, maxLength: 400 }), (withExtra, drawn) => {
+        const table = new SeriesTable<string>(withExtra);
+        const reference = new Set<string>();
+        for (const { mask, values, extra: drawnExtra } of drawn) {
+          const set = Object.fromEntries(
+            NAMES.flatMap((name, i) => ((mask >> i) & 1 ? [[name, values[i]]] : [])),
+          ) as Attributes;
+          const extra = withExtra ? drawnExtra : undefined;
+          const key = encodeAttributesWith(set, undefined, extra ?? null);
+          expect(table.get(set, undefined, extra)).toBe(reference.has(key) ? key : undefined);
+          if (!reference.has(key)) {
+            table.insert(set, undefined, extra, key);
+            reference.add(key);
+          }
+        }
+        const visited: string[] = [];
+        table.forEach((attributes, key) => {
+          expect(encodeAttributes(attributes)).toBe(decodeAttributesKey(key));
+          visited.push(key);
+        });
+        expect(visited.sort()).toEqual([...reference].sort());
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
