@@ -167,8 +167,9 @@ const REORDER_MAX_NAMES = 32;
  *
  * A trie shares memory along common prefixes, so the order of its levels decides its size: an account id
  * sorting first would leave nothing shared below it. Levels start in name order; as the shape grows (at
- * 64, 128, 256… up to 65,536 series) they are reordered by ascending number of distinct values, low-cardinality names
- * on top, and the trie is rebuilt when that order changes. Identity does not depend on the order.
+ * 64, 128, 256… up to 65,536 series) they are reordered by ascending number of distinct values,
+ * low-cardinality names on top, and the trie is rebuilt when that order changes. Identity does not depend
+ * on the order.
  */
 class Shape {
   /** Attribute names in canonical (sorted) order, without the skipped key. */
