@@ -37,6 +37,7 @@ import {
   type MetricDraft,
   newMetricDraft,
   numberValue,
+  type PointFrame,
   resetMetricData,
   UNSAFE_COUNT,
 } from './metric-assembly.ts';
@@ -234,12 +235,19 @@ function decodeMetric(d: JsonDecoder, metric: JsonObject): MetricDraft {
   return draft;
 }
 
+/** The fields every point kind shares, read in the order errors are reported. */
+function pointFrame(d: JsonDecoder, point: JsonObject): PointFrame {
+  return {
+    attributes: decodeAttributes(point),
+    start: startTimeField(d, point),
+    time: timeField(d, point),
+    flags: uint32Field(point, 'flags', 'flags'),
+  };
+}
+
 /** Sum and gauge points: accepted into `draft.points`, rejected with a reason, or skipped as "no recorded value". */
 function decodeNumberDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricDraft, index: number): void {
-  const attributes = decodeAttributes(point);
-  const start = startTimeField(d, point);
-  const time = timeField(d, point);
-  const flags = uint32Field(point, 'flags', 'flags');
+  const frame = pointFrame(d, point);
   let hasValue = false;
   let value = 0;
   let valueField = '';
@@ -255,7 +263,6 @@ function decodeNumberDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricD
     hasValue = true;
     valueField = 'asDouble';
   }
-  const frame = { attributes, start, time, flags };
   if (admitPoint(draft, index, frame, d))
     keepPoint(draft, index, frame, numberValue(hasValue, value, valueField));
 }
@@ -266,17 +273,13 @@ function decodeHistogramDataPoint(
   draft: MetricDraft,
   index: number,
 ): void {
-  const attributes = decodeAttributes(point);
-  const start = startTimeField(d, point);
-  const time = timeField(d, point);
-  const flags = uint32Field(point, 'flags', 'flags');
+  const frame = pointFrame(d, point);
   const count = countField(point, 'count', 'count');
   const sum = optionalDoubleField(point, 'sum', 'sum');
   const min = optionalDoubleField(point, 'min', 'min');
   const max = optionalDoubleField(point, 'max', 'max');
   const bucketCounts = countArrayField(point, 'bucketCounts', 'bucket_counts');
   const bounds = doubleArrayField(point, 'explicitBounds', 'explicit_bounds');
-  const frame = { attributes, start, time, flags };
   if (admitPoint(draft, index, frame, d))
     keepPoint(draft, index, frame, histogramValue(count, sum, bounds, bucketCounts, min, max));
 }
@@ -287,10 +290,7 @@ function decodeExponentialDataPoint(
   draft: MetricDraft,
   index: number,
 ): void {
-  const attributes = decodeAttributes(point);
-  const start = startTimeField(d, point);
-  const time = timeField(d, point);
-  const flags = uint32Field(point, 'flags', 'flags');
+  const frame = pointFrame(d, point);
   const count = countField(point, 'count', 'count');
   const sum = optionalDoubleField(point, 'sum', 'sum');
   const min = optionalDoubleField(point, 'min', 'min');
@@ -299,7 +299,6 @@ function decodeExponentialDataPoint(
   const zeroCount = countField(point, 'zeroCount', 'zero_count');
   const positive = bucketsField(point, 'positive');
   const negative = bucketsField(point, 'negative');
-  const frame = { attributes, start, time, flags };
   if (admitPoint(draft, index, frame, d))
     keepPoint(
       draft,
