@@ -16,6 +16,7 @@ import {
 } from '@clickhouse/client';
 import type { ClickHouseConnection, ResolvedExporterConfig } from './config.ts';
 import { EmbeddedEngineUnavailableError } from './errors.ts';
+import { restoreDefaultFatalSignals } from './fatal-signals.ts';
 import { quoteIdentifier } from './schema.ts';
 
 export type BackendKind = 'http' | 'embedded' | 'custom';
@@ -106,7 +107,10 @@ export function openEmbeddedConnection(dataDir: string): ClickHouseConnection {
     );
   }
   try {
-    return chdbConnection.createChdbConnection({ path }) as unknown as ClickHouseConnection;
+    const connection = chdbConnection.createChdbConnection({ path }) as unknown as ClickHouseConnection;
+    // Loading the engine replaced the fatal-signal handlers with ones that hang: see fatal-signals.ts.
+    restoreDefaultFatalSignals();
+    return connection;
   } catch (error) {
     throw new EmbeddedEngineUnavailableError(
       `the embedded ClickHouse engine could not open ${path}: ${(error as Error).message}` +
