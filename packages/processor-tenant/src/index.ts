@@ -11,6 +11,7 @@ export * from './cumulative-to-delta.ts';
 export * from './errors.ts';
 export * from './merge/index.ts';
 export * from './model.ts';
+export * from './point-validation.ts';
 export * from './sdk-adapter.ts';
 export * from './series-identity.ts';
 export * from './series-normalizer.ts';

@@ -4,10 +4,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   addExponentialHistograms,
+  canAddExponentialHistograms,
   DEFAULT_MAX_EXPONENTIAL_BUCKETS,
   diffExponentialHistograms,
   downscaleBuckets,
   type ExponentialBuckets,
+  fitExponentialHistogram,
+  MIN_EXPONENTIAL_SCALE,
 } from '../src/index.ts';
 import { expoHistogram } from './helpers/builders.ts';
 
@@ -282,5 +285,116 @@ describe('diffExponentialHistograms', () => {
     expect(rebuilt.positive).toStrictEqual(current.positive);
     expect(rebuilt.zeroCount).toBe(current.zeroCount);
     expect(rebuilt.count).toBe(current.count);
+  });
+});
+
+describe('exponential histogram index arithmetic at the int32 limits', () => {
+  const INT32_MAX = 2 ** 31 - 1;
+  const INT32_MIN = -(2 ** 31);
+
+  it('merging offsets 0 and 2147483647 at scale 0 stays within maxExponentialBuckets', () => {
+    // offset + length - 1 = 2^31 leaves int32; a `>>` wrapped it and the merge asked for ~2^31 slots (heap OOM).
+    const low = expoHistogram(0, { offset: 0, bucketCounts: [1] });
+    const high = expoHistogram(0, { offset: INT32_MAX, bucketCounts: [2, 3] });
+    for (const [a, b] of [
+      [low, high],
+      [high, low],
+    ] as const) {
+      const merged = addExponentialHistograms(a, b, 160);
+      expect(merged.positive.bucketCounts.length).toBeLessThanOrEqual(160);
+      expect(total(merged.positive)).toBe(6);
+      expect(merged.count).toBe(6);
+      expect(Number.isInteger(merged.positive.offset)).toBe(true);
+      // Only a scale far below the OTLP range holds both: such points are kept apart, not merged.
+      expect(merged.scale).toBeLessThan(MIN_EXPONENTIAL_SCALE);
+      expect(canAddExponentialHistograms(a, b, 160)).toBe(false);
+    }
+  });
+
+  it('merging scale 0 offset 2147483647 with scale -1 offset 0 does not throw "Invalid array length"', () => {
+    const high = expoHistogram(0, { offset: INT32_MAX, bucketCounts: [1, 1] });
+    const coarse = expoHistogram(-1, { offset: 0, bucketCounts: [4] });
+    const merged = addExponentialHistograms(high, coarse, 160);
+    expect(merged.positive.bucketCounts.length).toBeLessThanOrEqual(160);
+    expect(total(merged.positive)).toBe(6);
+  });
+
+  it('merging offset -2147483648 with offset 0 floors the lowest index exactly', () => {
+    const lowest = expoHistogram(0, { offset: INT32_MIN, bucketCounts: [5] });
+    const zero = expoHistogram(0, { offset: 0, bucketCounts: [7] });
+    const merged = addExponentialHistograms(lowest, zero, 4);
+    expect(merged.positive.bucketCounts.length).toBeLessThanOrEqual(4);
+    // -2^31 / 2^k stays an exact power of two: the first bucket holds the 5, the last the 7.
+    expect(merged.positive.offset).toBe(Math.floor(INT32_MIN / 2 ** (0 - merged.scale)));
+    expect(merged.positive.bucketCounts[0]).toBe(5);
+    expect(merged.positive.bucketCounts.at(-1)).toBe(7);
+  });
+
+  it('downscales an index past int32 to its exact parent instead of wrapping it negative', () => {
+    // Indices 2^31 - 1 and 2^31 → 2^30 - 1 and 2^30; `2 ** 31 >> 1` would be -2^30.
+    expect(downscaleBuckets({ offset: INT32_MAX, bucketCounts: [1, 2] }, 1)).toStrictEqual({
+      offset: 2 ** 30 - 1,
+      bucketCounts: [1, 2],
+    });
+    expect(downscaleBuckets({ offset: INT32_MIN, bucketCounts: [1, 2] }, 31)).toStrictEqual({
+      offset: -1,
+      bucketCounts: [3],
+    });
+  });
+
+  it('downscales by more steps than a double has exponent bits without turning -1 into -0', () => {
+    expect(downscaleBuckets({ offset: -3, bucketCounts: [1, 1, 1, 1] }, 2000)).toStrictEqual({
+      offset: -1,
+      bucketCounts: [3, 1],
+    });
+  });
+
+  it('refuses to upscale', () => {
+    expect(() => downscaleBuckets({ offset: 0, bucketCounts: [1] }, -1)).toThrow(RangeError);
+  });
+
+  it('brings a single point wider than the limit down to it', () => {
+    const wide = expoHistogram(20, { offset: INT32_MAX - 500, bucketCounts: new Array(1000).fill(3) });
+    const fitted = fitExponentialHistogram(wide, 160);
+    expect(fitted.positive.bucketCounts.length).toBeLessThanOrEqual(160);
+    expect(total(fitted.positive)).toBe(3000);
+    expect(fitted.scale).toBeLessThan(20);
+    expect(fitExponentialHistogram(fitted, 160)).toBe(fitted);
+  });
+
+  it('keeps a point as it came when no scale in the OTLP range fits it within the limit', () => {
+    const wide = expoHistogram(MIN_EXPONENTIAL_SCALE, { offset: 0, bucketCounts: new Array(200).fill(1) });
+    expect(fitExponentialHistogram(wide, 160)).toBe(wide);
+  });
+
+  it('diffs a cumulative point across the int32 limit at a lower scale exactly', () => {
+    const previous = expoHistogram(1, { offset: INT32_MAX, bucketCounts: [1, 1] });
+    const current = expoHistogram(0, { offset: 2 ** 30 - 1, bucketCounts: [2, 3] });
+    expect(diffExponentialHistograms(previous, current)).toMatchObject({
+      scale: 0,
+      count: 3,
+      positive: { offset: 2 ** 30 - 1, bucketCounts: [1, 2] },
+    });
+  });
+
+  it('diffs points at opposite int32 limits as a reset, allocating nothing of their distance', () => {
+    const previous = expoHistogram(0, { offset: INT32_MIN, bucketCounts: [1] });
+    const current = expoHistogram(0, { offset: INT32_MAX, bucketCounts: [1, 1] });
+    expect(diffExponentialHistograms(previous, current)).toBeUndefined();
+  });
+
+  it('cannot add counts past 2^53 - 1 or sums past the largest double', () => {
+    const big = expoHistogram(0, { offset: 0, bucketCounts: [2 ** 52] }, { sum: 1 });
+    expect(canAddExponentialHistograms(big, big)).toBe(false);
+    const huge = expoHistogram(0, { offset: 0, bucketCounts: [1] }, { sum: 1e308 });
+    expect(canAddExponentialHistograms(huge, huge)).toBe(false);
+    const fine = expoHistogram(0, { offset: 0, bucketCounts: [2 ** 51] }, { sum: 1e307 });
+    expect(canAddExponentialHistograms(fine, fine)).toBe(true);
+  });
+
+  it('reports a reset when the change of the sum is too large for a double', () => {
+    const previous = expoHistogram(0, { offset: 0, bucketCounts: [1] }, { sum: -1e308 });
+    const current = expoHistogram(0, { offset: 0, bucketCounts: [2] }, { sum: 1e308 });
+    expect(diffExponentialHistograms(previous, current)).toBeUndefined();
   });
 });

@@ -1,8 +1,12 @@
 import type { MetricInfo, PointValue, PointValueByKind } from '../model.ts';
-import { addExponentialHistograms, diffExponentialHistograms } from './exponential-histogram.ts';
+import {
+  addExponentialHistograms,
+  canAddExponentialHistograms,
+  diffExponentialHistograms,
+} from './exponential-histogram.ts';
 import { incomingGaugeWins } from './gauge.ts';
-import { addHistograms, diffHistograms } from './histogram.ts';
-import { addSums, diffSums } from './sum.ts';
+import { addHistograms, canAddHistograms, diffHistograms } from './histogram.ts';
+import { addSums, canAddSums, diffSums } from './sum.ts';
 
 export * from './exponential-histogram.ts';
 export * from './gauge.ts';
@@ -42,30 +46,67 @@ function addValues(kind: MetricInfo['kind'], held: PointValue, incoming: PointVa
 }
 
 /**
+ * Whether `held` and `incoming` of one series can be added into one exact, storable value (see `canAddSums`,
+ * `canAddHistograms`, `canAddExponentialHistograms`). Gauges always merge: one of them wins.
+ */
+export function canMergeValues(
+  kind: MetricInfo['kind'],
+  held: PointValue,
+  incoming: PointValue,
+  maxBuckets: number,
+): boolean {
+  switch (kind) {
+    case 'sum':
+      return canAddSums(held as Value<'sum'>, incoming as Value<'sum'>);
+    case 'histogram':
+      return canAddHistograms(held as Value<'histogram'>, incoming as Value<'histogram'>);
+    case 'exponentialHistogram':
+      return canAddExponentialHistograms(
+        held as Value<'exponentialHistogram'>,
+        incoming as Value<'exponentialHistogram'>,
+        maxBuckets,
+      );
+    case 'gauge':
+      return true;
+  }
+}
+
+/**
  * Merges `incoming` (the later arrival) into `held`, in place. Deltas add and the covered interval widens;
- * gauges keep the newer timestamp, the later arrival on a tie.
+ * gauges keep the newer timestamp, the later arrival on a tie. Returns `false`, changing nothing, when the
+ * two cannot be merged exactly (`canMergeValues`): the caller keeps `incoming` as a point of its own.
  */
 export function mergeLaterArrival(
   kind: MetricInfo['kind'],
   held: HeldPoint,
   incoming: TimedPoint,
   maxBuckets: number,
-) {
+): boolean {
   if (kind === 'gauge') {
     if (incomingGaugeWins(held, incoming)) replaceWith(held, incoming);
-    return;
+    return true;
   }
-  if (kind === 'sum') addSumInPlace(held, incoming.value as Value<'sum'>);
-  else held.value = addValues(kind, held.value, incoming.value, maxBuckets);
+  if (kind === 'sum') {
+    if (!addSumInPlace(held, incoming.value as Value<'sum'>)) return false;
+  } else {
+    if (!canMergeValues(kind, held.value, incoming.value, maxBuckets)) return false;
+    held.value = addValues(kind, held.value, incoming.value, maxBuckets);
+  }
   widen(held, incoming);
+  return true;
 }
 
 /**
  * The hot path of a merge: no new value object that would outlive the next scavenge. A held sum owns its
  * value object (`ownedValue` copies it when the series is created), so adding into it touches no input.
+ * The finiteness check is the whole cost of refusing an overflow: one comparison on a number at hand.
  */
-function addSumInPlace(held: HeldPoint, incoming: Value<'sum'>) {
-  (held.value as { value: number }).value += incoming.value;
+function addSumInPlace(held: HeldPoint, incoming: Value<'sum'>): boolean {
+  const owned = held.value as { value: number };
+  const total = owned.value + incoming.value;
+  if (!Number.isFinite(total)) return false;
+  owned.value = total;
+  return true;
 }
 
 /** The value a new held point starts from: sums get their own object, since later merges add into it. */
@@ -75,20 +116,23 @@ export function ownedValue(kind: MetricInfo['kind'], value: PointValue): PointVa
 
 /**
  * Merges `earlier` (an earlier arrival, e.g. a batch the next stage failed to take) into `held`, in place.
- * Only gauges care about arrival order: on equal timestamps the held, later arrival stays.
+ * Only gauges care about arrival order: on equal timestamps the held, later arrival stays. Returns `false`,
+ * changing nothing, when the two cannot be merged exactly: the caller keeps `earlier` apart.
  */
 export function mergeEarlierArrival(
   kind: MetricInfo['kind'],
   held: HeldPoint,
   earlier: TimedPoint,
   maxBuckets: number,
-) {
+): boolean {
   if (kind === 'gauge') {
     if (earlier.timeUnixNano > held.timeUnixNano) replaceWith(held, earlier);
-    return;
+    return true;
   }
+  if (!canMergeValues(kind, earlier.value, held.value, maxBuckets)) return false;
   held.value = addValues(kind, earlier.value, held.value, maxBuckets);
   widen(held, earlier);
+  return true;
 }
 
 function replaceWith(held: HeldPoint, point: TimedPoint) {
