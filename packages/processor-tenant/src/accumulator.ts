@@ -7,6 +7,7 @@ import {
 import { cumulativeToDelta, type StreamState } from './cumulative-to-delta.ts';
 import { BufferFullError } from './errors.ts';
 import {
+  fitExponentialHistogram,
   type HeldPoint,
   mergeEarlierArrival,
   mergeLaterArrival,
@@ -15,6 +16,7 @@ import {
 } from './merge/index.ts';
 import type {
   Attributes,
+  ExponentialHistogramValue,
   HistogramValue,
   InputBatch,
   InputMetric,
@@ -25,6 +27,7 @@ import type {
   PointValue,
   SeriesPoint,
 } from './model.ts';
+import { valueProblem } from './point-validation.ts';
 import {
   keptResource,
   metricKey,
@@ -35,7 +38,14 @@ import {
 import { SeriesTable } from './series-table.ts';
 import { isValidTenant, tenantProblem } from './tenant.ts';
 
-export type RejectionReason = 'missing_tenant' | 'invalid_tenant' | 'non_finite_value';
+export type RejectionReason =
+  | 'missing_tenant'
+  | 'invalid_tenant'
+  | 'non_finite_value'
+  /** A value storage would refuse: counts that are not exact integers, bucket arrays that do not fit. */
+  | 'invalid_value'
+  /** A new cumulative stream of a tenant that holds its whole share (`maxTrackedStreamsPerTenant`). */
+  | 'tenant_stream_limit';
 
 /** Per-request tenant context, as the collector knows it from the request (header or API key). */
 export interface RequestTenant {
@@ -62,6 +72,8 @@ export interface ConsumeOptions {
 /** One cumulative stream's state, serialisable (times as decimal strings) for checkpoints. */
 export interface StreamSnapshotEntry {
   readonly key: string;
+  /** Absent in checkpoints of older versions: such a stream counts toward no tenant's share. */
+  readonly tenant?: string;
   readonly startTimeUnixNano: string;
   readonly timeUnixNano: string;
   readonly value: PointValue;
@@ -92,6 +104,8 @@ export interface AccumulatorStats {
   staleCumulativePoints: number;
   /** Points returned by the next stage and merged back into the buffer. */
   restoredPoints: number;
+  /** Points kept as rows of their own because merging them into their series would overflow. */
+  keptApartPoints: number;
   evictedStreams: number;
 }
 
@@ -103,6 +117,12 @@ interface SeriesGroup {
   scope: InstrumentationScopeInfo;
   description: string;
   readonly series: SeriesTable<HeldPoint>;
+  /**
+   * Points of a series that could not merge into its held point (the sum would overflow, a count pass
+   * 2^53, buckets not fit): handed off as rows of their own next to it. Rare, so one map per group, made on
+   * first use, rather than a field on every held point.
+   */
+  apart: Map<HeldPoint, TimedPoint[]> | undefined;
 }
 
 interface MetricSlot {
@@ -136,6 +156,39 @@ interface PreparedPoint {
 
 const NO_REJECTIONS: ConsumeReport['rejectedByReason'] = {};
 
+function zeroRejections(): Record<RejectionReason, number> {
+  return {
+    missing_tenant: 0,
+    invalid_tenant: 0,
+    non_finite_value: 0,
+    invalid_value: 0,
+    tenant_stream_limit: 0,
+  };
+}
+
+/**
+ * What `assess` decided about an input's new cumulative streams. Applying the same input object does exactly
+ * that, even if other requests of the tenant were applied in between (a group commit of the collector's log
+ * assesses several requests before it applies any), so the answer a client got is what happens.
+ */
+interface StreamVerdict {
+  readonly tenant: string | undefined;
+  readonly allowAttributeOverride: boolean | undefined;
+  /** Keys of the new streams the tenants' shares refuse. */
+  readonly refused: ReadonlySet<string>;
+}
+
+/** One input's new cumulative streams checked against the tenants' shares, without applying anything. */
+interface SharePlan {
+  /** Points in the input: a tenant further than this below its share cannot reach it. */
+  readonly inputPoints: number;
+  readonly verdict: StreamVerdict | undefined;
+  /** New streams accepted so far in this input, per tenant. */
+  readonly planned: Map<string, number>;
+  readonly accepted: Set<string>;
+  readonly refused: Set<string>;
+}
+
 /**
  * The buffer between intake and hand-off: one held point per series (tenant + kept resource + metric +
  * attribute set), merged in place on arrival. `take()` removes points for hand-off; `restore()` merges back
@@ -146,6 +199,10 @@ export class Accumulator {
   private readonly slots = new Map<string, MetricSlot>();
   private readonly seriesPerTenant = new Map<string, number>();
   private readonly streams = new Map<string, StreamState>();
+  /** Tracked streams per tenant, kept in step with `streams` (a Map: tenants are arbitrary text). */
+  private readonly streamsPerTenant = new Map<string, number>();
+  /** `assess` verdicts by input object, until that input is applied (or dropped and collected). */
+  private readonly verdicts = new WeakMap<InputBatch, StreamVerdict>();
   private buffered = 0;
   private inFlight = 0;
   private lastDrainedAt: number;
@@ -155,13 +212,14 @@ export class Accumulator {
   private readonly counters: Omit<AccumulatorStats, 'bufferedSeries' | 'inFlightSeries' | 'trackedStreams'> =
     {
       acceptedPoints: 0,
-      rejectedPoints: { missing_tenant: 0, invalid_tenant: 0, non_finite_value: 0 },
+      rejectedPoints: zeroRejections(),
       refusedBatches: 0,
       refusedPoints: 0,
       overflowFolds: 0,
       cumulativeResets: 0,
       staleCumulativePoints: 0,
       restoredPoints: 0,
+      keptApartPoints: 0,
       evictedStreams: 0,
     };
 
@@ -202,32 +260,34 @@ export class Accumulator {
     const rejections = new RejectionTally();
     let accepted = 0;
     this.nowMs = options.nowMs ?? this.options.now();
+    const verdict = this.verdictFor(input, request);
     if (options.force || this.surelyFits(input)) {
       options.beforeApply?.();
       // Far from the caps (the common case): one pass, nothing materialised per point.
       this.visitValidPoints(input, request, rejections, (context, tenant, point) => {
-        this.apply(context, tenant, point, this.streamKeyOf(context, tenant, point));
+        const streamKey = this.streamKeyOf(context, tenant, point);
+        if (streamKey !== undefined && this.refusesNewStream(verdict, tenant, streamKey)) {
+          rejections.add('tenant_stream_limit', this.shareMessage(context, tenant));
+          return;
+        }
+        this.apply(context, tenant, point, streamKey);
         accepted++;
       });
     } else {
-      const prepared = this.prepare(input, request, rejections);
+      const prepared = this.prepare(input, request, rejections, verdict);
       this.ensureCapacity(prepared);
       options.beforeApply?.();
       for (const item of prepared) this.apply(item.context, item.tenant, item.point, item.streamKey);
       accepted = prepared.length;
     }
+    this.verdicts.delete(input);
     this.counters.acceptedPoints += accepted;
     return rejections.report(accepted, this.counters.rejectedPoints);
   }
 
-  /** True when even if every point of `input` made a new series and stream, no cap would be exceeded. */
+  /** True when even if every point of `input` made a new series and stream, no global cap would be exceeded. */
   private surelyFits(input: InputBatch): boolean {
-    let points = 0;
-    for (const resourceMetrics of input.resourceMetrics) {
-      for (const scopeMetrics of resourceMetrics.scopeMetrics) {
-        for (const metric of scopeMetrics.metrics) points += metric.points.length;
-      }
-    }
+    const points = pointCount(input);
     return (
       this.count() + points <= this.options.maxBufferedSeries &&
       this.streams.size + points <= this.options.maxTrackedStreams
@@ -262,10 +322,11 @@ export class Accumulator {
           for (const point of input.points) {
             const tenant = this.tenantOf(point.attributes, request, resourceTenant, input, rejections);
             if (tenant === undefined) continue;
-            if (!hasFiniteValue(kind, point)) {
+            const problem = valueProblem(kind, point.value);
+            if (problem !== undefined) {
               rejections.add(
-                'non_finite_value',
-                `${input.metric.name}: tenant ${JSON.stringify(tenant)} sent a non-finite value`,
+                problem.reason,
+                `${input.metric.name}: tenant ${JSON.stringify(tenant)} sent ${problem.detail}`,
               );
               continue;
             }
@@ -365,8 +426,83 @@ export class Accumulator {
   assess(input: InputBatch, request: RequestTenant = {}): ConsumeReport {
     const rejections = new RejectionTally();
     let accepted = 0;
-    this.visitValidPoints(input, request, rejections, () => accepted++);
-    return rejections.report(accepted, { missing_tenant: 0, invalid_tenant: 0, non_finite_value: 0 });
+    const plan = this.sharePlan(input, undefined);
+    this.visitValidPoints(input, request, rejections, (context, tenant, point) => {
+      // The stream's key (text encoding, the slow part) only for a tenant this input could take to its share.
+      if (context.streamPrefix !== undefined && this.mayReachShare(plan, tenant)) {
+        if (this.plannedRefusal(plan, tenant, this.streamKeyOf(context, tenant, point)!)) {
+          rejections.add('tenant_stream_limit', this.shareMessage(context, tenant));
+          return;
+        }
+      }
+      accepted++;
+    });
+    this.verdicts.set(input, {
+      tenant: request.tenant,
+      allowAttributeOverride: request.allowAttributeOverride,
+      refused: plan.refused,
+    });
+    return rejections.report(accepted, zeroRejections());
+  }
+
+  /** The verdict `assess` left for this input object and request, if any. */
+  private verdictFor(input: InputBatch, request: RequestTenant): StreamVerdict | undefined {
+    const verdict = this.verdicts.get(input);
+    if (verdict === undefined) return undefined;
+    const same =
+      verdict.tenant === request.tenant && verdict.allowAttributeOverride === request.allowAttributeOverride;
+    return same ? verdict : undefined;
+  }
+
+  private sharePlan(input: InputBatch, verdict: StreamVerdict | undefined): SharePlan {
+    return {
+      inputPoints: pointCount(input),
+      verdict,
+      planned: new Map(),
+      accepted: new Set(),
+      refused: new Set(),
+    };
+  }
+
+  /** False when no point of the input can be refused for `tenant`'s share (then no stream key is needed). */
+  private mayReachShare(plan: SharePlan, tenant: string): boolean {
+    if (plan.verdict !== undefined) return plan.verdict.refused.size > 0;
+    const tracked = this.streamsPerTenant.get(tenant) ?? 0;
+    return tracked + plan.inputPoints > this.options.maxTrackedStreamsPerTenant;
+  }
+
+  /**
+   * Whether `tenant`'s share refuses the stream `key`, counting the new streams accepted earlier in the same
+   * input: the rule `refusesNewStream` applies point by point while applying, simulated without applying.
+   */
+  private plannedRefusal(plan: SharePlan, tenant: string, key: string): boolean {
+    if (plan.verdict !== undefined) return plan.verdict.refused.has(key);
+    if (plan.refused.has(key)) return true;
+    if (plan.accepted.has(key) || this.streams.has(key)) return false;
+    const planned = plan.planned.get(tenant) ?? 0;
+    if ((this.streamsPerTenant.get(tenant) ?? 0) + planned >= this.options.maxTrackedStreamsPerTenant) {
+      plan.refused.add(key);
+      return true;
+    }
+    plan.planned.set(tenant, planned + 1);
+    plan.accepted.add(key);
+    return false;
+  }
+
+  /**
+   * While applying: a new stream of a tenant holding its whole share is refused; a stream already tracked
+   * never is. With a verdict from `assess`, exactly the streams it refused are.
+   */
+  private refusesNewStream(verdict: StreamVerdict | undefined, tenant: string, key: string): boolean {
+    if (verdict !== undefined) return verdict.refused.has(key);
+    const tracked = this.streamsPerTenant.get(tenant) ?? 0;
+    return tracked >= this.options.maxTrackedStreamsPerTenant && !this.streams.has(key);
+  }
+
+  /** Names the tenant and the limit, and nothing that changes from one point to the next. */
+  private shareMessage(context: MetricContext, tenant: string): string {
+    const { maxTrackedStreamsPerTenant, streamStalenessMs } = this.options;
+    return `${context.metric.name}: tenant ${JSON.stringify(tenant)} holds its share of tracked cumulative streams (maxTrackedStreamsPerTenant=${maxTrackedStreamsPerTenant}, TALLYHOUSE_MAX_TRACKED_STREAMS_PER_TENANT); its new cumulative streams are rejected until some of its streams stay silent for streamStalenessMs=${streamStalenessMs}`;
   }
 
   /**
@@ -375,12 +511,28 @@ export class Accumulator {
    */
   reserve(input: InputBatch, request: RequestTenant = {}) {
     if (this.surelyFits(input)) return;
-    this.ensureCapacity(this.prepare(input, request, new RejectionTally()));
+    this.ensureCapacity(this.prepare(input, request, new RejectionTally(), undefined));
   }
 
-  private prepare(input: InputBatch, request: RequestTenant, rejections: RejectionTally): PreparedPoint[] {
+  /** The points of `input` that would be applied (valid, not refused by a tenant's share), with their keys. */
+  private prepare(
+    input: InputBatch,
+    request: RequestTenant,
+    rejections: RejectionTally,
+    verdict: StreamVerdict | undefined,
+  ): PreparedPoint[] {
     const prepared: PreparedPoint[] = [];
+    const plan = this.sharePlan(input, verdict);
     this.visitValidPoints(input, request, rejections, (context, tenant, point) => {
+      const streamKey = this.streamKeyOf(context, tenant, point);
+      if (
+        streamKey !== undefined &&
+        this.mayReachShare(plan, tenant) &&
+        this.plannedRefusal(plan, tenant, streamKey)
+      ) {
+        rejections.add('tenant_stream_limit', this.shareMessage(context, tenant));
+        return;
+      }
       const series = this.slots.get(context.slotKey)?.byTenant.get(tenant)?.series;
       const held =
         series?.get(point.attributes, this.options.tenantAttribute, extraOf(context.metric, point.value)) !==
@@ -390,7 +542,7 @@ export class Accumulator {
         tenant,
         point,
         newSeriesKey: held ? undefined : this.seriesKeyOf(context, point),
-        streamKey: this.streamKeyOf(context, tenant, point),
+        streamKey,
       });
     });
     return prepared;
@@ -398,9 +550,11 @@ export class Accumulator {
 
   private apply(context: MetricContext, tenant: string, input: InputPoint, streamKey: string | undefined) {
     const metric = context.metric;
-    let point: TimedPoint = input;
+    // A point wider than the bucket limit is brought down at once, so neither stream state nor diffs
+    // nor merges ever hold more than the limit of it.
+    let point: TimedPoint = metric.kind === 'exponentialHistogram' ? this.fitted(input) : input;
     if (streamKey !== undefined) {
-      const delta = this.toDelta(streamKey, metric, input);
+      const delta = this.toDelta(streamKey, tenant, metric, point);
       if (delta === undefined) return;
       point = delta;
     }
@@ -409,7 +563,8 @@ export class Accumulator {
     const extra = extraOf(metric, point.value);
     const held = group.series.get(input.attributes, skipKey, extra);
     if (held !== undefined) {
-      mergeLaterArrival(metric.kind, held, point, this.options.maxExponentialBuckets);
+      if (!mergeLaterArrival(metric.kind, held, point, this.options.maxExponentialBuckets))
+        this.keepApart(group, held, point);
       return;
     }
     if ((this.seriesPerTenant.get(tenant) ?? 0) >= this.options.maxSeriesPerTenant) {
@@ -429,7 +584,19 @@ export class Accumulator {
     return group;
   }
 
-  private toDelta(streamKey: string, metric: MetricInfo, point: TimedPoint): TimedPoint | undefined {
+  private fitted(input: InputPoint): TimedPoint {
+    const value = input.value as ExponentialHistogramValue;
+    const fitted = fitExponentialHistogram(value, this.options.maxExponentialBuckets);
+    if (fitted === value) return input;
+    return { startTimeUnixNano: input.startTimeUnixNano, timeUnixNano: input.timeUnixNano, value: fitted };
+  }
+
+  private toDelta(
+    streamKey: string,
+    tenant: string,
+    metric: MetricInfo,
+    point: TimedPoint,
+  ): TimedPoint | undefined {
     const previous = this.streams.get(streamKey);
     const outcome = cumulativeToDelta(metric, previous, point);
     if (outcome.kind === 'stale') {
@@ -437,7 +604,10 @@ export class Accumulator {
       return undefined;
     }
     if (outcome.kind === 'reset') this.counters.cumulativeResets++;
+    if (previous === undefined)
+      this.streamsPerTenant.set(tenant, (this.streamsPerTenant.get(tenant) ?? 0) + 1);
     this.streams.set(streamKey, {
+      tenant,
       startTimeUnixNano: point.startTimeUnixNano,
       timeUnixNano: point.timeUnixNano,
       value: point.value,
@@ -449,9 +619,28 @@ export class Accumulator {
   private foldIntoOverflow(group: SeriesGroup, point: TimedPoint, extra: string | undefined) {
     this.counters.overflowFolds++;
     const held = group.series.get(OVERFLOW_ATTRIBUTES, undefined, extra);
-    if (held !== undefined)
-      mergeLaterArrival(group.metric.kind, held, point, this.options.maxExponentialBuckets);
-    else this.addSeries(group, OVERFLOW_ATTRIBUTES, undefined, extra, point);
+    if (held === undefined) this.addSeries(group, OVERFLOW_ATTRIBUTES, undefined, extra, point);
+    else if (!mergeLaterArrival(group.metric.kind, held, point, this.options.maxExponentialBuckets))
+      this.keepApart(group, held, point);
+  }
+
+  /**
+   * Keeps `point` as a row of its own next to `held`, in the same series: adding them would not give an exact,
+   * storable value (a sum past ±1.8e308, a count past 2^53). Both rows are valid; together they are the total.
+   * Decided from the values alone, so a replay of the same input decides the same.
+   */
+  private keepApart(group: SeriesGroup, held: HeldPoint, point: TimedPoint) {
+    group.apart ??= new Map();
+    const row: TimedPoint = {
+      startTimeUnixNano: point.startTimeUnixNano,
+      timeUnixNano: point.timeUnixNano,
+      value: point.value,
+    };
+    const rows = group.apart.get(held);
+    if (rows === undefined) group.apart.set(held, [row]);
+    else rows.push(row);
+    this.buffered++;
+    this.counters.keptApartPoints++;
   }
 
   private addSeries(
@@ -480,6 +669,7 @@ export class Accumulator {
         scope: { name: '', version: '' },
         description: slot.metric.description,
         series: new SeriesTable(slot.metric.kind === 'histogram'),
+        apart: undefined,
       };
       slot.byTenant.set(tenant, group);
     }
@@ -507,17 +697,11 @@ export class Accumulator {
           group.description === group.metric.description
             ? group.metric
             : { ...group.metric, description: group.description };
+        const apart = group.apart;
         group.series.forEach((attributes, held) => {
-          points.push({
-            tenant: group.tenant,
-            resource: group.resource,
-            scope: group.scope,
-            metric,
-            attributes,
-            startTimeUnixNano: held.startTimeUnixNano,
-            timeUnixNano: held.timeUnixNano,
-            value: held.value,
-          });
+          points.push(rowOf(group, metric, attributes, held));
+          const rows = apart?.get(held);
+          if (rows !== undefined) for (const row of rows) points.push(rowOf(group, metric, attributes, row));
         });
       }
     }
@@ -549,9 +733,9 @@ export class Accumulator {
     if (group.scope.name === '' && group.scope.version === '') group.scope = point.scope;
     const extra = extraOf(point.metric, point.value);
     const held = group.series.get(point.attributes, undefined, extra);
-    if (held !== undefined)
-      mergeEarlierArrival(point.metric.kind, held, point, this.options.maxExponentialBuckets);
-    else this.addSeries(group, point.attributes, undefined, extra, point);
+    if (held === undefined) this.addSeries(group, point.attributes, undefined, extra, point);
+    else if (!mergeEarlierArrival(point.metric.kind, held, point, this.options.maxExponentialBuckets))
+      this.keepApart(group, held, point);
   }
 
   /** The cumulative streams' state, for a checkpoint. Values are shared, not copied: serialise at once. */
@@ -562,8 +746,14 @@ export class Accumulator {
   /** Replaces the cumulative streams' state with a checkpoint's. */
   restoreStreams(entries: readonly StreamSnapshotEntry[]) {
     this.streams.clear();
+    this.streamsPerTenant.clear();
     for (const entry of entries) {
+      const previous = this.streams.get(entry.key);
+      if (previous !== undefined) this.forgetStreamOf(previous.tenant);
+      if (entry.tenant !== undefined)
+        this.streamsPerTenant.set(entry.tenant, (this.streamsPerTenant.get(entry.tenant) ?? 0) + 1);
       this.streams.set(entry.key, {
+        tenant: entry.tenant,
         startTimeUnixNano: BigInt(entry.startTimeUnixNano),
         timeUnixNano: BigInt(entry.timeUnixNano),
         value: entry.value,
@@ -579,17 +769,32 @@ export class Accumulator {
     for (const [key, state] of this.streams) {
       if (state.lastSeenMs < cutoff) {
         this.streams.delete(key);
+        this.forgetStreamOf(state.tenant);
         evicted++;
       }
     }
     this.counters.evictedStreams += evicted;
     return evicted;
   }
+
+  /** Tracked cumulative streams of `tenant`: what its share (`maxTrackedStreamsPerTenant`) is measured against. */
+  trackedStreamsOf(tenant: string): number {
+    return this.streamsPerTenant.get(tenant) ?? 0;
+  }
+
+  private forgetStreamOf(tenant: string | undefined) {
+    if (tenant === undefined) return;
+    const left = (this.streamsPerTenant.get(tenant) ?? 0) - 1;
+    // Tenants without streams leave the map, so it stays as small as the set of tenants with streams.
+    if (left > 0) this.streamsPerTenant.set(tenant, left);
+    else this.streamsPerTenant.delete(tenant);
+  }
 }
 
 export function snapshotOfStreams(streams: ReadonlyMap<string, StreamState>): StreamSnapshotEntry[] {
   return [...streams].map(([key, state]) => ({
     key,
+    tenant: state.tenant,
     startTimeUnixNano: String(state.startTimeUnixNano),
     timeUnixNano: String(state.timeUnixNano),
     value: state.value,
@@ -602,16 +807,32 @@ function extraOf(metric: MetricInfo, value: PointValue): string | undefined {
   return metric.kind === 'histogram' ? encodeValue((value as HistogramValue).bounds) : undefined;
 }
 
-function hasFiniteValue(kind: MetricInfo['kind'], point: InputPoint): boolean {
-  const value = point.value as { value?: number; sum?: number; count?: number };
-  switch (kind) {
-    case 'sum':
-      return Number.isFinite(value.value);
-    case 'gauge':
-      return true;
-    default:
-      return Number.isFinite(value.sum) && Number.isFinite(value.count);
+function rowOf(
+  group: SeriesGroup,
+  metric: MetricInfo,
+  attributes: Attributes,
+  point: TimedPoint,
+): SeriesPoint {
+  return {
+    tenant: group.tenant,
+    resource: group.resource,
+    scope: group.scope,
+    metric,
+    attributes,
+    startTimeUnixNano: point.startTimeUnixNano,
+    timeUnixNano: point.timeUnixNano,
+    value: point.value,
+  };
+}
+
+function pointCount(input: InputBatch): number {
+  let points = 0;
+  for (const resourceMetrics of input.resourceMetrics) {
+    for (const scopeMetrics of resourceMetrics.scopeMetrics) {
+      for (const metric of scopeMetrics.metrics) points += metric.points.length;
+    }
   }
+  return points;
 }
 
 class RejectionTally {

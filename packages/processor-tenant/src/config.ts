@@ -16,6 +16,12 @@ export interface AccumulatorOptions {
   maxBufferedSeries?: number;
   /** Cumulative source streams remembered for delta conversion. Env `TALLYHOUSE_MAX_TRACKED_STREAMS`. */
   maxTrackedStreams?: number;
+  /**
+   * Cumulative source streams one tenant may have remembered; past it that tenant's new streams are rejected
+   * (reported as rejected points), others' are not. Env `TALLYHOUSE_MAX_TRACKED_STREAMS_PER_TENANT`, default
+   * a tenth of `maxTrackedStreams`.
+   */
+  maxTrackedStreamsPerTenant?: number;
   /** A cumulative stream silent this long is forgotten. Env `TALLYHOUSE_STREAM_STALENESS_MS`. */
   streamStalenessMs?: number;
   /** Bucket limit per side when exponential histograms merge. */
@@ -52,6 +58,12 @@ export const ACCUMULATOR_DEFAULTS = {
   maxExponentialBuckets: 160,
 } as const;
 
+/**
+ * Unless set, `maxTrackedStreamsPerTenant` is `maxTrackedStreams` divided by this: one tenant holds at most a
+ * tenth, so it takes ten tenants at their full share to reach the global cap (README: why a tenth).
+ */
+export const TRACKED_STREAMS_SHARE_DIVISOR = 10;
+
 export const FLUSH_DEFAULTS: ResolvedFlushOptions = {
   flushIntervalMs: 10_000,
   flushMaxSeries: 50_000,
@@ -76,6 +88,12 @@ export function resolveAccumulatorOptions(options: AccumulatorOptions = {}, env:
     parseList(env.TALLYHOUSE_KEEP_RESOURCE_ATTRIBUTES) ??
     ACCUMULATOR_DEFAULTS.keepResourceAttributes;
   for (const name of keepResourceAttributes) requireName('TALLYHOUSE_KEEP_RESOURCE_ATTRIBUTES', name);
+  const maxTrackedStreams = positiveInt(
+    'TALLYHOUSE_MAX_TRACKED_STREAMS',
+    options.maxTrackedStreams,
+    env,
+    ACCUMULATOR_DEFAULTS.maxTrackedStreams,
+  );
   return {
     tenantAttribute,
     resourceTenantAttribute,
@@ -93,11 +111,12 @@ export function resolveAccumulatorOptions(options: AccumulatorOptions = {}, env:
       env,
       ACCUMULATOR_DEFAULTS.maxBufferedSeries,
     ),
-    maxTrackedStreams: positiveInt(
-      'TALLYHOUSE_MAX_TRACKED_STREAMS',
-      options.maxTrackedStreams,
+    maxTrackedStreams,
+    maxTrackedStreamsPerTenant: positiveInt(
+      'TALLYHOUSE_MAX_TRACKED_STREAMS_PER_TENANT',
+      options.maxTrackedStreamsPerTenant,
       env,
-      ACCUMULATOR_DEFAULTS.maxTrackedStreams,
+      Math.max(1, Math.floor(maxTrackedStreams / TRACKED_STREAMS_SHARE_DIVISOR)),
     ),
     streamStalenessMs: positiveInt(
       'TALLYHOUSE_STREAM_STALENESS_MS',

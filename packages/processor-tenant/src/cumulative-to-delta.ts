@@ -3,6 +3,11 @@ import type { MetricInfo, PointValue } from './model.ts';
 
 /** What is remembered of one cumulative source stream: its last point. */
 export interface StreamState {
+  /**
+   * The tenant whose share of tracked streams this one counts toward; absent only for streams restored from a
+   * checkpoint of an older version (they count toward no share until evicted).
+   */
+  tenant?: string | undefined;
   startTimeUnixNano: bigint;
   timeUnixNano: bigint;
   value: PointValue;
