@@ -7,10 +7,16 @@ import {
   ClickHouseMetricExporter,
   type ExporterLogger,
 } from '@tallyhouse/exporter-clickhouse';
-import { TenantProcessor } from '@tallyhouse/processor-tenant';
+import {
+  BufferFullError,
+  type ConsumeReport,
+  ProcessorShutdownError,
+  TenantProcessor,
+} from '@tallyhouse/processor-tenant';
 import { type Logger, pino } from 'pino';
 import { createAuthenticator, type TenantAuthenticator } from './auth.ts';
 import { type CollectorConfig, type CollectorSettings, loadCollectorConfig } from './config.ts';
+import { DataDirLock } from './data-dir-lock.ts';
 import { LimitPolicy } from './limits/limit-policy.ts';
 import { QuotaStore } from './limits/quota-store.ts';
 import { TenantLimiter } from './limits/tenant-limiter.ts';
@@ -19,6 +25,8 @@ import { createRequestHandler } from './receiver.ts';
 import { ReadAccess } from './usage-api/read-access.ts';
 import { UsageApi } from './usage-api/usage-api.ts';
 import { DurableIngest, type IngestRequest, type PendingIngest } from './wal/durable-ingest.ts';
+import { Quarantine, quarantinedReport } from './wal/quarantine.ts';
+import { encodeData } from './wal/records.ts';
 
 export interface CollectorOptions {
   /** Environment to read settings from (default `process.env`). */
@@ -54,6 +62,10 @@ export class Collector {
   readonly usage: UsageApi;
   private readonly authenticator: TenantAuthenticator;
   private readonly memory: MemoryLimiter;
+  /** Held from construction until `stop()` finished: one collector per data directory. */
+  private readonly dataDirLock: DataDirLock;
+  /** Requests that could not be applied, set aside whole (see wal/quarantine.ts). */
+  private readonly quarantine: Quarantine;
   private draining = false;
   private stopping: Promise<ShutdownOutcome> | undefined;
 
@@ -63,6 +75,9 @@ export class Collector {
     this.logger =
       options.logger ?? pino({ level: this.config.collector.logLevel, base: { service: 'tallyhouse' } });
     this.authenticator = createAuthenticator(this.config.collector);
+    // Before anything in the data directory is read or written (exporter spool, write-ahead log recovery,
+    // quota file, chDB): a second collector on the same directory refuses here, having touched nothing.
+    this.dataDirLock = DataDirLock.acquire(this.config.exporter.dataDir);
     this.exporter = new ClickHouseMetricExporter({
       env,
       ...options.exporter,
@@ -75,6 +90,11 @@ export class Collector {
       exporter: () => this.exporter.stats(),
     });
     const settings = this.config.collector;
+    this.quarantine = new Quarantine(
+      join(this.config.exporter.dataDir, 'quarantine'),
+      this.logger.child({ component: 'quarantine' }),
+      (stage) => this.metrics.quarantined.inc({ stage }),
+    );
     this.durable = settings.wal
       ? new DurableIngest(
           join(this.config.exporter.dataDir, 'wal'),
@@ -84,6 +104,7 @@ export class Collector {
             segmentBytes: settings.walSegmentBytes,
             reserveBytes: settings.walReserveBytes,
             dedupWindowMs: settings.walDedupWindowMs,
+            quarantine: this.quarantine,
           },
           this.logger.child({ component: 'wal' }),
         )
@@ -156,8 +177,35 @@ export class Collector {
     if (this.durable) return this.durable.ingest(request);
     const options = { tenant: request.tenant, allowAttributeOverride: request.allowAttributeOverride };
     // Without the log, applying is what can fail (buffer full): it happens first, the 200 after.
-    const report = this.processor.consume(request.decoded.batch, options);
-    return Promise.resolve({ assessment: report, acknowledge: () => true, apply: () => report });
+    let report: ConsumeReport;
+    try {
+      report = this.processor.consume(request.decoded.batch, options);
+    } catch (error) {
+      if (error instanceof BufferFullError || error instanceof ProcessorShutdownError) throw error;
+      report = this.quarantineUnlogged(request, error);
+    }
+    return Promise.resolve({
+      assessment: report,
+      acknowledge: () => true,
+      apply: () => report,
+      answered: () => {},
+    });
+  }
+
+  /** A request whose apply threw, without the log: set aside, answered 200 with its points reported rejected. */
+  private quarantineUnlogged(request: IngestRequest, error: unknown): ConsumeReport {
+    const arrivalMs = Date.now();
+    this.quarantine.keep({
+      id: this.quarantine.unloggedId(arrivalMs),
+      record: encodeData(request, arrivalMs),
+      stage: 'apply',
+      error,
+      mayBePartlyApplied: true,
+    });
+    return quarantinedReport(
+      request.decoded.acceptedDataPoints,
+      `request quarantined: applying it failed (${(error as Error).message}); points applied before the failure may be counted`,
+    );
   }
 
   private afterFlush(durationMs: number) {
@@ -192,6 +240,7 @@ export class Collector {
     this.limiter.stop();
     this.server.closeAllConnections();
     await closed;
+    this.dataDirLock.release();
     if (errors.length > 0) {
       this.logger.error({ errors }, 'shutdown finished with data not written');
     } else if (unwrittenRows > 0 && this.durable) {

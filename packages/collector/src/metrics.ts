@@ -16,6 +16,7 @@ export class CollectorMetrics {
   readonly pointsRejected: Counter<'reason'>;
   readonly flushDuration: Histogram;
   readonly usageReads: Counter<'cache'>;
+  readonly quarantined: Counter<'stage'>;
 
   constructor(sources: { processor: () => ProcessorStats; exporter: () => ExporterStats }) {
     const registers = [this.registry];
@@ -51,6 +52,12 @@ export class CollectorMetrics {
       name: 'tallyhouse_usage_reads_total',
       help: 'Usage reads answered, by cache outcome (miss = a query ran, hit, coalesced = shared a running query)',
       labelNames: ['cache'],
+      registers,
+    });
+    this.quarantined = new Counter({
+      name: 'tallyhouse_quarantined_requests_total',
+      help: 'Acknowledged requests set aside whole in <data dir>/quarantine because applying (or, at a replay, reading) them failed, by stage (apply, replay)',
+      labelNames: ['stage'],
       registers,
     });
     this.fromProcessor(sources.processor, registers);

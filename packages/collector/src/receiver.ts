@@ -209,13 +209,16 @@ async function receiveMetrics(
     // Acknowledge, answer, apply: one synchronous block, so nothing can come between the ACK and the 200.
     const fresh = acknowledge(deps, pending, tenant.tenant, decoded);
     const status = send(response, 200, bytes, CONTENT_TYPES[encoding]);
+    // Once the 200 is handed to the OS whole, an identical body is new data, not a resend (never fires if the
+    // connection broke first: then the client may resend, and that resend is recognised).
+    response.once('finish', () => pending.answered());
     if (!fresh) {
       // A resend of a request counted already (its 200 was lost): answered, not counted again.
       deps.limiter?.settle(tenant.tenant, decoded.acceptedDataPoints, 0);
       deps.metrics.pointsRejected.inc({ reason: 'duplicate_request' }, decoded.acceptedDataPoints);
       deps.logger.info(
         { tenant: tenant.tenant },
-        'resend of an acknowledged request: answered, not counted again',
+        'resend of an acknowledged request whose answer may have been lost: answered, not counted again',
       );
       return status;
     }
