@@ -297,6 +297,34 @@ export const sumScenarios: Scenario[] = [
     ],
     stats: { restoredPoints: 1, inFlightSeries: 1 },
   },
+  {
+    name: 'delta_sums_that_would_overflow_are_kept_apart',
+    steps: [
+      // 1e308 + 1e308 is Infinity, which storage refuses: the second stays a row of its own in the series.
+      { consume: deltaRequests(sumPoint(ACME, 0n, 10n, 1e308)) },
+      { consume: deltaRequests(sumPoint(ACME, 10n, 20n, 1e308)) },
+      { consume: deltaRequests(sumPoint(ACME, 20n, 30n, -1)) },
+    ],
+    output: [
+      seriesPoint({
+        tenant: 'acme',
+        metric: REQUESTS,
+        attributes: ROUTE_A,
+        start: 0n,
+        time: 30n,
+        value: { value: 1e308 - 1 },
+      }),
+      seriesPoint({
+        tenant: 'acme',
+        metric: REQUESTS,
+        attributes: ROUTE_A,
+        start: 10n,
+        time: 20n,
+        value: { value: 1e308 },
+      }),
+    ],
+    stats: { keptApartPoints: 1, bufferedSeries: 0 },
+  },
 ];
 
 function instance(id: string, points: ReturnType<typeof sumPoint>[]) {

@@ -3,6 +3,8 @@ import type { Scenario } from './scenario.ts';
 
 const deltas = (...points: ReturnType<typeof sumPoint>[]) =>
   batch(CHECKOUT, [inputMetric(REQUESTS, 'delta', points)]);
+const cumulatives = (...points: ReturnType<typeof sumPoint>[]) =>
+  batch(CHECKOUT, [inputMetric(REQUESTS, 'cumulative', points)]);
 const requests = (tenant: string, attributes: Record<string, string | boolean>, value: number) =>
   seriesPoint({ tenant, metric: REQUESTS, attributes, start: 0n, time: 10n, value: { value } });
 const at = (tenant: string, route: string, value: number) =>
@@ -136,5 +138,29 @@ export const tenantScenarios: Scenario[] = [
     ],
     output: [requests('acme', { route: '/a' }, 1), requests('acme', { route: '/b' }, 2)],
     stats: { refusedBatches: 1, refusedPoints: 3 },
+  },
+  {
+    name: 'a_tenant_past_its_stream_share_gets_only_its_new_streams_rejected',
+    options: { maxTrackedStreamsPerTenant: 2 },
+    steps: [
+      {
+        consume: cumulatives(
+          at('acme', '/a', 1),
+          at('acme', '/b', 2),
+          at('acme', '/c', 3),
+          at('globex', '/a', 10),
+        ),
+        report: { acceptedPoints: 3, rejectedPoints: 1, rejectedByReason: { tenant_stream_limit: 1 } },
+      },
+      // Not a 503 for everyone: globex adds streams, acme keeps its known ones.
+      { consume: cumulatives(at('globex', '/b', 20), at('acme', '/a', 1)) },
+    ],
+    output: [
+      requests('acme', { route: '/a' }, 1),
+      requests('acme', { route: '/b' }, 2),
+      requests('globex', { route: '/a' }, 10),
+      requests('globex', { route: '/b' }, 20),
+    ],
+    stats: { trackedStreams: 4, rejectedPoints: { tenant_stream_limit: 1 } },
   },
 ];
