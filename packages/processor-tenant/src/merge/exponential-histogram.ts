@@ -64,21 +64,22 @@ function spanOf(sides: readonly Side[]): number {
   return high >= low ? high - low + 1 : 0;
 }
 
+/** How many buckets one side of the union of `values` spans at `scale` (at or below each value's scale). */
+function spanAt(values: readonly ExponentialHistogramValue[], side: 'positive' | 'negative', scale: number) {
+  return spanOf(values.map((value) => ({ buckets: value[side], by: value.scale - scale })));
+}
+
 /**
  * The highest scale at or below every input's scale at which both sides of the union of `values` fit
- * `maxBuckets`. Only end points are looked at, so this is O(steps), whatever the offsets or widths.
+ * `maxBuckets`. Only end points are looked at, so each step is O(1) whatever the offsets or widths.
  */
 function scaleToFit(values: readonly ExponentialHistogramValue[], maxBuckets: number): number {
   const limit = Math.max(MIN_BUCKET_LIMIT, maxBuckets);
   let scale = Math.min(...values.map((value) => value.scale));
-  // Terminates: indices are below 2^53 in magnitude, so some 60 steps past the lowest input scale
-  // leave only -1 and 0 on each side.
-  for (;;) {
-    const at = (side: 'positive' | 'negative') =>
-      values.map((value) => ({ buckets: value[side], by: value.scale - scale }));
-    if (spanOf(at('positive')) <= limit && spanOf(at('negative')) <= limit) return scale;
-    scale--;
-  }
+  // Ends: indices are below 2^53 in magnitude, so 64 steps below the lowest input scale leave only -1 and 0
+  // on each side (`downscaleIndex`), which fit any limit.
+  while (spanAt(values, 'positive', scale) > limit || spanAt(values, 'negative', scale) > limit) scale--;
+  return scale;
 }
 
 /** The union of `sides` added bucket-wise, each downscaled by its `by`; allocates only the union's span. */
