@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { ConfigError } from '@tallyhouse/processor-tenant';
+import { ConfigError, MAX_TIMER_MS } from '@tallyhouse/processor-tenant';
 import { hashApiKey } from './auth.ts';
 import { Collector } from './collector.ts';
+import { shutdownDeadlineMs } from './config.ts';
 
 // `tallyhouse` runs the collector, configured by env; `tallyhouse hash-key <key>` prints a key's hash
 // for TALLYHOUSE_API_KEYS_FILE, so plain keys need not be stored.
@@ -18,14 +19,16 @@ async function main(argv: readonly string[]): Promise<number> {
   let collector: Collector;
   try {
     collector = new Collector();
+    // Host, port and data directory are checked first thing in here, before storage is opened.
+    await collector.start();
   } catch (error) {
-    if (error instanceof ConfigError || (error as { code?: string }).code === 'TALLYHOUSE_EXPORTER_CONFIG') {
+    if (isConfigurationError(error)) {
+      // One line naming the variable: an operator's mistake, not a crash, so no stack trace.
       console.error(`tallyhouse: invalid configuration: ${(error as Error).message}`);
       return 2;
     }
     throw error;
   }
-  await collector.start();
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -33,7 +36,11 @@ async function main(argv: readonly string[]): Promise<number> {
   collector.logger.info({ signal }, 'signal received');
   // The processor drains, then the exporter drains, each within TALLYHOUSE_SHUTDOWN_TIMEOUT_MS; past both
   // (plus a margin) something is stuck, and exiting non-zero beats hanging forever.
-  const hardDeadlineMs = 2 * collector.config.collector.shutdownTimeoutMs + 5_000;
+  // Config bounds TALLYHOUSE_SHUTDOWN_TIMEOUT_MS so this fits one timer; min() guards embedders' overrides.
+  const hardDeadlineMs = Math.min(
+    shutdownDeadlineMs(collector.config.collector.shutdownTimeoutMs),
+    MAX_TIMER_MS,
+  );
   const deadline = setTimeout(() => {
     collector.logger.fatal(
       { hardDeadlineMs },
@@ -44,6 +51,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const outcome = await collector.stop();
   clearTimeout(deadline);
   return outcome.drained ? 0 : 1;
+}
+
+/** Errors that name a setting (`ConfigError` and its `PreflightError`s, the exporter's config errors): exit 2. */
+function isConfigurationError(error: unknown): boolean {
+  return error instanceof ConfigError || (error as { code?: string }).code === 'TALLYHOUSE_EXPORTER_CONFIG';
 }
 
 main(process.argv.slice(2)).then(

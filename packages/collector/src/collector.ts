@@ -21,6 +21,7 @@ import { LimitPolicy } from './limits/limit-policy.ts';
 import { QuotaStore } from './limits/quota-store.ts';
 import { TenantLimiter } from './limits/tenant-limiter.ts';
 import { CollectorMetrics } from './metrics.ts';
+import { checkDataDir, checkListenAddress, listenError } from './preflight.ts';
 import { createRequestHandler } from './receiver.ts';
 import { ReadAccess } from './usage-api/read-access.ts';
 import { UsageApi } from './usage-api/usage-api.ts';
@@ -72,6 +73,9 @@ export class Collector {
   constructor(options: CollectorOptions = {}) {
     const env = options.env ?? process.env;
     this.config = loadCollectorConfig(env, { collector: options.collector, exporter: options.exporter });
+    // Before anything opens a file in the data directory (the write-ahead log, below): a directory that cannot
+    // be used is a configuration error naming TALLYHOUSE_DATA_DIR, not a stack trace from deep inside.
+    checkDataDir(this.config.exporter.dataDir);
     this.logger =
       options.logger ?? pino({ level: this.config.collector.logLevel, base: { service: 'tallyhouse' } });
     this.authenticator = createAuthenticator(this.config.collector);
@@ -149,6 +153,9 @@ export class Collector {
 
   /** Opens storage (schema included), replays the write-ahead log, starts listening. Resolves with the address. */
   async start(): Promise<AddressInfo> {
+    const { host, port } = this.config.collector;
+    // Before storage is opened and the log replayed (both can take long): a host or port that cannot work fails now.
+    await checkListenAddress(host, port);
     await this.exporter.start();
     if (this.durable) {
       const summary = await this.durable.replay();
@@ -159,9 +166,13 @@ export class Collector {
     }
     this.processor.start();
     this.limiter.start();
-    const { host, port } = this.config.collector;
     this.server.listen(port, host);
-    await once(this.server, 'listening');
+    try {
+      await once(this.server, 'listening');
+    } catch (error) {
+      // Taken since the preflight probe, say.
+      throw listenError(error, host, port);
+    }
     const address = this.server.address() as AddressInfo;
     this.logger.info(
       {

@@ -6,11 +6,13 @@ import {
 } from '@tallyhouse/exporter-clickhouse';
 import {
   ConfigError,
+  MAX_TIMER_MS,
   positiveInt,
   type ResolvedAccumulatorOptions,
   type ResolvedFlushOptions,
   resolveAccumulatorOptions,
   resolveFlushOptions,
+  timerMs,
 } from '@tallyhouse/processor-tenant';
 
 import type { LimitDefaults } from './limits/limit-policy.ts';
@@ -93,6 +95,23 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   readsTrustTenantHeader: false,
 };
 
+/** bin.ts exits non-zero if a drain has not finished by `2 × shutdownTimeoutMs + this` (processor, then exporter). */
+export const SHUTDOWN_DEADLINE_MARGIN_MS = 5_000;
+
+/** The process-wide exit deadline after a signal; one Node timer, so it must fit MAX_TIMER_MS. */
+export function shutdownDeadlineMs(shutdownTimeoutMs: number): number {
+  return 2 * shutdownTimeoutMs + SHUTDOWN_DEADLINE_MARGIN_MS;
+}
+
+/** Largest TALLYHOUSE_SHUTDOWN_TIMEOUT_MS whose exit deadline still fits one Node timer. */
+export const MAX_SHUTDOWN_TIMEOUT_MS = Math.floor((MAX_TIMER_MS - SHUTDOWN_DEADLINE_MARGIN_MS) / 2);
+
+/**
+ * Largest Retry-After (seconds) the collector sends: clients (the OpenTelemetry SDK exporters among them) wait
+ * it out with a timer, and a longer one would fire after 1 ms — a retry storm instead of a back-off.
+ */
+export const MAX_RETRY_AFTER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /**
@@ -143,17 +162,17 @@ function collectorSettings(env: Env): CollectorSettings {
       false,
     ),
     maxBodyBytes: positiveInt('TALLYHOUSE_MAX_BODY_BYTES', undefined, env, COLLECTOR_DEFAULTS.maxBodyBytes),
-    retryAfterSeconds: positiveInt(
+    retryAfterSeconds: bounded(
       'TALLYHOUSE_RETRY_AFTER_SECONDS',
-      undefined,
-      env,
-      COLLECTOR_DEFAULTS.retryAfterSeconds,
+      positiveInt('TALLYHOUSE_RETRY_AFTER_SECONDS', undefined, env, COLLECTOR_DEFAULTS.retryAfterSeconds),
+      MAX_RETRY_AFTER_SECONDS,
+      ' s (clients wait it out with a timer, which cannot wait longer)',
     ),
-    shutdownTimeoutMs: positiveInt(
+    shutdownTimeoutMs: bounded(
       'TALLYHOUSE_SHUTDOWN_TIMEOUT_MS',
-      undefined,
-      env,
-      COLLECTOR_DEFAULTS.shutdownTimeoutMs,
+      positiveInt('TALLYHOUSE_SHUTDOWN_TIMEOUT_MS', undefined, env, COLLECTOR_DEFAULTS.shutdownTimeoutMs),
+      MAX_SHUTDOWN_TIMEOUT_MS,
+      ` ms (the exit deadline, 2 × this + ${SHUTDOWN_DEADLINE_MARGIN_MS} ms, must fit the longest delay a Node.js timer can wait, ${MAX_TIMER_MS} ms)`,
     ),
     logLevel: oneOf(
       'TALLYHOUSE_LOG_LEVEL',
@@ -168,7 +187,7 @@ function collectorSettings(env: Env): CollectorSettings {
       ['group', 'always', 'none'] as const,
       'group',
     ),
-    walGroupCommitMs: positiveInt(
+    walGroupCommitMs: timerMs(
       'TALLYHOUSE_WAL_GROUP_COMMIT_MS',
       undefined,
       env,
@@ -180,7 +199,7 @@ function collectorSettings(env: Env): CollectorSettings {
       env,
       COLLECTOR_DEFAULTS.walSegmentBytes,
     ),
-    walDedupWindowMs: positiveInt(
+    walDedupWindowMs: timerMs(
       'TALLYHOUSE_WAL_DEDUP_WINDOW_MS',
       undefined,
       env,
@@ -261,6 +280,7 @@ function usageReadSettings(
         `expected an integer ≥ 0 (milliseconds), got ${JSON.stringify(env.TALLYHOUSE_QUERY_CACHE_TTL_MS)}`,
       );
     }
+    bounded('TALLYHOUSE_QUERY_CACHE_TTL_MS', queryCacheTtlMs, MAX_TIMER_MS, TIMER_REASON);
   }
   const readsTrustTenantHeader = bool(
     'TALLYHOUSE_READS_TRUST_TENANT_HEADER',
@@ -292,6 +312,14 @@ function memoryLimits(env: Env): Pick<CollectorSettings, 'memorySoftLimitBytes' 
     );
   }
   return { memorySoftLimitBytes: soft * MIB, memoryHardLimitBytes: hardMib * MIB };
+}
+
+const TIMER_REASON = ' ms (the longest delay a Node.js timer can wait)';
+
+/** `value` if at most `max`; otherwise an error naming the variable, the maximum and why (`unit` starts with the unit). */
+function bounded(variable: string, value: number, max: number, unit: string): number {
+  if (value > max) throw new ConfigError(variable, `expected at most ${max}${unit}, got ${value}`);
+  return value;
 }
 
 function optionalPositiveInt(variable: string, env: Env): number | undefined {

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { ClickHouseClientConfigOptions } from '@clickhouse/client';
+import { MAX_TIMER_MS } from '@tallyhouse/processor-tenant';
 import { ExporterConfigError } from './errors.ts';
 import { defaultLogger, type ExporterLogger } from './logger.ts';
 
@@ -159,6 +160,7 @@ export function resolveExporterConfig(options: ClickHouseExporterOptions = {}): 
     'retryInitialDelayMs',
     DEFAULTS.retryInitialDelayMs,
     1,
+    MAX_TIMER_MS,
   );
   const retryMaxDelayMs = int(
     options.retryMaxDelayMs,
@@ -167,6 +169,7 @@ export function resolveExporterConfig(options: ClickHouseExporterOptions = {}): 
     'retryMaxDelayMs',
     DEFAULTS.retryMaxDelayMs,
     1,
+    MAX_TIMER_MS,
   );
   if (retryMaxDelayMs < retryInitialDelayMs) {
     throw new ExporterConfigError(
@@ -207,6 +210,7 @@ export function resolveExporterConfig(options: ClickHouseExporterOptions = {}): 
       'requestTimeoutMs',
       DEFAULTS.requestTimeoutMs,
       1,
+      MAX_TIMER_MS,
     ),
     retryInitialDelayMs,
     retryMaxDelayMs,
@@ -234,6 +238,7 @@ export function resolveExporterConfig(options: ClickHouseExporterOptions = {}): 
       'shutdownTimeoutMs',
       DEFAULTS.shutdownTimeoutMs,
       0,
+      MAX_TIMER_MS,
     ),
     logger: options.logger ?? defaultLogger,
     connection: options.connection,
@@ -259,10 +264,17 @@ function int(
   name: string,
   fallback: number,
   min: number,
+  // Durations that reach a timer pass MAX_TIMER_MS: Node fires a longer timer after 1 ms instead.
+  max: number = Number.MAX_SAFE_INTEGER,
 ): number {
   const value = option ?? optionalInt(env, variable) ?? fallback;
   if (!Number.isSafeInteger(value) || value < min) {
     throw new ExporterConfigError(`${variable} (${name}) must be a whole number ≥ ${min}, got ${value}`);
+  }
+  if (value > max) {
+    throw new ExporterConfigError(
+      `${variable} (${name}) must be at most ${max} ms (the longest delay a Node.js timer can wait), got ${value}`,
+    );
   }
   return value;
 }

@@ -118,7 +118,7 @@ export function resolveAccumulatorOptions(options: AccumulatorOptions = {}, env:
       env,
       Math.max(1, Math.floor(maxTrackedStreams / TRACKED_STREAMS_SHARE_DIVISOR)),
     ),
-    streamStalenessMs: positiveInt(
+    streamStalenessMs: timerMs(
       'TALLYHOUSE_STREAM_STALENESS_MS',
       options.streamStalenessMs,
       env,
@@ -134,7 +134,7 @@ export function resolveFlushOptions(
   env: Env = process.env,
 ): ResolvedFlushOptions {
   return {
-    flushIntervalMs: positiveInt(
+    flushIntervalMs: timerMs(
       'TALLYHOUSE_FLUSH_INTERVAL_MS',
       options.flushIntervalMs,
       env,
@@ -152,7 +152,7 @@ export function resolveFlushOptions(
       env,
       FLUSH_DEFAULTS.maxBatchPoints,
     ),
-    shutdownTimeoutMs: positiveInt(
+    shutdownTimeoutMs: timerMs(
       'TALLYHOUSE_SHUTDOWN_TIMEOUT_MS',
       options.shutdownTimeoutMs,
       env,
@@ -173,6 +173,24 @@ export function positiveInt(
   const value = typeof raw === 'number' ? raw : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new ConfigError(variable, `expected a positive integer, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/**
+ * The longest delay Node's timers can wait (2^31−1 ms, about 24.8 days). Node does not refuse a longer one: it
+ * fires after 1 ms — a flush loop spinning, or a drain deadline passed before it starts.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** `positiveInt` for a duration in ms that ends up in a timer or deadline: at most `MAX_TIMER_MS`. */
+export function timerMs(variable: string, option: number | undefined, env: Env, fallback: number): number {
+  const value = positiveInt(variable, option, env, fallback);
+  if (value > MAX_TIMER_MS) {
+    throw new ConfigError(
+      variable,
+      `expected at most ${MAX_TIMER_MS} ms (the longest delay a Node.js timer can wait), got ${value}`,
+    );
   }
   return value;
 }
