@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const COLLECTOR_BIN = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+/** The collector with an injected apply fault (see faulty-collector.ts). */
+export const FAULTY_COLLECTOR = fileURLToPath(new URL('./faulty-collector.ts', import.meta.url));
 const READ_TOTALS = fileURLToPath(new URL('./read-totals.ts', import.meta.url));
 const SOURCE_CONDITION = '--conditions=@tallyhouse/source';
 
@@ -47,8 +49,10 @@ export async function startCollectorChild(options: {
   readyTimeoutMs?: number;
   /** Wait for /readyz (default true). */
   waitReady?: boolean;
+  /** The script to run (default the real bin). */
+  entry?: string;
 }): Promise<CollectorChild> {
-  const child = spawn(process.execPath, [SOURCE_CONDITION, COLLECTOR_BIN], {
+  const child = spawn(process.execPath, [SOURCE_CONDITION, options.entry ?? COLLECTOR_BIN], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',

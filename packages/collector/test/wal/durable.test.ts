@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  FAULTY_COLLECTOR,
   freePort,
   killAllCollectors,
   postJson,
@@ -111,7 +112,7 @@ describe('crash and replay', () => {
 });
 
 describe('resends', () => {
-  it('counts a byte-identical resend once, also after a SIGKILL lost the first answer', async () => {
+  it('after a SIGKILL between the ACK and the answer, the resend is counted once; identical bodies answered whole count each time', async () => {
     const dir = dataDir('resend');
     const port = await freePort();
     const at = BASE_NS + 5_000_000_000n;
@@ -123,18 +124,27 @@ describe('resends', () => {
       [{ metric: 'requests', value: 3, stream: 's', startNs: at, timeNs: at + 1_000_000n }],
       1,
     );
-    let collector = await startCollectorChild({ dataDir: dir, port, env: FAST });
-    expect((await postJson(collector.url, 't-r', body)).status).toBe(200);
-    // The client did not see that answer (say the process died first) and sends the same bytes again.
-    expect((await postJson(collector.url, 't-r', body)).status).toBe(200);
-    await collector.kill();
+    // The process dies right after the ACK and the 200 were written, before the answer was reported sent.
+    let collector = await startCollectorChild({
+      dataDir: dir,
+      port,
+      env: { ...FAST, FAULT_TENANT: 't-r', FAULT: 'kill' },
+      entry: FAULTY_COLLECTOR,
+    });
+    await postJson(collector.url, 't-r', body);
+    expect((await collector.exited).signal).toBe('SIGKILL');
     collector = await startCollectorChild({ dataDir: dir, port, env: FAST });
+    // The client did not see that answer and sends the same bytes again: a resend, answered, not counted.
     expect((await postJson(collector.url, 't-r', body)).status).toBe(200);
-    // The same bytes for another tenant, and another interval for this one, are different data.
+    expect(await waitForOutput(collector, /resend of an acknowledged request/)).toBe(true);
+    // Its answer went out whole: the same bytes from now on are another export (two clients, say).
+    expect((await postJson(collector.url, 't-r', body)).status).toBe(200);
+    // Two clients sending identical bodies one after the other: both answered, both counted.
+    expect((await postJson(collector.url, 't-s', body)).status).toBe(200);
     expect((await postJson(collector.url, 't-s', body)).status).toBe(200);
     expect((await postJson(collector.url, 't-r', other)).status).toBe(200);
     expect(await collector.stop()).toBe(0);
-    expect(totalsByKey(await readStoredTotals(dir))).toEqual({ 't-r/requests': 10, 't-s/requests': 7 });
+    expect(totalsByKey(await readStoredTotals(dir))).toEqual({ 't-r/requests': 17, 't-s/requests': 14 });
   }, 60_000);
 });
 
