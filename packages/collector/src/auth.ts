@@ -116,15 +116,25 @@ export class ApiKeyAuthenticator implements TenantAuthenticator {
   }
 }
 
-/** The key of `Authorization: Bearer <key>` or `x-api-key: <key>` (each must appear once). */
+/**
+ * The key of `Authorization: Bearer <key>` or `x-api-key: <key>` (each must appear once), decoded as the tenant
+ * header is: the header's bytes as UTF-8, so a non-ASCII key hashes as the keys file's key does (UTF-8). Not valid
+ * UTF-8 → absent, as no key in the file can match it.
+ */
 export function presentedKey(headers: DistinctHeaders): string | undefined {
-  const authorization = single(headers.authorization);
+  const authorization = utf8Single(headers.authorization);
   if (authorization !== undefined) {
+    // Decoded first: as latin1, the UTF-8 bytes of some characters (à is C3 A0) include an NBSP, which \s matches.
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (match) return match[1];
   }
-  const apiKey = single(headers['x-api-key']);
+  const apiKey = utf8Single(headers['x-api-key']);
   return apiKey !== undefined && apiKey.length > 0 ? apiKey : undefined;
+}
+
+function utf8Single(values: string[] | undefined): string | undefined {
+  const raw = single(values);
+  return raw === undefined ? undefined : utf8HeaderValue(raw);
 }
 
 /** A header that appears exactly once; repeats are ambiguous credentials and count as absent. */

@@ -10,9 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyAuthenticator, Collector, hashApiKey } from '../src/index.ts';
 import {
   decodeStatus,
+  encodeRequest,
   oneSum,
   otlpRequest,
   postMetrics,
+  rawHttp,
   startCollector,
   storedPoints,
   sumMetric,
@@ -23,6 +25,9 @@ import {
 const dir = tempDir('auth');
 const PLAIN_KEY = 'plain-key-0123456789';
 const HASHED_KEY = 'hashed-key-abcdefghij';
+// Non-ASCII keys: `à` is C3 A0 in UTF-8, and A0 read as latin1 is an NBSP, which a naive `\S+` stops at.
+const UTF8_PLAIN_KEY = 'clé-à-ключ-🔑-0123456789';
+const UTF8_HASHED_KEY = 'schlüssel-密钥-abcdefghij';
 const keysFile = join(dir, 'keys.json');
 
 let collector: Collector;
@@ -35,6 +40,8 @@ beforeAll(async () => {
       [PLAIN_KEY]: 'acme',
       // Upper-case hex is accepted: hashes are compared case-insensitively.
       [`sha256:${createHash('sha256').update(HASHED_KEY).digest('hex').toUpperCase()}`]: 'globex',
+      [UTF8_PLAIN_KEY]: 'initech',
+      [hashApiKey(UTF8_HASHED_KEY)]: 'umbrella',
     }),
   );
   ({ collector, port } = await startCollector(join(dir, 'data'), {
@@ -96,6 +103,58 @@ describe('API keys resolve the tenant', () => {
     expect(answer.status).toBe(200);
     expect((await total('acme')) - before).toBe(5);
     expect(await storedPoints(collector, 'intruder')).toEqual([]);
+  });
+});
+
+describe('non-ASCII API keys are read from the header as UTF-8 bytes, as the tenant header is', () => {
+  /** A request whose key header carries the key's raw UTF-8 bytes on the wire. */
+  async function postWithRawKey(header: string, value: string) {
+    const body = encodeRequest(oneSum('requests', 4), 'json');
+    const head = Buffer.from(
+      `POST /v1/metrics HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n${header}: `,
+      'latin1',
+    );
+    return rawHttp(port, Buffer.concat([head, Buffer.from(value, 'utf8'), Buffer.from('\r\n\r\n'), body]));
+  }
+
+  it('authenticates a plain non-ASCII key sent as Authorization: Bearer in UTF-8', async () => {
+    const before = await total('initech');
+    const answer = await postWithRawKey('authorization', `Bearer ${UTF8_PLAIN_KEY}`);
+    expect(answer.status).toBe(200);
+    expect((await total('initech')) - before).toBe(4);
+  });
+
+  it('authenticates a hashed non-ASCII key sent as x-api-key in UTF-8', async () => {
+    const before = await total('umbrella');
+    const answer = await postWithRawKey('x-api-key', UTF8_HASHED_KEY);
+    expect(answer.status).toBe(200);
+    expect((await total('umbrella')) - before).toBe(4);
+  });
+
+  it('refuses the same key sent in another encoding (latin1 bytes), which is a different key', async () => {
+    const body = encodeRequest(oneSum('requests', 1), 'json');
+    const answer = await rawHttp(
+      port,
+      Buffer.concat([
+        Buffer.from(
+          `POST /v1/metrics HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\nx-api-key: `,
+        ),
+        Buffer.from('schlüssel', 'latin1'),
+        Buffer.from('\r\n\r\n'),
+        body,
+      ]),
+    );
+    expect(answer.status).toBe(401);
+  });
+
+  it('resolves the decoded key the same way without a socket', () => {
+    const auth = ApiKeyAuthenticator.fromEntries([['ключ-0123456789', 'tenant-1']]);
+    const asNodeReadsIt = Buffer.from('ключ-0123456789', 'utf8').toString('latin1');
+    expect(auth.resolve({ 'x-api-key': [asNodeReadsIt] })).toEqual({ ok: true, tenant: 'tenant-1' });
+    expect(auth.resolve({ authorization: [`Bearer ${asNodeReadsIt}`] })).toEqual({
+      ok: true,
+      tenant: 'tenant-1',
+    });
   });
 });
 
