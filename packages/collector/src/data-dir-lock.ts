@@ -88,12 +88,13 @@ export class DataDirLock {
   }
 
   /**
-   * Takes the data directory's lock, or throws a `DataDirLockedError` naming the holder. Synchronous: the
-   * collector's constructor calls it before it opens anything in the directory (which must exist).
+   * Takes the data directory's lock (creating the directory if needed), or throws a `DataDirLockedError` naming
+   * the holder. Synchronous: the collector's constructor calls it before it opens anything in the directory.
    */
   static acquire(dataDir: string): DataDirLock {
     const dir = resolve(dataDir);
     const path = join(dir, LOCK_FILE);
+    mkdirSync(dir, { recursive: true });
     const own = held.get(path);
     if (own !== undefined) throw new DataDirLockedError(dir, path, own.holder, ' (in this very process)');
     for (let attempt = 0; attempt < 5; attempt++) {

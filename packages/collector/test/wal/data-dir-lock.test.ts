@@ -93,6 +93,13 @@ describe('the data directory lock', () => {
     expect(refusal(dir)).toBeUndefined();
   });
 
+  it('creates a data directory that does not exist yet', () => {
+    const dir = join(dataDir(), 'not', 'yet');
+    const lock = DataDirLock.acquire(dir);
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(true);
+    lock.release();
+  });
+
   it('is refused while the pid in the lock file runs', async () => {
     const dir = dataDir();
     const holder = await runningProcess();
