@@ -248,7 +248,7 @@ export class Collector {
     const unwrittenRows = this.exporter.stats().retainedRows;
     this.durable?.checkpoint(unwrittenRows === 0);
     this.durable?.close();
-    this.limiter.stop();
+    await this.limiter.stop();
     this.server.closeAllConnections();
     await closed;
     this.dataDirLock.release();

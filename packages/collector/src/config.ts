@@ -17,6 +17,7 @@ import {
 
 import type { LimitDefaults } from './limits/limit-policy.ts';
 import { QUOTA_PERIODS } from './limits/quota.ts';
+import { MAX_RETRY_AFTER_SECONDS } from './limits/tenant-limiter.ts';
 import type { FsyncPolicy } from './wal/wal.ts';
 
 export type AuthMode = 'header' | 'apikey';
@@ -105,12 +106,6 @@ export function shutdownDeadlineMs(shutdownTimeoutMs: number): number {
 
 /** Largest TALLYHOUSE_SHUTDOWN_TIMEOUT_MS whose exit deadline still fits one Node timer. */
 export const MAX_SHUTDOWN_TIMEOUT_MS = Math.floor((MAX_TIMER_MS - SHUTDOWN_DEADLINE_MARGIN_MS) / 2);
-
-/**
- * Largest Retry-After (seconds) the collector sends: clients (the OpenTelemetry SDK exporters among them) wait
- * it out with a timer, and a longer one would fire after 1 ms — a retry storm instead of a back-off.
- */
-export const MAX_RETRY_AFTER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 

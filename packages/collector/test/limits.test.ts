@@ -4,9 +4,10 @@
  * and overrides per tenant from TALLYHOUSE_LIMITS_FILE. Limited requests store nothing and are counted in
  * /metrics. The pure pieces are tested alone, then the whole path over a real socket into chDB.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@tallyhouse/processor-tenant';
+import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/collector.ts';
 import { loadCollectorConfig } from '../src/config.ts';
@@ -14,7 +15,7 @@ import { GcraRateLimiter, gcraDecide } from '../src/limits/gcra.ts';
 import { LimitPolicy } from '../src/limits/limit-policy.ts';
 import { nextPeriodStart, periodStart, QuotaCounters } from '../src/limits/quota.ts';
 import { QuotaStore } from '../src/limits/quota-store.ts';
-import { TenantLimiter } from '../src/limits/tenant-limiter.ts';
+import { MAX_RETRY_AFTER_SECONDS, TenantLimiter } from '../src/limits/tenant-limiter.ts';
 import {
   decodeStatus,
   http,
@@ -144,24 +145,114 @@ describe('the tenant limiter', () => {
     });
   });
 
-  it('keeps quota counters in the data dir across restarts, and ignores those of a past period', () => {
+  it('keeps quota counters in the data dir across restarts, and ignores those of a past period', async () => {
     const dataDir = join(dir, 'quota-store');
     const policy = new LimitPolicy({ rate: undefined, quota: { points: 100, period: 'month' } });
     let now = Date.parse('2025-06-10T00:00:00Z');
     const first = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now: () => now });
     first.start();
     first.admit('acme', 60);
-    first.stop();
+    await first.stop();
     const second = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now: () => now });
     second.start();
     expect(second.quotaUsage('acme')).toEqual({ used: 60, points: 100, period: 'month' });
     expect(second.admit('acme', 41).admitted).toBe(false);
-    second.stop();
+    await second.stop();
     now = Date.parse('2025-07-01T00:00:00Z');
     const third = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now: () => now });
     third.start();
     expect(third.quotaUsage('acme')?.used).toBe(0);
-    third.stop();
+    await third.stop();
+  });
+
+  it.each(['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf'])(
+    'keeps the quota of a tenant named %s across a restart, like any other name',
+    async (tenant) => {
+      const dataDir = join(dir, `quota-name-${tenant}`);
+      const policy = new LimitPolicy({ rate: undefined, quota: { points: 100, period: 'month' } });
+      const now = () => Date.parse('2025-06-10T00:00:00Z');
+      const first = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now });
+      first.start();
+      expect(first.admit(tenant, 70).admitted).toBe(true);
+      expect(first.admit('acme', 5).admitted).toBe(true);
+      await first.stop();
+      for (let restart = 0; restart < 2; restart++) {
+        // Twice: once from the journal, once from the snapshot rewritten at the first restart.
+        const again = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now });
+        again.start();
+        expect(again.quotaUsage(tenant)).toEqual({ used: 70, points: 100, period: 'month' });
+        expect(again.quotaUsage('acme')?.used).toBe(5);
+        expect(again.admit(tenant, 31).admitted).toBe(false);
+        await again.stop();
+      }
+    },
+  );
+
+  it('reads the single-file format of earlier versions, a __proto__ tenant included, and replaces it', async () => {
+    const dataDir = join(dir, 'quota-legacy');
+    mkdirSync(join(dataDir, 'limits'), { recursive: true });
+    const legacy = join(dataDir, 'limits', 'quota-usage.json');
+    // As JSON text: an object literal would make `__proto__` the prototype, not a tenant.
+    writeFileSync(
+      legacy,
+      '{"version":1,"tenants":{"__proto__":{"period":"day","periodStart":"2025-06-10T00:00:00.000Z","used":7},' +
+        '"acme":{"period":"day","periodStart":"2025-06-10T00:00:00.000Z","used":3},' +
+        '"old":{"period":"day","periodStart":"2025-06-09T00:00:00.000Z","used":9}}}',
+    );
+    const policy = new LimitPolicy({ rate: undefined, quota: { points: 10, period: 'day' } });
+    const now = () => Date.parse('2025-06-10T12:00:00Z');
+    const limiter = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now });
+    limiter.start();
+    expect(limiter.quotaUsage('__proto__')?.used).toBe(7);
+    expect(limiter.quotaUsage('acme')?.used).toBe(3);
+    expect(limiter.quotaUsage('old')?.used).toBe(0);
+    await limiter.stop();
+    expect(existsSync(legacy)).toBe(false);
+    const again = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now });
+    again.start();
+    expect(again.quotaUsage('__proto__')?.used).toBe(7);
+    await again.stop();
+  });
+
+  it('loses at most what changed since the last persist when the process dies (under-counts, never over-counts)', async () => {
+    const dataDir = join(dir, 'quota-crash');
+    const policy = new LimitPolicy({ rate: undefined, quota: { points: 100, period: 'month' } });
+    const now = () => Date.parse('2025-06-10T00:00:00Z');
+    // An interval that never comes during the test: persisting happens when the test says.
+    const crashing = new TenantLimiter(policy, {
+      store: new QuotaStore(dataDir),
+      now,
+      persistIntervalMs: 1e9,
+    });
+    crashing.start();
+    crashing.admit('acme', 10);
+    crashing.admit('globex', 20);
+    await crashing.persist();
+    crashing.admit('acme', 5);
+    // No stop(): the process "dies" here. A torn line, as a crash mid-append leaves it, is skipped too.
+    const journal = readdirSync(join(dataDir, 'limits')).find((name) => name.startsWith('quota-journal-'))!;
+    appendFileSync(join(dataDir, 'limits', journal), '["acme","month",174');
+    const errors: string[] = [];
+    const logger = { error: (_: unknown, message: string) => errors.push(message) } as unknown as Logger;
+    const restarted = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now, logger });
+    restarted.start();
+    expect(restarted.quotaUsage('acme')?.used).toBe(10);
+    expect(restarted.quotaUsage('globex')?.used).toBe(20);
+    expect(errors).toEqual(['saved quota counters partly unreadable; what could be read is kept']);
+    await restarted.stop();
+  });
+
+  it('says Retry-After of at most 2147483 s, however slow the rate (clients wait with a Node-sized timer)', () => {
+    const limiter = new TenantLimiter(
+      new LimitPolicy({ rate: { pointsPerSecond: 0.000_000_1, burst: 1 }, quota: undefined }),
+      { now: () => 0 },
+    );
+    expect(limiter.admit('acme', 1).admitted).toBe(true);
+    expect(limiter.admit('acme', 1)).toMatchObject({
+      admitted: false,
+      retryAfterSeconds: MAX_RETRY_AFTER_SECONDS,
+    });
+    expect(MAX_RETRY_AFTER_SECONDS).toBe(2_147_483);
   });
 });
 
@@ -250,6 +341,18 @@ describe('limit settings are validated at start, naming the variable', () => {
       quota: { points: 100, period: 'day' },
     });
     expect(policy.for('internal')).toEqual({ rate: undefined, quota: undefined });
+  });
+
+  it('applies overrides to tenants named __proto__ and constructor like any other', () => {
+    const path = join(dir, 'policy-names.json');
+    // As JSON text: an object literal would make `__proto__` the prototype, not a tenant.
+    writeFileSync(path, '{"tenants":{"__proto__":{"quotaPoints":7},"constructor":{"quotaPoints":8}}}');
+    const policy = LimitPolicy.fromSettings(
+      loadCollectorConfig({ TALLYHOUSE_QUOTA_POINTS: '1000', TALLYHOUSE_LIMITS_FILE: path }).collector,
+    );
+    expect(policy.for('__proto__').quota?.points).toBe(7);
+    expect(policy.for('constructor').quota?.points).toBe(8);
+    expect(policy.for('hasOwnProperty').quota?.points).toBe(1000);
   });
 
   it('has no limits by default', () => {

@@ -51,10 +51,15 @@ export type QuotaDecision =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly used: number; readonly resetsAtMs: number };
 
-/** Counters of the current period, per tenant that has a quota. */
+/**
+ * Counters of the current period, per tenant that has a quota. Keyed by a `Map`: tenant names are user data, and
+ * on a plain object `__proto__` or `constructor` would not be ordinary keys. The tenants changed since the last
+ * `takeChanged()` are tracked, so persisting costs what changed, not what exists.
+ */
 export class QuotaCounters {
+  // Entries are replaced, never mutated: an entry read earlier is a consistent value of that moment.
   private readonly usage = new Map<string, QuotaUsage>();
-  private changed = false;
+  private readonly changed = new Set<string>();
 
   /** Charges `points` unless that would take the tenant past its quota (then nothing is charged). */
   take(tenant: string, quota: Quota, points: number, nowMs: number): QuotaDecision {
@@ -69,7 +74,7 @@ export class QuotaCounters {
     }
     if (points > 0 || current === undefined) {
       this.usage.set(tenant, { period: quota.period, periodStartMs: start, used: used + points });
-      this.changed = true;
+      this.changed.add(tenant);
     }
     return { allowed: true };
   }
@@ -79,7 +84,7 @@ export class QuotaCounters {
     const current = this.usage.get(tenant);
     if (current === undefined || points <= 0) return;
     this.usage.set(tenant, { ...current, used: Math.max(0, current.used - points) });
-    this.changed = true;
+    this.changed.add(tenant);
   }
 
   /** The tenant's usage in the current period (0 when none recorded). */
@@ -92,27 +97,42 @@ export class QuotaCounters {
       : 0;
   }
 
-  /** Entries of periods that are over are dropped; returns what is left (for persistence). */
-  snapshot(nowMs: number): Record<string, QuotaUsage> {
-    const out: Record<string, QuotaUsage> = {};
+  /**
+   * Every current entry, for a full rewrite; entries of periods that are over are dropped on the way. Lazy and
+   * live (a `Map` iterator), so a rewrite can walk it in slices between which requests are served.
+   */
+  *current(nowMs: number): Generator<[string, QuotaUsage]> {
     for (const [tenant, entry] of this.usage) {
       if (entry.periodStartMs !== periodStart(entry.period, nowMs)) this.usage.delete(tenant);
-      else out[tenant] = entry;
+      else yield [tenant, entry];
     }
-    return out;
   }
 
   /** Loads persisted usage; entries of a period that is over are ignored. */
-  restore(entries: Readonly<Record<string, QuotaUsage>>, nowMs: number): void {
-    for (const [tenant, entry] of Object.entries(entries)) {
+  restore(entries: Iterable<readonly [string, QuotaUsage]>, nowMs: number): void {
+    for (const [tenant, entry] of entries) {
       if (entry.periodStartMs === periodStart(entry.period, nowMs)) this.usage.set(tenant, entry);
     }
   }
 
-  /** True once after each change: the persistence loop writes only then. */
-  takeChanged(): boolean {
-    const changed = this.changed;
-    this.changed = false;
-    return changed;
+  /** The entries of the tenants changed since the last call (O(changed)); they count as unchanged from now. */
+  takeChanged(): [string, QuotaUsage][] {
+    const out: [string, QuotaUsage][] = [];
+    for (const tenant of this.changed) {
+      const entry = this.usage.get(tenant);
+      if (entry !== undefined) out.push([tenant, entry]);
+    }
+    this.changed.clear();
+    return out;
+  }
+
+  /** Marks tenants changed again (their write failed). */
+  markChanged(tenants: Iterable<string>): void {
+    for (const tenant of tenants) if (this.usage.has(tenant)) this.changed.add(tenant);
+  }
+
+  /** Tenants with a counter (tests and stats). */
+  get size(): number {
+    return this.usage.size;
   }
 }

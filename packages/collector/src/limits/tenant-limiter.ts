@@ -3,6 +3,8 @@
  * before anything of a request is logged or applied, and charges both limits only when both allow it; `settle`
  * gives back what the pipeline did not take (points it rejected, or the whole request when it pushed back).
  */
+
+import { MAX_TIMER_MS } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
 import { GcraRateLimiter } from './gcra.ts';
 import type { LimitPolicy } from './limit-policy.ts';
@@ -18,6 +20,12 @@ export type Admission =
       readonly message: string;
     }
   | { readonly admitted: false; readonly reason: 'quota_exceeded'; readonly message: string };
+
+/**
+ * Largest Retry-After (seconds) the collector sends: clients (the OpenTelemetry SDK exporters among them) wait
+ * it out with a timer, and a longer wait would fire after 1 ms — a retry storm instead of a back-off.
+ */
+export const MAX_RETRY_AFTER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
 export interface TenantLimiterOptions {
   readonly store?: QuotaStore;
@@ -36,6 +44,9 @@ export class TenantLimiter {
   private readonly now: () => number;
   private readonly persistIntervalMs: number;
   private timer: NodeJS.Timeout | undefined;
+  private persisting: Promise<void> | undefined;
+  private compacting: Promise<void> | undefined;
+  private stopping = false;
 
   constructor(policy: LimitPolicy, options: TenantLimiterOptions = {}) {
     this.policy = policy;
@@ -45,14 +56,29 @@ export class TenantLimiter {
     this.persistIntervalMs = options.persistIntervalMs ?? 1_000;
   }
 
-  /** Loads saved quota counters and starts the persistence loop. */
+  /**
+   * Loads saved quota counters, rewrites them as one snapshot (synchronously: requests are not served yet) and
+   * starts the persistence loop.
+   */
   start(): void {
     if (this.store === undefined) return;
-    const saved = this.store.load((message) =>
-      this.logger?.error({ err: message }, 'cannot read saved quota counters; starting from zero'),
-    );
-    this.quotas.restore(saved, this.now());
-    this.timer = setInterval(() => this.persist(), this.persistIntervalMs);
+    const saved = this.store.load();
+    for (const problem of saved.problems) {
+      this.logger?.error(
+        { err: problem },
+        'saved quota counters partly unreadable; what could be read is kept',
+      );
+    }
+    this.quotas.restore(saved.usage, this.now());
+    try {
+      this.store.rewriteSync(this.quotas.current(this.now()));
+    } catch (error) {
+      this.logger?.error(
+        { err: (error as Error).message, dir: this.store.dir },
+        'cannot rewrite saved quota counters; changes are still journaled',
+      );
+    }
+    this.timer = setInterval(() => void this.persist(), this.persistIntervalMs);
     this.timer.unref();
   }
 
@@ -63,7 +89,11 @@ export class TenantLimiter {
     if (limits.rate !== undefined) {
       const rate = this.rates.take(tenant, limits.rate, points, now);
       if (!rate.allowed) {
-        const retryAfterSeconds = Math.max(1, Math.ceil(rate.retryAfterMs / 1000));
+        // Bounded: a tiny rate and a large request could ask for longer than clients' timers can wait.
+        const retryAfterSeconds = Math.min(
+          MAX_RETRY_AFTER_SECONDS,
+          Math.max(1, Math.ceil(rate.retryAfterMs / 1000)),
+        );
         return {
           admitted: false,
           reason: 'rate_limited',
@@ -102,25 +132,56 @@ export class TenantLimiter {
     return { used: this.quotas.used(tenant, quota, this.now()), points: quota.points, period: quota.period };
   }
 
-  /** Writes the quota counters if they changed. */
-  persist(): void {
-    if (this.store === undefined) return;
-    const snapshot = this.quotas.snapshot(this.now());
-    if (!this.quotas.takeChanged()) return;
-    try {
-      this.store.save(snapshot);
-    } catch (error) {
-      this.logger?.error(
-        { err: (error as Error).message, path: this.store.path },
-        'cannot save quota counters',
-      );
-    }
+  /**
+   * Journals the counters of the tenants changed since the last call — work on the event loop in proportion to
+   * them, the writing off it — and now and then starts a background rewrite. One at a time: a tick that finds
+   * the previous one still writing waits for it, and what changed meanwhile goes in the next.
+   */
+  persist(): Promise<void> {
+    if (this.store === undefined) return Promise.resolve();
+    this.persisting ??= this.journalChanged(this.store).finally(() => {
+      this.persisting = undefined;
+    });
+    return this.persisting;
   }
 
-  /** Stops the loop and writes the counters one last time. */
-  stop(): void {
+  /** Stops the loop, journals the last changes and closes the files (a background rewrite is abandoned). */
+  async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    this.persist();
+    if (this.store === undefined) return;
+    this.stopping = true;
+    await this.persisting;
+    await this.persist();
+    await this.store.close();
+    await this.compacting;
+  }
+
+  private async journalChanged(store: QuotaStore): Promise<void> {
+    const changed = this.quotas.takeChanged();
+    if (changed.length > 0) {
+      try {
+        await store.append(changed);
+      } catch (error) {
+        this.quotas.markChanged(changed.map(([tenant]) => tenant));
+        this.logger?.error(
+          { err: (error as Error).message, dir: store.dir },
+          'cannot save quota counters; retrying next interval',
+        );
+      }
+    }
+    if (this.compacting === undefined && !this.stopping && store.shouldCompact) {
+      this.compacting = store
+        .compact(this.quotas.current(this.now()))
+        .catch((error: unknown) => {
+          this.logger?.error(
+            { err: (error as Error).message, dir: store.dir },
+            'cannot rewrite saved quota counters; changes are still journaled',
+          );
+        })
+        .finally(() => {
+          this.compacting = undefined;
+        });
+    }
   }
 }
