@@ -3,8 +3,10 @@
  * bad value; the defaults are those of ARCHITECTURE.md's environment table.
  */
 import { resolve } from 'node:path';
-import { ConfigError } from '@tallyhouse/processor-tenant';
+import { resolveExporterConfig } from '@tallyhouse/exporter-clickhouse';
+import { ConfigError, MAX_TIMER_MS, resolveFlushOptions } from '@tallyhouse/processor-tenant';
 import { describe, expect, it } from 'vitest';
+import { MAX_SHUTDOWN_TIMEOUT_MS, shutdownDeadlineMs } from '../src/config.ts';
 import { COLLECTOR_DEFAULTS, Collector, loadCollectorConfig } from '../src/index.ts';
 
 /** Runs `loadCollectorConfig(env)` and returns the error it throws. */
@@ -187,5 +189,100 @@ describe('invalid values are refused with an error naming the variable and the v
   it('refuses bad settings when a Collector is constructed, before it opens anything', () => {
     expect(() => new Collector({ env: { TALLYHOUSE_PORT: '70000' } })).toThrow(/^TALLYHOUSE_PORT: /);
     expect(() => new Collector({ env: { CLICKHOUSE_URL: 'ftp://x' } })).toThrow(/CLICKHOUSE_URL/);
+  });
+});
+
+describe('every duration that reaches a timer fits what Node can schedule (2147483647 ms)', () => {
+  it('is the real limit: Node fires a longer timer after 1 ms, and keeps one of exactly the limit waiting', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    let overflowed = false;
+    let atLimit = false;
+    const over = setTimeout(() => {
+      overflowed = true;
+    }, MAX_TIMER_MS + 1);
+    const exact = setTimeout(() => {
+      atLimit = true;
+    }, MAX_TIMER_MS);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    clearTimeout(over);
+    clearTimeout(exact);
+    process.off('warning', onWarning);
+    expect(overflowed).toBe(true);
+    expect(atLimit).toBe(false);
+    expect(warnings).toContain('TimeoutOverflowWarning');
+  });
+
+  const timerBound = `expected at most ${MAX_TIMER_MS} ms (the longest delay a Node.js timer can wait), got ${MAX_TIMER_MS + 1}`;
+
+  it.each<[string, string]>([
+    ['TALLYHOUSE_FLUSH_INTERVAL_MS', timerBound],
+    ['TALLYHOUSE_STREAM_STALENESS_MS', timerBound],
+    ['TALLYHOUSE_WAL_GROUP_COMMIT_MS', timerBound],
+    ['TALLYHOUSE_WAL_DEDUP_WINDOW_MS', timerBound],
+    ['TALLYHOUSE_QUERY_CACHE_TTL_MS', timerBound],
+  ])('refuses %s=2147483648 naming the maximum, and takes 2147483647', (variable, message) => {
+    const error = configErrorOf({ [variable]: String(MAX_TIMER_MS + 1) });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toBe(`${variable}: ${message}`);
+    expect(() => loadCollectorConfig({ [variable]: String(MAX_TIMER_MS) })).not.toThrow();
+  });
+
+  it.each(['TALLYHOUSE_REQUEST_TIMEOUT_MS', 'TALLYHOUSE_RETRY_INITIAL_MS', 'TALLYHOUSE_RETRY_MAX_MS'])(
+    'refuses %s=2147483648 naming the maximum, and takes 2147483647 (exporter setting)',
+    (variable) => {
+      const error = configErrorOf({
+        TALLYHOUSE_RETRY_MAX_MS: String(MAX_TIMER_MS),
+        [variable]: String(MAX_TIMER_MS + 1),
+      });
+      expect(error.code).toBe('TALLYHOUSE_EXPORTER_CONFIG');
+      expect(error.message).toMatch(new RegExp(`^${variable} \\(\\w+\\) must be at most ${MAX_TIMER_MS} ms`));
+      expect(error.message).toContain(`got ${MAX_TIMER_MS + 1}`);
+      expect(() =>
+        loadCollectorConfig({
+          TALLYHOUSE_RETRY_MAX_MS: String(MAX_TIMER_MS),
+          [variable]: String(MAX_TIMER_MS),
+        }),
+      ).not.toThrow();
+    },
+  );
+
+  it('refuses TALLYHOUSE_SHUTDOWN_TIMEOUT_MS=1100000000: its exit deadline (2 × it + 5 s) would overflow', () => {
+    expect(MAX_SHUTDOWN_TIMEOUT_MS).toBe(1_073_739_323);
+    expect(shutdownDeadlineMs(MAX_SHUTDOWN_TIMEOUT_MS)).toBeLessThanOrEqual(MAX_TIMER_MS);
+    const error = configErrorOf({ TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: '1100000000' });
+    expect(error.variable).toBe('TALLYHOUSE_SHUTDOWN_TIMEOUT_MS');
+    expect(error.message).toBe(
+      `TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: expected at most ${MAX_SHUTDOWN_TIMEOUT_MS} ms (the exit deadline, 2 × this + 5000 ms, must fit the longest delay a Node.js timer can wait, ${MAX_TIMER_MS} ms), got 1100000000`,
+    );
+    const config = loadCollectorConfig({ TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: String(MAX_SHUTDOWN_TIMEOUT_MS) });
+    expect(config.processor.shutdownTimeoutMs).toBe(MAX_SHUTDOWN_TIMEOUT_MS);
+    expect(config.exporter.shutdownTimeoutMs).toBe(MAX_SHUTDOWN_TIMEOUT_MS);
+  });
+
+  it('bounds the shutdown timeout in the processor and the exporter too, for embedders using them alone', () => {
+    const env = { TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: String(MAX_TIMER_MS + 1) };
+    expect(() => resolveFlushOptions({}, env)).toThrow(
+      `TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: expected at most ${MAX_TIMER_MS} ms`,
+    );
+    expect(() => resolveExporterConfig({ env })).toThrow(
+      `TALLYHOUSE_SHUTDOWN_TIMEOUT_MS (shutdownTimeoutMs) must be at most ${MAX_TIMER_MS} ms`,
+    );
+    expect(() => resolveFlushOptions({ flushIntervalMs: MAX_TIMER_MS + 1 }, {})).toThrow(
+      /^TALLYHOUSE_FLUSH_INTERVAL_MS: expected at most/,
+    );
+  });
+
+  it('refuses TALLYHOUSE_RETRY_AFTER_SECONDS past 2147483 s: clients wait it out with a Node-sized timer', () => {
+    const error = configErrorOf({ TALLYHOUSE_RETRY_AFTER_SECONDS: '2147484' });
+    expect(error.variable).toBe('TALLYHOUSE_RETRY_AFTER_SECONDS');
+    expect(error.message).toBe(
+      'TALLYHOUSE_RETRY_AFTER_SECONDS: expected at most 2147483 s (clients wait it out with a timer, which cannot wait longer), got 2147484',
+    );
+    expect(
+      loadCollectorConfig({ TALLYHOUSE_RETRY_AFTER_SECONDS: '2147483' }).collector.retryAfterSeconds,
+    ).toBe(2_147_483);
   });
 });
