@@ -187,13 +187,15 @@ export class DurableIngest implements FlushJournal {
     const identity = requestIdentity(record);
     // Until its fate is known, the request's DATA record must outlive checkpoints (a replay needs it).
     this.unacknowledged.add(lsn);
+    let assessment: ConsumeReport;
     try {
       await this.wal.sync();
+      assessment = processor.accumulator.assess(request.decoded.batch, tenantRequest);
     } catch (error) {
+      // Refused before its ACK: a replay drops it, and checkpoints need not keep it.
       this.unacknowledged.delete(lsn);
       throw error;
     }
-    const assessment = processor.accumulator.assess(request.decoded.batch, tenantRequest);
     /** The acknowledged request the 200 answers: this one, or the one this request is a resend of. */
     let answers: bigint | undefined;
     return {
