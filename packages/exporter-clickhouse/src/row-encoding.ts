@@ -191,14 +191,15 @@ function attributeMapValue(attributes: Attributes, skipKey: string | undefined):
   }
   if (canonical) return attributes;
   if (keys.length > 1) keys.sort();
-  const out: Record<string, string> = {};
+  const entries: [string, string][] = [];
   for (const key of keys) {
     if (key === skipKey) continue;
     const value = attributes[key];
     if (value === undefined) continue;
-    out[key] = typeof value === 'string' ? value : canonicalJson(value);
+    entries.push([key, typeof value === 'string' ? value : canonicalJson(value)]);
   }
-  return out;
+  // fromEntries defines own properties: assigning `out["__proto__"]` would drop that attribute.
+  return Object.fromEntries(entries);
 }
 
 /** The Map text of `attributeMapValue` (tests and dead letters). */

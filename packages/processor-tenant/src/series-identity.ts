@@ -27,7 +27,8 @@ export const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ 'otel.metric.over
 export function keptResource(resource: Attributes, keep: readonly string[]): Attributes {
   const kept: [string, Attributes[string]][] = [];
   for (const key of keep) {
-    const value = resource[key];
+    // Own properties only: a kept name such as `toString` must not find Object.prototype's.
+    const value = Object.hasOwn(resource, key) ? resource[key] : undefined;
     if (value !== undefined) kept.push([key, value]);
   }
   return canonicalAttributes(Object.fromEntries(kept));

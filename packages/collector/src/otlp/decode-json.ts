@@ -52,11 +52,12 @@ const UNSIGNED_DIGITS = /^\d+$/;
 const SIGNED_DIGITS = /^-?\d+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]*={0,2}|[A-Za-z0-9_-]*={0,2})$/;
 
-const TEMPORALITY_NAMES: Record<string, number> = {
-  AGGREGATION_TEMPORALITY_UNSPECIFIED: 0,
-  AGGREGATION_TEMPORALITY_DELTA: 1,
-  AGGREGATION_TEMPORALITY_CUMULATIVE: 2,
-};
+// A Map: the name comes from the payload, and on an object "constructor" would find Object.
+const TEMPORALITY_NAMES = new Map<string, number>([
+  ['AGGREGATION_TEMPORALITY_UNSPECIFIED', 0],
+  ['AGGREGATION_TEMPORALITY_DELTA', 1],
+  ['AGGREGATION_TEMPORALITY_CUMULATIVE', 2],
+]);
 
 /** The `Metric.data` oneof: JSON names (camel, snake) per kind. */
 const DATA_FIELDS: readonly (readonly [DataKind, string, string])[] = [
@@ -560,7 +561,7 @@ function enumField(object: JsonObject, camel: string, snake: string): number {
     snake,
     (value) => {
       if (typeof value === 'string' && !SIGNED_DIGITS.test(value)) {
-        const known = TEMPORALITY_NAMES[value];
+        const known = TEMPORALITY_NAMES.get(value);
         if (known === undefined) throw invalid(`unknown enum value ${describe(value)}`);
         return known;
       }
