@@ -3,7 +3,15 @@
  * the last segment is damaged: cut mid-record, or garbage appended. The restart must not fail: it reports the
  * damage in its log, serves, and storage ends up with exactly the acknowledged requests whose records survived.
  */
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -40,6 +48,17 @@ function lastSegment(dir: string): string {
   return join(segments, last);
 }
 
+/** Byte offset of the last ACK record (type 2) in a segment: frames are u32 length | u32 crc | u8 type | … */
+function lastAckOffset(segment: string): number {
+  const bytes = readFileSync(segment);
+  let last = -1;
+  for (let offset = 0; offset + 17 <= bytes.length; offset += 17 + bytes.readUInt32LE(offset)) {
+    if (bytes.readUInt8(offset + 8) === 2) last = offset;
+  }
+  if (last < 0) throw new Error(`no ACK record in ${segment}`);
+  return last;
+}
+
 async function send(url: string, value: number, at: bigint): Promise<number | 'error'> {
   const body = sumRequest([{ metric: 'calls', value, stream: 's', startNs: at - 1_000n, timeNs: at }], 1);
   return (await postJson(url, 'acme', body)).status;
@@ -62,8 +81,9 @@ describe('a damaged WAL tail after SIGKILL', () => {
 
       const segment = lastSegment(dir);
       if (damage === 'cut mid-record') {
-        // Half of the last ACK is gone: request 20 was never applied as far as the log can tell.
-        truncateSync(segment, statSync(segment).size - Math.floor(ACK_BYTES / 2));
+        // Half of the last ACK is gone (and the ANSWERED record after it): request 20 was never applied as far
+        // as the log can tell.
+        truncateSync(segment, lastAckOffset(segment) + Math.floor(ACK_BYTES / 2));
         acknowledged -= 20;
       } else {
         appendFileSync(segment, Buffer.from('\u0000\u0001 torn write, not a record \u00ff'.repeat(5)));
