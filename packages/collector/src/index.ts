@@ -4,6 +4,7 @@ export * from './config.ts';
 export * from './limits/index.ts';
 export * from './metrics.ts';
 export * from './otlp/index.ts';
+export * from './preflight.ts';
 export * from './usage-api/index.ts';
 export * from './wal/durable-ingest.ts';
 export * from './wal/wal.ts';

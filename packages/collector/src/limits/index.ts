@@ -10,5 +10,10 @@ export {
   type QuotaPeriod,
   type QuotaUsage,
 } from './quota.ts';
-export { QuotaStore } from './quota-store.ts';
-export { type Admission, TenantLimiter, type TenantLimiterOptions } from './tenant-limiter.ts';
+export { type LoadedQuotas, QuotaStore } from './quota-store.ts';
+export {
+  type Admission,
+  MAX_RETRY_AFTER_SECONDS,
+  TenantLimiter,
+  type TenantLimiterOptions,
+} from './tenant-limiter.ts';
