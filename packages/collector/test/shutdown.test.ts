@@ -241,7 +241,7 @@ describe('tallyhouse bin', () => {
     expect(bin.stderr()).toMatch(message);
   });
 
-  it('exits 1 when the port is taken, instead of hanging', async () => {
+  it('exits 2 naming TALLYHOUSE_PORT when the port is taken, instead of hanging', async () => {
     const blocker = createServer();
     blocker.listen(0, '127.0.0.1');
     await once(blocker, 'listening');
@@ -254,8 +254,10 @@ describe('tallyhouse bin', () => {
       });
       try {
         const exit = await within(bin.exited, 30_000, 'exit when the port is taken');
-        expect(exit.code).toBe(1);
-        expect(bin.stderr()).toMatch(/tallyhouse: failed to start:.*EADDRINUSE/s);
+        expect(exit.code).toBe(2);
+        expect(bin.stderr()).toMatch(
+          /^tallyhouse: invalid configuration: TALLYHOUSE_PORT: port \d+ is already in use/,
+        );
       } finally {
         bin.child.kill('SIGKILL');
       }
