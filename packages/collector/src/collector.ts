@@ -196,7 +196,7 @@ export class Collector {
       report = this.quarantineUnlogged(request, error);
     }
     return Promise.resolve({
-      assessment: report,
+      assess: () => report,
       acknowledge: () => true,
       apply: () => report,
       answered: () => {},

@@ -197,7 +197,8 @@ async function receiveMetrics(
       deps.metrics.pointsRejected.inc({ reason: 'invalid_data' }, decoded.rejectedDataPoints);
     admit(deps, tenant.tenant, decoded.acceptedDataPoints);
     const pending = await ingest(deps, { tenant: tenant.tenant, encoding, body, decoded });
-    const assessed = pending.assessment;
+    // From here to apply(): one synchronous block (see PendingIngest.assess).
+    const assessed = assess(deps, pending, tenant.tenant, decoded);
     const rejected = decoded.rejectedDataPoints + assessed.rejectedPoints;
     const message = [formatPartialSuccessMessage(decoded), ...assessed.rejectionMessages]
       .filter((m) => m !== '')
@@ -274,6 +275,21 @@ async function ingest(deps: ReceiverDependencies, request: Omit<IngestRequest, '
   }
 }
 
+/** What partial_success will report; a refusal here (the buffer cannot take it) means nothing was counted. */
+function assess(
+  deps: ReceiverDependencies,
+  pending: PendingIngest,
+  tenant: string,
+  decoded: OtlpDecodeResult,
+) {
+  try {
+    return pending.assess();
+  } catch (error) {
+    deps.limiter?.settle(tenant, decoded.acceptedDataPoints, 0);
+    throw refusal(deps, { tenant, decoded }, error);
+  }
+}
+
 /** Logs the ACK; a refusal here (the log cannot take it) means nothing was counted. */
 function acknowledge(
   deps: ReceiverDependencies,
@@ -298,7 +314,7 @@ function apply(deps: ReceiverDependencies, pending: PendingIngest, tenant: strin
       { tenant, err: (error as Error).message },
       'acknowledged request not applied now; the log replays it at the next start',
     );
-    return pending.assessment;
+    return pending.assess();
   }
 }
 

@@ -73,8 +73,13 @@ export type { BodyEncoding } from './records.ts';
  * full, an identical body is new data (two clients can send the same bytes).
  */
 export interface PendingIngest {
-  /** What the request's partial_success reports (rejected points), known before anything is applied. */
-  readonly assessment: ConsumeReport;
+  /**
+   * What the request's partial_success reports (rejected points), known before anything is applied. Called in
+   * the same synchronous block as `acknowledge()` and `apply()`: another request applied in between could change
+   * the verdict (a tenant's stream share, say), and a replay, which applies at the ACK, would then decide
+   * differently from the answer.
+   */
+  assess(): ConsumeReport;
   acknowledge(): boolean;
   /** Never throws: a request that cannot be applied is quarantined, and reported as such. */
   apply(): ConsumeReport;
@@ -187,19 +192,26 @@ export class DurableIngest implements FlushJournal {
     const identity = requestIdentity(record);
     // Until its fate is known, the request's DATA record must outlive checkpoints (a replay needs it).
     this.unacknowledged.add(lsn);
-    let assessment: ConsumeReport;
     try {
       await this.wal.sync();
-      assessment = processor.accumulator.assess(request.decoded.batch, tenantRequest);
     } catch (error) {
       // Refused before its ACK: a replay drops it, and checkpoints need not keep it.
       this.unacknowledged.delete(lsn);
       throw error;
     }
+    let assessment: ConsumeReport | undefined;
     /** The acknowledged request the 200 answers: this one, or the one this request is a resend of. */
     let answers: bigint | undefined;
     return {
-      assessment,
+      assess: () => {
+        try {
+          assessment ??= processor.accumulator.assess(request.decoded.batch, tenantRequest);
+          return assessment;
+        } catch (error) {
+          this.unacknowledged.delete(lsn);
+          throw error;
+        }
+      },
       acknowledge: () => {
         try {
           if (this.stopped) throw this.stopped;
@@ -216,7 +228,15 @@ export class DurableIngest implements FlushJournal {
           this.unacknowledged.delete(lsn);
         }
       },
-      apply: () => this.applyLive(lsn, record, request, tenantRequest, arrivalMs, assessment),
+      apply: () =>
+        this.applyLive(
+          lsn,
+          record,
+          request,
+          tenantRequest,
+          arrivalMs,
+          (assessment ??= processor.accumulator.assess(request.decoded.batch, tenantRequest)),
+        ),
       answered: () => {
         if (answers !== undefined) this.answered(identity, answers);
       },
