@@ -4,7 +4,7 @@
  * and overrides per tenant from TALLYHOUSE_LIMITS_FILE. Limited requests store nothing and are counted in
  * /metrics. The pure pieces are tested alone, then the whole path over a real socket into chDB.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
@@ -239,6 +239,33 @@ describe('the tenant limiter', () => {
     expect(restarted.quotaUsage('acme')?.used).toBe(10);
     expect(restarted.quotaUsage('globex')?.used).toBe(20);
     expect(errors).toEqual(['saved quota counters partly unreadable; what could be read is kept']);
+    await restarted.stop();
+  });
+
+  it('writes the counters of a failed write again at the next tick', async () => {
+    const dataDir = join(dir, 'quota-retry');
+    const policy = new LimitPolicy({ rate: undefined, quota: { points: 100, period: 'month' } });
+    const now = () => Date.parse('2025-06-10T00:00:00Z');
+    const errors: string[] = [];
+    const logger = { error: (_: unknown, message: string) => errors.push(message) } as unknown as Logger;
+    const limiter = new TenantLimiter(policy, {
+      store: new QuotaStore(dataDir),
+      now,
+      logger,
+      persistIntervalMs: 1e9,
+    });
+    limiter.start();
+    limiter.admit('acme', 10);
+    rmSync(join(dataDir, 'limits'), { recursive: true });
+    await limiter.persist();
+    expect(errors).toEqual(['cannot save quota counters; retrying next interval']);
+    mkdirSync(join(dataDir, 'limits'));
+    await limiter.persist();
+    await limiter.stop();
+    expect(errors).toHaveLength(1);
+    const restarted = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now });
+    restarted.start();
+    expect(restarted.quotaUsage('acme')?.used).toBe(10);
     await restarted.stop();
   });
 

@@ -141,8 +141,16 @@ export class QuotaStore {
         const end = Math.min(from + SLICE, changed.length);
         for (let i = from; i < end; i++) text += line(changed[i]![0], changed[i]![1]);
       }
-      this.journal ??= this.openJournal(this.generation);
-      const handle = await this.journal;
+      const opening = this.journal ?? this.openJournal(this.generation);
+      this.journal = opening;
+      let handle: FileHandle;
+      try {
+        handle = await opening;
+      } catch (error) {
+        // Not kept as the journal: the next append tries to open it again.
+        if (this.journal === opening) this.journal = undefined;
+        throw error;
+      }
       try {
         await handle.write(text);
         await handle.datasync();

@@ -78,7 +78,11 @@ export class TenantLimiter {
         'cannot rewrite saved quota counters; changes are still journaled',
       );
     }
-    this.timer = setInterval(() => void this.persist(), this.persistIntervalMs);
+    this.timer = setInterval(() => {
+      this.persist().catch((error: unknown) => {
+        this.logger?.error({ err: (error as Error).message }, 'cannot save quota counters');
+      });
+    }, this.persistIntervalMs);
     this.timer.unref();
   }
 
