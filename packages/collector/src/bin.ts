@@ -55,7 +55,9 @@ async function main(argv: readonly string[]): Promise<number> {
 
 /** Errors that name a setting (`ConfigError` and its `PreflightError`s, the exporter's config errors): exit 2. */
 function isConfigurationError(error: unknown): boolean {
-  return error instanceof ConfigError || (error as { code?: string }).code === 'TALLYHOUSE_EXPORTER_CONFIG';
+  return (
+    error instanceof ConfigError || (error as { code?: string } | null)?.code === 'TALLYHOUSE_EXPORTER_CONFIG'
+  );
 }
 
 main(process.argv.slice(2)).then(
