@@ -1,0 +1,101 @@
+/**
+ * The long fuzz campaign against the real collector (`npm run fuzz` at the repo root or in this package):
+ *
+ *   npm run fuzz -- --seed 42 --cases 5000          # or FUZZ_SEED=42 FUZZ_CASES=5000 npm run fuzz
+ *   npm run fuzz -- --seed 42 --case 1234           # one case again (shrunk if it fails)
+ *   npm run fuzz -- --avoid known                   # look past the bugs the issue lists
+ *
+ * Options: --seed N, --cases N, --first N, --case I[,J…], --kinds valid-protobuf,…, --avoid known|metric-data-split,
+ * shapes,time-2^63,offset-int32-min,split,leading-bom (leave out inputs of bugs already reported),
+ * --batch N (concurrent requests, default 8), --timeout MS (per request, default 15000), --heap MIB (collector
+ * heap, default 1024), --no-shrink, --out DIR (failing bodies and shrunk cases; default a temp dir).
+ * Exit code 1 when anything failed.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { killAllCollectors } from '../wal/collector-child.ts';
+import { AVOIDABLE, type Avoidable, CASE_KINDS, type CaseKind, KNOWN } from './cases.ts';
+import { formatReport } from './report.ts';
+import { runCampaign } from './runner.ts';
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: 'string' },
+    cases: { type: 'string' },
+    first: { type: 'string' },
+    case: { type: 'string', multiple: true },
+    kinds: { type: 'string' },
+    avoid: { type: 'string' },
+    batch: { type: 'string' },
+    timeout: { type: 'string' },
+    heap: { type: 'string' },
+    'no-shrink': { type: 'boolean' },
+    out: { type: 'string' },
+  },
+});
+
+function integer(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    console.error(`--${name}: expected a non-negative integer, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function list<T extends string>(
+  name: string,
+  text: string | undefined,
+  allowed: readonly T[],
+): T[] | undefined {
+  if (text === undefined) return undefined;
+  const items = text.split(',').filter((s) => s !== '');
+  for (const item of items) {
+    if (!allowed.includes(item as T)) {
+      console.error(`--${name}: expected some of ${allowed.join(', ')}, got ${JSON.stringify(item)}`);
+      process.exit(2);
+    }
+  }
+  return items as T[];
+}
+
+const seed = integer('seed', values.seed ?? process.env.FUZZ_SEED, Math.floor(Math.random() * 2 ** 31));
+const only = values.case?.flatMap((c) => c.split(',')).map((c) => integer('case', c, 0));
+const cases = integer('cases', values.cases ?? process.env.FUZZ_CASES, 2000);
+const kinds = list<CaseKind>('kinds', values.kinds, CASE_KINDS);
+const avoidText = (values.avoid ?? process.env.FUZZ_AVOID)?.replace('known', KNOWN.join(','));
+const avoid = new Set(list<Avoidable>('avoid', avoidText, AVOIDABLE) ?? []);
+const outDir = values.out ?? mkdtempSync(join(tmpdir(), `tallyhouse-fuzz-${seed}-`));
+
+process.on('SIGINT', () => {
+  killAllCollectors();
+  process.exit(130);
+});
+
+console.log(
+  `seed ${seed}${only === undefined ? `, ${cases} cases` : `, case(s) ${only.join(', ')}`}; failing bodies go to ${outDir}`,
+);
+const report = await runCampaign({
+  seed,
+  cases,
+  first: integer('first', values.first, 0),
+  ...(only === undefined ? {} : { only }),
+  ...(kinds === undefined ? {} : { kinds }),
+  avoid,
+  batchSize: integer('batch', values.batch, 8),
+  shrink: values['no-shrink'] !== true,
+  session: {
+    requestTimeoutMs: integer('timeout', values.timeout, 15_000),
+    heapMiB: integer('heap', values.heap, 1024),
+  },
+  outDir,
+  log: (line) => console.log(line),
+});
+console.log(
+  formatReport(report, { avoid, ...(kinds === undefined ? {} : { kinds }) }, only === undefined ? 40 : 1000),
+);
+killAllCollectors();
+process.exitCode = report.failures.length === 0 ? 0 : 1;
