@@ -88,7 +88,8 @@ export class UnscopedQueryError extends Error {
 
 /**
  * Every `FROM` of the statement is either a subquery or a qualified table followed at once by the tenant
- * predicate, itself followed only by `AND (…)`, the end of the subquery or of the WHERE clause (never `OR`);
+ * predicate, itself followed only by `AND (…)`, the end of the subquery or of the WHERE clause (`GROUP`, `ORDER`,
+ * `UNION`, `LIMIT`, `SETTINGS`, or the end of the text — never `OR`);
  * and there is at least one table. Throws `UnscopedQueryError` otherwise.
  */
 export function assertTenantScoped(sql: string): void {
@@ -98,7 +99,7 @@ export function assertTenantScoped(sql: string): void {
     const rest = sql.slice((match.index ?? 0) + match[0].length);
     if (rest.startsWith('(')) continue;
     const scoped =
-      /^`[^`]+`\.`[^`]+` WHERE TenantId = \{tenant:String\}(?:\s+AND\s+\(|\s*\)|\s+(?:GROUP|ORDER|UNION|LIMIT)\b|\s*$)/.exec(
+      /^`[^`]+`\.`[^`]+` WHERE TenantId = \{tenant:String\}(?:\s+AND\s+\(|\s*\)|\s+(?:GROUP|ORDER|UNION|LIMIT|SETTINGS)\b|\s*$)/.exec(
         rest,
       );
     if (scoped === null) {

@@ -7,13 +7,29 @@
  * Ranges are `(from, to]` on `TimeUnix` (sum rows are deltas over `(StartTimeUnix, TimeUnix]`). Long ranges read
  * whole hours/days from the rollups and the open edges from raw rows (see `range-plan.ts`), with the same result
  * as a raw scan.
+ *
+ * Every tenant aggregate read is bounded (`read-limits.ts`): answer size checked before the big statement, engine
+ * time, rows, bytes and memory per statement, and answers assembled in slices that hand the event loop back.
+ * `points` (the stored rows, for export and tests) and the `admin*` reads are not bounded.
  */
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { PointKind, SeriesPoint } from '@tallyhouse/processor-tenant';
 import type { StorageConnection } from '../connection.ts';
 import { METRIC_COLUMNS, METRIC_TABLES } from '../tables.ts';
 import { decodeFloat, decodeRow, type GaugeLatest, type SumTotal, type TimeRange } from '../tenant-reads.ts';
 import { histogramQuantile, type PercentileMethod } from './percentiles.ts';
 import { ceilTo, floorTo, planRange, type RangePart } from './range-plan.ts';
+import {
+  DEFAULT_READ_LIMITS,
+  limitSettings,
+  mapEngineLimit,
+  ReadLimitError,
+  type ReadLimits,
+  resolveReadLimits,
+  Slicer,
+  showLimit,
+  timeoutError,
+} from './read-limits.ts';
 import {
   bucketExpression,
   NANOS_PER_SECOND,
@@ -109,10 +125,27 @@ export interface UsageReaderOptions {
   readonly useRollups?: boolean;
   /** Most buckets a time series may have (default 100,000). */
   readonly maxBuckets?: number;
+  /** Bounds of every tenant aggregate read (default `DEFAULT_READ_LIMITS`); each call may pass its own. */
+  readonly limits?: Partial<ReadLimits>;
 }
 
-/** What the reader needs of a connection (tests wrap it to capture SQL). */
-export type QueryConnection = Pick<StorageConnection, 'queryRows'>;
+/**
+ * What the reader needs of a connection (tests wrap it to capture SQL). With the `client` (a `StorageConnection`
+ * has it) a bounded read can withdraw a statement still waiting for the engine once the read's time is up.
+ */
+export type QueryConnection = Pick<StorageConnection, 'queryRows'> & {
+  readonly client?: Pick<ClickHouseClient, 'query'>;
+};
+
+/** One bounded read: its limits, the moment its time is up (`performance.now()` ms), its slicer. */
+interface ReadContext {
+  readonly limits: ReadLimits;
+  readonly deadline: number;
+  readonly slicer: Slicer;
+}
+
+/** The statement's JS-side abort comes this long after its engine time limit, which should fire first. */
+const ABORT_GRACE_MS = 1_000;
 
 type Group = readonly [alias: string, expression: string];
 
@@ -129,26 +162,35 @@ export class UsageReader {
   private readonly database: string;
   private readonly useRollups: boolean;
   private readonly maxBuckets: number;
+  private readonly limits: ReadLimits;
 
   constructor(connection: QueryConnection, database: string, options: UsageReaderOptions = {}) {
     this.connection = connection;
     this.database = database;
     this.useRollups = options.useRollups ?? true;
     this.maxBuckets = options.maxBuckets ?? 100_000;
+    this.limits = resolveReadLimits(DEFAULT_READ_LIMITS, options.limits);
   }
 
   /** The tenant's total of one sum metric over the range. */
-  async total(tenant: string, query: MetricQuery): Promise<UsageTotal> {
+  async total(tenant: string, query: MetricQuery, limits?: Partial<ReadLimits>): Promise<UsageTotal> {
     const q = this.scope(tenant);
+    const read = this.begin(limits);
     const sql = this.sumOver(q, query, []);
     if (sql === undefined) return { total: 0, rows: 0 };
-    const [row] = await this.run<{ Total: number | string; RowCount: string }>(q, sql);
+    const [row] = await this.run<{ Total: number | string; RowCount: string }>(q, sql, read);
     return { total: decodeFloat(row?.Total ?? 0), rows: Number(row?.RowCount ?? 0) };
   }
 
   /** Per sum metric (and unit): the tenant's total over the range. */
-  async sumTotals(tenant: string, range: TimeRange = {}, metricName?: string): Promise<SumTotal[]> {
+  async sumTotals(
+    tenant: string,
+    range: TimeRange = {},
+    metricName?: string,
+    limits?: Partial<ReadLimits>,
+  ): Promise<SumTotal[]> {
     const q = this.scope(tenant);
+    const read = this.begin(limits);
     const filter: UsageFilter = metricName === undefined ? { range } : { range, metric: metricName };
     const sql = this.sumOver(q, filter, [
       ['MetricName', 'MetricName'],
@@ -158,6 +200,7 @@ export class UsageReader {
     const rows = await this.run<{ MetricName: string; MetricUnit: string; Total: number; RowCount: string }>(
       q,
       `${sql} ORDER BY MetricName, MetricUnit`,
+      read,
     );
     return rows.map((row) => ({
       metricName: row.MetricName,
@@ -168,11 +211,19 @@ export class UsageReader {
   }
 
   /** The `limit` values of attribute `by` with the largest totals (ties by value, ascending). */
-  async topN(tenant: string, query: TopNQuery): Promise<TopEntry[]> {
+  async topN(tenant: string, query: TopNQuery, limits?: Partial<ReadLimits>): Promise<TopEntry[]> {
     if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > MAX_TOP_N) {
       throw new RangeError(`limit must be an integer in [1, ${MAX_TOP_N}], got ${query.limit}`);
     }
     const q = this.scope(tenant);
+    const read = this.begin(limits);
+    if (query.limit > read.limits.maxRows) {
+      throw new ReadLimitError(
+        'maxRows',
+        read.limits.maxRows,
+        `a top-${query.limit} answer would hold more than ${showLimit(read.limits, 'maxRows')} rows; ask for fewer`,
+      );
+    }
     const key = q.bind('String', query.by);
     const sql = this.sumOver(
       q,
@@ -184,6 +235,7 @@ export class UsageReader {
     const rows = await this.run<{ Label: string; Total: number; RowCount: string }>(
       q,
       `${sql} ORDER BY Total DESC, Label ASC LIMIT ${q.bind('Int64', String(query.limit))}`,
+      read,
     );
     return rows.map((row) => ({
       value: row.Label,
@@ -193,33 +245,33 @@ export class UsageReader {
   }
 
   /** Per gauge series (metric, unit, attributes): the value with the newest `TimeUnix` in the range. */
-  async gaugeLatest(tenant: string, filter: UsageFilter = {}): Promise<GaugeLatest[]> {
+  async gaugeLatest(
+    tenant: string,
+    filter: UsageFilter = {},
+    limits?: Partial<ReadLimits>,
+  ): Promise<GaugeLatest[]> {
     const q = this.scope(tenant);
-    const sql = this.gaugeOver(q, filter);
-    if (sql === undefined) return [];
-    const rows = await this.run<{
-      MetricName: string;
-      MetricUnit: string;
-      Attributes: Record<string, string>;
-      Latest: number | string;
-      LatestTime: string;
-    }>(q, sql);
-    return rows.map((row) => ({
-      metricName: row.MetricName,
-      unit: row.MetricUnit,
-      attributes: row.Attributes,
-      value: decodeFloat(row.Latest),
-      timeUnixNano: BigInt(row.LatestTime),
-    }));
+    return this.latestGauges(q, filter, this.begin(limits));
   }
 
   /**
    * Buckets of `step` over the range (widened to whole steps). Sums: totals, zero-filled. Gauges: per series,
    * the last value in each bucket, carried forward through empty buckets (starting from the last value before
    * the range).
+   *
+   * Bounded: lines × buckets of the answer (zero-filled) at most `maxPoints`, lines at most `maxRows`. The buckets
+   * are known from range and step; the lines are counted by a `SELECT DISTINCT … LIMIT` that stops one past the
+   * most that fit, before the statement that computes the buckets runs — so a query over too many values is
+   * refused in the time of that count, holding at most that many values. The engine answers one row per line
+   * (its non-empty buckets as two arrays); zero-filling happens here, line by line, in slices.
    */
-  async timeSeries(tenant: string, query: TimeSeriesQuery): Promise<TimeSeries> {
+  async timeSeries(
+    tenant: string,
+    query: TimeSeriesQuery,
+    limits?: Partial<ReadLimits>,
+  ): Promise<TimeSeries> {
     const q = this.scope(tenant);
+    const read = this.begin(limits);
     const stepNs = STEP_SECONDS[query.step] * NANOS_PER_SECOND;
     if (stepNs === undefined) throw new RangeError(`unknown step ${JSON.stringify(query.step)}`);
     const from = floorTo(query.range.fromUnixNano, stepNs);
@@ -228,17 +280,37 @@ export class UsageReader {
     if (buckets > this.maxBuckets) {
       throw new RangeError(`${buckets} buckets of ${query.step} exceed the maximum of ${this.maxBuckets}`);
     }
+    const shape: SeriesShape = {
+      step: query.step,
+      buckets,
+      rangeNs: to - from,
+      maxLines: Math.min(read.limits.maxRows, Math.floor(read.limits.maxPoints / Math.max(1, buckets))),
+      what: query.kind === 'gauge' ? 'series' : `values of ${JSON.stringify(query.groupBy)}`,
+    };
+    if (shape.maxLines < 1) {
+      throw new ReadLimitError(
+        'maxPoints',
+        read.limits.maxPoints,
+        `${buckets} buckets of ${query.step} are more than ${showLimit(read.limits, 'maxPoints')} points; ` +
+          `use a larger step${largerSteps(shape)} or a shorter range`,
+      );
+    }
     const starts: bigint[] = [];
     for (let index = 0; index < buckets; index++) starts.push(from + BigInt(index) * stepNs);
     const range = { fromUnixNano: from, toUnixNano: to };
-    if (query.kind === 'sum') return this.sumSeries(q, query, range, starts);
-    return this.gaugeSeries(q, query, range, starts);
+    if (query.kind === 'sum') return this.sumSeries(q, query, range, starts, shape, read);
+    return this.gaugeSeries(q, query, range, starts, shape, read);
   }
 
   /** Per distinct bounds: merged buckets over the range and the requested quantiles (see `percentiles.ts`). */
-  async percentiles(tenant: string, query: PercentileQuery): Promise<HistogramPercentiles[]> {
+  async percentiles(
+    tenant: string,
+    query: PercentileQuery,
+    limits?: Partial<ReadLimits>,
+  ): Promise<HistogramPercentiles[]> {
     for (const quantile of query.quantiles) histogramQuantile(quantile, [], []); // validates the range
     const q = this.scope(tenant);
+    const read = this.begin(limits);
     const sql = this.histogramOver(q, query);
     if (sql === undefined) return [];
     const rows = await this.run<{
@@ -246,7 +318,7 @@ export class UsageReader {
       Buckets: string[];
       Count: string;
       Sum: number | string;
-    }>(q, `${sql} ORDER BY toString(ExplicitBounds)`);
+    }>(q, `${sql} ORDER BY toString(ExplicitBounds)`, read);
     return rows.map((row) => {
       const bounds = row.ExplicitBounds.map(decodeFloat);
       const bucketCounts = row.Buckets.map(Number);
@@ -264,7 +336,8 @@ export class UsageReader {
 
   /**
    * The stored rows of one point kind as series points (attributes as stored: strings, non-string values as
-   * their canonical JSON; Min/Max stored as NaN come back `undefined`). Ordered by time, then metric.
+   * their canonical JSON; Min/Max stored as NaN come back `undefined`). Ordered by time, then metric. Not bounded:
+   * for export and tests, never behind a request.
    */
   async points(
     tenant: string,
@@ -321,10 +394,57 @@ export class UsageReader {
     return new TenantScopedQuery(this.database, tenant);
   }
 
-  /** The only way a tenant read reaches storage. */
-  private run<T>(q: TenantScopedQuery, sql: string): Promise<T[]> {
+  /** A bounded read starts now: its limits (the reader's, overridden by the call's) and its deadline. */
+  private begin(limits: Partial<ReadLimits> | undefined): ReadContext {
+    const resolved = resolveReadLimits(this.limits, limits);
+    return { limits: resolved, deadline: performance.now() + resolved.timeoutMs, slicer: new Slicer() };
+  }
+
+  /**
+   * The only way a tenant read reaches storage. A bounded read (`read` given) carries its limits as the
+   * statement's own SETTINGS, with what is left of the read's time as `max_execution_time`; with the client at
+   * hand the statement is also withdrawn once that time (plus a grace) is up — chDB runs parameterized statements
+   * one at a time, and one still queued then never starts. Engine refusals become `ReadLimitError` /
+   * `ReadTimeoutError`.
+   */
+  private async run<T>(q: TenantScopedQuery, sql: string, read?: ReadContext): Promise<T[]> {
     assertTenantScoped(sql);
-    return this.connection.queryRows<T>(sql, q.params);
+    if (read === undefined) return this.connection.queryRows<T>(sql, q.params);
+    const remaining = read.deadline - performance.now();
+    if (remaining <= 0) throw timeoutError(read.limits);
+    const bounded = `${sql} SETTINGS ${limitSettings(read.limits, remaining)}`;
+    assertTenantScoped(bounded);
+    const client = this.connection.client;
+    const signal =
+      client === undefined ? undefined : AbortSignal.timeout(Math.ceil(remaining) + ABORT_GRACE_MS);
+    try {
+      if (client === undefined || signal === undefined) {
+        return await this.connection.queryRows<T>(bounded, q.params);
+      }
+      const result = await client.query({
+        query: bounded,
+        format: 'JSONEachRow',
+        query_params: q.params,
+        // The same output settings as `queryRows` (chDB applies them session-wide; every read states them).
+        clickhouse_settings: {
+          output_format_json_quote_64bit_integers: 1,
+          output_format_json_quote_denormals: 1,
+        },
+        abort_signal: signal,
+      });
+      // Row by row, handing the event loop back between slices (a bounded answer is still up to maxBytes).
+      const rows: T[] = [];
+      for await (const batch of result.stream()) {
+        for (const row of batch) {
+          rows.push(row.json<T>());
+          await read.slicer.tick();
+        }
+      }
+      return rows;
+    } catch (error) {
+      if (signal?.aborted === true) throw timeoutError(read.limits, error);
+      throw mapEngineLimit(error, read.limits) ?? error;
+    }
   }
 
   /**
@@ -361,6 +481,29 @@ export class UsageReader {
     });
     const aliases = groups.map(([alias]) => alias);
     return `SELECT ${[...aliases, 'sum(Total) AS Total', 'sum(RowCount) AS RowCount'].join(', ')} FROM (${selects.join(' UNION ALL ')})${groupBy(groups.map(([alias]) => [alias, alias]))}`;
+  }
+
+  private async latestGauges(
+    q: TenantScopedQuery,
+    filter: UsageFilter,
+    read: ReadContext,
+  ): Promise<GaugeLatest[]> {
+    const sql = this.gaugeOver(q, filter);
+    if (sql === undefined) return [];
+    const rows = await this.run<{
+      MetricName: string;
+      MetricUnit: string;
+      Attributes: Record<string, string>;
+      Latest: number | string;
+      LatestTime: string;
+    }>(q, sql, read);
+    return rows.map((row) => ({
+      metricName: row.MetricName,
+      unit: row.MetricUnit,
+      attributes: row.Attributes,
+      value: decodeFloat(row.Latest),
+      timeUnixNano: BigInt(row.LatestTime),
+    }));
   }
 
   private gaugeOver(q: QueryBuilder, filter: UsageFilter): string | undefined {
@@ -416,35 +559,53 @@ export class UsageReader {
     query: TimeSeriesQuery,
     range: { fromUnixNano: bigint; toUnixNano: bigint },
     starts: readonly bigint[],
+    shape: SeriesShape,
+    read: ReadContext,
   ): Promise<TimeSeries> {
-    const groups: Group[] =
-      query.groupBy === undefined ? [] : [['GroupValue', `Attributes[${q.bind('String', query.groupBy)}]`]];
-    const values = `${this.bucketColumn(query.step)} AS Bucket, toString(toUnixTimestamp(Bucket)) AS BucketSeconds, sum(Value) AS Total`;
-    const keys = [...groups.map(([alias]) => alias), 'Bucket'].join(', ');
-    const rows = await this.run<{ GroupValue?: string; BucketSeconds: string; Total: number }>(
-      q,
-      `SELECT ${projection(groups, values)} ${this.seriesFrom(q, 'sum', query, range)} GROUP BY ${keys}`,
-    );
-    const lines = new Map<string, Map<bigint, number>>();
-    for (const row of rows) {
-      const key = row.GroupValue ?? '';
-      let line = lines.get(key);
-      if (line === undefined) {
-        line = new Map();
-        lines.set(key, line);
-      }
-      line.set(BigInt(row.BucketSeconds) * NANOS_PER_SECOND, decodeFloat(row.Total));
-    }
-    if (query.groupBy === undefined && lines.size === 0) lines.set('', new Map());
     const groupKey = query.groupBy;
-    return {
-      step: query.step,
-      ...range,
-      lines: [...lines.keys()].sort().map((key) => ({
+    const groups: Group[] =
+      groupKey === undefined ? [] : [['GroupValue', `Attributes[${q.bind('String', groupKey)}]`]];
+    const tooMany = this.linesCap(q, shape);
+    if (groupKey !== undefined) {
+      // How many lines, counting no further than one too many.
+      const [expression] = groups.map(([, e]) => e);
+      const [counted] = await this.run<{ Lines: string }>(
+        q,
+        `SELECT count() AS Lines FROM (SELECT DISTINCT ${expression} AS GroupValue ${this.seriesFrom(q, 'sum', query, range)} LIMIT ${tooMany})`,
+        read,
+      );
+      this.checkLines(Number(counted?.Lines ?? 0), shape, read);
+    }
+    const values = `${this.bucketColumn(query.step)} AS Bucket, sum(Value) AS Total`;
+    const keys = [...groups.map(([alias]) => alias), 'Bucket'].join(', ');
+    const inner = `SELECT ${projection(groups, values)} ${this.seriesFrom(q, 'sum', query, range)} GROUP BY ${keys}`;
+    // One row per line; without group_by an aggregate without GROUP BY: always one row (empty arrays for no data).
+    const rows = await this.run<{ GroupValue?: string; Seconds: number[]; Totals: (number | string)[] }>(
+      q,
+      `SELECT ${groupKey === undefined ? '' : 'GroupValue, '}groupArray(toUnixTimestamp(Bucket)) AS Seconds, groupArray(Total) AS Totals FROM (${inner})${groupKey === undefined ? '' : ' GROUP BY GroupValue'} LIMIT ${tooMany}`,
+      read,
+    );
+    // The lines were counted before; rows written since may add some — still bounded by the LIMIT.
+    this.checkLines(rows.length, shape, read);
+    const lines = new Map<string, number[]>();
+    for (const row of rows) {
+      const filled = new Array<number>(starts.length).fill(0);
+      placeBuckets(row.Seconds, row.Totals, range.fromUnixNano, query.step, starts.length, (index, value) => {
+        filled[index] = decodeFloat(value);
+      });
+      lines.set(row.GroupValue ?? '', filled);
+      await read.slicer.tick();
+    }
+    const out: TimeSeriesLine[] = [];
+    for (const key of [...lines.keys()].sort()) {
+      const filled = lines.get(key) ?? [];
+      out.push({
         key: groupKey === undefined ? {} : { [groupKey]: key },
-        points: starts.map((start) => ({ startUnixNano: start, value: lines.get(key)?.get(start) ?? 0 })),
-      })),
-    };
+        points: starts.map((start, index) => ({ startUnixNano: start, value: filled[index] ?? 0 })),
+      });
+      await read.slicer.tick();
+    }
+    return { step: query.step, ...range, lines: out };
   }
 
   private async gaugeSeries(
@@ -452,30 +613,47 @@ export class UsageReader {
     query: TimeSeriesQuery,
     range: { fromUnixNano: bigint; toUnixNano: bigint },
     starts: readonly bigint[],
+    shape: SeriesShape,
+    read: ReadContext,
   ): Promise<TimeSeries> {
+    const tooMany = this.linesCap(q, shape);
+    // A line per series with a value at or before the range's end (carried in, or in the range): counted over
+    // (−∞, to] no further than one too many, before the bucket read.
+    const history = this.parts({ toUnixNano: range.toUnixNano });
+    if (history.length > 0) {
+      const common = filterConditions(q, query);
+      const selects = history.map((part) => `SELECT Attributes ${this.partFrom(q, 'gauge', part, common)}`);
+      const [counted] = await this.run<{ Lines: string }>(
+        q,
+        `SELECT count() AS Lines FROM (SELECT DISTINCT Attributes FROM (${selects.join(' UNION ALL ')}) LIMIT ${tooMany})`,
+        read,
+      );
+      this.checkLines(Number(counted?.Lines ?? 0), shape, read);
+    }
     const value = this.usesRollup(query.step)
       ? 'argMaxMerge(Latest) AS LastValue'
       : 'argMax(Value, TimeUnix) AS LastValue';
-    const sql = `SELECT Attributes, ${this.bucketColumn(query.step)} AS Bucket, toString(toUnixTimestamp(Bucket)) AS BucketSeconds, ${value} ${this.seriesFrom(q, 'gauge', query, range)} GROUP BY Attributes, Bucket`;
+    const inner = `SELECT Attributes, ${this.bucketColumn(query.step)} AS Bucket, ${value} ${this.seriesFrom(q, 'gauge', query, range)} GROUP BY Attributes, Bucket`;
     const rows = await this.run<{
       Attributes: Record<string, string>;
-      BucketSeconds: string;
-      LastValue: number | string;
-    }>(q, sql);
+      Seconds: number[];
+      LastValues: (number | string)[];
+    }>(
+      q,
+      `SELECT Attributes, groupArray(toUnixTimestamp(Bucket)) AS Seconds, groupArray(LastValue) AS LastValues FROM (${inner}) GROUP BY Attributes LIMIT ${tooMany}`,
+      read,
+    );
     // Carry-in: each series' last value at or before the range start (a separate, equally scoped read).
-    const before = await this.gaugeLatest(q.tenant, {
-      ...query,
-      range: { toUnixNano: range.fromUnixNano },
-    });
+    const before = await this.latestGauges(q, { ...query, range: { toUnixNano: range.fromUnixNano } }, read);
     const lines = new Map<
       string,
-      { key: Record<string, string>; values: Map<bigint, number>; carry?: number }
+      { key: Record<string, string>; values: (number | undefined)[]; carry?: number }
     >();
     const lineOf = (attributes: Record<string, string>) => {
       const id = JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
       let line = lines.get(id);
       if (line === undefined) {
-        line = { key: attributes, values: new Map() };
+        line = { key: attributes, values: new Array<number | undefined>(starts.length) };
         lines.set(id, line);
       }
       return line;
@@ -484,28 +662,66 @@ export class UsageReader {
       if (latest.metricName === query.metric) lineOf({ ...latest.attributes }).carry = latest.value;
     }
     for (const row of rows) {
-      lineOf(row.Attributes).values.set(
-        BigInt(row.BucketSeconds) * NANOS_PER_SECOND,
-        decodeFloat(row.LastValue),
+      const line = lineOf(row.Attributes);
+      placeBuckets(
+        row.Seconds,
+        row.LastValues,
+        range.fromUnixNano,
+        query.step,
+        starts.length,
+        (index, last) => {
+          line.values[index] = decodeFloat(last);
+        },
+      );
+      await read.slicer.tick();
+    }
+    // Series written since the count may add lines; the answer stays within the limit or is refused.
+    this.checkLines(lines.size, shape, read);
+    const out: TimeSeriesLine[] = [];
+    for (const [, line] of [...lines.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      let last = line.carry;
+      out.push({
+        key: line.key,
+        points: starts.map((start, index) => {
+          const value = line.values[index];
+          if (value !== undefined) last = value;
+          return { startUnixNano: start, value: last };
+        }),
+      });
+      await read.slicer.tick();
+    }
+    return { step: query.step, ...range, lines: out };
+  }
+
+  /** The bound placeholder of "one line too many": the LIMIT of the line count and of the bucket read. */
+  private linesCap(q: TenantScopedQuery, shape: SeriesShape): string {
+    return q.bind('Int64', String(shape.maxLines + 1));
+  }
+
+  /** Refuses `lines` lines of `shape` when they do not fit, naming the limit that binds and how to narrow. */
+  private checkLines(lines: number, shape: SeriesShape, read: ReadContext): void {
+    if (lines <= shape.maxLines) return;
+    const { limits } = read;
+    const byPoints = Math.floor(limits.maxPoints / Math.max(1, shape.buckets)) <= limits.maxRows;
+    const counted = lines > shape.maxLines + 1 ? String(lines) : `more than ${shape.maxLines}`;
+    const narrow =
+      shape.what === 'series'
+        ? 'filter on attributes or service to fewer series'
+        : 'filter on attributes or service, or group by an attribute with fewer values';
+    if (byPoints) {
+      throw new ReadLimitError(
+        'maxPoints',
+        limits.maxPoints,
+        `${counted} lines (${shape.what}) × ${shape.buckets} buckets of ${shape.step} are more than ` +
+          `${showLimit(limits, 'maxPoints')} points (at ${shape.buckets} buckets at most ${shape.maxLines} lines fit); ` +
+          `narrow the query: a larger step${largerSteps(shape)}, a shorter range, or ${narrow}`,
       );
     }
-    return {
-      step: query.step,
-      ...range,
-      lines: [...lines.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([, line]) => {
-          let last = line.carry;
-          return {
-            key: line.key,
-            points: starts.map((start) => {
-              const value = line.values.get(start);
-              if (value !== undefined) last = value;
-              return { startUnixNano: start, value: last };
-            }),
-          };
-        }),
-    };
+    throw new ReadLimitError(
+      'maxRows',
+      limits.maxRows,
+      `${counted} lines (${shape.what}) are more than ${showLimit(limits, 'maxRows')} rows; narrow the query: ${narrow}`,
+    );
   }
 
   private usesRollup(step: Step): step is '1h' | '1d' {
@@ -531,6 +747,51 @@ export class UsageReader {
       ]);
     }
     return q.from({ raw: kind }, [...common, ...rawTimeConditions(q, range.fromUnixNano, range.toUnixNano)]);
+  }
+}
+
+/** What a time series answer will look like, for its limits and messages. */
+interface SeriesShape {
+  readonly step: Step;
+  readonly buckets: number;
+  readonly rangeNs: bigint;
+  /** The most lines that fit both `maxPoints` (at these buckets) and `maxRows`. */
+  readonly maxLines: number;
+  /** What a line is: `series`, or `values of "route"`. */
+  readonly what: string;
+}
+
+/** ` (1h: 168 buckets, 1d: 7 buckets)` — the larger steps and what they would give, for a refusal's hint. */
+function largerSteps(shape: SeriesShape): string {
+  const steps = (Object.keys(STEP_SECONDS) as Step[]).filter(
+    (step) => STEP_SECONDS[step] > STEP_SECONDS[shape.step],
+  );
+  if (steps.length === 0) return '';
+  const counts = steps.map((step) => {
+    const stepNs = STEP_SECONDS[step] * NANOS_PER_SECOND;
+    // The range widened to whole steps can add one bucket at each end.
+    return `${step}: about ${(shape.rangeNs + stepNs - 1n) / stepNs} buckets`;
+  });
+  return ` (${counts.join(', ')})`;
+}
+
+/**
+ * Puts a line's non-empty buckets (bucket starts in Unix seconds, values) at their index among the buckets from
+ * `fromUnixNano`; starts outside the answer's buckets are ignored.
+ */
+function placeBuckets<V>(
+  seconds: readonly number[],
+  values: readonly V[],
+  fromUnixNano: bigint,
+  step: Step,
+  buckets: number,
+  set: (index: number, value: V) => void,
+): void {
+  const from = Number(fromUnixNano / NANOS_PER_SECOND);
+  const stepSeconds = Number(STEP_SECONDS[step]);
+  for (let i = 0; i < seconds.length; i++) {
+    const index = (Number(seconds[i]) - from) / stepSeconds;
+    if (Number.isInteger(index) && index >= 0 && index < buckets) set(index, values[i] as V);
   }
 }
 
