@@ -24,7 +24,7 @@ import { CollectorMetrics } from './metrics.ts';
 import { checkDataDir, checkListenAddress, listenError } from './preflight.ts';
 import { createRequestHandler } from './receiver.ts';
 import { ReadAccess } from './usage-api/read-access.ts';
-import { UsageApi } from './usage-api/usage-api.ts';
+import { UsageApi, usageReadLimits } from './usage-api/usage-api.ts';
 import { DurableIngest, type IngestRequest, type PendingIngest } from './wal/durable-ingest.ts';
 import { Quarantine, quarantinedReport } from './wal/quarantine.ts';
 import { encodeData } from './wal/records.ts';
@@ -132,7 +132,10 @@ export class Collector {
       reader: () => this.exporter.reader(),
       cacheTtlMs: settings.queryCacheTtlMs,
       logger: this.logger.child({ component: 'usage-api' }),
+      limits: usageReadLimits(settings),
+      retryAfterSeconds: settings.retryAfterSeconds,
       onRead: (outcome) => this.metrics.usageReads.inc({ cache: outcome }),
+      onRefused: (reason) => this.metrics.usageReadsRefused.inc({ reason }),
     });
     this.server = createServer(
       { requestTimeout: 60_000, keepAliveTimeout: 5_000 },

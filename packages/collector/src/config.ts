@@ -57,6 +57,18 @@ export interface CollectorSettings extends LimitDefaults {
   readonly queryCacheTtlMs: number;
   /** Header mode only: let the tenant header alone authorise usage reads of that tenant (trusted proxy in front). */
   readonly readsTrustTenantHeader: boolean;
+  /** Usage reads: lines × buckets of a time series answer, zero-filled. */
+  readonly usageMaxPoints: number;
+  /** Usage reads: rows one storage statement may return (so also the lines of a series, the largest top limit). */
+  readonly usageMaxRows: number;
+  /** Usage reads: bytes of an answer, and of one statement's result. */
+  readonly usageMaxBytes: number;
+  /** Usage reads: time of one read, its statements and the wait for the engine included. */
+  readonly usageQueryTimeoutMs: number;
+  /** Usage reads: engine memory of one statement, MiB. */
+  readonly usageQueryMemoryMib: number;
+  /** Usage reads running at once; past it 503 + Retry-After. */
+  readonly usageMaxConcurrent: number;
 }
 
 export interface CollectorConfig {
@@ -94,6 +106,13 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   adminKeyHash: undefined,
   queryCacheTtlMs: 5_000,
   readsTrustTenantHeader: false,
+  // The usage read bounds: why these values, in the README (Usage API → Bounded reads).
+  usageMaxPoints: 200_000,
+  usageMaxRows: 10_000,
+  usageMaxBytes: 32 * 1024 * 1024,
+  usageQueryTimeoutMs: 10_000,
+  usageQueryMemoryMib: 1_024,
+  usageMaxConcurrent: 4,
 };
 
 /** bin.ts exits non-zero if a drain has not finished by `2 × shutdownTimeoutMs + this` (processor, then exporter). */
@@ -209,6 +228,7 @@ function collectorSettings(env: Env): CollectorSettings {
     ...memoryLimits(env),
     ...limitDefaults(env),
     ...usageReadSettings(env, auth),
+    ...usageReadLimitSettings(env),
   };
 }
 
@@ -286,6 +306,56 @@ function usageReadSettings(
     throw new ConfigError('TALLYHOUSE_READS_TRUST_TENANT_HEADER', 'only applies with TALLYHOUSE_AUTH=header');
   }
   return { adminKeyHash, queryCacheTtlMs, readsTrustTenantHeader };
+}
+
+/** TALLYHOUSE_USAGE_*: the bounds of one usage read. Each upper bound keeps an answer something memory can hold. */
+function usageReadLimitSettings(
+  env: Env,
+): Pick<
+  CollectorSettings,
+  | 'usageMaxPoints'
+  | 'usageMaxRows'
+  | 'usageMaxBytes'
+  | 'usageQueryTimeoutMs'
+  | 'usageQueryMemoryMib'
+  | 'usageMaxConcurrent'
+> {
+  const setting = (variable: string, fallback: number, max: number, unit: string) =>
+    bounded(variable, positiveInt(variable, undefined, env, fallback), max, unit);
+  const d = COLLECTOR_DEFAULTS;
+  return {
+    usageMaxPoints: setting(
+      'TALLYHOUSE_USAGE_MAX_POINTS',
+      d.usageMaxPoints,
+      10_000_000,
+      ' points (an answer is built and held whole in memory)',
+    ),
+    usageMaxRows: setting(
+      'TALLYHOUSE_USAGE_MAX_ROWS',
+      d.usageMaxRows,
+      10_000_000,
+      ' rows (an answer is built and held whole in memory)',
+    ),
+    usageMaxBytes: setting(
+      'TALLYHOUSE_USAGE_MAX_BYTES',
+      d.usageMaxBytes,
+      1024 * MIB,
+      ' bytes (an answer is held whole in memory, and cached)',
+    ),
+    usageQueryTimeoutMs: timerMs('TALLYHOUSE_USAGE_QUERY_TIMEOUT_MS', undefined, env, d.usageQueryTimeoutMs),
+    usageQueryMemoryMib: setting(
+      'TALLYHOUSE_USAGE_QUERY_MEMORY_MIB',
+      d.usageQueryMemoryMib,
+      1_048_576,
+      ' MiB',
+    ),
+    usageMaxConcurrent: setting(
+      'TALLYHOUSE_USAGE_MAX_CONCURRENT',
+      d.usageMaxConcurrent,
+      1_000,
+      ' reads (each may hold an answer of up to TALLYHOUSE_USAGE_MAX_BYTES)',
+    ),
+  };
 }
 
 const MIB = 1024 * 1024;

@@ -16,6 +16,7 @@ export class CollectorMetrics {
   readonly pointsRejected: Counter<'reason'>;
   readonly flushDuration: Histogram;
   readonly usageReads: Counter<'cache'>;
+  readonly usageReadsRefused: Counter<'reason'>;
   readonly quarantined: Counter<'stage'>;
 
   constructor(sources: { processor: () => ProcessorStats; exporter: () => ExporterStats }) {
@@ -52,6 +53,12 @@ export class CollectorMetrics {
       name: 'tallyhouse_usage_reads_total',
       help: 'Usage reads answered, by cache outcome (miss = a query ran, hit, coalesced = shared a running query)',
       labelNames: ['cache'],
+      registers,
+    });
+    this.usageReadsRefused = new Counter({
+      name: 'tallyhouse_usage_reads_refused_total',
+      help: 'Usage reads refused by a bound: too_large (400, a size limit), timeout (503, the time limit), busy (503, the concurrency cap)',
+      labelNames: ['reason'],
       registers,
     });
     this.quarantined = new Counter({

@@ -1,8 +1,8 @@
 /**
  * Cache-aside with a TTL and single flight (as Convoy's usage API): the first request for a key runs the query;
  * identical requests arriving while it runs wait for the same promise; a success is then served from memory for
- * `ttlMs`. Failures are never cached — the next request tries again. Bounded: beyond `maxEntries` the oldest
- * entries are dropped.
+ * `ttlMs`. Failures are never cached — the next request tries again. Bounded: beyond `maxEntries`, or beyond
+ * `maxBytes` (with `sizeOf`), the oldest entries are dropped; a value larger than `maxBytes` is not kept.
  */
 
 export type CacheOutcome = 'miss' | 'hit' | 'coalesced';
@@ -19,14 +19,25 @@ export interface CacheCounts {
 export class SingleFlightCache<T> {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private readonly sizeOf: (value: T) => number;
   private readonly now: () => number;
-  private readonly done = new Map<string, { value: T; expiresAt: number }>();
+  private readonly done = new Map<string, { value: T; expiresAt: number; size: number }>();
+  private bytes = 0;
   private readonly inFlight = new Map<string, Promise<T>>();
   private readonly counts = { miss: 0, hit: 0, coalesced: 0 };
 
-  constructor(options: { ttlMs: number; maxEntries?: number; now?: () => number }) {
+  constructor(options: {
+    ttlMs: number;
+    maxEntries?: number;
+    maxBytes?: number;
+    sizeOf?: (value: T) => number;
+    now?: () => number;
+  }) {
     this.ttlMs = options.ttlMs;
     this.maxEntries = options.maxEntries ?? 1_000;
+    this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.sizeOf = options.sizeOf ?? (() => 0);
     this.now = options.now ?? Date.now;
   }
 
@@ -38,7 +49,7 @@ export class SingleFlightCache<T> {
         this.counts.hit++;
         return { value: cached.value, outcome: 'hit' };
       }
-      this.done.delete(key);
+      this.forget(key);
     }
     const running = this.inFlight.get(key);
     if (running !== undefined) {
@@ -62,12 +73,22 @@ export class SingleFlightCache<T> {
   }
 
   private remember(key: string, value: T) {
-    this.done.delete(key);
-    this.done.set(key, { value, expiresAt: this.now() + this.ttlMs });
-    while (this.done.size > this.maxEntries) {
+    this.forget(key);
+    const size = this.sizeOf(value);
+    if (size > this.maxBytes) return;
+    this.done.set(key, { value, expiresAt: this.now() + this.ttlMs, size });
+    this.bytes += size;
+    while (this.done.size > this.maxEntries || this.bytes > this.maxBytes) {
       const oldest = this.done.keys().next();
       if (oldest.done === true) break;
-      this.done.delete(oldest.value);
+      this.forget(oldest.value);
     }
+  }
+
+  private forget(key: string) {
+    const entry = this.done.get(key);
+    if (entry === undefined) return;
+    this.done.delete(key);
+    this.bytes -= entry.size;
   }
 }
