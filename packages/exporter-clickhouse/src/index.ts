@@ -31,6 +31,15 @@ export {
 } from './exporter.ts';
 export { defaultLogger, type ExporterLogger, silentLogger } from './logger.ts';
 export {
+  INT32_MAX,
+  INT32_MIN,
+  MAX_BUCKETED_TIME_UNIX_NANO,
+  MAX_STORABLE_TIME_UNIX_NANO,
+  type PointProblem,
+  pointProblem,
+  timeProblem,
+} from './point-validation.ts';
+export {
   backoffDelayMs,
   type ClassificationContext,
   classifyFailure,

@@ -1,6 +1,8 @@
 /**
  * Series points → JSONCompactEachRow lines, one table per point kind, columns in `tables.ts` order.
  *
+ * - What may be stored is decided by `pointProblem` (point-validation.ts), the same function the collector's
+ *   decoders run before they answer; a refused point is dead-lettered with the problem's code.
  * - The tenant goes to `TenantId` and never into `Attributes` (even if a point still carries the attribute).
  * - Map values are strings: non-string attribute values become canonical JSON (object keys sorted at every depth).
  * - Times are written as integer nanoseconds (a JSON integer is read exactly as DateTime64(9) ticks; the
@@ -9,6 +11,8 @@
  *   `"nan"`/`"inf"`/`"-inf"` — except a sum's `Value`, where a non-finite delta would poison every `sum(Value)`
  *   of the tenant: such points are rejected (dead-lettered with code NON_FINITE_SUM).
  * - Min/Max the source did not record are stored as NaN and read back as `undefined`.
+ * - A string holding an unpaired UTF-16 surrogate is refused: ClickHouse fails the whole insert on its `\ud…`
+ *   escape, which would dead-letter every other row of the part with it.
  */
 import {
   type Attributes,
@@ -20,11 +24,8 @@ import {
   tenantProblem,
 } from '@tallyhouse/processor-tenant';
 import { RowEncodingError, type RowRejectionCode } from './errors.ts';
+import { pointProblem } from './point-validation.ts';
 import { METRIC_TABLES, type MetricTableName } from './tables.ts';
-
-/** DateTime64(9) holds [0, 2^63) ns as ticks from the epoch (up to 2262-04-11). */
-const MAX_TIME_NS = 2n ** 63n - 1n;
-const MAX_UINT32 = 4_294_967_295;
 
 export interface EncodedTableRows {
   readonly table: MetricTableName;
@@ -104,6 +105,11 @@ const NEGATIVE_ZERO = rawJSON('-0');
 export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): string {
   const problem = tenantProblem(point.tenant);
   if (problem !== undefined) throw new RowEncodingError('INVALID_TENANT', problem);
+  const refused = pointProblem(point.metric.kind, point.startTimeUnixNano, point.timeUnixNano, point.value);
+  if (refused !== undefined) {
+    const field = refused.field === '' ? '' : ` ${refused.field}`;
+    throw new RowEncodingError(refused.code, `${describe(point)}:${field} ${refused.reason}`);
+  }
   const serviceName = point.resource['service.name'];
   const row: unknown[] = [
     point.tenant,
@@ -115,60 +121,86 @@ export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): stri
     point.metric.description,
     point.metric.unit,
     attributeMapValue(point.attributes, options.tenantAttribute),
-    time(point.startTimeUnixNano, 'startTimeUnixNano', point),
-    time(point.timeUnixNano, 'timeUnixNano', point),
+    rawJSON(point.startTimeUnixNano.toString()),
+    rawJSON(point.timeUnixNano.toString()),
   ];
   switch (point.metric.kind) {
-    case 'sum': {
-      const value = (point.value as { value: number }).value;
-      if (typeof value !== 'number' || !Number.isFinite(value)) {
-        throw new RowEncodingError(
-          'NON_FINITE_SUM',
-          `sum ${JSON.stringify(point.metric.name)} of tenant ${JSON.stringify(point.tenant)} has non-finite delta ${value}`,
-        );
-      }
-      row.push(floatValue(value), 1, point.metric.monotonic);
+    case 'sum':
+      row.push(floatValue((point.value as { value: number }).value), 1, point.metric.monotonic);
       break;
-    }
     case 'gauge':
-      row.push(floatValue(numberOf((point.value as { value: number }).value, 'value', point)));
+      row.push(floatValue((point.value as { value: number }).value));
       break;
     case 'histogram': {
       const value = point.value as HistogramValue;
-      if (value.bucketCounts.length !== value.bounds.length + 1) {
-        throw new RowEncodingError(
-          'INVALID_VALUE',
-          `histogram ${JSON.stringify(point.metric.name)} has ${value.bucketCounts.length} bucket counts for ${value.bounds.length} bounds`,
-        );
-      }
       row.push(
-        uint(value.count, 'count', point),
-        floatValue(numberOf(value.sum, 'sum', point)),
-        counts(value.bucketCounts, 'bucketCounts', point),
-        floats(value.bounds, 'bounds', point),
-        optionalFloat(value.min, 'min', point),
-        optionalFloat(value.max, 'max', point),
+        value.count,
+        floatValue(value.sum),
+        value.bucketCounts,
+        floats(value.bounds),
+        optionalFloat(value.min),
+        optionalFloat(value.max),
       );
       break;
     }
     case 'exponentialHistogram': {
       const value = point.value as ExponentialHistogramValue;
       row.push(
-        uint(value.count, 'count', point),
-        floatValue(numberOf(value.sum, 'sum', point)),
-        int32(value.scale, 'scale', point),
-        uint(value.zeroCount, 'zeroCount', point),
-        int32(value.positive.offset, 'positive.offset', point),
-        counts(value.positive.bucketCounts, 'positive.bucketCounts', point),
-        int32(value.negative.offset, 'negative.offset', point),
-        counts(value.negative.bucketCounts, 'negative.bucketCounts', point),
-        optionalFloat(value.min, 'min', point),
-        optionalFloat(value.max, 'max', point),
+        value.count,
+        floatValue(value.sum),
+        value.scale,
+        value.zeroCount,
+        value.positive.offset,
+        value.positive.bucketCounts,
+        value.negative.offset,
+        value.negative.bucketCounts,
+        optionalFloat(value.min),
+        optionalFloat(value.max),
       );
       break;
     }
   }
-  return JSON.stringify(row);
+  const line = JSON.stringify(row);
+  // JSON.stringify escapes an unpaired surrogate as `\udXXX`; only then are the strings checked one by one.
+  if (line.includes('\\ud')) {
+    const field = unpairedSurrogateField(point);
+    if (field !== undefined) {
+      throw new RowEncodingError(
+        'INVALID_VALUE',
+        `${describe(point)}: ${field} holds an unpaired UTF-16 surrogate, which is not valid UTF-8`,
+      );
+    }
+  }
+  return line;
+}
+
+const isWellFormedNative = (String.prototype as unknown as { isWellFormed(this: string): boolean })
+  .isWellFormed;
+
+/** The first string of the row with an unpaired surrogate (nested values are canonical JSON, escaped). */
+function unpairedSurrogateField(point: SeriesPoint): string | undefined {
+  const texts: [string, unknown][] = [
+    ['scope name', point.scope.name],
+    ['scope version', point.scope.version],
+    ['metric name', point.metric.name],
+    ['metric description', point.metric.description],
+    ['metric unit', point.metric.unit],
+  ];
+  for (const [field, text] of texts) {
+    if (typeof text === 'string' && !isWellFormedNative.call(text)) return field;
+  }
+  for (const [field, attributes] of [
+    ['a resource attribute', point.resource],
+    ['an attribute', point.attributes],
+  ] as const) {
+    for (const key of Object.keys(attributes)) {
+      const value = attributes[key];
+      if (!isWellFormedNative.call(key) || (typeof value === 'string' && !isWellFormedNative.call(value))) {
+        return `${field} (${JSON.stringify(key)})`;
+      }
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -219,62 +251,15 @@ export function float(value: number): string {
   return JSON.stringify([floatValue(value)]).slice(1, -1);
 }
 
-function optionalFloat(value: number | undefined, field: string, point: SeriesPoint): unknown {
-  return value === undefined ? 'nan' : floatValue(numberOf(value, field, point));
+function optionalFloat(value: number | undefined): unknown {
+  return value === undefined ? 'nan' : floatValue(value);
 }
 
-function floats(values: readonly number[], field: string, point: SeriesPoint): readonly unknown[] {
+function floats(values: readonly number[]): readonly unknown[] {
   for (const value of values) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || Object.is(value, -0)) {
-      return values.map((item) => floatValue(numberOf(item, field, point)));
-    }
+    if (!Number.isFinite(value) || Object.is(value, -0)) return values.map(floatValue);
   }
   return values;
-}
-
-function counts(values: readonly number[], field: string, point: SeriesPoint): readonly number[] {
-  for (const value of values) uint(value, field, point);
-  return values;
-}
-
-function numberOf(value: unknown, field: string, point: SeriesPoint): number {
-  if (typeof value !== 'number') {
-    throw new RowEncodingError(
-      'INVALID_VALUE',
-      `${describe(point)} has non-numeric ${field}: ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function uint(value: unknown, field: string, point: SeriesPoint): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new RowEncodingError(
-      'INVALID_VALUE',
-      `${describe(point)} has ${field} ${String(value)}, not a count`,
-    );
-  }
-  return value;
-}
-
-function int32(value: unknown, field: string, point: SeriesPoint): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > MAX_UINT32 / 2) {
-    throw new RowEncodingError(
-      'INVALID_VALUE',
-      `${describe(point)} has ${field} ${String(value)}, not an Int32`,
-    );
-  }
-  return value;
-}
-
-function time(value: bigint, field: string, point: SeriesPoint): unknown {
-  if (typeof value !== 'bigint' || value < 0n || value > MAX_TIME_NS) {
-    throw new RowEncodingError(
-      'TIME_OUT_OF_RANGE',
-      `${describe(point)} has ${field} ${String(value)}, outside DateTime64(9) [0, 2^63) ns`,
-    );
-  }
-  return rawJSON(value.toString());
 }
 
 function describe(point: SeriesPoint): string {

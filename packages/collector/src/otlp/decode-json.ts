@@ -5,7 +5,9 @@
  * - enums as integers; enum names (e.g. "AGGREGATION_TEMPORALITY_DELTA") are accepted too;
  * - `bytesValue` as base64 (standard or URL-safe); only trace/span ids are hex in OTLP/JSON, and those
  *   live in exemplars, which Tallyhouse skips;
- * - unknown fields ignored, `null` treated as absent (the default value).
+ * - unknown fields ignored, `null` treated as absent (the default value);
+ * - strings must be valid Unicode: an escaped unpaired surrogate is refused as `INVALID_UTF8`, as protobuf
+ *   refuses invalid UTF-8.
  * Nesting of `AnyValue` is capped at {@link MAX_ANY_VALUE_DEPTH}; everything else is walked with a fixed
  * depth, so a hostile document cannot exhaust the stack.
  */
@@ -454,8 +456,20 @@ function arrayField(object: JsonObject, camel: string, snake: string): readonly 
   return field(object, camel, snake, parseArray, NO_ITEMS);
 }
 
+const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
+
+/**
+ * A JSON string may spell an unpaired surrogate (`"\ud800"`), which no UTF-8 string holds: refused like
+ * invalid UTF-8 in protobuf. Storage would fail the whole insert on it, other tenants' rows included.
+ */
 function parseString(value: unknown): string {
   if (typeof value !== 'string') throw invalid(`expected a string, got ${describe(value)}`);
+  if (!isWellFormed.call(value)) {
+    throw new DecodeFailure(
+      'INVALID_UTF8',
+      'a string holds an unpaired UTF-16 surrogate (a lone \\uD800-\\uDFFF escape), which is not valid UTF-8',
+    );
+  }
   return value;
 }
 

@@ -5,6 +5,10 @@
  * Hand-written over `wire-reader.ts` for speed (no intermediate OTLP object tree: points go straight into
  * the internal representation). Unknown fields are skipped by wire type; repeated scalars are accepted
  * packed and unpacked; for a oneof the last field wins, as protobuf specifies.
+ *
+ * A singular message field that occurs more than once is merged, as protobuf specifies (the parse of
+ * concatenated messages): its repeated fields add up and its scalars are overwritten only by values present
+ * in a later occurrence. A later occurrence of another member of the same oneof clears the earlier one.
  */
 import type {
   Attributes,
@@ -110,7 +114,8 @@ function decodeRequest(d: ProtoDecoder, end: number): InputResourceMetrics[] {
 }
 
 function decodeResourceMetrics(d: ProtoDecoder, end: number, ri: number): InputResourceMetrics | undefined {
-  let resource: Attributes = EMPTY_ATTRIBUTES;
+  // Every occurrence of `resource` adds its attributes to the same set (a merge).
+  const resource: AttributeSink = { attributes: undefined, count: 0 };
   const scopeMetrics: InputScopeMetrics[] = [];
   let si = 0;
   while (d.pos < end) {
@@ -119,7 +124,7 @@ function decodeResourceMetrics(d: ProtoDecoder, end: number, ri: number): InputR
       case t(1, LEN): {
         const sub = readLengthEnd(d, end);
         try {
-          resource = decodeResource(d, sub);
+          decodeResource(d, sub, resource);
         } catch (thrown) {
           throw withSegment(thrown, 'resource');
         }
@@ -142,23 +147,26 @@ function decodeResourceMetrics(d: ProtoDecoder, end: number, ri: number): InputR
     }
   }
   if (scopeMetrics.length === 0) return undefined;
-  return { resource, scopeMetrics };
+  return { resource: resource.attributes ?? EMPTY_ATTRIBUTES, scopeMetrics };
 }
 
-function decodeResource(d: ProtoDecoder, end: number): Attributes {
-  let attributes: Record<string, AttributeValue> | undefined;
-  let ai = 0;
+/** Attributes gathered over the occurrences of one message field; `count` numbers them for error paths. */
+interface AttributeSink {
+  attributes: Record<string, AttributeValue> | undefined;
+  count: number;
+}
+
+function decodeResource(d: ProtoDecoder, end: number, into: AttributeSink): void {
   while (d.pos < end) {
     const tag = readTag(d, end);
     if (tag === t(1, LEN)) {
-      attributes ??= {};
-      decodeAttribute(d, end, attributes, ai++);
+      into.attributes ??= {};
+      decodeAttribute(d, end, into.attributes, into.count++);
     } else {
       checkKnownWire(tag, 1, LEN, 'attributes');
       skipField(d, tag, end);
     }
   }
-  return attributes ?? EMPTY_ATTRIBUTES;
 }
 
 function decodeScopeMetrics(
@@ -176,7 +184,7 @@ function decodeScopeMetrics(
       case t(1, LEN): {
         const sub = readLengthEnd(d, end);
         try {
-          scope = decodeScope(d, sub);
+          scope = decodeScope(d, sub, scope);
         } catch (thrown) {
           throw withSegment(thrown, 'scope');
         }
@@ -213,9 +221,14 @@ function decodeScopeMetrics(
   return { scope, metrics };
 }
 
-function decodeScope(d: ProtoDecoder, end: number): InstrumentationScopeInfo {
-  let name = '';
-  let version = '';
+/** `previous`: what earlier occurrences of the field set; only fields present here overwrite it. */
+function decodeScope(
+  d: ProtoDecoder,
+  end: number,
+  previous: InstrumentationScopeInfo,
+): InstrumentationScopeInfo {
+  let name = previous.name;
+  let version = previous.version;
   while (d.pos < end) {
     const tag = readTag(d, end);
     if (tag === t(1, LEN)) name = readStringAt(d, end, 'name');
@@ -287,8 +300,10 @@ const METRIC_FIELD_NAMES: Record<number, string> = {
   11: 'summary',
 };
 
-/** Gauge and Sum: data_points = 1, aggregation_temporality = 2 and is_monotonic = 3 (Sum only). */
-/** One of the metric's data oneof fields: the last one wins, and errors name the field. */
+/**
+ * One of the metric's data oneof fields; errors name the field. Another member than the one held so far
+ * replaces it; the same member again is merged into it (its points add up, later scalars win).
+ */
 function decodeMetricData(
   d: ProtoDecoder,
   end: number,
@@ -297,7 +312,7 @@ function decodeMetricData(
   decode: (d: ProtoDecoder, end: number, draft: MetricDraft) => void,
 ): void {
   const sub = readLengthEnd(d, end);
-  resetMetricData(draft, kind);
+  if (draft.kind !== kind) resetMetricData(draft, kind);
   try {
     decode(d, sub, draft);
   } catch (thrown) {
@@ -305,6 +320,7 @@ function decodeMetricData(
   }
 }
 
+/** Gauge and Sum: data_points = 1, aggregation_temporality = 2 and is_monotonic = 3 (Sum only). */
 function decodeNumberMetric(d: ProtoDecoder, end: number, draft: MetricDraft): void {
   while (d.pos < end) {
     const tag = readTag(d, end);
@@ -542,7 +558,7 @@ function decodeExponentialDataPoint(d: ProtoDecoder, end: number, draft: MetricD
       case t(8, LEN): {
         const sub = readLengthEnd(d, end);
         try {
-          positive = decodeBuckets(d, sub);
+          positive = decodeBuckets(d, sub, positive);
         } catch (thrown) {
           throw withSegment(thrown, 'positive');
         }
@@ -551,7 +567,7 @@ function decodeExponentialDataPoint(d: ProtoDecoder, end: number, draft: MetricD
       case t(9, LEN): {
         const sub = readLengthEnd(d, end);
         try {
-          negative = decodeBuckets(d, sub);
+          negative = decodeBuckets(d, sub, negative);
         } catch (thrown) {
           throw withSegment(thrown, 'negative');
         }
@@ -593,9 +609,10 @@ function decodeExponentialDataPoint(d: ProtoDecoder, end: number, draft: MetricD
     );
 }
 
-function decodeBuckets(d: ProtoDecoder, end: number): ExponentialBuckets {
-  let offset = 0;
-  const bucketCounts: number[] = [];
+/** `previous`: the buckets of earlier occurrences of the field, merged with these (counts add up). */
+function decodeBuckets(d: ProtoDecoder, end: number, previous: ExponentialBuckets): ExponentialBuckets {
+  let offset = previous.offset;
+  const bucketCounts: number[] = previous.bucketCounts.slice();
   while (d.pos < end) {
     const tag = readTag(d, end);
     switch (tag) {
@@ -659,7 +676,7 @@ function decodeKeyValue(d: ProtoDecoder, end: number, depth: number): void {
     else if (tag === t(2, LEN)) {
       try {
         const sub = readLengthEnd(d, end);
-        value = decodeAnyValue(d, sub, depth + 1);
+        value = decodeAnyValue(d, sub, depth + 1, value);
       } catch (thrown) {
         throw withSegment(thrown, 'value');
       }
@@ -674,11 +691,21 @@ function decodeKeyValue(d: ProtoDecoder, end: number, depth: number): void {
   d.value = value;
 }
 
-function decodeAnyValue(d: ProtoDecoder, end: number, depth: number): AttributeValue {
+/**
+ * `previous`: the value of earlier occurrences of the same AnyValue field (`null` when none), which this one
+ * is merged into: a member present here replaces another member, and merges with the same message member
+ * (array items and kvlist entries add up). `null` is also what an AnyValue without a member becomes.
+ */
+function decodeAnyValue(
+  d: ProtoDecoder,
+  end: number,
+  depth: number,
+  previous: AttributeValue,
+): AttributeValue {
   if (depth > MAX_ANY_VALUE_DEPTH) {
     throw new DecodeFailure('NESTING_TOO_DEEP', `AnyValue nests deeper than ${MAX_ANY_VALUE_DEPTH} levels`);
   }
-  let value: AttributeValue = null;
+  let value = previous;
   while (d.pos < end) {
     const tag = readTag(d, end);
     switch (tag) {
@@ -697,12 +724,13 @@ function decodeAnyValue(d: ProtoDecoder, end: number, depth: number): AttributeV
         break;
       case t(5, LEN): {
         const sub = readLengthEnd(d, end);
-        value = decodeArrayValue(d, sub, depth);
+        // Only array_value makes arrays and only kvlist_value makes plain objects, so the kind is known.
+        value = decodeArrayValue(d, sub, depth, Array.isArray(value) ? (value as AttributeValue[]) : []);
         break;
       }
       case t(6, LEN): {
         const sub = readLengthEnd(d, end);
-        value = decodeKeyValueList(d, sub, depth);
+        value = decodeKeyValueList(d, sub, depth, isKeyValueList(value) ? value : undefined);
         break;
       }
       case t(7, LEN):
@@ -732,15 +760,24 @@ const ANY_VALUE_NAMES: Record<number, string> = {
   7: 'bytesValue',
 };
 
-function decodeArrayValue(d: ProtoDecoder, end: number, depth: number): AttributeValue[] {
-  const values: AttributeValue[] = [];
+function isKeyValueList(value: AttributeValue): value is { readonly [key: string]: AttributeValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Appends the items to `values` (fresh, or the array of an earlier occurrence, merged). */
+function decodeArrayValue(
+  d: ProtoDecoder,
+  end: number,
+  depth: number,
+  values: AttributeValue[],
+): AttributeValue[] {
   while (d.pos < end) {
     const tag = readTag(d, end);
     if (tag === t(1, LEN)) {
       const i = values.length;
       try {
         const sub = readLengthEnd(d, end);
-        values.push(decodeAnyValue(d, sub, depth + 1));
+        values.push(decodeAnyValue(d, sub, depth + 1, null));
       } catch (thrown) {
         throw withSegment(thrown, `arrayValue.values[${i}]`);
       }
@@ -752,9 +789,15 @@ function decodeArrayValue(d: ProtoDecoder, end: number, depth: number): Attribut
   return values;
 }
 
-function decodeKeyValueList(d: ProtoDecoder, end: number, depth: number): AttributeValue {
-  const keys: string[] = [];
-  const values: AttributeValue[] = [];
+/** `previous`: the entries of an earlier occurrence, merged (the later of equal keys wins). */
+function decodeKeyValueList(
+  d: ProtoDecoder,
+  end: number,
+  depth: number,
+  previous: { readonly [key: string]: AttributeValue } | undefined,
+): AttributeValue {
+  const keys: string[] = previous === undefined ? [] : Object.keys(previous);
+  const values: AttributeValue[] = keys.map((key) => previous![key]!);
   while (d.pos < end) {
     const tag = readTag(d, end);
     if (tag === t(1, LEN)) {

@@ -2,7 +2,12 @@
  * Decoder-independent rules: which decoded points are accepted, and how a decoded OTLP `Metric` becomes an
  * `InputMetric`. The protobuf and JSON decoders both feed these, so both encodings accept and reject exactly
  * the same points with the same messages.
+ *
+ * Every point is checked here before the request is answered, last of all with the storage's own rules
+ * (`pointProblem` of the ClickHouse exporter, the function its row encoder runs): a point acknowledged in
+ * the answer must never be refused when it is written.
  */
+import { MAX_BUCKETED_TIME_UNIX_NANO, pointProblem } from '@tallyhouse/exporter-clickhouse';
 import type {
   Attributes,
   ExponentialBuckets,
@@ -92,6 +97,17 @@ export function isMissingTime(timeUnixNano: bigint): boolean {
 
 export const MISSING_TIME_REASON = 'missing (0); every data point needs its observation time';
 
+/**
+ * Times past the end of ClickHouse's `DateTime` (2106-02-07T06:28:15.999999999Z) are refused although
+ * `DateTime64(9)` would hold them to 2262: the rollups bucket and the TTL expires a row by its time as a
+ * `DateTime`, which saturates or wraps beyond it, so such a point would be counted in the wrong hour or
+ * deleted at once.
+ */
+export function timeRangeProblem(value: bigint): string | undefined {
+  if (value <= MAX_BUCKETED_TIME_UNIX_NANO) return undefined;
+  return `${value} is past ${MAX_BUCKETED_TIME_UNIX_NANO} (2106-02-07T06:28:15.999999999Z), the last time storage can bucket`;
+}
+
 /** Reason a sum/gauge value is not accepted, or `undefined`. */
 export function numberValueProblem(hasValue: boolean, value: number): string | undefined {
   if (!hasValue) return 'the point has neither asDouble nor asInt';
@@ -126,10 +142,23 @@ export function admitPoint(
     rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
     return false;
   }
+  const late = timeRangeProblem(frame.start) ?? timeRangeProblem(frame.time);
+  if (late !== undefined) {
+    rejectPoint(
+      draft,
+      index,
+      frame.start > MAX_BUCKETED_TIME_UNIX_NANO ? 'startTimeUnixNano' : 'timeUnixNano',
+      late,
+    );
+    return false;
+  }
   return true;
 }
 
-/** Keeps an admitted point, or rejects it with the reason its value builder gave. */
+/**
+ * Keeps an admitted point, or rejects it with the reason its value builder gave, or the reason storage would
+ * refuse it (checked last, so the OTLP rules name the problem when both apply).
+ */
 export function keepPoint(
   draft: MetricDraft,
   index: number,
@@ -138,6 +167,13 @@ export function keepPoint(
 ): void {
   if ('reason' in value) {
     rejectPoint(draft, index, value.field, value.reason);
+    return;
+  }
+  const kind = draft.kind;
+  const refused =
+    kind === undefined || kind === 'summary' ? undefined : pointProblem(kind, frame.start, frame.time, value);
+  if (refused !== undefined) {
+    rejectPoint(draft, index, refused.field, `storage refuses it: ${refused.reason}`);
     return;
   }
   draft.points.push({

@@ -1,3 +1,4 @@
+import { MAX_BUCKETED_TIME_UNIX_NANO } from '@tallyhouse/exporter-clickhouse';
 import type { AttributeValue, InputBatch } from '@tallyhouse/processor-tenant';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -62,8 +63,8 @@ function onlyMetric(b: InputBatch) {
 const goodPoint = numberPoint(pb.fixed64(2, T0), pb.fixed64(3, T1), pb.double(4, 1.5));
 
 describe('protobuf decoding of values', () => {
-  it('keeps fixed64 times exact to the nanosecond, up to 2^64 - 1', () => {
-    const max = 2n ** 64n - 1n;
+  it('keeps fixed64 times exact to the nanosecond, up to the last one storage can bucket (2106-02-07)', () => {
+    const max = MAX_BUCKETED_TIME_UNIX_NANO;
     const result = decode(
       request(
         sumMetric('m', 1, numberPoint(pb.fixed64(2, T0), pb.fixed64(3, max), pb.double(4, 1)), goodPoint),
