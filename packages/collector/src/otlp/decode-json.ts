@@ -256,15 +256,17 @@ function decodeNumberDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricD
   let valueField = '';
   const asDouble = get(point, 'asDouble', 'as_double');
   const asInt = get(point, 'asInt', 'as_int');
-  if (asInt !== undefined) {
-    value = withPath(asInt, 'asInt', parseIntNumber);
-    hasValue = true;
-    valueField = 'asInt';
-  }
+  // The `value` oneof: with both set, the later in field-number order wins (as_int = 6 after as_double = 4),
+  // as protobuf reads a canonically ordered message.
   if (asDouble !== undefined) {
     value = withPath(asDouble, 'asDouble', parseDouble);
     hasValue = true;
     valueField = 'asDouble';
+  }
+  if (asInt !== undefined) {
+    value = withPath(asInt, 'asInt', parseIntNumber);
+    hasValue = true;
+    valueField = 'asInt';
   }
   if (admitPoint(draft, index, frame, d))
     keepPoint(draft, index, frame, numberValue(hasValue, value, valueField));
