@@ -8,6 +8,8 @@ import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/index.ts';
+import { concat, pb } from './otlp/otlp-encoder.ts';
+import { encodeWithProtobufjs } from './otlp/otlp-proto-reference.ts';
 import {
   attributes,
   CONTENT_TYPE,
@@ -745,5 +747,138 @@ it('builds attribute lists in OTLP/JSON form', () => {
     startTimeUnixNano: '4',
     timeUnixNano: '5',
     asDouble: 1,
+  });
+});
+
+describe('what is acknowledged is stored: points storage would refuse are refused in the answer', () => {
+  /** Rows dead-lettered or failed so far: none may appear for a request that was answered 200. */
+  const writeFailures = () => {
+    const stats = collector.exporter.stats();
+    return stats.rejectedRows + stats.deadLetterRows + stats.deadLetterFileRows + stats.insertFailures;
+  };
+
+  /** Posts, flushes, and checks the answer's partial_success and that nothing it took was dead-lettered. */
+  async function post(tenant: string, body: Buffer, encoding: Encoding, rejected: number, message?: RegExp) {
+    const failuresBefore = writeFailures();
+    const answer = await http(port, { headers: headersOf(tenant, encoding), body });
+    expect(answer.status).toBe(200);
+    const partial = decodeExportResponse(answer.body, encoding);
+    expect(partial?.rejectedDataPoints ?? 0).toBe(rejected);
+    if (message !== undefined) expect(partial?.errorMessage).toMatch(message);
+    const stored = await storedPoints(collector, tenant);
+    expect(writeFailures()).toBe(failuresBefore);
+    return stored;
+  }
+
+  const body = (request: object, encoding: Encoding) =>
+    encoding === 'json'
+      ? encodeRequest(request as Parameters<typeof encodeRequest>[0], 'json')
+      : Buffer.from(encodeWithProtobufjs(request));
+
+  it.each<Encoding>(['protobuf', 'json'])(
+    'a point at 2^63 ns is refused in partial_success and the rest of the request is stored (%s)',
+    async (encoding) => {
+      const request = otlpRequest([
+        sumMetric('requests', [
+          { value: 5, attributes: { at: 'late' }, time: 2n ** 63n },
+          { value: 7, attributes: { at: 'now' } },
+        ]),
+      ]);
+      const stored = await post(
+        freshTenant('time-2-63'),
+        body(request, encoding),
+        encoding,
+        1,
+        /dataPoints\[0\]\.timeUnixNano: metric "requests": 9223372036854775808 is past/,
+      );
+      expect(stored.map((p) => [p.attributes.at, 'value' in p.value ? p.value.value : 0])).toEqual([
+        ['now', 7],
+      ]);
+    },
+  );
+
+  it.each<Encoding>(['protobuf', 'json'])(
+    'a time one nanosecond past 2106-02-07T06:28:15.999999999Z is refused; the last one is stored (%s)',
+    async (encoding) => {
+      const last = 4_294_967_295_999_999_999n;
+      const request = otlpRequest([
+        gaugeMetric('temperature', [
+          { value: 1, attributes: { at: 'last' }, start: last, time: last },
+          { value: 2, attributes: { at: 'past' }, start: 0n, time: last + 1n },
+        ]),
+      ]);
+      const stored = await post(
+        freshTenant('time-2106'),
+        body(request, encoding),
+        encoding,
+        1,
+        /timeUnixNano/,
+      );
+      expect(stored.map((p) => [p.attributes.at, p.timeUnixNano])).toEqual([['last', last]]);
+    },
+  );
+
+  it.each<Encoding>(['protobuf', 'json'])(
+    'an exponential offset of -2147483648 is stored (%s)',
+    async (encoding) => {
+      const request = otlpRequest([
+        {
+          name: 'latency',
+          unit: 'ms',
+          exponentialHistogram: {
+            aggregationTemporality: 1,
+            dataPoints: [
+              {
+                attributes: attributes({ route: '/pay' }),
+                startTimeUnixNano: String(NOW_NS - 10_000_000_000n),
+                timeUnixNano: String(NOW_NS),
+                count: '3',
+                sum: 4.5,
+                scale: 0,
+                zeroCount: '0',
+                positive: { offset: -2147483648, bucketCounts: ['1', '2'] },
+                negative: { offset: 2147483647, bucketCounts: [] },
+              },
+            ],
+          },
+        },
+      ]);
+      const stored = await post(freshTenant('offset-int32'), body(request, encoding), encoding, 0);
+      expect(stored.map((p) => p.value)).toMatchObject([
+        { count: 3, positive: { offset: -2147483648, bucketCounts: [1, 2] } },
+      ]);
+    },
+  );
+
+  it('a JSON string holding an unpaired surrogate is refused with 400, as invalid UTF-8 in protobuf is', async () => {
+    const json = encodeRequest(oneSum('requests', 1), 'json').toString('utf8').replace('/pay', '/p\\ud800y');
+    await expectRefused((tenant) => http(port, { headers: headersOf(tenant, 'json'), body: json }), {
+      status: 400,
+      code: INVALID_ARGUMENT,
+      encoding: 'json',
+      message: /attributes\[0\]\.value\.stringValue: .*UTF-8/,
+    });
+  });
+
+  it('a Metric carrying its sum twice stores the points of both (protobuf merges the occurrences)', async () => {
+    const point = (value: number, route: string) =>
+      pb.message(
+        1,
+        pb.message(7, pb.string(1, 'route'), pb.message(2, pb.string(1, route))),
+        pb.fixed64(2, NOW_NS - 10_000_000_000n),
+        pb.fixed64(3, NOW_NS),
+        pb.double(4, value),
+      );
+    const metric = concat(
+      pb.string(1, 'requests'),
+      pb.message(7, point(2, '/a'), pb.varint(2, 1), pb.varint(3, 1)),
+      pb.message(7, point(3, '/b')),
+    );
+    const request = pb.message(1, pb.message(2, pb.message(1, pb.string(1, 'scope')), pb.message(2, metric)));
+    const stored = await post(freshTenant('merged-sum'), Buffer.from(request), 'protobuf', 0);
+    expect(stored.map((p) => [p.attributes.route, 'value' in p.value ? p.value.value : 0]).sort()).toEqual([
+      ['/a', 2],
+      ['/b', 3],
+    ]);
   });
 });
