@@ -24,8 +24,8 @@ export const MAX_STORABLE_TIME_UNIX_NANO = 2n ** 63n - 1n;
 
 /**
  * The last nanosecond of ClickHouse's `DateTime` (UInt32 seconds): 2106-02-07T06:28:15.999999999Z. The rollup
- * views bucket a row's time into a `DateTime` (they saturate at this second), and the TTL converts it with
- * `toDateTime` (it wraps modulo 2^32 s), so a later time is stored but counted in the wrong bucket, or
+ * views bucket a row's time into a `DateTime` (they saturate at this second), and a configured TTL converts it
+ * with `toDateTime` (it wraps modulo 2^32 s), so a later time is stored but counted in the wrong bucket, or
  * expired at once. Edges that can refuse a point before it is taken use this bound (see the collector).
  */
 export const MAX_BUCKETED_TIME_UNIX_NANO = 4_294_967_295_999_999_999n;
@@ -148,16 +148,23 @@ function bucketsProblem(buckets: ExponentialBuckets | undefined, side: string): 
 }
 
 function countsProblem(counts: readonly unknown[], field: string): PointProblem | undefined {
+  // The field name is built only for a bad count: this runs for every bucket of every point.
   for (let i = 0; i < counts.length; i++) {
-    const problem = countProblem(counts[i], `${field}[${i}]`);
-    if (problem !== undefined) return problem;
+    if (!isCount(counts[i])) return notACount(`${field}[${i}]`, counts[i]);
   }
   return undefined;
 }
 
 /** UInt64 columns written from doubles: exact only for integers 0..2^53 - 1. */
+function isCount(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
 function countProblem(value: unknown, field: string): PointProblem | undefined {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return undefined;
+  return isCount(value) ? undefined : notACount(field, value);
+}
+
+function notACount(field: string, value: unknown): PointProblem {
   return invalid(field, `${String(value)} is not a count (an integer 0..2^53 - 1)`);
 }
 
