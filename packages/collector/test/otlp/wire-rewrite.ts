@@ -44,7 +44,11 @@ const below = (random: () => number, n: number): number => Math.floor(random() *
 
 class Cursor {
   pos = 0;
-  constructor(readonly bytes: Uint8Array) {}
+  readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
 
   varint(): number {
     let result = 0;
