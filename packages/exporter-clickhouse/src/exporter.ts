@@ -291,6 +291,11 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
           async_insert: this.config.asyncInsert ? 1 : 0,
           wait_for_async_insert: 1,
           async_insert_deduplicate: 1,
+          // Tables are partitioned by day, and ClickHouse refuses an insert spanning more than 100 partitions
+          // by default: a batch holding one client's points from 101 days would then be retried forever and
+          // hold every other tenant's rows in it back. 0 lifts the cap (a setting every server version knows);
+          // such inserts are slower, never wrong.
+          max_partitions_per_insert_block: 0,
         },
       });
       this.counters.inserts += 1;

@@ -51,6 +51,24 @@ describe('storage round trip on the embedded engine', () => {
     expect(await readBack('rt-all', 'exponentialHistogram')).toEqual([stored(points[4]!)]);
   });
 
+  it('writes a batch whose points span more than 100 daily partitions (ClickHouse refuses that by default)', async () => {
+    const day = 86_400_000_000_000n;
+    const points = Array.from({ length: 150 }, (_, i) =>
+      sumPoint(i + 1, {
+        tenant: 'rt-many-days',
+        attributes: { day: String(i) },
+        start: 1_700_000_000_000_000_000n + BigInt(i) * day,
+        time: 1_700_000_000_000_000_000n + BigInt(i) * day + 1n,
+      }),
+    );
+    const bystander = sumPoint(5, { tenant: 'rt-many-days-bystander' });
+    expect(await exporter.consumeBatch({ id: 'rt-many-days-1', points: [...points, bystander] })).toEqual({
+      ok: true,
+    });
+    expect(await readBack('rt-many-days', 'sum')).toHaveLength(150);
+    expect(await readBack('rt-many-days-bystander', 'sum')).toEqual([stored(bystander)]);
+  });
+
   it('moves the tenant into TenantId and never repeats it in Attributes', async () => {
     const point = sumPoint(1, { tenant: 'rt-tenant', attributes: { 'tenant.id': 'rt-tenant', route: '/a' } });
     await exporter.consumeBatch({ id: 'rt-tenant-1', points: [point] });
