@@ -6,12 +6,15 @@
  *   npm run fuzz -- --avoid known                   # look past the bugs the issue lists
  *
  * Options: --seed N, --cases N, --first N, --case I[,J…], --kinds valid-protobuf,…, --avoid known|metric-data-split,
- * shapes,time-2^63,offset-int32-min,split,leading-bom (leave out inputs of bugs already reported),
- * --batch N (concurrent requests, default 8), --timeout MS (per request, default 15000), --heap MIB (collector
- * heap, default 1024), --no-shrink, --out DIR (failing bodies and shrunk cases; default a temp dir).
+ * shapes,time-2^63,offset-int32-min,split,leading-bom,lone-surrogate (leave out inputs of bugs already reported),
+ * --batch N (concurrent requests, default 8), --restart-every N (SIGKILL + restart after every N cases; default
+ * once, half way), --timeout MS (per request, default 15000), --heap MIB (collector
+ * heap, default 1024), --no-shrink, --out DIR (failing bodies and shrunk cases; default a temp dir), --keep (keep the
+ * collector data directories, whose paths are printed), --env NAME=VALUE (collector settings, repeatable, e.g.
+ * TALLYHOUSE_WAL_SEGMENT_BYTES=1048576 to cross log segments often).
  * Exit code 1 when anything failed.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,9 +32,12 @@ const { values } = parseArgs({
     kinds: { type: 'string' },
     avoid: { type: 'string' },
     batch: { type: 'string' },
+    'restart-every': { type: 'string' },
     timeout: { type: 'string' },
     heap: { type: 'string' },
     'no-shrink': { type: 'boolean' },
+    keep: { type: 'boolean' },
+    env: { type: 'string', multiple: true },
     out: { type: 'string' },
   },
 });
@@ -86,16 +92,33 @@ const report = await runCampaign({
   ...(kinds === undefined ? {} : { kinds }),
   avoid,
   batchSize: integer('batch', values.batch, 8),
+  ...(values['restart-every'] === undefined
+    ? {}
+    : { restartEvery: integer('restart-every', values['restart-every'], 0) }),
   shrink: values['no-shrink'] !== true,
   session: {
     requestTimeoutMs: integer('timeout', values.timeout, 15_000),
     heapMiB: integer('heap', values.heap, 1024),
+    keepDataDir: values.keep === true,
+    env: Object.fromEntries(
+      (values.env ?? []).map((pair) => {
+        const at = pair.indexOf('=');
+        if (at <= 0) {
+          console.error(`--env: expected NAME=VALUE, got ${JSON.stringify(pair)}`);
+          process.exit(2);
+        }
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    ),
   },
   outDir,
   log: (line) => console.log(line),
 });
-console.log(
-  formatReport(report, { avoid, ...(kinds === undefined ? {} : { kinds }) }, only === undefined ? 40 : 1000),
-);
+const reportOptions = { avoid, ...(kinds === undefined ? {} : { kinds }) };
+console.log(formatReport(report, reportOptions, only === undefined ? 40 : 1000));
+if (report.failures.length > 0) {
+  writeFileSync(join(outDir, 'report.txt'), formatReport(report, reportOptions, 100_000));
+  console.log(`full report: ${join(outDir, 'report.txt')}`);
+}
 killAllCollectors();
 process.exitCode = report.failures.length === 0 ? 0 : 1;

@@ -331,7 +331,9 @@ function corruptCase(
       reencode: undefined,
     };
   }
-  const corruption = rng.pick(JSON_CORRUPTIONS);
+  const corruption = rng.pick(
+    avoidLoneSurrogates ? JSON_CORRUPTIONS.filter((k) => k !== 'lone-surrogate') : JSON_CORRUPTIONS,
+  );
   const encoded = encodeJson(request, randomJsonVariant(rng), rng.fork(4));
   const body = corruptJson(rng, encoded.tree, encoded.text, corruption);
   return {
@@ -377,6 +379,7 @@ export const AVOIDABLE = [
   'offset-int32-min',
   'split',
   'leading-bom',
+  'lone-surrogate',
 ] as const;
 export type Avoidable = (typeof AVOIDABLE)[number];
 
@@ -390,6 +393,7 @@ export interface CaseOptions {
 
 let avoidSplits = false;
 let keepMetricData = false;
+let avoidLoneSurrogates = false;
 
 /** Case `index` of campaign `seed`. */
 export function makeCase(seed: number, index: number, options: CaseOptions = {}): FuzzCase {
@@ -401,6 +405,7 @@ export function makeCase(seed: number, index: number, options: CaseOptions = {})
   profile.noOffsetInt32Min = options.avoid?.has('offset-int32-min') ?? false;
   avoidSplits = options.avoid?.has('split') ?? false;
   keepMetricData = options.avoid?.has('metric-data-split') ?? false;
+  avoidLoneSurrogates = options.avoid?.has('lone-surrogate') ?? false;
   const weights = only === undefined ? KIND_WEIGHTS : KIND_WEIGHTS.filter(([, k]) => only.includes(k));
   const kind = rng.weighted(weights);
   const tenant = tenantOf(seed, index, rng);

@@ -244,6 +244,8 @@ const ALL_TIME_EXTREMES = [
   2n ** 62n,
   2n ** 63n - 1n,
   4_102_444_800_000_000_000n, // 2100-01-01
+  4_294_967_295_999_999_999n, // the last time storage can bucket (2106-02-07T06:28:15.999999999Z)
+  4_294_967_296_000_000_000n, // one past it: rejected
   5_662_310_400_000_000_000n, // 2149-06-06, the end of ClickHouse's Date
   2n ** 63n, // past DateTime64(9)
   2n ** 64n - 1n,

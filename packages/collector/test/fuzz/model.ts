@@ -117,7 +117,11 @@ export interface Request {
 export const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 export const INT32_MIN = -(2 ** 31);
 export const INT32_MAX = 2 ** 31 - 1;
-const TWO_63 = 2n ** 63n;
+/**
+ * The last time a point may carry (start or observation): 2106-02-07T06:28:15.999999999Z, where ClickHouse's
+ * `DateTime` ends (the rollups bucket by it). Later times are rejected point by point (metric-assembly.ts).
+ */
+export const MAX_TIME_NS = 4_294_967_295_999_999_999n;
 const FLAG_NO_RECORDED_VALUE = 1;
 
 export type Table = 'sum' | 'gauge' | 'histogram' | 'exponential_histogram';
@@ -210,8 +214,8 @@ export interface AcceptedPoint {
   readonly time: bigint;
   readonly value: PointValue;
   /**
-   * Valid OTLP whose fate the project has not settled (times ≥ 2^63, bucket indices past int32, non-finite
-   * min/max): a collector may store it or reject it in `partial_success`, never acknowledge and lose it.
+   * Valid OTLP whose fate the project has not settled (bucket indices past int32, non-finite min/max): a
+   * collector may store it or reject it in `partial_success`, never acknowledge and lose it.
    */
   readonly uncertain: string | undefined;
 }
@@ -240,6 +244,7 @@ function metricProblem(metric: Metric): boolean {
 function commonFate(point: PointCommon): Fate | undefined {
   if ((point.flags & FLAG_NO_RECORDED_VALUE) !== 0) return 'skip';
   if ((point.time ?? 0n) === 0n) return 'reject';
+  if ((point.time ?? 0n) > MAX_TIME_NS || (point.start ?? 0n) > MAX_TIME_NS) return 'reject';
   return undefined;
 }
 
@@ -338,7 +343,6 @@ function pointValue(data: MetricData, point: PointCommon): PointValue {
 }
 
 function uncertainty(data: MetricData, point: PointCommon): string | undefined {
-  if ((point.time ?? 0n) >= TWO_63 || (point.start ?? 0n) >= TWO_63) return 'time ≥ 2^63 ns';
   if (data.kind === 'histogram' || data.kind === 'exponentialHistogram') {
     const h = point as HistogramPoint | ExponentialPoint;
     if (!finite(h.min) || !finite(h.max)) return 'non-finite min/max';

@@ -56,11 +56,17 @@ try {
     ? readdirSync(quarantineDir)
         .filter((name) => name.endsWith('.json'))
         .map((name) => {
-          const note = JSON.parse(readFileSync(join(quarantineDir, name), 'utf8')) as Record<string, unknown>;
+          const note = JSON.parse(readFileSync(join(quarantineDir, name), 'utf8')) as {
+            tenant?: string;
+            stage?: string;
+            error?: { message?: string } | string;
+          };
+          const error =
+            typeof note.error === 'object' ? (note.error.message ?? '') : String(note.error ?? '');
           return {
             id: name,
-            tenant: String(note.tenant ?? ''),
-            error: String(note.error ?? '').slice(0, 300),
+            tenant: note.tenant ?? '',
+            error: `at ${note.stage ?? '?'}: ${error.slice(0, 300)}`,
           };
         })
     : [];

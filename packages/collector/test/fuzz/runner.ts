@@ -134,7 +134,7 @@ async function finishSession(
   const dump = await session.readStored();
   failures.push(...verifyStorage(pending, dump));
   log(
-    `  storage: ${dump.rows.length} rows, ${dump.deadLetters.length} dead letters, ${dump.quarantined.length} quarantined`,
+    `  storage of ${session.dataDir}: ${dump.rows.length} rows, ${dump.deadLetters.length} dead letters, ${dump.quarantined.length} quarantined`,
   );
   // A start after a clean stop replays nothing new: totals stay as they are.
   try {

@@ -22,6 +22,8 @@ export interface SessionOptions {
   readonly readyTimeoutMs: number;
   /** Keep the data directory (for a look after a failure). */
   readonly keepDataDir: boolean;
+  /** Extra collector settings (e.g. a small TALLYHOUSE_WAL_SEGMENT_BYTES to cross segments often). */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
@@ -29,6 +31,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   requestTimeoutMs: 15_000,
   readyTimeoutMs: 60_000,
   keepDataDir: false,
+  env: {},
 };
 
 export type HttpOutcome =
@@ -69,6 +72,7 @@ export class CollectorSession {
       TALLYHOUSE_MAX_BODY_BYTES: String(MAX_BODY_BYTES),
       TALLYHOUSE_LOG_LEVEL: 'error',
       TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: '10000',
+      ...this.options.env,
     };
   }
 
