@@ -108,7 +108,7 @@ type ReaderLimits = NonNullable<UsageReaderOptions['limits']>;
 export class UsageApi {
   private readonly access: ReadAccess;
   private readonly reader: UsageReaderSource;
-  private readonly cache: SingleFlightCache<Buffer>;
+  private readonly cache: SingleFlightCache<Answer>;
   private readonly logger: Logger;
   private readonly onRead: ((outcome: CacheOutcome) => void) | undefined;
   private readonly onRefused: ((reason: UsageRefusal) => void) | undefined;
@@ -126,7 +126,7 @@ export class UsageApi {
     this.cache = new SingleFlightCache({
       ttlMs: options.cacheTtlMs,
       maxBytes: 2 * this.limits.maxBytes,
-      sizeOf: (answer: Buffer) => answer.byteLength,
+      sizeOf: (answer: Answer) => answer.bytes,
     });
     this.logger = options.logger;
     this.onRead = options.onRead;
@@ -177,7 +177,7 @@ export class UsageApi {
       this.onRead?.(outcome);
       response.setHeader('x-tallyhouse-cache', outcome);
       response.setHeader('cache-control', 'private, no-store');
-      return send(response, 200, value);
+      return sendAnswer(response, value);
     } catch (error) {
       if (error instanceof UsageQueryError) {
         const code = error.status === 404 ? RpcCode.NOT_FOUND : RpcCode.INVALID_ARGUMENT;
@@ -214,7 +214,7 @@ export class UsageApi {
   }
 
   /** `answer` within the concurrency cap: past it, refused at once (a queue would only hold requests longer). */
-  private async admitted(query: UsageQuery): Promise<Buffer> {
+  private async admitted(query: UsageQuery): Promise<Answer> {
     if (this.running >= this.limits.maxConcurrent) {
       throw new UsageReadsBusyError(
         `${this.running} usage reads are running, the most ${USAGE_LIMIT_VARIABLES.maxConcurrent}=${this.limits.maxConcurrent} allows; retry after ${this.retryAfter} s`,
@@ -228,8 +228,8 @@ export class UsageApi {
     }
   }
 
-  /** Runs the query and serialises the answer once; the cache keeps the bytes. */
-  private async answer(query: UsageQuery): Promise<Buffer> {
+  /** Runs the query and serialises the answer once; the cache keeps the bytes (in pieces, never copied whole). */
+  private async answer(query: UsageQuery): Promise<Answer> {
     const reader = await this.reader();
     const limits = this.readerLimits;
     const out = new AnswerWriter(this.limits.maxBytes);
@@ -301,19 +301,29 @@ export class UsageApi {
         });
         out.write(`${head.slice(0, -1)},"lines":[`);
         // Every line has the same bucket starts: each is formatted once, not once per line.
-        const starts = (series.lines[0]?.points ?? []).map((p) => p.startUnixNano);
-        const startJson = starts.map((start) => JSON.stringify(formatTime(start)));
         const slicer = new Slicer();
+        const starts = (series.lines[0]?.points ?? []).map((p) => p.startUnixNano);
+        const startJson: string[] = new Array(starts.length);
+        for (let i = 0; i < starts.length; i++) {
+          startJson[i] = JSON.stringify(formatTime(starts[i] as bigint));
+          if ((i & SLICE_CHECK) === SLICE_CHECK && slicer.due()) await slicer.pause();
+        }
         for (const [index, line] of series.lines.entries()) {
-          const points = line.points.map((p, i) => {
-            const start =
-              p.startUnixNano === starts[i] ? startJson[i] : JSON.stringify(formatTime(p.startUnixNano));
-            const value = p.value === undefined ? 'null' : JSON.stringify(number(p.value));
-            return `{"start":${start},"value":${value}}`;
-          });
-          out.write(
-            `${index === 0 ? '' : ','}{"key":${JSON.stringify(line.key)},"points":[${points.join(',')}]}`,
-          );
+          out.write(`${index === 0 ? '' : ','}{"key":${JSON.stringify(line.key)},"points":[`);
+          // Points in blocks, each its own piece of the answer: no long string to flatten, no large copy.
+          const points = line.points;
+          for (let first = 0; first < points.length; first += BLOCK) {
+            const block: string[] = [];
+            for (let i = first; i < Math.min(points.length, first + BLOCK); i++) {
+              const p = points[i]!;
+              const start =
+                p.startUnixNano === starts[i] ? startJson[i] : JSON.stringify(formatTime(p.startUnixNano));
+              block.push(`{"start":${start},"value":${valueJson(p.value)}}`);
+            }
+            out.write(`${first === 0 ? '' : ','}${block.join(',')}`);
+            await slicer.tick();
+          }
+          out.write(']}');
           await slicer.tick();
         }
         out.write(']}');
@@ -321,6 +331,12 @@ export class UsageApi {
       }
     }
   }
+}
+
+/** An answer: its JSON in pieces, as written (a large answer is never copied into one buffer). */
+interface Answer {
+  readonly parts: readonly Buffer[];
+  readonly bytes: number;
 }
 
 /** An answer's JSON in pieces, refused as soon as it passes TALLYHOUSE_USAGE_MAX_BYTES. */
@@ -345,8 +361,8 @@ class AnswerWriter {
     this.parts.push(part);
   }
 
-  finish(): Buffer {
-    return Buffer.concat(this.parts, this.bytes);
+  finish(): Answer {
+    return { parts: this.parts, bytes: this.bytes };
   }
 }
 
@@ -355,15 +371,34 @@ class Slicer {
   private readonly budgetMs: number;
   private last = performance.now();
 
-  constructor(budgetMs = 8) {
+  constructor(budgetMs = 4) {
     this.budgetMs = budgetMs;
   }
 
-  async tick(): Promise<void> {
-    if (performance.now() - this.last < this.budgetMs) return;
+  due(): boolean {
+    return performance.now() - this.last >= this.budgetMs;
+  }
+
+  async pause(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.last = performance.now();
   }
+
+  async tick(): Promise<void> {
+    if (this.due()) await this.pause();
+  }
+}
+
+/** Loops over points look at the clock once per this many + 1. */
+const SLICE_CHECK = 1_023;
+/** Points serialised into one piece of the answer. */
+const BLOCK = 1_024;
+
+/** A point's value as JSON: `null` before a gauge's first value, non-finite values as proto3 JSON strings. */
+function valueJson(value: number | undefined): string {
+  if (value === undefined) return 'null';
+  // String() of a finite number is its JSON text.
+  return Number.isFinite(value) ? String(value) : `"${String(value)}"`;
 }
 
 /** Non-finite values (gauges may hold them) as proto3 JSON spells them; JSON has no NaN. */
@@ -373,6 +408,15 @@ function number(value: number): number | string {
 
 function sendError(response: ServerResponse, status: number, code: number, message: string): number {
   return send(response, status, Buffer.from(encodeRpcStatus({ code, message }, 'json')));
+}
+
+/** Writes the pieces as they are (the socket takes them as a vector), with the total length. */
+function sendAnswer(response: ServerResponse, answer: Answer): number {
+  response.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.bytes });
+  response.cork();
+  for (const part of answer.parts) response.write(part);
+  response.end();
+  return 200;
 }
 
 function send(response: ServerResponse, status: number, body: Buffer): number {

@@ -17,8 +17,11 @@ const STEP_NS: Record<UsageStep, bigint> = {
   '1d': 86_400_000_000_000n,
 };
 
-/** Most buckets one time series answer may hold. */
-export const MAX_BUCKETS = 10_000;
+/**
+ * Most buckets one line of a time series may hold: a week at 1m (10,080) fits, as in Prometheus (11,000 points
+ * per series). Lines × buckets is bounded separately (TALLYHOUSE_USAGE_MAX_POINTS).
+ */
+export const MAX_BUCKETS = 11_000;
 export const MAX_TOP_LIMIT = 1_000;
 export const DEFAULT_TOP_LIMIT = 10;
 const MAX_PARAMETER_LENGTH = 1_024;

@@ -144,6 +144,9 @@ interface ReadContext {
   readonly slicer: Slicer;
 }
 
+/** Loops over points look at the clock once per this many + 1 (a power of two, less one). */
+const SLICE_CHECK = 1_023;
+
 /** The statement's JS-side abort comes this long after its engine time limit, which should fire first. */
 const ABORT_GRACE_MS = 1_000;
 
@@ -567,22 +570,30 @@ export class UsageReader {
       groupKey === undefined ? [] : [['GroupValue', `Attributes[${q.bind('String', groupKey)}]`]];
     const tooMany = this.linesCap(q, shape);
     if (groupKey !== undefined) {
-      // How many lines, counting no further than one too many.
+      // How many lines, counting no further than one too many — over the range's parts: whole hours and days from
+      // the rollups (a row per hour and series, not per point), only the edges from raw rows. Same lines, as every
+      // raw row is in exactly one part.
       const [expression] = groups.map(([, e]) => e);
-      const [counted] = await this.run<{ Lines: string }>(
-        q,
-        `SELECT count() AS Lines FROM (SELECT DISTINCT ${expression} AS GroupValue ${this.seriesFrom(q, 'sum', query, range)} LIMIT ${tooMany})`,
-        read,
+      const common = filterConditions(q, query);
+      const selects = this.parts(range).map(
+        (part) => `SELECT ${expression} AS GroupValue ${this.partFrom(q, 'sum', part, common)}`,
       );
-      this.checkLines(Number(counted?.Lines ?? 0), shape, read);
+      if (selects.length > 0) {
+        const [counted] = await this.run<{ Lines: string }>(
+          q,
+          `SELECT count() AS Lines FROM (SELECT DISTINCT GroupValue FROM (${selects.join(' UNION ALL ')}) LIMIT ${tooMany})`,
+          read,
+        );
+        this.checkLines(Number(counted?.Lines ?? 0), shape, read);
+      }
     }
     const values = `${this.bucketColumn(query.step)} AS Bucket, sum(Value) AS Total`;
     const keys = [...groups.map(([alias]) => alias), 'Bucket'].join(', ');
     const inner = `SELECT ${projection(groups, values)} ${this.seriesFrom(q, 'sum', query, range)} GROUP BY ${keys}`;
     // One row per line; without group_by an aggregate without GROUP BY: always one row (empty arrays for no data).
-    const rows = await this.run<{ GroupValue?: string; Seconds: number[]; Totals: (number | string)[] }>(
+    const rows = await this.run<{ GroupValue?: string; Indexes: number[]; Totals: (number | string)[] }>(
       q,
-      `SELECT ${groupKey === undefined ? '' : 'GroupValue, '}groupArray(toUnixTimestamp(Bucket)) AS Seconds, groupArray(Total) AS Totals FROM (${inner})${groupKey === undefined ? '' : ' GROUP BY GroupValue'} LIMIT ${tooMany}`,
+      `SELECT ${groupKey === undefined ? '' : 'GroupValue, '}groupArray(${this.bucketIndex(q, query.step, range)}) AS Indexes, groupArray(Total) AS Totals FROM (${inner})${groupKey === undefined ? '' : ' GROUP BY GroupValue'} LIMIT ${tooMany}`,
       read,
     );
     // The lines were counted before; rows written since may add some — still bounded by the LIMIT.
@@ -590,7 +601,7 @@ export class UsageReader {
     const lines = new Map<string, number[]>();
     for (const row of rows) {
       const filled = new Array<number>(starts.length).fill(0);
-      placeBuckets(row.Seconds, row.Totals, range.fromUnixNano, query.step, starts.length, (index, value) => {
+      placeBuckets(row.Indexes, row.Totals, starts.length, (index, value) => {
         filled[index] = decodeFloat(value);
       });
       lines.set(row.GroupValue ?? '', filled);
@@ -599,10 +610,12 @@ export class UsageReader {
     const out: TimeSeriesLine[] = [];
     for (const key of [...lines.keys()].sort()) {
       const filled = lines.get(key) ?? [];
-      out.push({
-        key: groupKey === undefined ? {} : { [groupKey]: key },
-        points: starts.map((start, index) => ({ startUnixNano: start, value: filled[index] ?? 0 })),
-      });
+      const points: TimeSeriesPoint[] = new Array(starts.length);
+      for (let index = 0; index < starts.length; index++) {
+        points[index] = { startUnixNano: starts[index] as bigint, value: filled[index] ?? 0 };
+        if ((index & SLICE_CHECK) === SLICE_CHECK && read.slicer.due()) await read.slicer.pause();
+      }
+      out.push({ key: groupKey === undefined ? {} : { [groupKey]: key }, points });
       await read.slicer.tick();
     }
     return { step: query.step, ...range, lines: out };
@@ -636,11 +649,11 @@ export class UsageReader {
     const inner = `SELECT Attributes, ${this.bucketColumn(query.step)} AS Bucket, ${value} ${this.seriesFrom(q, 'gauge', query, range)} GROUP BY Attributes, Bucket`;
     const rows = await this.run<{
       Attributes: Record<string, string>;
-      Seconds: number[];
+      Indexes: number[];
       LastValues: (number | string)[];
     }>(
       q,
-      `SELECT Attributes, groupArray(toUnixTimestamp(Bucket)) AS Seconds, groupArray(LastValue) AS LastValues FROM (${inner}) GROUP BY Attributes LIMIT ${tooMany}`,
+      `SELECT Attributes, groupArray(${this.bucketIndex(q, query.step, range)}) AS Indexes, groupArray(LastValue) AS LastValues FROM (${inner}) GROUP BY Attributes LIMIT ${tooMany}`,
       read,
     );
     // Carry-in: each series' last value at or before the range start (a separate, equally scoped read).
@@ -663,16 +676,9 @@ export class UsageReader {
     }
     for (const row of rows) {
       const line = lineOf(row.Attributes);
-      placeBuckets(
-        row.Seconds,
-        row.LastValues,
-        range.fromUnixNano,
-        query.step,
-        starts.length,
-        (index, last) => {
-          line.values[index] = decodeFloat(last);
-        },
-      );
+      placeBuckets(row.Indexes, row.LastValues, starts.length, (index, last) => {
+        line.values[index] = decodeFloat(last);
+      });
       await read.slicer.tick();
     }
     // Series written since the count may add lines; the answer stays within the limit or is refused.
@@ -680,17 +686,31 @@ export class UsageReader {
     const out: TimeSeriesLine[] = [];
     for (const [, line] of [...lines.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       let last = line.carry;
-      out.push({
-        key: line.key,
-        points: starts.map((start, index) => {
-          const value = line.values[index];
-          if (value !== undefined) last = value;
-          return { startUnixNano: start, value: last };
-        }),
-      });
+      const points: TimeSeriesPoint[] = new Array(starts.length);
+      for (let index = 0; index < starts.length; index++) {
+        const value = line.values[index];
+        if (value !== undefined) last = value;
+        points[index] = { startUnixNano: starts[index] as bigint, value: last };
+        if ((index & SLICE_CHECK) === SLICE_CHECK && read.slicer.due()) await read.slicer.pause();
+      }
+      out.push({ key: line.key, points });
       await read.slicer.tick();
     }
     return { step: query.step, ...range, lines: out };
+  }
+
+  /**
+   * A row's bucket as its index among the answer's buckets (a UInt32, which JSON writes unquoted): the engine's
+   * answer is a few digits per point rather than a timestamp.
+   */
+  private bucketIndex(
+    q: TenantScopedQuery,
+    step: Step,
+    range: { fromUnixNano: bigint; toUnixNano: bigint },
+  ): string {
+    const from = q.bind('Int64', (range.fromUnixNano / NANOS_PER_SECOND).toString());
+    const seconds = q.bind('Int64', STEP_SECONDS[step].toString());
+    return `toUInt32(intDiv(toInt64(toUnixTimestamp(Bucket)) - ${from}, ${seconds}))`;
   }
 
   /** The bound placeholder of "one line too many": the LIMIT of the line count and of the bucket read. */
@@ -775,22 +795,15 @@ function largerSteps(shape: SeriesShape): string {
   return ` (${counts.join(', ')})`;
 }
 
-/**
- * Puts a line's non-empty buckets (bucket starts in Unix seconds, values) at their index among the buckets from
- * `fromUnixNano`; starts outside the answer's buckets are ignored.
- */
+/** Puts a line's non-empty buckets (index, value) in place; an index outside the answer's buckets is ignored. */
 function placeBuckets<V>(
-  seconds: readonly number[],
+  indexes: readonly number[],
   values: readonly V[],
-  fromUnixNano: bigint,
-  step: Step,
   buckets: number,
   set: (index: number, value: V) => void,
 ): void {
-  const from = Number(fromUnixNano / NANOS_PER_SECOND);
-  const stepSeconds = Number(STEP_SECONDS[step]);
-  for (let i = 0; i < seconds.length; i++) {
-    const index = (Number(seconds[i]) - from) / stepSeconds;
+  for (let i = 0; i < indexes.length; i++) {
+    const index = Number(indexes[i]);
     if (Number.isInteger(index) && index >= 0 && index < buckets) set(index, values[i] as V);
   }
 }
