@@ -295,7 +295,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
           // by default: a batch holding one client's points from 101 days would then be retried forever and
           // hold every other tenant's rows in it back. 0 lifts the cap (a setting every server version knows);
           // such inserts are slower, never wrong.
-          max_partitions_per_insert_block: 0,
+          max_partitions_per_insert_block: '0',
         },
       });
       this.counters.inserts += 1;
