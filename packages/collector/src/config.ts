@@ -112,7 +112,7 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   usageMaxBytes: 32 * 1024 * 1024,
   usageQueryTimeoutMs: 10_000,
   usageQueryMemoryMib: 1_024,
-  usageMaxConcurrent: 4,
+  usageMaxConcurrent: 8,
 };
 
 /** bin.ts exits non-zero if a drain has not finished by `2 × shutdownTimeoutMs + this` (processor, then exporter). */

@@ -110,7 +110,7 @@ describe('usage read settings are validated at start, naming the variable', () =
       maxBytes: 32 * 1024 * 1024,
       queryTimeoutMs: 10_000,
       queryMemoryBytes: 1024 * 1024 * 1024,
-      maxConcurrent: 4,
+      maxConcurrent: 8,
     });
     const set = loadCollectorConfig({
       TALLYHOUSE_USAGE_MAX_POINTS: '10000000',
