@@ -6,7 +6,7 @@
  *   npm run fuzz -- --avoid known                   # look past the bugs the issue lists
  *
  * Options: --seed N, --cases N, --first N, --case I[,J…], --kinds valid-protobuf,…, --avoid known|metric-data-split,
- * shapes,time-2^63,offset-int32-min,split,leading-bom,lone-surrogate (leave out inputs of bugs already reported),
+ * shapes,time-2^63,offset-int32-min,split,leading-bom,lone-surrogate,json-bom (leave out inputs of bugs already reported),
  * --batch N (concurrent requests, default 8), --restart-every N (SIGKILL + restart after every N cases; default
  * once, half way), --timeout MS (per request, default 15000), --heap MIB (collector
  * heap, default 1024), --no-shrink, --out DIR (failing bodies and shrunk cases; default a temp dir), --keep (keep the

@@ -331,9 +331,11 @@ function corruptCase(
       reencode: undefined,
     };
   }
-  const corruption = rng.pick(
-    avoidLoneSurrogates ? JSON_CORRUPTIONS.filter((k) => k !== 'lone-surrogate') : JSON_CORRUPTIONS,
-  );
+  const avoided = new Set<string>([
+    ...(avoidLoneSurrogates ? ['lone-surrogate'] : []),
+    ...(avoidJsonBom ? ['bom'] : []),
+  ]);
+  const corruption = rng.pick(JSON_CORRUPTIONS.filter((k) => !avoided.has(k)));
   const encoded = encodeJson(request, randomJsonVariant(rng), rng.fork(4));
   const body = corruptJson(rng, encoded.tree, encoded.text, corruption);
   return {
@@ -380,6 +382,7 @@ export const AVOIDABLE = [
   'split',
   'leading-bom',
   'lone-surrogate',
+  'json-bom',
 ] as const;
 export type Avoidable = (typeof AVOIDABLE)[number];
 
@@ -394,6 +397,7 @@ export interface CaseOptions {
 let avoidSplits = false;
 let keepMetricData = false;
 let avoidLoneSurrogates = false;
+let avoidJsonBom = false;
 
 /** Case `index` of campaign `seed`. */
 export function makeCase(seed: number, index: number, options: CaseOptions = {}): FuzzCase {
@@ -406,6 +410,7 @@ export function makeCase(seed: number, index: number, options: CaseOptions = {})
   avoidSplits = options.avoid?.has('split') ?? false;
   keepMetricData = options.avoid?.has('metric-data-split') ?? false;
   avoidLoneSurrogates = options.avoid?.has('lone-surrogate') ?? false;
+  avoidJsonBom = options.avoid?.has('json-bom') ?? false;
   const weights = only === undefined ? KIND_WEIGHTS : KIND_WEIGHTS.filter(([, k]) => only.includes(k));
   const kind = rng.weighted(weights);
   const tenant = tenantOf(seed, index, rng);

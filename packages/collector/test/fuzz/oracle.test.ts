@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { makeCase } from './cases.ts';
 import { canAddUp, expectationOf, scaled, verifyGroup } from './expect.ts';
-import { type AcceptedPoint, assess } from './model.ts';
-import { type Pending, verifyStorage } from './oracle.ts';
+import type { AcceptedPoint } from './model.ts';
+import { decoderDisagreement, type Pending, verifyStorage } from './oracle.ts';
 import { referenceOutcome } from './reference.ts';
 import type { StoredDump } from './session.ts';
 
@@ -61,15 +61,18 @@ describe('fuzz cases', () => {
   });
 
   it('of the valid kinds decode, in every re-encoding, to exactly the points the model accepts', () => {
+    // Leading U+FEFF left out: the protobuf decoder drops it (a collector bug the campaign reports), and this
+    // test is about the fuzzer's encoders, not the collector.
     for (let i = 0; i < 150; i++) {
       const c = makeCase(11, i, { kinds: ['valid-protobuf', 'valid-json'], avoid: new Set(['leading-bom']) });
       const reference = referenceOutcome(c.request, 8 * 1024 * 1024);
-      expect({ index: i, status: reference.status }).toEqual({ index: i, status: 200 });
-      if (!('decoded' in reference)) continue;
-      const model = assess(c.model!);
-      expect(reference.decoded.acceptedDataPoints).toBeGreaterThanOrEqual(
-        model.decoded.filter((p) => p.uncertain === undefined).length,
-      );
+      const problem =
+        'decoded' in reference ? decoderDisagreement(c, reference.decoded) : `status ${reference.status}`;
+      expect({ index: i, detail: c.detail, problem }).toEqual({
+        index: i,
+        detail: c.detail,
+        problem: undefined,
+      });
     }
   });
 });

@@ -220,16 +220,28 @@ function* smaller(model: Request): Generator<Request> {
           }
         }
         for (let p = 0; p < points.length && p < 12; p++) {
-          if (points[p]!.attributes.length === 0) continue;
-          const next = points.map((pt, k) => (k === p ? { ...pt, attributes: [] } : pt));
-          yield putMetric({ ...metric, data: { ...data, points: next } as unknown as typeof data });
+          const attributes = points[p]!.attributes;
+          if (attributes.length === 0) continue;
+          // All of a point's attributes, then each one.
+          const choices = [
+            [],
+            ...attributes.slice(0, 24).map((_, a) => attributes.filter((_, k) => k !== a)),
+          ];
+          for (const fewer of attributes.length === 1 ? [[]] : choices) {
+            const next = points.map((pt, k) => (k === p ? { ...pt, attributes: fewer } : pt));
+            yield putMetric({ ...metric, data: { ...data, points: next } as unknown as typeof data });
+          }
         }
-        if (metric.metadata.length > 0 || metric.description !== '')
-          yield putMetric({ ...metric, metadata: [], description: '' });
+        if (metric.metadata.length > 0 || metric.description !== '' || metric.unit !== '')
+          yield putMetric({ ...metric, metadata: [], description: '', unit: '' });
       }
-      if (scope.attributes.length > 0) yield putScope({ ...scope, attributes: [] });
+      if (scope.attributes.length > 0 || scope.name !== '' || scope.version !== '' || scope.schemaUrl !== '')
+        yield putScope({ ...scope, attributes: [], name: '', version: '', schemaUrl: '' });
     }
     if (r.attributes.length > 0) yield put({ ...r, attributes: [] });
+    for (let a = 0; a < r.attributes.length && r.attributes.length > 1 && a < 24; a++) {
+      yield put({ ...r, attributes: r.attributes.filter((_, k) => k !== a) });
+    }
   }
 }
 
@@ -247,7 +259,7 @@ function variantOf(c: FuzzCase, model: Request, n: number): FuzzCase {
 }
 
 /** Greedy shrinking: keep the first smaller request that still fails the same way, until none does. */
-async function shrinkCase(
+export async function shrinkCase(
   c: FuzzCase,
   category: FailureCategory,
   options: SessionOptions,
@@ -257,7 +269,7 @@ async function shrinkCase(
   let serial = 0;
   const deadline = Date.now() + 180_000;
   for (let round = 0; round < 40 && Date.now() < deadline; round++) {
-    const candidates = [...smaller(current.model!)].slice(0, 48).map((m) => variantOf(c, m, serial++));
+    const candidates = [...smaller(current.model!)].slice(0, 64).map((m) => variantOf(c, m, serial++));
     if (candidates.length === 0) break;
     let next: FuzzCase | undefined;
     if (category === 'decoder') {
