@@ -202,11 +202,14 @@ export class DurableIngest implements FlushJournal {
     let assessment: ConsumeReport | undefined;
     /** The acknowledged request the 200 answers: this one, or the one this request is a resend of. */
     let answers: bigint | undefined;
+    const assessOnce = () => {
+      assessment ??= processor.accumulator.assess(request.decoded.batch, tenantRequest);
+      return assessment;
+    };
     return {
       assess: () => {
         try {
-          assessment ??= processor.accumulator.assess(request.decoded.batch, tenantRequest);
-          return assessment;
+          return assessOnce();
         } catch (error) {
           this.unacknowledged.delete(lsn);
           throw error;
@@ -228,15 +231,7 @@ export class DurableIngest implements FlushJournal {
           this.unacknowledged.delete(lsn);
         }
       },
-      apply: () =>
-        this.applyLive(
-          lsn,
-          record,
-          request,
-          tenantRequest,
-          arrivalMs,
-          (assessment ??= processor.accumulator.assess(request.decoded.batch, tenantRequest)),
-        ),
+      apply: () => this.applyLive(lsn, record, request, tenantRequest, arrivalMs, assessOnce()),
       answered: () => {
         if (answers !== undefined) this.answered(identity, answers);
       },
