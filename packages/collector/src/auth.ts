@@ -146,7 +146,8 @@ function single(values: string[] | undefined): string | undefined {
 function utf8HeaderValue(raw: string): string | undefined {
   if (!/[\u0080-\u00ff]/.test(raw)) return raw;
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(raw, 'latin1'));
+    // ignoreBOM: a value starting with U+FEFF is another tenant (or key) than the one without it.
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.from(raw, 'latin1'));
   } catch {
     return undefined;
   }

@@ -8,7 +8,7 @@ import type { CollectorSettings } from './config.ts';
 import type { TenantLimiter } from './limits/tenant-limiter.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import {
-  decodeExportMetricsServiceRequestJson,
+  decodeExportMetricsServiceRequestJsonBody,
   decodeExportMetricsServiceRequestProtobuf,
   encodeExportMetricsServiceResponse,
   encodeRpcStatus,
@@ -428,7 +428,7 @@ function decode(body: Buffer, encoding: Encoding): OtlpDecodeResult {
   try {
     return encoding === 'protobuf'
       ? decodeExportMetricsServiceRequestProtobuf(body)
-      : decodeExportMetricsServiceRequestJson(strictUtf8(body));
+      : decodeExportMetricsServiceRequestJsonBody(body);
   } catch (error) {
     if (error instanceof OtlpDecodeError) {
       throw new RequestRejection(
@@ -439,22 +439,6 @@ function decode(body: Buffer, encoding: Encoding): OtlpDecodeResult {
       );
     }
     throw error;
-  }
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/** JSON must be valid UTF-8, as protobuf strings must: a replacement character would corrupt stored names. */
-function strictUtf8(body: Buffer): string {
-  try {
-    return UTF8.decode(body);
-  } catch {
-    throw new RequestRejection(
-      400,
-      RpcCode.INVALID_ARGUMENT,
-      'bad_payload',
-      'invalid OTLP json payload: body is not valid UTF-8',
-    );
   }
 }
 

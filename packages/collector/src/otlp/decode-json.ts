@@ -86,6 +86,24 @@ class JsonDecoder {
  * Decodes an OTLP `ExportMetricsServiceRequest` in JSON encoding.
  * @throws OtlpDecodeError when the body is not a well-formed request (answer 400).
  */
+// A BOM opening the document is the one RFC 8259 lets a parser skip (the default, ignoreBOM false, drops just
+// that one); BOMs inside strings are characters of the string and stay.
+const UTF8_BODY = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * An OTLP/JSON body as received (bytes): strict UTF-8 — a replacement character would corrupt stored names — then
+ * the document. Live intake and write-ahead-log replay both decode through here, so they read the same points.
+ */
+export function decodeExportMetricsServiceRequestJsonBody(body: Uint8Array): OtlpDecodeResult {
+  let text: string;
+  try {
+    text = UTF8_BODY.decode(body);
+  } catch {
+    throw new OtlpDecodeError('INVALID_UTF8', '', 'body is not valid UTF-8');
+  }
+  return decodeExportMetricsServiceRequestJson(text);
+}
+
 export function decodeExportMetricsServiceRequestJson(text: string): OtlpDecodeResult {
   let document: unknown;
   try {

@@ -1,5 +1,8 @@
 /** OTLP/HTTP metrics: request decoding (protobuf, JSON) and response encoding. */
-export { decodeExportMetricsServiceRequestJson } from './decode-json.ts';
+export {
+  decodeExportMetricsServiceRequestJson,
+  decodeExportMetricsServiceRequestJsonBody,
+} from './decode-json.ts';
 export { decodeExportMetricsServiceRequestProtobuf } from './decode-protobuf.ts';
 export {
   formatPartialSuccessMessage,

@@ -34,7 +34,8 @@ const latin1Slice = (
   Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }
 ).latin1Slice;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a string that starts with U+FEFF keeps it (the default would drop it: a different name).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export class WireReader {
   readonly buf: Uint8Array;

@@ -14,7 +14,7 @@ import {
 } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
 import {
-  decodeExportMetricsServiceRequestJson,
+  decodeExportMetricsServiceRequestJsonBody,
   decodeExportMetricsServiceRequestProtobuf,
   type OtlpDecodeResult,
 } from '../otlp/index.ts';
@@ -608,7 +608,7 @@ function decodeRequest(body: Buffer) {
   const decoded =
     data.encoding === 'protobuf'
       ? decodeExportMetricsServiceRequestProtobuf(data.body)
-      : decodeExportMetricsServiceRequestJson(data.body.toString('utf8'));
+      : decodeExportMetricsServiceRequestJsonBody(data.body);
   return { ...data, decoded };
 }
 

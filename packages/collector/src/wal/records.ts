@@ -39,7 +39,8 @@ export interface DataRecord {
 }
 
 const DATA_HEADER_BYTES = 12;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a tenant that starts with U+FEFF must replay as the same tenant, not lose its first character.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 // DATA body: u8 encoding | u8 flags | u64 arrival ms | u16 tenant length | tenant (utf8) | request body
 export function encodeData(
