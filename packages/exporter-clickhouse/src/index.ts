@@ -90,7 +90,7 @@ export {
 } from './tenant-reads.ts';
 export { histogramQuantile, type PercentileMethod } from './usage/percentiles.ts';
 export { planRange, type RangePart } from './usage/range-plan.ts';
-export { ReadLimitError, ReadTimeoutError } from './usage/read-limits.ts';
+export { ReadLimitError, ReadTimeoutError, Slicer } from './usage/read-limits.ts';
 export {
   bucketExpression,
   createRollupTableStatement,

@@ -8,7 +8,7 @@
  * are serialised line by line, handing the event loop back between slices. Error bodies are `google.rpc.Status`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { UsageReader, UsageReaderOptions } from '@tallyhouse/exporter-clickhouse';
+import { Slicer, type UsageReader, type UsageReaderOptions } from '@tallyhouse/exporter-clickhouse';
 import type { Logger } from 'pino';
 import { COLLECTOR_DEFAULTS } from '../config.ts';
 import { encodeRpcStatus, RpcCode } from '../otlp/index.ts';
@@ -363,29 +363,6 @@ class AnswerWriter {
 
   finish(): Answer {
     return { parts: this.parts, bytes: this.bytes };
-  }
-}
-
-/** Hands the event loop back once `budgetMs` of synchronous work has passed (health checks answer meanwhile). */
-class Slicer {
-  private readonly budgetMs: number;
-  private last = performance.now();
-
-  constructor(budgetMs = 4) {
-    this.budgetMs = budgetMs;
-  }
-
-  due(): boolean {
-    return performance.now() - this.last >= this.budgetMs;
-  }
-
-  async pause(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.last = performance.now();
-  }
-
-  async tick(): Promise<void> {
-    if (this.due()) await this.pause();
   }
 }
 
