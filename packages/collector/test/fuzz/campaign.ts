@@ -14,7 +14,7 @@
  * TALLYHOUSE_WAL_SEGMENT_BYTES=1048576 to cross log segments often).
  * Exit code 1 when anything failed.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -74,7 +74,8 @@ const cases = integer('cases', values.cases ?? process.env.FUZZ_CASES, 2000);
 const kinds = list<CaseKind>('kinds', values.kinds, CASE_KINDS);
 const avoidText = (values.avoid ?? process.env.FUZZ_AVOID)?.replace('known', KNOWN.join(','));
 const avoid = new Set(list<Avoidable>('avoid', avoidText, AVOIDABLE) ?? []);
-const outDir = values.out ?? mkdtempSync(join(tmpdir(), `tallyhouse-fuzz-${seed}-`));
+// Created only when something fails.
+const outDir = values.out ?? join(tmpdir(), `tallyhouse-fuzz-${seed}-${Date.now().toString(36)}`);
 
 process.on('SIGINT', () => {
   killAllCollectors();

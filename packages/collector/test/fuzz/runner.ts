@@ -422,7 +422,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     });
   }
 
-  if (options.outDir !== undefined) mkdirSync(options.outDir, { recursive: true });
+  if (options.outDir !== undefined && failures.length > 0) mkdirSync(options.outDir, { recursive: true });
   const shrunk = new Map<number, string>();
   if (options.shrink) {
     const seen = new Set<number>();
