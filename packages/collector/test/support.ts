@@ -8,8 +8,10 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UsageReader } from '@tallyhouse/exporter-clickhouse';
 import type { PointKind, SeriesPoint } from '@tallyhouse/processor-tenant';
 import protobuf from 'protobufjs';
+import { vi } from 'vitest';
 import { Collector, type CollectorOptions } from '../src/index.ts';
 
 export function tempDir(prefix: string): string {
@@ -346,4 +348,24 @@ export async function storedPoints(collector: Collector, tenant: string): Promis
 export async function totalRowsWritten(collector: Collector): Promise<number> {
   await collector.processor.forceFlush();
   return Object.values(collector.exporter.stats().rowsWritten).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Holds every `UsageReader.total` read (the real one runs after `release()`), so a test can have reads in flight
+ * at once: single flight, the concurrency cap. `spy.mockRestore()` ends it.
+ */
+export function holdUsageTotals(): { spy: { mockRestore(): void }; release: () => void } {
+  const original = UsageReader.prototype.total;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const spy = vi.spyOn(UsageReader.prototype, 'total').mockImplementation(async function (
+    this: UsageReader,
+    ...args: Parameters<UsageReader['total']>
+  ) {
+    await gate;
+    return original.apply(this, args);
+  });
+  return { spy, release };
 }

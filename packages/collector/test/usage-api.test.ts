@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { UsageReader } from '@tallyhouse/exporter-clickhouse';
+import type { UsageReader } from '@tallyhouse/exporter-clickhouse';
 import { ConfigError } from '@tallyhouse/processor-tenant';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -21,7 +21,15 @@ import { SingleFlightCache } from '../src/usage-api/query-cache.ts';
 import { ReadAccess } from '../src/usage-api/read-access.ts';
 import { formatTime, parseQueryTime } from '../src/usage-api/time-format.ts';
 import { UsageApi } from '../src/usage-api/usage-api.ts';
-import { http, otlpRequest, postMetrics, startCollector, sumMetric, tempDir } from './support.ts';
+import {
+  holdUsageTotals,
+  http,
+  otlpRequest,
+  postMetrics,
+  startCollector,
+  sumMetric,
+  tempDir,
+} from './support.ts';
 
 const dir = tempDir('usage-api');
 const ACME_KEY = 'acme-key-0123456789';
@@ -462,18 +470,7 @@ describe('usage endpoints on the collector (apikey mode)', () => {
 
   describe('cache-aside with single flight', () => {
     it('answers N identical concurrent requests with one query, then from cache', async () => {
-      const original = UsageReader.prototype.total;
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const spy = vi.spyOn(UsageReader.prototype, 'total').mockImplementation(async function (
-        this: UsageReader,
-        ...args: Parameters<UsageReader['total']>
-      ) {
-        await gate;
-        return original.apply(this, args);
-      });
+      const { spy, release } = holdUsageTotals();
       const before = collector.usage.cacheStats();
       const path = `/v1/usage/acme/total?metric=requests&${range}&attr.region=eu`;
       const n = 20;

@@ -18,7 +18,6 @@ import {
   openStorageConnection,
   resolveExporterConfig,
   type StorageConnection,
-  UsageReader,
 } from '@tallyhouse/exporter-clickhouse';
 import { ConfigError } from '@tallyhouse/processor-tenant';
 import { pino } from 'pino';
@@ -29,7 +28,7 @@ import { COLLECTOR_DEFAULTS, loadCollectorConfig } from '../src/config.ts';
 import { ReadAccess } from '../src/usage-api/read-access.ts';
 import { formatTime } from '../src/usage-api/time-format.ts';
 import { UsageApi, usageReadLimits } from '../src/usage-api/usage-api.ts';
-import { http, startCollector, tempDir } from './support.ts';
+import { holdUsageTotals, http, startCollector, tempDir } from './support.ts';
 
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
 const admin = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -253,18 +252,7 @@ describe('bounded usage reads on the collector (real chDB)', () => {
   });
 
   it('answers 503 + Retry-After naming TALLYHOUSE_USAGE_MAX_CONCURRENT past the concurrency cap; shared and cached reads do not count', async () => {
-    const original = UsageReader.prototype.total;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const spy = vi.spyOn(UsageReader.prototype, 'total').mockImplementation(async function (
-      this: UsageReader,
-      ...args: Parameters<UsageReader['total']>
-    ) {
-      await gate;
-      return original.apply(this, args);
-    });
+    const { spy, release } = holdUsageTotals();
     const path = (service: string) => `/v1/usage/dense/total?metric=requests&service=${service}`;
     const held = [get(port, path('checkout')), get(port, path('other'))];
     await vi.waitUntil(() => collector.usage.runningReads() === 2, { timeout: 10_000 });
