@@ -2,7 +2,7 @@
  * A host, port or data directory that cannot work is found before storage is opened, and the real `tallyhouse`
  * bin exits 2 with one line naming the variable — no stack trace. So do the timer settings Node cannot schedule.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -20,6 +20,16 @@ chmodSync(dir, 0o755);
 
 /** An unprivileged user for the read-only cases: root writes into a 0555 directory regardless. */
 const UNPRIVILEGED = process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : {};
+/**
+ * The unprivileged user must reach Node and this checkout; a checkout under a 0700 directory (`mktemp -d`) keeps
+ * it out, and then the read-only cases cannot run here (they would fail on EACCES from spawn, not on the bin).
+ */
+const UNPRIVILEGED_CAN_RUN =
+  process.getuid?.() !== 0 ||
+  spawnSync(process.execPath, ['-e', "require('node:fs').accessSync('src/bin.ts')"], {
+    cwd: join(import.meta.dirname, '..'),
+    ...UNPRIVILEGED,
+  }).status === 0;
 
 interface Exit {
   code: number | null;
@@ -128,7 +138,7 @@ describe('data directory problems exit 2 naming TALLYHOUSE_DATA_DIR, before anyt
     );
   });
 
-  it('a read-only directory', async () => {
+  it.skipIf(!UNPRIVILEGED_CAN_RUN)('a read-only directory', async () => {
     const readOnly = join(dir, 'read-only');
     mkdirSync(readOnly);
     chmodSync(readOnly, 0o555);
@@ -136,7 +146,7 @@ describe('data directory problems exit 2 naming TALLYHOUSE_DATA_DIR, before anyt
     expectConfigurationExit(exit, 'TALLYHOUSE_DATA_DIR', /read-only is not writable \((EACCES|EROFS)/);
   });
 
-  it('a directory that cannot be created (read-only parent)', async () => {
+  it.skipIf(!UNPRIVILEGED_CAN_RUN)('a directory that cannot be created (read-only parent)', async () => {
     const parent = join(dir, 'read-only-parent');
     mkdirSync(parent);
     chmodSync(parent, 0o555);

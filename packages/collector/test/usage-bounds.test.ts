@@ -395,7 +395,8 @@ describe('bounded usage reads on the collector (real chDB)', () => {
       expect(total).toBe(DENSE_ROWS);
       // A read that takes a noticeable time: the probe saw it running.
       expect(run.probes).toBeGreaterThan(5);
-      expect(run.busiestCpuMs).toBeLessThan(50);
+      // No slice holds the loop on the CPU as long as the health bound (a GC pause alone can pass 50 ms).
+      expect(run.busiestCpuMs).toBeLessThan(100);
       if (run.healthzMax < 100) break;
     }
     expect(Math.min(...runs.map((run) => run.healthzMax))).toBeLessThan(100);
