@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError, tenantProblem } from '@tallyhouse/processor-tenant';
+import { ConfigError, tenantProblem } from '@tallyhouse/model';
 import type { CollectorSettings } from './config.ts';
 
 export type TenantResolution =

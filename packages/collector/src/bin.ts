@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, MAX_TIMER_MS } from '@tallyhouse/processor-tenant';
+import { ConfigError, MAX_TIMER_MS } from '@tallyhouse/model';
 import { hashApiKey } from './auth.ts';
 import { Collector } from './collector.ts';
 import { shutdownDeadlineMs } from './config.ts';
@@ -22,7 +22,8 @@ async function main(argv: readonly string[]): Promise<number> {
     // Host, port and data directory are checked first thing in here, before storage is opened.
     await collector.start();
   } catch (error) {
-    if (isConfigurationError(error)) {
+    // Every setting error of every package is a ConfigError (preflight and data-dir lock errors included).
+    if (error instanceof ConfigError) {
       // One line naming the variable: an operator's mistake, not a crash, so no stack trace.
       console.error(`tallyhouse: invalid configuration: ${(error as Error).message}`);
       return 2;
@@ -51,13 +52,6 @@ async function main(argv: readonly string[]): Promise<number> {
   const outcome = await collector.stop();
   clearTimeout(deadline);
   return outcome.drained ? 0 : 1;
-}
-
-/** Errors that name a setting (`ConfigError` and its `PreflightError`s, the exporter's config errors): exit 2. */
-function isConfigurationError(error: unknown): boolean {
-  return (
-    error instanceof ConfigError || (error as { code?: string } | null)?.code === 'TALLYHOUSE_EXPORTER_CONFIG'
-  );
 }
 
 main(process.argv.slice(2)).then(

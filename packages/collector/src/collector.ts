@@ -2,11 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import {
-  type ClickHouseExporterOptions,
-  ClickHouseMetricExporter,
-  type ExporterLogger,
-} from '@tallyhouse/exporter-clickhouse';
+import { type ClickHouseExporterOptions, ClickHouseMetricExporter } from '@tallyhouse/exporter-clickhouse';
 import {
   BufferFullError,
   type ConsumeReport,
@@ -85,7 +81,7 @@ export class Collector {
     this.exporter = new ClickHouseMetricExporter({
       env,
       ...options.exporter,
-      logger: exporterLogger(this.logger),
+      logger: this.logger.child({ component: 'exporter-clickhouse' }),
       // With the write-ahead log, unwritten batches are replayed from it after a restart.
       upstreamDurable: this.config.collector.wal,
     });
@@ -302,14 +298,4 @@ class MemoryLimiter {
     }
     return 'soft';
   }
-}
-
-function exporterLogger(logger: Logger): ExporterLogger {
-  const child = logger.child({ component: 'exporter-clickhouse' });
-  return {
-    debug: (message, attributes) => child.debug(attributes ?? {}, message),
-    info: (message, attributes) => child.info(attributes ?? {}, message),
-    warn: (message, attributes) => child.warn(attributes ?? {}, message),
-    error: (message, attributes) => child.error(attributes ?? {}, message),
-  };
 }

@@ -6,13 +6,21 @@ import {
 } from '@tallyhouse/exporter-clickhouse';
 import {
   ConfigError,
+  type Env,
   MAX_TIMER_MS,
-  positiveInt,
+  readBoolean,
+  readChoice,
+  readDurationMs,
+  readInteger,
+  readOptionalInteger,
+  readOptionalPositiveNumber,
+  readText,
+} from '@tallyhouse/model';
+import {
   type ResolvedAccumulatorOptions,
   type ResolvedFlushOptions,
   resolveAccumulatorOptions,
   resolveFlushOptions,
-  timerMs,
 } from '@tallyhouse/processor-tenant';
 
 import type { LimitDefaults } from './limits/limit-policy.ts';
@@ -76,8 +84,6 @@ export interface CollectorConfig {
   readonly processor: ResolvedAccumulatorOptions & ResolvedFlushOptions;
   readonly exporter: ResolvedExporterConfig;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export const COLLECTOR_DEFAULTS: CollectorSettings = {
   host: '127.0.0.1',
@@ -143,18 +149,19 @@ export function loadCollectorConfig(
 }
 
 function collectorSettings(env: Env): CollectorSettings {
-  const auth = oneOf(
+  const auth = readChoice(
     'TALLYHOUSE_AUTH',
-    env.TALLYHOUSE_AUTH,
+    undefined,
+    env,
     ['header', 'apikey'] as const,
     COLLECTOR_DEFAULTS.auth,
   );
-  const apiKeysFile = nonEmpty(env.TALLYHOUSE_API_KEYS_FILE);
+  const apiKeysFile = readText('TALLYHOUSE_API_KEYS_FILE', undefined, env);
   if (auth === 'apikey' && apiKeysFile === undefined) {
     throw new ConfigError('TALLYHOUSE_API_KEYS_FILE', 'must name a file when TALLYHOUSE_AUTH=apikey');
   }
   const tenantHeader = (
-    nonEmpty(env.TALLYHOUSE_TENANT_HEADER) ?? COLLECTOR_DEFAULTS.tenantHeader
+    readText('TALLYHOUSE_TENANT_HEADER', undefined, env) ?? COLLECTOR_DEFAULTS.tenantHeader
   ).toLowerCase();
   if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(tenantHeader)) {
     throw new ConfigError(
@@ -162,69 +169,45 @@ function collectorSettings(env: Env): CollectorSettings {
       `not a valid HTTP header name: ${JSON.stringify(tenantHeader)}`,
     );
   }
-  const port = positiveInt('TALLYHOUSE_PORT', undefined, env, COLLECTOR_DEFAULTS.port);
+  const port = readInteger('TALLYHOUSE_PORT', undefined, env, COLLECTOR_DEFAULTS.port);
   if (port > 65_535) throw new ConfigError('TALLYHOUSE_PORT', `expected a port 1-65535, got ${port}`);
+  const integer = (variable: string, fallback: number, max?: number, maxReason?: string) =>
+    readInteger(variable, undefined, env, fallback, { max, maxReason });
+  const duration = (variable: string, fallback: number) => readDurationMs(variable, undefined, env, fallback);
+  const d = COLLECTOR_DEFAULTS;
   return {
-    host: nonEmpty(env.TALLYHOUSE_HOST) ?? COLLECTOR_DEFAULTS.host,
+    host: readText('TALLYHOUSE_HOST', undefined, env) ?? d.host,
     port,
     auth,
     tenantHeader,
     apiKeysFile,
-    allowTenantOverride: bool(
-      'TALLYHOUSE_ALLOW_TENANT_OVERRIDE',
-      env.TALLYHOUSE_ALLOW_TENANT_OVERRIDE,
-      false,
-    ),
-    maxBodyBytes: positiveInt('TALLYHOUSE_MAX_BODY_BYTES', undefined, env, COLLECTOR_DEFAULTS.maxBodyBytes),
-    retryAfterSeconds: bounded(
+    allowTenantOverride: readBoolean('TALLYHOUSE_ALLOW_TENANT_OVERRIDE', undefined, env, false),
+    maxBodyBytes: integer('TALLYHOUSE_MAX_BODY_BYTES', d.maxBodyBytes),
+    retryAfterSeconds: integer(
       'TALLYHOUSE_RETRY_AFTER_SECONDS',
-      positiveInt('TALLYHOUSE_RETRY_AFTER_SECONDS', undefined, env, COLLECTOR_DEFAULTS.retryAfterSeconds),
+      d.retryAfterSeconds,
       MAX_RETRY_AFTER_SECONDS,
       ' s (clients wait it out with a timer, which cannot wait longer)',
     ),
-    shutdownTimeoutMs: bounded(
-      'TALLYHOUSE_SHUTDOWN_TIMEOUT_MS',
-      positiveInt('TALLYHOUSE_SHUTDOWN_TIMEOUT_MS', undefined, env, COLLECTOR_DEFAULTS.shutdownTimeoutMs),
-      MAX_SHUTDOWN_TIMEOUT_MS,
-      ` ms (the exit deadline, 2 × this + ${SHUTDOWN_DEADLINE_MARGIN_MS} ms, must fit the longest delay a Node.js timer can wait, ${MAX_TIMER_MS} ms)`,
-    ),
-    logLevel: oneOf(
-      'TALLYHOUSE_LOG_LEVEL',
-      env.TALLYHOUSE_LOG_LEVEL,
-      LOG_LEVELS,
-      COLLECTOR_DEFAULTS.logLevel,
-    ),
-    wal: bool('TALLYHOUSE_WAL', env.TALLYHOUSE_WAL, COLLECTOR_DEFAULTS.wal),
-    walFsync: oneOf(
+    // 0 = one attempt to drain (the processor's and the exporter's rule for the same variable).
+    shutdownTimeoutMs: readInteger('TALLYHOUSE_SHUTDOWN_TIMEOUT_MS', undefined, env, d.shutdownTimeoutMs, {
+      min: 0,
+      max: MAX_SHUTDOWN_TIMEOUT_MS,
+      maxReason: ` ms (the exit deadline, 2 × this + ${SHUTDOWN_DEADLINE_MARGIN_MS} ms, must fit the longest delay a Node.js timer can wait, ${MAX_TIMER_MS} ms)`,
+    }),
+    logLevel: readChoice('TALLYHOUSE_LOG_LEVEL', undefined, env, LOG_LEVELS, d.logLevel),
+    wal: readBoolean('TALLYHOUSE_WAL', undefined, env, d.wal),
+    walFsync: readChoice(
       'TALLYHOUSE_WAL_FSYNC',
-      env.TALLYHOUSE_WAL_FSYNC,
+      undefined,
+      env,
       ['group', 'always', 'none'] as const,
-      'group',
+      d.walFsync,
     ),
-    walGroupCommitMs: timerMs(
-      'TALLYHOUSE_WAL_GROUP_COMMIT_MS',
-      undefined,
-      env,
-      COLLECTOR_DEFAULTS.walGroupCommitMs,
-    ),
-    walSegmentBytes: positiveInt(
-      'TALLYHOUSE_WAL_SEGMENT_BYTES',
-      undefined,
-      env,
-      COLLECTOR_DEFAULTS.walSegmentBytes,
-    ),
-    walDedupWindowMs: timerMs(
-      'TALLYHOUSE_WAL_DEDUP_WINDOW_MS',
-      undefined,
-      env,
-      COLLECTOR_DEFAULTS.walDedupWindowMs,
-    ),
-    walReserveBytes: positiveInt(
-      'TALLYHOUSE_WAL_RESERVE_BYTES',
-      undefined,
-      env,
-      COLLECTOR_DEFAULTS.walReserveBytes,
-    ),
+    walGroupCommitMs: duration('TALLYHOUSE_WAL_GROUP_COMMIT_MS', d.walGroupCommitMs),
+    walSegmentBytes: integer('TALLYHOUSE_WAL_SEGMENT_BYTES', d.walSegmentBytes),
+    walDedupWindowMs: duration('TALLYHOUSE_WAL_DEDUP_WINDOW_MS', d.walDedupWindowMs),
+    walReserveBytes: integer('TALLYHOUSE_WAL_RESERVE_BYTES', d.walReserveBytes),
     ...memoryLimits(env),
     ...limitDefaults(env),
     ...usageReadSettings(env, auth),
@@ -234,31 +217,23 @@ function collectorSettings(env: Env): CollectorSettings {
 
 /** TALLYHOUSE_RATE_LIMIT_*, TALLYHOUSE_QUOTA_*, TALLYHOUSE_LIMITS_FILE (read and checked by `LimitPolicy`). */
 function limitDefaults(env: Env): LimitDefaults {
-  const rawRate = nonEmpty(env.TALLYHOUSE_RATE_LIMIT_POINTS_PER_S);
-  let ratePointsPerSecond: number | undefined;
-  if (rawRate !== undefined) {
-    ratePointsPerSecond = Number(rawRate);
-    if (!/^\d+(\.\d+)?$/.test(rawRate) || !Number.isFinite(ratePointsPerSecond) || ratePointsPerSecond <= 0) {
-      throw new ConfigError(
-        'TALLYHOUSE_RATE_LIMIT_POINTS_PER_S',
-        `expected a number of data points per second > 0, got ${JSON.stringify(env.TALLYHOUSE_RATE_LIMIT_POINTS_PER_S)}`,
-      );
-    }
-  }
-  const rateBurst = optionalPositiveInt('TALLYHOUSE_RATE_LIMIT_BURST', env);
-  if (
-    rateBurst !== undefined &&
-    ratePointsPerSecond === undefined &&
-    nonEmpty(env.TALLYHOUSE_LIMITS_FILE) === undefined
-  ) {
+  const ratePointsPerSecond = readOptionalPositiveNumber(
+    'TALLYHOUSE_RATE_LIMIT_POINTS_PER_S',
+    undefined,
+    env,
+    'a number of data points per second',
+  );
+  const rateBurst = readOptionalInteger('TALLYHOUSE_RATE_LIMIT_BURST', undefined, env);
+  const limitsFile = readText('TALLYHOUSE_LIMITS_FILE', undefined, env);
+  if (rateBurst !== undefined && ratePointsPerSecond === undefined && limitsFile === undefined) {
     throw new ConfigError('TALLYHOUSE_RATE_LIMIT_BURST', 'needs TALLYHOUSE_RATE_LIMIT_POINTS_PER_S');
   }
   return {
     ratePointsPerSecond,
     rateBurst,
-    quotaPoints: optionalPositiveInt('TALLYHOUSE_QUOTA_POINTS', env),
-    quotaPeriod: oneOf('TALLYHOUSE_QUOTA_PERIOD', env.TALLYHOUSE_QUOTA_PERIOD, QUOTA_PERIODS, 'month'),
-    limitsFile: nonEmpty(env.TALLYHOUSE_LIMITS_FILE),
+    quotaPoints: readOptionalInteger('TALLYHOUSE_QUOTA_POINTS', undefined, env),
+    quotaPeriod: readChoice('TALLYHOUSE_QUOTA_PERIOD', undefined, env, QUOTA_PERIODS, 'month'),
+    limitsFile,
   };
 }
 
@@ -268,7 +243,7 @@ function usageReadSettings(
   env: Env,
   auth: AuthMode,
 ): Pick<CollectorSettings, 'adminKeyHash' | 'queryCacheTtlMs' | 'readsTrustTenantHeader'> {
-  const adminKey = nonEmpty(env.TALLYHOUSE_ADMIN_KEY);
+  const adminKey = readText('TALLYHOUSE_ADMIN_KEY', undefined, env);
   let adminKeyHash: string | undefined;
   if (adminKey !== undefined) {
     if (adminKey.toLowerCase().startsWith('sha256:')) {
@@ -285,23 +260,15 @@ function usageReadSettings(
       adminKeyHash = `sha256:${createHash('sha256').update(adminKey, 'utf8').digest('hex')}`;
     }
   }
-  const rawTtl = nonEmpty(env.TALLYHOUSE_QUERY_CACHE_TTL_MS);
-  let queryCacheTtlMs = COLLECTOR_DEFAULTS.queryCacheTtlMs;
-  if (rawTtl !== undefined) {
-    queryCacheTtlMs = Number(rawTtl);
-    if (!/^\d+$/.test(rawTtl) || !Number.isSafeInteger(queryCacheTtlMs)) {
-      throw new ConfigError(
-        'TALLYHOUSE_QUERY_CACHE_TTL_MS',
-        `expected an integer ≥ 0 (milliseconds), got ${JSON.stringify(env.TALLYHOUSE_QUERY_CACHE_TTL_MS)}`,
-      );
-    }
-    bounded('TALLYHOUSE_QUERY_CACHE_TTL_MS', queryCacheTtlMs, MAX_TIMER_MS, TIMER_REASON);
-  }
-  const readsTrustTenantHeader = bool(
-    'TALLYHOUSE_READS_TRUST_TENANT_HEADER',
-    env.TALLYHOUSE_READS_TRUST_TENANT_HEADER,
-    false,
+  // 0 turns the cache off.
+  const queryCacheTtlMs = readDurationMs(
+    'TALLYHOUSE_QUERY_CACHE_TTL_MS',
+    undefined,
+    env,
+    COLLECTOR_DEFAULTS.queryCacheTtlMs,
+    0,
   );
+  const readsTrustTenantHeader = readBoolean('TALLYHOUSE_READS_TRUST_TENANT_HEADER', undefined, env, false);
   if (readsTrustTenantHeader && auth !== 'header') {
     throw new ConfigError('TALLYHOUSE_READS_TRUST_TENANT_HEADER', 'only applies with TALLYHOUSE_AUTH=header');
   }
@@ -320,8 +287,8 @@ function usageReadLimitSettings(
   | 'usageQueryMemoryMib'
   | 'usageMaxConcurrent'
 > {
-  const setting = (variable: string, fallback: number, max: number, unit: string) =>
-    bounded(variable, positiveInt(variable, undefined, env, fallback), max, unit);
+  const setting = (variable: string, fallback: number, max: number, maxReason: string) =>
+    readInteger(variable, undefined, env, fallback, { max, maxReason });
   const d = COLLECTOR_DEFAULTS;
   return {
     usageMaxPoints: setting(
@@ -342,7 +309,12 @@ function usageReadLimitSettings(
       1024 * MIB,
       ' bytes (an answer is held whole in memory, and cached)',
     ),
-    usageQueryTimeoutMs: timerMs('TALLYHOUSE_USAGE_QUERY_TIMEOUT_MS', undefined, env, d.usageQueryTimeoutMs),
+    usageQueryTimeoutMs: readDurationMs(
+      'TALLYHOUSE_USAGE_QUERY_TIMEOUT_MS',
+      undefined,
+      env,
+      d.usageQueryTimeoutMs,
+    ),
     usageQueryMemoryMib: setting(
       'TALLYHOUSE_USAGE_QUERY_MEMORY_MIB',
       d.usageQueryMemoryMib,
@@ -362,8 +334,8 @@ const MIB = 1024 * 1024;
 
 /** Hard limit from TALLYHOUSE_MEMORY_LIMIT_MIB; soft from TALLYHOUSE_MEMORY_SOFT_LIMIT_MIB, default 80% of hard. */
 function memoryLimits(env: Env): Pick<CollectorSettings, 'memorySoftLimitBytes' | 'memoryHardLimitBytes'> {
-  const hardMib = optionalPositiveInt('TALLYHOUSE_MEMORY_LIMIT_MIB', env);
-  const softMib = optionalPositiveInt('TALLYHOUSE_MEMORY_SOFT_LIMIT_MIB', env);
+  const hardMib = readOptionalInteger('TALLYHOUSE_MEMORY_LIMIT_MIB', undefined, env);
+  const softMib = readOptionalInteger('TALLYHOUSE_MEMORY_SOFT_LIMIT_MIB', undefined, env);
   if (hardMib === undefined) {
     if (softMib !== undefined)
       throw new ConfigError('TALLYHOUSE_MEMORY_SOFT_LIMIT_MIB', 'needs TALLYHOUSE_MEMORY_LIMIT_MIB');
@@ -377,40 +349,4 @@ function memoryLimits(env: Env): Pick<CollectorSettings, 'memorySoftLimitBytes' 
     );
   }
   return { memorySoftLimitBytes: soft * MIB, memoryHardLimitBytes: hardMib * MIB };
-}
-
-const TIMER_REASON = ' ms (the longest delay a Node.js timer can wait)';
-
-/** `value` if at most `max`; otherwise an error naming the variable, the maximum and why (`unit` starts with the unit). */
-function bounded(variable: string, value: number, max: number, unit: string): number {
-  if (value > max) throw new ConfigError(variable, `expected at most ${max}${unit}, got ${value}`);
-  return value;
-}
-
-function optionalPositiveInt(variable: string, env: Env): number | undefined {
-  return nonEmpty(env[variable]) === undefined ? undefined : positiveInt(variable, undefined, env, 1);
-}
-
-function oneOf<T extends string>(
-  variable: string,
-  raw: string | undefined,
-  allowed: readonly T[],
-  fallback: T,
-): T {
-  const value = nonEmpty(raw);
-  if (value === undefined) return fallback;
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new ConfigError(variable, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
-}
-
-function bool(variable: string, raw: string | undefined, fallback: boolean): boolean {
-  const value = nonEmpty(raw)?.toLowerCase();
-  if (value === undefined) return fallback;
-  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
-  if (['0', 'false', 'no', 'off'].includes(value)) return false;
-  throw new ConfigError(variable, `expected true or false, got ${JSON.stringify(raw)}`);
-}
-
-function nonEmpty(raw: string | undefined): string | undefined {
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
 }

@@ -33,7 +33,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '@tallyhouse/processor-tenant';
+import { ConfigError } from '@tallyhouse/model';
 
 export const LOCK_FILE = '.lock';
 const HEARTBEAT_MS = 10_000;

@@ -12,7 +12,7 @@ import { lookup } from 'node:dns/promises';
 import { mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, isIP } from 'node:net';
 import { dirname, join } from 'node:path';
-import { ConfigError } from '@tallyhouse/processor-tenant';
+import { ConfigError } from '@tallyhouse/model';
 
 export type PreflightCode =
   /** TALLYHOUSE_HOST is neither an IP address nor a name that resolves. */

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { embeddedDataPath } from '@tallyhouse/exporter-clickhouse';
-import { ConfigError } from '@tallyhouse/processor-tenant';
+import { ConfigError } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkDataDir, checkListenAddress, listenError, PreflightError } from '../src/preflight.ts';
 import { tempDir } from './support.ts';

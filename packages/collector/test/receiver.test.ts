@@ -8,7 +8,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import type { SeriesPoint } from '@tallyhouse/processor-tenant';
+import type { SeriesPoint } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/index.ts';
 import {

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageReader } from '@tallyhouse/exporter-clickhouse';
-import type { PointKind, SeriesPoint } from '@tallyhouse/processor-tenant';
+import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import protobuf from 'protobufjs';
 import { vi } from 'vitest';
 import { Collector, type CollectorOptions } from '../src/index.ts';

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { UsageReader } from '@tallyhouse/exporter-clickhouse';
-import { ConfigError } from '@tallyhouse/processor-tenant';
+import { ConfigError } from '@tallyhouse/model';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HeaderAuthenticator } from '../src/auth.ts';

@@ -19,7 +19,7 @@ import {
   resolveExporterConfig,
   type StorageConnection,
 } from '@tallyhouse/exporter-clickhouse';
-import { ConfigError } from '@tallyhouse/processor-tenant';
+import { ConfigError } from '@tallyhouse/model';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HeaderAuthenticator } from '../src/auth.ts';

@@ -9,13 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
-import type { PointKind, SeriesPoint } from '@tallyhouse/processor-tenant';
+import type { PointKind, SeriesPoint } from '@tallyhouse/model';
+import { silentLogger } from '@tallyhouse/model';
 import {
   ClickHouseMetricExporter,
   METRIC_COLUMNS,
   METRIC_TABLES,
   openEmbeddedConnection,
-  silentLogger,
 } from '../src/index.ts';
 
 const rowsPerTable = Number(process.argv[2] ?? 50_000);

@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { silentLogger } from '@tallyhouse/model';
 import {
   ensureSchema,
   openStorageConnection,
   resolveExporterConfig,
   type SchemaOptions,
-  silentLogger,
   UsageReader,
 } from '../src/index.ts';
 

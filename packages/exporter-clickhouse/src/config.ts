@@ -4,9 +4,17 @@
  */
 import { resolve } from 'node:path';
 import type { ClickHouseClientConfigOptions } from '@clickhouse/client';
-import { MAX_TIMER_MS } from '@tallyhouse/processor-tenant';
-import { ExporterConfigError } from './errors.ts';
-import { defaultLogger, type ExporterLogger } from './logger.ts';
+import {
+  ConfigError,
+  consoleLogger,
+  type Env,
+  type Logger,
+  readBoolean,
+  readDurationMs,
+  readInteger,
+  readOptionalInteger,
+  readText,
+} from '@tallyhouse/model';
 
 /** The `@clickhouse/client` backend connection contract (HTTP, chDB, or a wrapper around either). */
 export type ClickHouseConnection = NonNullable<ClickHouseClientConfigOptions['connection']>;
@@ -53,7 +61,7 @@ export interface ClickHouseExporterOptions {
   /** How long `shutdown()` tries to write what is retained. Env `TALLYHOUSE_SHUTDOWN_TIMEOUT_MS`, default 10000. */
   shutdownTimeoutMs?: number;
   /** Where warnings and errors go. Default: `console` for warn/error. */
-  logger?: ExporterLogger;
+  logger?: Logger;
   /**
    * A pre-built `@clickhouse/client` connection used instead of `url`/embedded (tests wrap the real one with
    * fault injection; embedders can plug a custom transport).
@@ -62,7 +70,7 @@ export interface ClickHouseExporterOptions {
   /** Random source in [0, 1) for retry jitter. Default `Math.random`. */
   random?: () => number;
   /** Environment to read defaults from. Default `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Env;
 }
 
 export interface ResolvedExporterConfig {
@@ -86,7 +94,7 @@ export interface ResolvedExporterConfig {
   readonly maxRetainedBytes: number;
   readonly spool: boolean;
   readonly shutdownTimeoutMs: number;
-  readonly logger: ExporterLogger;
+  readonly logger: Logger;
   readonly connection: ClickHouseConnection | undefined;
   readonly random: () => number;
 }
@@ -115,183 +123,105 @@ export const DEFAULTS = {
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function resolveExporterConfig(options: ClickHouseExporterOptions = {}): ResolvedExporterConfig {
-  const env = options.env ?? process.env;
-  const text = (option: string | undefined, variable: string): string | undefined => {
-    // An empty string means "unset", as for environment variables.
-    if (option !== undefined) return option === '' ? undefined : option;
-    const value = env[variable];
-    return value === undefined || value === '' ? undefined : value;
-  };
-
-  const url = text(options.url, 'CLICKHOUSE_URL');
-  if (url !== undefined) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new ExporterConfigError(`CLICKHOUSE_URL (url) is not a URL: ${JSON.stringify(url)}`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new ExporterConfigError(
-        `CLICKHOUSE_URL (url) must be http:// or https://, got ${JSON.stringify(parsed.protocol)}`,
-      );
-    }
-  }
-
-  const database = text(options.database, 'CLICKHOUSE_DATABASE') ?? DEFAULTS.database;
-  if (!IDENTIFIER.test(database)) {
-    throw new ExporterConfigError(
-      `CLICKHOUSE_DATABASE (database) must match ${IDENTIFIER.source}, got ${JSON.stringify(database)}`,
-    );
-  }
-  const cluster = text(options.cluster, 'TALLYHOUSE_CLICKHOUSE_CLUSTER');
-  if (cluster !== undefined && !IDENTIFIER.test(cluster)) {
-    throw new ExporterConfigError(
-      `TALLYHOUSE_CLICKHOUSE_CLUSTER (cluster) must match ${IDENTIFIER.source}, got ${JSON.stringify(cluster)}`,
-    );
-  }
-  const tenantAttribute =
-    text(options.tenantAttribute, 'TALLYHOUSE_TENANT_ATTRIBUTE') ?? DEFAULTS.tenantAttribute;
-
-  const retryInitialDelayMs = int(
+  const env: Env = options.env ?? process.env;
+  const url = readText('CLICKHOUSE_URL', options.url, env);
+  if (url !== undefined) checkUrl(url);
+  const database = identifier(
+    'CLICKHOUSE_DATABASE',
+    readText('CLICKHOUSE_DATABASE', options.database, env) ?? DEFAULTS.database,
+  );
+  const cluster = readText('TALLYHOUSE_CLICKHOUSE_CLUSTER', options.cluster, env);
+  if (cluster !== undefined) identifier('TALLYHOUSE_CLICKHOUSE_CLUSTER', cluster);
+  const retryInitialDelayMs = readDurationMs(
+    'TALLYHOUSE_RETRY_INITIAL_MS',
     options.retryInitialDelayMs,
     env,
-    'TALLYHOUSE_RETRY_INITIAL_MS',
-    'retryInitialDelayMs',
     DEFAULTS.retryInitialDelayMs,
-    1,
-    MAX_TIMER_MS,
   );
-  const retryMaxDelayMs = int(
+  const retryMaxDelayMs = readDurationMs(
+    'TALLYHOUSE_RETRY_MAX_MS',
     options.retryMaxDelayMs,
     env,
-    'TALLYHOUSE_RETRY_MAX_MS',
-    'retryMaxDelayMs',
     DEFAULTS.retryMaxDelayMs,
-    1,
-    MAX_TIMER_MS,
   );
   if (retryMaxDelayMs < retryInitialDelayMs) {
-    throw new ExporterConfigError(
-      `TALLYHOUSE_RETRY_MAX_MS (retryMaxDelayMs) ${retryMaxDelayMs} is below TALLYHOUSE_RETRY_INITIAL_MS (retryInitialDelayMs) ${retryInitialDelayMs}`,
+    throw new ConfigError(
+      'TALLYHOUSE_RETRY_MAX_MS',
+      `${retryMaxDelayMs} is below TALLYHOUSE_RETRY_INITIAL_MS ${retryInitialDelayMs}`,
     );
   }
-
-  const ttl = options.ttlDays ?? optionalInt(env, 'TALLYHOUSE_TTL_DAYS');
-  if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 1)) {
-    throw new ExporterConfigError(`TALLYHOUSE_TTL_DAYS (ttlDays) must be a whole number ≥ 1, got ${ttl}`);
-  }
-
   return {
     url,
-    username: text(options.username, 'CLICKHOUSE_USER') ?? DEFAULTS.username,
+    username: readText('CLICKHOUSE_USER', options.username, env) ?? DEFAULTS.username,
+    // Taken as given: a password may be empty or have surrounding spaces.
     password: options.password ?? env.CLICKHOUSE_PASSWORD ?? DEFAULTS.password,
     database,
-    dataDir: resolve(text(options.dataDir, 'TALLYHOUSE_DATA_DIR') ?? DEFAULTS.dataDir),
-    tenantAttribute,
-    createSchema: bool(options.createSchema, env, 'TALLYHOUSE_CREATE_SCHEMA', DEFAULTS.createSchema),
-    ttlDays: ttl,
+    dataDir: resolve(readText('TALLYHOUSE_DATA_DIR', options.dataDir, env) ?? DEFAULTS.dataDir),
+    tenantAttribute:
+      readText('TALLYHOUSE_TENANT_ATTRIBUTE', options.tenantAttribute, env) ?? DEFAULTS.tenantAttribute,
+    createSchema: readBoolean('TALLYHOUSE_CREATE_SCHEMA', options.createSchema, env, DEFAULTS.createSchema),
+    ttlDays: readOptionalInteger('TALLYHOUSE_TTL_DAYS', options.ttlDays, env),
     cluster,
     replicationPath: options.replicationPath ?? DEFAULTS.replicationPath,
     replicaName: options.replicaName ?? DEFAULTS.replicaName,
-    dedupWindow: int(
-      options.dedupWindow,
-      env,
-      'TALLYHOUSE_DEDUP_WINDOW',
-      'dedupWindow',
-      DEFAULTS.dedupWindow,
-      1,
-    ),
-    asyncInsert: bool(options.asyncInsert, env, 'TALLYHOUSE_ASYNC_INSERT', DEFAULTS.asyncInsert),
-    requestTimeoutMs: int(
+    dedupWindow: readInteger('TALLYHOUSE_DEDUP_WINDOW', options.dedupWindow, env, DEFAULTS.dedupWindow),
+    asyncInsert: readBoolean('TALLYHOUSE_ASYNC_INSERT', options.asyncInsert, env, DEFAULTS.asyncInsert),
+    requestTimeoutMs: readDurationMs(
+      'TALLYHOUSE_REQUEST_TIMEOUT_MS',
       options.requestTimeoutMs,
       env,
-      'TALLYHOUSE_REQUEST_TIMEOUT_MS',
-      'requestTimeoutMs',
       DEFAULTS.requestTimeoutMs,
-      1,
-      MAX_TIMER_MS,
     ),
     retryInitialDelayMs,
     retryMaxDelayMs,
-    maxRetainedRows: int(
+    maxRetainedRows: readInteger(
+      'TALLYHOUSE_RETAIN_MAX_ROWS',
       options.maxRetainedRows,
       env,
-      'TALLYHOUSE_RETAIN_MAX_ROWS',
-      'maxRetainedRows',
       DEFAULTS.maxRetainedRows,
-      0,
+      { min: 0 },
     ),
-    maxRetainedBytes: int(
+    maxRetainedBytes: readInteger(
+      'TALLYHOUSE_RETAIN_MAX_BYTES',
       options.maxRetainedBytes,
       env,
-      'TALLYHOUSE_RETAIN_MAX_BYTES',
-      'maxRetainedBytes',
       DEFAULTS.maxRetainedBytes,
-      0,
+      { min: 0 },
     ),
-    spool: bool(options.spool, env, 'TALLYHOUSE_SPOOL', DEFAULTS.spool),
-    shutdownTimeoutMs: int(
+    spool: readBoolean('TALLYHOUSE_SPOOL', options.spool, env, DEFAULTS.spool),
+    // 0 = one attempt to write what is retained, no waiting (the processor reads the same variable alike).
+    shutdownTimeoutMs: readDurationMs(
+      'TALLYHOUSE_SHUTDOWN_TIMEOUT_MS',
       options.shutdownTimeoutMs,
       env,
-      'TALLYHOUSE_SHUTDOWN_TIMEOUT_MS',
-      'shutdownTimeoutMs',
       DEFAULTS.shutdownTimeoutMs,
       0,
-      MAX_TIMER_MS,
     ),
-    logger: options.logger ?? defaultLogger,
+    logger: options.logger ?? consoleLogger('tallyhouse/exporter-clickhouse'),
     connection: options.connection,
     random: options.random ?? Math.random,
   };
 }
 
-function optionalInt(
-  env: Readonly<Record<string, string | undefined>>,
-  variable: string,
-): number | undefined {
-  const raw = env[variable];
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw))
-    throw new ExporterConfigError(`${variable} must be a whole number, got ${JSON.stringify(raw)}`);
-  return Number(raw);
-}
-
-function int(
-  option: number | undefined,
-  env: Readonly<Record<string, string | undefined>>,
-  variable: string,
-  name: string,
-  fallback: number,
-  min: number,
-  // Durations that reach a timer pass MAX_TIMER_MS: Node fires a longer timer after 1 ms instead.
-  max: number = Number.MAX_SAFE_INTEGER,
-): number {
-  const value = option ?? optionalInt(env, variable) ?? fallback;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new ExporterConfigError(`${variable} (${name}) must be a whole number ≥ ${min}, got ${value}`);
+function checkUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('CLICKHOUSE_URL', `not a URL: ${JSON.stringify(url)}`);
   }
-  if (value > max) {
-    throw new ExporterConfigError(
-      `${variable} (${name}) must be at most ${max} ms (the longest delay a Node.js timer can wait), got ${value}`,
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError(
+      'CLICKHOUSE_URL',
+      `must be http:// or https://, got ${JSON.stringify(parsed.protocol)}`,
     );
   }
-  return value;
 }
 
-function bool(
-  option: boolean | undefined,
-  env: Readonly<Record<string, string | undefined>>,
-  variable: string,
-  fallback: boolean,
-): boolean {
-  if (option !== undefined) return option;
-  const raw = env[variable];
-  if (raw === undefined || raw === '') return fallback;
-  const lower = raw.toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(lower)) return true;
-  if (['0', 'false', 'no', 'off'].includes(lower)) return false;
-  throw new ExporterConfigError(
-    `${variable} must be true/false (or 1/0, on/off), got ${JSON.stringify(raw)}`,
-  );
+/** Database and cluster names are interpolated into DDL, so they must be plain identifiers. */
+function identifier(variable: string, name: string): string {
+  if (!IDENTIFIER.test(name)) {
+    throw new ConfigError(variable, `must match ${IDENTIFIER.source}, got ${JSON.stringify(name)}`);
+  }
+  return name;
 }

@@ -5,8 +5,8 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from '@tallyhouse/model';
 import type { StorageConnection } from './connection.ts';
-import type { ExporterLogger } from './logger.ts';
 import { columnNames, DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE } from './tables.ts';
 
 export interface DeadLetter {
@@ -24,9 +24,9 @@ export type DeadLetterDestination = 'table' | 'file';
 export class DeadLetterSink {
   readonly file: string;
   private readonly database: string;
-  private readonly logger: ExporterLogger;
+  private readonly logger: Logger;
 
-  constructor(options: { database: string; dataDir: string; logger: ExporterLogger }) {
+  constructor(options: { database: string; dataDir: string; logger: Logger }) {
     this.database = options.database;
     this.file = join(options.dataDir, 'dead-letters', 'dead-letters.ndjson');
     this.logger = options.logger;
@@ -68,18 +68,15 @@ export class DeadLetterSink {
           },
         });
         this.logger.warn(
+          { table: letters[0]?.table, errorCode: letters[0]?.errorCode, error: letters[0]?.error },
           `dead-lettered ${letters.length} row(s) into ${this.database}.${DEAD_LETTER_TABLE}`,
-          {
-            table: letters[0]?.table,
-            errorCode: letters[0]?.errorCode,
-            error: letters[0]?.error,
-          },
         );
         return 'table';
       } catch (error) {
-        this.logger.error(`dead-letter table unavailable, writing ${letters.length} row(s) to ${this.file}`, {
-          error: (error as Error).message,
-        });
+        this.logger.error(
+          { error: (error as Error).message },
+          `dead-letter table unavailable, writing ${letters.length} row(s) to ${this.file}`,
+        );
       }
     }
     this.writeFile(letters, token);
@@ -95,9 +92,9 @@ export class DeadLetterSink {
       this.file,
       letters.map((letter) => `${JSON.stringify({ time, token, ...letter })}\n`).join(''),
     );
-    this.logger.warn(`dead-lettered ${letters.length} row(s) into ${this.file}`, {
-      table: letters[0]?.table,
-      errorCode: letters[0]?.errorCode,
-    });
+    this.logger.warn(
+      { table: letters[0]?.table, errorCode: letters[0]?.errorCode },
+      `dead-lettered ${letters.length} row(s) into ${this.file}`,
+    );
   }
 }

@@ -1,6 +1,6 @@
 /**
- * `ClickHouseMetricExporter`: the last stage. Takes batches in the internal representation (`consumeBatch`) or
- * plain SDK `ResourceMetrics` (`export`), writes one insert per table per batch with a deterministic
+ * `ClickHouseMetricExporter`: the last stage. Takes batches in the internal representation (`consumeBatch`;
+ * inside an app, the tenant processor is the SDK exporter in front of it), writes one insert per table per batch with a deterministic
  * deduplication token, keeps what fails for a retryable reason (bounded, optionally spooled to disk) and
  * retries it with exponential backoff and full jitter, and dead-letters what can never be written.
  *
@@ -8,18 +8,13 @@
  * for retry, or dead-lettered — and never written twice, however often an insert is retried or a batch re-sent.
  * When it cannot take a point (retention full, shutting down) it says so in `failed`, and the caller keeps it.
  */
-import { randomUUID } from 'node:crypto';
-import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import type { PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import {
-  type AccumulatorOptions,
+  ConfigError,
   type ConsumeResult,
-  fromResourceMetrics,
   type SeriesBatch,
   type SeriesBatchConsumer,
-  SeriesNormalizer,
   type SeriesPoint,
-} from '@tallyhouse/processor-tenant';
+} from '@tallyhouse/model';
 import {
   type ClickHouseExporterOptions,
   type ResolvedExporterConfig,
@@ -27,12 +22,7 @@ import {
 } from './config.ts';
 import { openStorageConnection, type StorageConnection } from './connection.ts';
 import { type DeadLetter, DeadLetterSink } from './dead-letters.ts';
-import {
-  EmbeddedEngineUnavailableError,
-  ExporterConfigError,
-  ExporterShutDownError,
-  RetentionFullError,
-} from './errors.ts';
+import { EmbeddedEngineUnavailableError, ExporterShutDownError, RetentionFullError } from './errors.ts';
 import { backoffDelayMs, classifyFailure, type FailureClassification } from './retry-policy.ts';
 import { encodeBatch, pointToJson } from './row-encoding.ts';
 import { ensureSchema, qualified, type SchemaExecutor, type SchemaOptions } from './schema.ts';
@@ -43,8 +33,6 @@ import { columnNames, METRIC_COLUMNS } from './tables.ts';
 import { UsageReader } from './usage/usage-reader.ts';
 
 export interface ClickHouseMetricExporterOptions extends ClickHouseExporterOptions {
-  /** Tenant resolution for `export(ResourceMetrics)` (the processor's normalizer). Default: `tenantAttribute`. */
-  tenantResolution?: AccumulatorOptions;
   /**
    * The caller keeps every batch durably until it is written and re-sends unwritten ones after a restart
    * (the collector's write-ahead log). Then `shutdown()` leaves unwritten parts to it instead of dead-lettering
@@ -77,10 +65,9 @@ type AttemptOutcome =
   | { readonly kind: 'dead-lettered' }
   | { readonly kind: 'retry'; readonly failure: FailureClassification; readonly error: unknown };
 
-export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatchConsumer {
+export class ClickHouseMetricExporter implements SeriesBatchConsumer {
   readonly config: ResolvedExporterConfig;
   private readonly schemaOptions: SchemaOptions;
-  private readonly tenantResolution: AccumulatorOptions;
   private connection: StorageConnection | undefined;
   private starting: Promise<void> | undefined;
   private schemaStale = false;
@@ -100,12 +87,10 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
   private readonly spool: Spool | undefined;
   private readonly deadLetters: DeadLetterSink;
   private readonly counters: MutableStats = createStats();
-  private normalizer: SeriesNormalizer | undefined;
 
   constructor(options: ClickHouseMetricExporterOptions = {}) {
     this.config = resolveExporterConfig(options);
     this.upstreamDurable = options.upstreamDurable === true;
-    this.tenantResolution = { tenantAttribute: this.config.tenantAttribute, ...options.tenantResolution };
     this.schemaOptions = {
       database: this.config.database,
       cluster: this.config.cluster,
@@ -125,7 +110,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
       for (const part of this.spool.load()) this.hold(part);
       this.counters.replayedParts = this.retained.size;
       if (this.retained.size > 0) {
-        this.config.logger.info(`replaying ${this.retained.size} spooled part(s)`);
+        this.config.logger.info({}, `replaying ${this.retained.size} spooled part(s)`);
         this.scheduleRetry();
       }
     }
@@ -203,7 +188,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
       await this.start();
     } catch (error) {
       // The engine cannot run here or the options are wrong: nothing we could retain would ever be written.
-      if (error instanceof EmbeddedEngineUnavailableError || error instanceof ExporterConfigError) {
+      if (error instanceof EmbeddedEngineUnavailableError || error instanceof ConfigError) {
         return this.refuse(batch.points, error);
       }
       // Otherwise (server unreachable, …) each part classifies the failure itself below.
@@ -248,7 +233,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
           firstError ??= error;
           this.counters.refusedPoints += part.points?.length ?? 0;
           failed.push(...(part.points ?? []));
-          this.config.logger.warn(error.message);
+          this.config.logger.warn({}, error.message);
           return;
         }
         const outcome = await this.attempt(part);
@@ -262,7 +247,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
 
   private refuse(points: readonly SeriesPoint[], error: Error): ConsumeResult {
     this.counters.refusedPoints += points.length;
-    this.config.logger.warn(`handing ${points.length} point(s) back: ${error.message}`);
+    this.config.logger.warn({}, `handing ${points.length} point(s) back: ${error.message}`);
     return { ok: false, error, failed: points };
   }
 
@@ -324,6 +309,7 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
         return { kind: 'retry', failure, error };
       }
       this.config.logger.warn(
+        {},
         `insert of ${part.rows} ${part.table} row(s) failed (attempt ${part.attempts}), will retry: ${part.lastError}`,
       );
       return { kind: 'retry', failure, error };
@@ -337,9 +323,10 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
       else this.counters.deadLetterFileRows += letters.length;
       return true;
     } catch (error) {
-      this.config.logger.error(`could not dead-letter ${letters.length} row(s)`, {
-        error: (error as Error).message,
-      });
+      this.config.logger.error(
+        { error: (error as Error).message },
+        `could not dead-letter ${letters.length} row(s)`,
+      );
       return false;
     }
   }
@@ -374,9 +361,10 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
       try {
         this.spool.write(part);
       } catch (error) {
-        this.config.logger.error(`spool write failed for ${part.table} part; kept in memory only`, {
-          error: (error as Error).message,
-        });
+        this.config.logger.error(
+          { error: (error as Error).message },
+          `spool write failed for ${part.table} part; kept in memory only`,
+        );
       }
     }
     this.hold(part);
@@ -454,36 +442,6 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
     return this.retryRun;
   }
 
-  // ---- PushMetricExporter ----
-
-  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    this.exportResourceMetrics(metrics).then(resultCallback, (error: unknown) =>
-      resultCallback({ code: ExportResultCode.FAILED, error: error as Error }),
-    );
-  }
-
-  private async exportResourceMetrics(metrics: ResourceMetrics): Promise<ExportResult> {
-    if (this.state !== 'open') {
-      return {
-        code: ExportResultCode.FAILED,
-        error: new ExporterShutDownError('the ClickHouse exporter is shut down'),
-      };
-    }
-    this.normalizer ??= new SeriesNormalizer(this.tenantResolution);
-    const { points, report } = this.normalizer.normalize(fromResourceMetrics(metrics));
-    if (report.rejectedPoints > 0) {
-      this.counters.tenantRejectedPoints += report.rejectedPoints;
-      this.config.logger.warn(`rejected ${report.rejectedPoints} point(s) without a valid tenant`, {
-        reasons: report.rejectionMessages,
-      });
-    }
-    if (points.length === 0) return { code: ExportResultCode.SUCCESS };
-    const result = await this.consumeBatch({ id: randomUUID(), points });
-    return result.ok
-      ? { code: ExportResultCode.SUCCESS }
-      : { code: ExportResultCode.FAILED, error: result.error };
-  }
-
   /** Waits for in-flight batches and tries every retained part once, now. */
   async forceFlush(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
@@ -550,17 +508,18 @@ export class ClickHouseMetricExporter implements PushMetricExporter, SeriesBatch
         }
       }
       this.config.logger.error(
-        `shutdown: ${unwrittenRows} row(s) in ${unwritten.length} part(s) not written to ClickHouse; kept in ${keptIn}`,
         { unwritten },
+        `shutdown: ${unwrittenRows} row(s) in ${unwritten.length} part(s) not written to ClickHouse; kept in ${keptIn}`,
       );
     }
     const report: ShutdownReport = { unwrittenRows, unwritten, keptIn, stats: this.stats() };
     try {
       await this.connection?.close();
     } catch (error) {
-      this.config.logger.warn('closing the ClickHouse connection failed', {
-        error: (error as Error).message,
-      });
+      this.config.logger.warn(
+        { error: (error as Error).message },
+        'closing the ClickHouse connection failed',
+      );
     }
     return report;
   }

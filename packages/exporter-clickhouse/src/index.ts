@@ -16,7 +16,6 @@ export { type DeadLetter, type DeadLetterDestination, DeadLetterSink } from './d
 export { fsyncDirectory, writeAll, writeFileDurably } from './durable-file.ts';
 export {
   EmbeddedEngineUnavailableError,
-  ExporterConfigError,
   ExporterShutDownError,
   RetentionFullError,
   RowEncodingError,
@@ -29,16 +28,6 @@ export {
   type ShutdownReport,
   type UnwrittenPart,
 } from './exporter.ts';
-export { defaultLogger, type ExporterLogger, silentLogger } from './logger.ts';
-export {
-  INT32_MAX,
-  INT32_MIN,
-  MAX_BUCKETED_TIME_UNIX_NANO,
-  MAX_STORABLE_TIME_UNIX_NANO,
-  type PointProblem,
-  pointProblem,
-  timeProblem,
-} from './point-validation.ts';
 export {
   backoffDelayMs,
   type ClassificationContext,

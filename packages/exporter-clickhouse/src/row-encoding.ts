@@ -1,7 +1,7 @@
 /**
  * Series points → JSONCompactEachRow lines, one table per point kind, columns in `tables.ts` order.
  *
- * - What may be stored is decided by `pointProblem` (point-validation.ts), the same function the collector's
+ * - What may be stored is decided by `pointProblem` (`@tallyhouse/model`), the same function the collector's
  *   decoders run before they answer; a refused point is dead-lettered with the problem's code.
  * - The tenant goes to `TenantId` and never into `Attributes` (even if a point still carries the attribute).
  * - Map values are strings: non-string attribute values become canonical JSON (object keys sorted at every depth).
@@ -20,11 +20,11 @@ import {
   type ExponentialHistogramValue,
   type HistogramValue,
   type PointKind,
+  pointProblem,
   type SeriesPoint,
   tenantProblem,
-} from '@tallyhouse/processor-tenant';
+} from '@tallyhouse/model';
 import { RowEncodingError, type RowRejectionCode } from './errors.ts';
-import { pointProblem } from './point-validation.ts';
 import { METRIC_TABLES, type MetricTableName } from './tables.ts';
 
 export interface EncodedTableRows {

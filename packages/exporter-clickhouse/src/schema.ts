@@ -3,8 +3,9 @@
  * migrations that bring a database up to date. Every statement is idempotent, so running it twice — or from
  * two exporters at once — is safe.
  */
+
+import type { Logger } from '@tallyhouse/model';
 import { SchemaVersionError } from './errors.ts';
-import type { ExporterLogger } from './logger.ts';
 import {
   type ColumnDefinition,
   DEAD_LETTER_COLUMNS,
@@ -177,7 +178,7 @@ export interface SchemaResult {
 export async function ensureSchema(
   executor: SchemaExecutor,
   options: SchemaOptions,
-  logger: ExporterLogger,
+  logger: Logger,
   { migrations = MIGRATIONS, force = false }: { migrations?: readonly Migration[]; force?: boolean } = {},
 ): Promise<SchemaResult> {
   await executor.command(createDatabaseStatement(options));
@@ -191,6 +192,7 @@ export async function ensureSchema(
   if (newest > known) {
     // A newer exporter migrated this database. Its tables are a superset by construction (forward-only).
     logger.warn(
+      {},
       new SchemaVersionError(
         `database ${options.database} is at schema version ${newest}, newer than this exporter's ${known}; continuing`,
       ).message,
@@ -206,7 +208,7 @@ export async function ensureSchema(
           `VALUES (${migration.version}, ${quoteString(migration.description)}, now64(3))`,
       );
       applied.push(migration.version);
-      logger.info(`applied schema migration ${migration.version}: ${migration.description}`);
+      logger.info({}, `applied schema migration ${migration.version}: ${migration.description}`);
     }
   }
   return { applied, version: Math.max(newest, known) };

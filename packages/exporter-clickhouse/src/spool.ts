@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from '@tallyhouse/model';
 import { writeFileDurably } from './durable-file.ts';
-import type { ExporterLogger } from './logger.ts';
 import type { TablePart } from './table-part.ts';
 import { METRIC_TABLE_NAMES, type MetricTableName } from './tables.ts';
 
@@ -24,9 +24,9 @@ interface SpoolRecord {
 
 export class Spool {
   readonly directory: string;
-  private readonly logger: ExporterLogger;
+  private readonly logger: Logger;
 
-  constructor(dataDir: string, logger: ExporterLogger) {
+  constructor(dataDir: string, logger: Logger) {
     this.directory = join(dataDir, 'spool');
     this.logger = logger;
     mkdirSync(this.directory, { recursive: true });
@@ -91,7 +91,7 @@ export class Spool {
           lastError: undefined,
         });
       } catch (error) {
-        this.logger.error(`unreadable spool file ${file} moved aside`, { error: (error as Error).message });
+        this.logger.error({ error: (error as Error).message }, `unreadable spool file ${file} moved aside`);
         renameSync(file, `${file}.corrupt`);
       }
     }

@@ -25,8 +25,6 @@ export interface ExporterStats {
   readonly deadLetterFileRows: number;
   /** Points the row encoder refused (NaN sum, invalid tenant, time out of range…); they are dead-lettered. */
   readonly rejectedRows: number;
-  /** Points of `export()` input without a valid tenant (rejected by tenant resolution, never written). */
-  readonly tenantRejectedPoints: number;
   /** Points handed back to the caller (`failed` / FAILED): retention full, shut down, engine unavailable. */
   readonly refusedPoints: number;
 }
@@ -52,7 +50,6 @@ export function createStats(): MutableStats {
     deadLetterRows: 0,
     deadLetterFileRows: 0,
     rejectedRows: 0,
-    tenantRejectedPoints: 0,
     refusedPoints: 0,
   };
 }

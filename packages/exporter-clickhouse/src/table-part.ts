@@ -3,7 +3,7 @@
  * deduplication token that makes every re-send of it a no-op once one attempt has been applied.
  */
 import { createHash } from 'node:crypto';
-import type { SeriesPoint } from '@tallyhouse/processor-tenant';
+import type { SeriesPoint } from '@tallyhouse/model';
 import type { MetricTableName } from './tables.ts';
 
 export interface TablePart {

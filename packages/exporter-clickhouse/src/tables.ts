@@ -2,7 +2,7 @@
  * The storage tables and their columns, in insert order. DDL, row encoding and reads all derive from here,
  * so the column order of a JSONCompactEachRow row can never drift from the table definition.
  */
-import type { PointKind } from '@tallyhouse/processor-tenant';
+import type { PointKind } from '@tallyhouse/model';
 
 export interface ColumnDefinition {
   readonly name: string;

@@ -2,7 +2,7 @@
  * Types and row decoding shared by the tenant-scoped reads. The reader itself is `UsageReader`
  * (`usage/usage-reader.ts`); `TenantUsageReader` is its former name, kept as an alias.
  */
-import type { PointKind, SeriesPoint } from '@tallyhouse/processor-tenant';
+import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 
 export interface TimeRange {
   /** Exclusive lower bound on `TimeUnix`, Unix ns. Default: the beginning. */

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
+import { ConfigError } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, ExporterConfigError, resolveExporterConfig } from '../src/index.ts';
+import { DEFAULTS, resolveExporterConfig } from '../src/index.ts';
 
 describe('resolveExporterConfig', () => {
   it('with no options and no environment: embedded chDB under ./.tallyhouse, database otel', () => {
@@ -78,7 +79,7 @@ describe('resolveExporterConfig', () => {
     [{ TALLYHOUSE_RETRY_INITIAL_MS: '5000', TALLYHOUSE_RETRY_MAX_MS: '10' }, /TALLYHOUSE_RETRY_MAX_MS/],
     [{ TALLYHOUSE_RETAIN_MAX_ROWS: '-1' }, /TALLYHOUSE_RETAIN_MAX_ROWS/],
   ])('rejects %j naming the variable', (env, message) => {
-    expect(() => resolveExporterConfig({ env })).toThrow(ExporterConfigError);
+    expect(() => resolveExporterConfig({ env })).toThrow(ConfigError);
     expect(() => resolveExporterConfig({ env })).toThrow(message);
   });
 });

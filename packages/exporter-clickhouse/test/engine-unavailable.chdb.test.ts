@@ -1,9 +1,9 @@
+import { silentLogger } from '@tallyhouse/model';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ClickHouseMetricExporter,
   EmbeddedEngineUnavailableError,
   openEmbeddedConnection,
-  silentLogger,
 } from '../src/index.ts';
 import { mixedBatch, tempDir } from './support.ts';
 

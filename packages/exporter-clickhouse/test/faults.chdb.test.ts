@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PointKind } from '@tallyhouse/processor-tenant';
+import type { PointKind } from '@tallyhouse/model';
+import { silentLogger } from '@tallyhouse/model';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   ClickHouseMetricExporter,
@@ -8,7 +9,6 @@ import {
   METRIC_TABLES,
   openEmbeddedConnection,
   RetentionFullError,
-  silentLogger,
 } from '../src/index.ts';
 import {
   connectionRefused,

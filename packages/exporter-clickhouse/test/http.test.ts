@@ -1,9 +1,6 @@
+import { silentLogger } from '@tallyhouse/model';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ClickHouseMetricExporter,
-  type ClickHouseMetricExporterOptions,
-  silentLogger,
-} from '../src/index.ts';
+import { ClickHouseMetricExporter, type ClickHouseMetricExporterOptions } from '../src/index.ts';
 import { ClickHouseHttpFacade, closedPort } from './http-facade.ts';
 import { mixedBatch, tempDir } from './support.ts';
 

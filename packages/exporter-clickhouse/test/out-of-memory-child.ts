@@ -1,5 +1,6 @@
 // Opens the embedded engine through the exporter, then runs out of heap (run with a small --max-old-space-size).
-import { ClickHouseMetricExporter, silentLogger } from '../src/index.ts';
+import { silentLogger } from '@tallyhouse/model';
+import { ClickHouseMetricExporter } from '../src/index.ts';
 
 const exporter = new ClickHouseMetricExporter({ dataDir: process.argv[2], logger: silentLogger, env: {} });
 await exporter.start();

@@ -1,7 +1,8 @@
-import type { PointKind, SeriesPoint } from '@tallyhouse/processor-tenant';
+import type { PointKind, SeriesPoint } from '@tallyhouse/model';
+import { silentLogger } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseMetricExporter, silentLogger, type TenantUsageReader } from '../src/index.ts';
+import { ClickHouseMetricExporter, type TenantUsageReader } from '../src/index.ts';
 import { expHistogramPoint, gaugePoint, histogramPoint, mixedBatch, sumPoint, tempDir } from './support.ts';
 
 // One chDB data directory for this file (one per process); tests separate by tenant.
@@ -130,17 +131,20 @@ describe('storage round trip on the embedded engine', () => {
     expect(temporality).toEqual([{ t: 1 }]);
   });
 
-  it('stores NaN and ±Inf gauge values and histogram extremes as such', async () => {
+  it('stores NaN and ±Inf gauge values and histogram extremes as such; a NaN histogram sum is refused', async () => {
     const points = [
       gaugePoint(Number.NaN, { tenant: 'rt-nonfinite', name: 'a' }),
       gaugePoint(Number.POSITIVE_INFINITY, { tenant: 'rt-nonfinite', name: 'b' }),
       gaugePoint(Number.NEGATIVE_INFINITY, { tenant: 'rt-nonfinite', name: 'c' }),
       gaugePoint(-0, { tenant: 'rt-nonfinite', name: 'd' }),
       histogramPoint(
-        { min: Number.NEGATIVE_INFINITY, max: Number.POSITIVE_INFINITY, sum: Number.NaN },
+        { min: Number.NEGATIVE_INFINITY, max: Number.POSITIVE_INFINITY, sum: 2.5 },
         { tenant: 'rt-nonfinite' },
       ),
+      // The shared finite-value rule: a histogram sum is added into totals, so NaN would poison them.
+      histogramPoint({ sum: Number.NaN }, { tenant: 'rt-nonfinite', name: 'poison' }),
     ];
+    const rejectedBefore = exporter.stats().rejectedRows;
     await exporter.consumeBatch({ id: 'rt-nonfinite-1', points });
     const gauges = await readBack('rt-nonfinite', 'gauge');
     expect(gauges.map((point) => (point.value as { value: number }).value)).toEqual([
@@ -150,12 +154,14 @@ describe('storage round trip on the embedded engine', () => {
       -0,
     ]);
     expect(Object.is((gauges[3]!.value as { value: number }).value, -0)).toBe(true);
-    const [histogram] = await readBack('rt-nonfinite', 'histogram');
-    expect(histogram?.value).toMatchObject({
+    const histograms = await readBack('rt-nonfinite', 'histogram');
+    expect(histograms).toHaveLength(1);
+    expect(histograms[0]?.value).toMatchObject({
       min: Number.NEGATIVE_INFINITY,
       max: Number.POSITIVE_INFINITY,
-      sum: Number.NaN,
+      sum: 2.5,
     });
+    expect(exporter.stats().rejectedRows - rejectedBefore).toBe(1);
   });
 
   it('dead-letters a sum whose delta is NaN or ±Inf instead of poisoning sum(Value), and writes the rest', async () => {

@@ -1,3 +1,4 @@
+import { silentLogger } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureSchema,
@@ -9,7 +10,6 @@ import {
   type SchemaOptions,
   type StorageConnection,
   schemaStatements,
-  silentLogger,
 } from '../src/index.ts';
 import { tempDir } from './support.ts';
 

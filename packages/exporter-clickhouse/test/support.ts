@@ -10,7 +10,7 @@ import type {
   PointKind,
   SeriesBatch,
   SeriesPoint,
-} from '@tallyhouse/processor-tenant';
+} from '@tallyhouse/model';
 import type { ClickHouseConnection } from '../src/index.ts';
 
 export function tempDir(prefix: string): string {

@@ -5,6 +5,7 @@
  * statement still queued behind another in chDB when its read's time is up is withdrawn.
  */
 import { ClickHouseError } from '@clickhouse/client';
+import { silentLogger } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   assertTenantScoped,
@@ -13,7 +14,6 @@ import {
   openStorageConnection,
   resolveExporterConfig,
   type StorageConnection,
-  silentLogger,
   UsageReader,
 } from '../src/index.ts';
 import { mapEngineLimit, ReadLimitError, ReadTimeoutError } from '../src/usage/read-limits.ts';

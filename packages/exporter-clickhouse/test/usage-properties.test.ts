@@ -5,7 +5,8 @@
  * - rollups: every query answered from rollups + raw edges equals the raw-table answer exactly (integer values,
  *   so float sums are exact), and totals equal an in-memory model of the rows.
  */
-import type { SeriesPoint } from '@tallyhouse/processor-tenant';
+import type { SeriesPoint } from '@tallyhouse/model';
+import { silentLogger } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,7 +16,6 @@ import {
   openStorageConnection,
   resolveExporterConfig,
   type StorageConnection,
-  silentLogger,
   TENANT_PREDICATE,
   type TimeRange,
   type UsageFilter,

@@ -1,4 +1,5 @@
-import type { SeriesBatch, SeriesPoint } from '@tallyhouse/processor-tenant';
+import type { SeriesBatch, SeriesPoint } from '@tallyhouse/model';
+import { silentLogger } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClickHouseMetricExporter,
@@ -9,7 +10,6 @@ import {
   resolveExporterConfig,
   type SchemaOptions,
   type StorageConnection,
-  silentLogger,
   TENANT_PREDICATE,
   UsageReader,
 } from '../src/index.ts';

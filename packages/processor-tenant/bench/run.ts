@@ -9,13 +9,8 @@ import {
   PeriodicExportingMetricReader,
   type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
-import {
-  Accumulator,
-  contextWithTenant,
-  type InputBatch,
-  type InputMetric,
-  tenantView,
-} from '../src/index.ts';
+import type { InputBatch, InputMetric } from '@tallyhouse/model';
+import { Accumulator, contextWithTenant, tenantView } from '../src/index.ts';
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 

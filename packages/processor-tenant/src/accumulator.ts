@@ -1,4 +1,17 @@
-import { encodeValue } from './canonical-attributes.ts';
+import type {
+  Attributes,
+  ExponentialHistogramValue,
+  HistogramValue,
+  InputBatch,
+  InputMetric,
+  InputPoint,
+  InputResourceMetrics,
+  InstrumentationScopeInfo,
+  MetricInfo,
+  PointValue,
+  SeriesPoint,
+} from '@tallyhouse/model';
+import { encodeValue, isValidTenant, tenantProblem } from '@tallyhouse/model';
 import {
   type AccumulatorOptions,
   type ResolvedAccumulatorOptions,
@@ -14,19 +27,6 @@ import {
   ownedValue,
   type TimedPoint,
 } from './merge/index.ts';
-import type {
-  Attributes,
-  ExponentialHistogramValue,
-  HistogramValue,
-  InputBatch,
-  InputMetric,
-  InputPoint,
-  InputResourceMetrics,
-  InstrumentationScopeInfo,
-  MetricInfo,
-  PointValue,
-  SeriesPoint,
-} from './model.ts';
 import { valueProblem } from './point-validation.ts';
 import {
   keptResource,
@@ -36,7 +36,6 @@ import {
   sourceStreamPrefix,
 } from './series-identity.ts';
 import { SeriesTable } from './series-table.ts';
-import { isValidTenant, tenantProblem } from './tenant.ts';
 
 export type RejectionReason =
   | 'missing_tenant'

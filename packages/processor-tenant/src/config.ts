@@ -1,5 +1,14 @@
-import { ConfigError } from './errors.ts';
-import { DEFAULT_TENANT_ATTRIBUTE, tenantProblem } from './tenant.ts';
+import {
+  ConfigError,
+  DEFAULT_TENANT_ATTRIBUTE,
+  type Env,
+  readDurationMs,
+  readInteger,
+  readList,
+  readText,
+  requireName,
+  tenantProblem,
+} from '@tallyhouse/model';
 
 export interface AccumulatorOptions {
   /** Data-point attribute carrying the tenant. Env `TALLYHOUSE_TENANT_ATTRIBUTE`, default `tenant.id`. */
@@ -46,8 +55,6 @@ export type ResolvedAccumulatorOptions = Required<Omit<AccumulatorOptions, 'defa
 };
 export type ResolvedFlushOptions = Required<FlushOptions>;
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 export const ACCUMULATOR_DEFAULTS = {
   tenantAttribute: DEFAULT_TENANT_ATTRIBUTE,
   keepResourceAttributes: ['service.name'],
@@ -72,23 +79,29 @@ export const FLUSH_DEFAULTS: ResolvedFlushOptions = {
 };
 
 /** Options win over environment variables, which win over defaults. Every value is validated here, once. */
-export function resolveAccumulatorOptions(options: AccumulatorOptions = {}, env: Env = process.env) {
-  const tenantAttribute =
-    options.tenantAttribute ?? env.TALLYHOUSE_TENANT_ATTRIBUTE ?? ACCUMULATOR_DEFAULTS.tenantAttribute;
-  requireName('TALLYHOUSE_TENANT_ATTRIBUTE', tenantAttribute);
-  const resourceTenantAttribute = options.resourceTenantAttribute ?? tenantAttribute;
-  requireName('resourceTenantAttribute', resourceTenantAttribute);
-  const defaultTenant = options.defaultTenant ?? emptyToUndefined(env.TALLYHOUSE_DEFAULT_TENANT);
+export function resolveAccumulatorOptions(
+  options: AccumulatorOptions = {},
+  env: Env = process.env,
+): ResolvedAccumulatorOptions {
+  const tenantAttribute = requireName(
+    'TALLYHOUSE_TENANT_ATTRIBUTE',
+    readText('TALLYHOUSE_TENANT_ATTRIBUTE', options.tenantAttribute, env) ??
+      ACCUMULATOR_DEFAULTS.tenantAttribute,
+  );
+  const resourceTenantAttribute = requireName(
+    'resourceTenantAttribute',
+    options.resourceTenantAttribute ?? tenantAttribute,
+  );
+  const defaultTenant = readText('TALLYHOUSE_DEFAULT_TENANT', options.defaultTenant, env);
   if (defaultTenant !== undefined) {
     const problem = tenantProblem(defaultTenant);
     if (problem) throw new ConfigError('TALLYHOUSE_DEFAULT_TENANT', problem);
   }
   const keepResourceAttributes =
-    options.keepResourceAttributes ??
-    parseList(env.TALLYHOUSE_KEEP_RESOURCE_ATTRIBUTES) ??
+    readList('TALLYHOUSE_KEEP_RESOURCE_ATTRIBUTES', options.keepResourceAttributes, env) ??
     ACCUMULATOR_DEFAULTS.keepResourceAttributes;
   for (const name of keepResourceAttributes) requireName('TALLYHOUSE_KEEP_RESOURCE_ATTRIBUTES', name);
-  const maxTrackedStreams = positiveInt(
+  const maxTrackedStreams = readInteger(
     'TALLYHOUSE_MAX_TRACKED_STREAMS',
     options.maxTrackedStreams,
     env,
@@ -99,26 +112,26 @@ export function resolveAccumulatorOptions(options: AccumulatorOptions = {}, env:
     resourceTenantAttribute,
     defaultTenant,
     keepResourceAttributes: [...keepResourceAttributes],
-    maxSeriesPerTenant: positiveInt(
+    maxSeriesPerTenant: readInteger(
       'TALLYHOUSE_MAX_SERIES_PER_TENANT',
       options.maxSeriesPerTenant,
       env,
       ACCUMULATOR_DEFAULTS.maxSeriesPerTenant,
     ),
-    maxBufferedSeries: positiveInt(
+    maxBufferedSeries: readInteger(
       'TALLYHOUSE_MAX_BUFFERED_SERIES',
       options.maxBufferedSeries,
       env,
       ACCUMULATOR_DEFAULTS.maxBufferedSeries,
     ),
     maxTrackedStreams,
-    maxTrackedStreamsPerTenant: positiveInt(
+    maxTrackedStreamsPerTenant: readInteger(
       'TALLYHOUSE_MAX_TRACKED_STREAMS_PER_TENANT',
       options.maxTrackedStreamsPerTenant,
       env,
       Math.max(1, Math.floor(maxTrackedStreams / TRACKED_STREAMS_SHARE_DIVISOR)),
     ),
-    streamStalenessMs: timerMs(
+    streamStalenessMs: readDurationMs(
       'TALLYHOUSE_STREAM_STALENESS_MS',
       options.streamStalenessMs,
       env,
@@ -126,7 +139,7 @@ export function resolveAccumulatorOptions(options: AccumulatorOptions = {}, env:
     ),
     maxExponentialBuckets: atLeastTwoBuckets(options.maxExponentialBuckets),
     now: options.now ?? Date.now,
-  } satisfies ResolvedAccumulatorOptions;
+  };
 }
 
 export function resolveFlushOptions(
@@ -134,91 +147,38 @@ export function resolveFlushOptions(
   env: Env = process.env,
 ): ResolvedFlushOptions {
   return {
-    flushIntervalMs: timerMs(
+    flushIntervalMs: readDurationMs(
       'TALLYHOUSE_FLUSH_INTERVAL_MS',
       options.flushIntervalMs,
       env,
       FLUSH_DEFAULTS.flushIntervalMs,
     ),
-    flushMaxSeries: positiveInt(
+    flushMaxSeries: readInteger(
       'TALLYHOUSE_FLUSH_MAX_SERIES',
       options.flushMaxSeries,
       env,
       FLUSH_DEFAULTS.flushMaxSeries,
     ),
-    maxBatchPoints: positiveInt(
+    maxBatchPoints: readInteger(
       'TALLYHOUSE_MAX_BATCH_POINTS',
       options.maxBatchPoints,
       env,
       FLUSH_DEFAULTS.maxBatchPoints,
     ),
-    shutdownTimeoutMs: timerMs(
+    // 0 = one attempt to drain, no waiting: the same rule as the exporter's, which reads the same variable.
+    shutdownTimeoutMs: readDurationMs(
       'TALLYHOUSE_SHUTDOWN_TIMEOUT_MS',
       options.shutdownTimeoutMs,
       env,
       FLUSH_DEFAULTS.shutdownTimeoutMs,
+      0,
     ),
   };
 }
 
-/** A positive safe integer from the option, else the env variable, else the default; errors name the variable. */
-export function positiveInt(
-  variable: string,
-  option: number | undefined,
-  env: Env,
-  fallback: number,
-): number {
-  const raw = option ?? emptyToUndefined(env[variable]);
-  if (raw === undefined) return fallback;
-  const value = typeof raw === 'number' ? raw : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigError(variable, `expected a positive integer, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-/**
- * The longest delay Node's timers can wait (2^31−1 ms, about 24.8 days). Node does not refuse a longer one: it
- * fires after 1 ms — a flush loop spinning, or a drain deadline passed before it starts.
- */
-export const MAX_TIMER_MS = 2_147_483_647;
-
-/** `positiveInt` for a duration in ms that ends up in a timer or deadline: at most `MAX_TIMER_MS`. */
-export function timerMs(variable: string, option: number | undefined, env: Env, fallback: number): number {
-  const value = positiveInt(variable, option, env, fallback);
-  if (value > MAX_TIMER_MS) {
-    throw new ConfigError(
-      variable,
-      `expected at most ${MAX_TIMER_MS} ms (the longest delay a Node.js timer can wait), got ${value}`,
-    );
-  }
-  return value;
-}
-
 // Buckets -1 and 0 straddle 1 at every scale and never merge, so fewer than two cannot hold every histogram.
 function atLeastTwoBuckets(option: number | undefined): number {
-  const value = positiveInt('maxExponentialBuckets', option, {}, ACCUMULATOR_DEFAULTS.maxExponentialBuckets);
+  const value = readInteger('maxExponentialBuckets', option, {}, ACCUMULATOR_DEFAULTS.maxExponentialBuckets);
   if (value < 2) throw new ConfigError('maxExponentialBuckets', `must be at least 2, got ${value}`);
   return value;
-}
-
-function requireName(variable: string, name: string) {
-  if (typeof name !== 'string' || name.trim() === '' || name !== name.trim()) {
-    throw new ConfigError(
-      variable,
-      `expected a non-empty attribute name without surrounding spaces, got ${JSON.stringify(name)}`,
-    );
-  }
-}
-
-function parseList(raw: string | undefined): string[] | undefined {
-  if (raw === undefined) return undefined;
-  return raw
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-}
-
-function emptyToUndefined(raw: string | undefined): string | undefined {
-  return raw === undefined || raw.trim() === '' ? undefined : raw;
 }

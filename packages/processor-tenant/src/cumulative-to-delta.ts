@@ -1,5 +1,5 @@
+import type { MetricInfo, PointValue } from '@tallyhouse/model';
 import { diffValues, type TimedPoint } from './merge/index.ts';
-import type { MetricInfo, PointValue } from './model.ts';
 
 /** What is remembered of one cumulative source stream: its last point. */
 export interface StreamState {

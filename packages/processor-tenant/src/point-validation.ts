@@ -1,5 +1,12 @@
-import { MAX_EXPONENTIAL_SCALE, MIN_EXPONENTIAL_SCALE } from './merge/exponential-histogram.ts';
-import type { ExponentialHistogramValue, HistogramValue, PointKind, PointValue } from './model.ts';
+import {
+  type ExponentialHistogramValue,
+  type HistogramValue,
+  MAX_EXPONENTIAL_SCALE,
+  MIN_EXPONENTIAL_SCALE,
+  nonFiniteField,
+  type PointKind,
+  type PointValue,
+} from '@tallyhouse/model';
 
 /** Why a point is not buffered: a value that would poison totals, or one storage would refuse later. */
 export interface ValueProblem {
@@ -19,12 +26,12 @@ const INT32_MAX = 2 ** 31 - 1;
  * sums and histogram sums must be finite; counts must be integers 0..2^53 - 1 adding up to no more than
  * that; explicit histograms need one bucket more than bounds; exponential histograms need a scale in the
  * OTLP range and int32 offsets. The OTLP decoder checks most of this already; the SDK path and direct
- * callers do not pass through it. Gauges may be anything (NaN included).
+ * callers do not pass through it. Which values must be finite is `nonFiniteField`'s rule (gauges need not).
  */
 export function valueProblem(kind: PointKind, value: PointValue): ValueProblem | undefined {
   switch (kind) {
     case 'sum':
-      return Number.isFinite((value as { value: number }).value) ? undefined : NON_FINITE;
+      return nonFiniteField(kind, value) === undefined ? undefined : NON_FINITE;
     case 'gauge':
       return undefined;
     case 'histogram':
@@ -35,7 +42,7 @@ export function valueProblem(kind: PointKind, value: PointValue): ValueProblem |
 }
 
 function histogramProblem(value: HistogramValue): ValueProblem | undefined {
-  if (!Number.isFinite(value.sum) || !Number.isFinite(value.count)) return NON_FINITE;
+  if (nonFiniteField('histogram', value) !== undefined || !Number.isFinite(value.count)) return NON_FINITE;
   if (!isCount(value.count)) return invalid(`a histogram count of ${value.count}${COUNT_RULE}`);
   if (value.bucketCounts.length !== value.bounds.length + 1) {
     return invalid(
@@ -46,7 +53,9 @@ function histogramProblem(value: HistogramValue): ValueProblem | undefined {
 }
 
 function exponentialHistogramProblem(value: ExponentialHistogramValue): ValueProblem | undefined {
-  if (!Number.isFinite(value.sum) || !Number.isFinite(value.count)) return NON_FINITE;
+  if (nonFiniteField('exponentialHistogram', value) !== undefined || !Number.isFinite(value.count)) {
+    return NON_FINITE;
+  }
   if (!isCount(value.count)) return invalid(`an exponential histogram count of ${value.count}${COUNT_RULE}`);
   if (!isCount(value.zeroCount))
     return invalid(`an exponential histogram zero count of ${value.zeroCount}${COUNT_RULE}`);

@@ -10,7 +10,6 @@ import {
   type ResourceMetrics,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { encodeAttributes } from './canonical-attributes.ts';
 import type {
   Attributes,
   ExponentialHistogramValue,
@@ -22,7 +21,8 @@ import type {
   PointKind,
   SeriesBatch,
   SeriesPoint,
-} from './model.ts';
+} from '@tallyhouse/model';
+import { encodeAttributes } from '@tallyhouse/model';
 
 // The SDK edge: SDK `ResourceMetrics` in, the internal representation out, and back for SDK exporters.
 

@@ -1,4 +1,3 @@
-import { canonicalAttributes, encodeAttributes, encodeAttributesWith } from './canonical-attributes.ts';
 import type {
   Attributes,
   HistogramValue,
@@ -7,7 +6,8 @@ import type {
   PointKind,
   PointValue,
   SeriesPoint,
-} from './model.ts';
+} from '@tallyhouse/model';
+import { canonicalAttributes, encodeAttributes, encodeAttributesWith } from '@tallyhouse/model';
 
 /**
  * Series identity = tenant + kept resource attributes + metric (name, unit, point type, monotonicity)

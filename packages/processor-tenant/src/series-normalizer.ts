@@ -1,6 +1,6 @@
+import type { InputBatch, SeriesPoint } from '@tallyhouse/model';
 import { Accumulator, type ConsumeReport, type RequestTenant } from './accumulator.ts';
 import type { AccumulatorOptions } from './config.ts';
-import type { InputBatch, SeriesPoint } from './model.ts';
 
 const EVICTION_EVERY_MS = 60_000;
 

@@ -1,11 +1,11 @@
+import type { Attributes, AttributeValue } from '@tallyhouse/model';
 import {
   decodeAttributes,
   decodeValue,
   encodeAttributes,
   encodeAttributesWith,
   encodeValue,
-} from './canonical-attributes.ts';
-import type { Attributes, AttributeValue } from './model.ts';
+} from '@tallyhouse/model';
 
 /**
  * The buffered series of one metric of one tenant, found by attribute set without building a key string.

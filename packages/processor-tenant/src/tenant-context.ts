@@ -1,6 +1,6 @@
 import { type Attributes, type Context, context, createContextKey, propagation } from '@opentelemetry/api';
 import type { IAttributesProcessor, ViewOptions } from '@opentelemetry/sdk-metrics';
-import { DEFAULT_TENANT_ATTRIBUTE, validateTenant } from './tenant.ts';
+import { DEFAULT_TENANT_ATTRIBUTE, validateTenant } from '@tallyhouse/model';
 
 // In-app tenant stamping: a View attributes processor that reads the tenant from the context active
 // at record time and writes it as the tenant attribute of the measurement.

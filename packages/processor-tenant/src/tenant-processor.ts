@@ -7,6 +7,17 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import {
+  type ConsumeResult,
+  type InputBatch,
+  isSeriesBatchConsumer,
+  type Logger,
+  type SeriesBatch,
+  type SeriesBatchConsumer,
+  type SeriesPoint,
+  silentLogger,
+  TallyhouseError,
+} from '@tallyhouse/model';
+import {
   Accumulator,
   type AccumulatorStats,
   type ConsumeOptions,
@@ -19,27 +30,14 @@ import {
   type ResolvedFlushOptions,
   resolveFlushOptions,
 } from './config.ts';
-import { ProcessorShutdownError, TallyhouseError } from './errors.ts';
-import {
-  type ConsumeResult,
-  type InputBatch,
-  isSeriesBatchConsumer,
-  type SeriesBatch,
-  type SeriesBatchConsumer,
-  type SeriesPoint,
-} from './model.ts';
+import { ProcessorShutdownError } from './errors.ts';
 import { fromResourceMetrics, toResourceMetrics } from './sdk-adapter.ts';
-
-/** The subset of a pino-style logger the processor uses. */
-export interface ProcessorLogger {
-  warn(details: object, message: string): void;
-  error(details: object, message: string): void;
-}
 
 export interface TenantProcessorOptions extends AccumulatorOptions, FlushOptions {
   /** The next stage: a Tallyhouse batch consumer (e.g. the ClickHouse exporter) or any SDK `PushMetricExporter`. */
   next: SeriesBatchConsumer | PushMetricExporter;
-  logger?: ProcessorLogger;
+  /** Where refusals and failed flushes are logged. Default: silent (the stats count them). */
+  logger?: Logger;
   /** Start the interval timer (default true). Tests and embedders that drive `flush()` themselves turn it off. */
   autoFlush?: boolean;
   /** Called after every flush, e.g. to publish its duration. */
@@ -99,8 +97,6 @@ export interface ProcessorStats extends AccumulatorStats {
   msSinceDrained: number;
 }
 
-const SILENT_LOGGER: ProcessorLogger = { warn() {}, error() {} };
-
 /**
  * Buffers data points per tenant series and hands them on in batches, every `flushIntervalMs` or once
  * `flushMaxSeries` series are buffered. Works as an SDK `PushMetricExporter` decorator (in an app, behind a
@@ -113,7 +109,7 @@ export class TenantProcessor implements PushMetricExporter {
   readonly accumulator: Accumulator;
   private readonly flushOptions: ResolvedFlushOptions;
   private readonly next: SeriesBatchConsumer | PushMetricExporter;
-  private readonly logger: ProcessorLogger;
+  private readonly logger: Logger;
   private readonly onFlush: TenantProcessorOptions['onFlush'];
   private readonly batchIdPrefix = randomUUID();
   private flushSequence = 0;
@@ -129,7 +125,7 @@ export class TenantProcessor implements PushMetricExporter {
     this.accumulator = new Accumulator(options);
     this.flushOptions = resolveFlushOptions(options);
     this.next = options.next;
-    this.logger = options.logger ?? SILENT_LOGGER;
+    this.logger = options.logger ?? silentLogger;
     this.onFlush = options.onFlush;
     this.journal = options.journal;
     if (options.autoFlush !== false) this.start();

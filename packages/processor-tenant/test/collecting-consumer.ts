@@ -1,4 +1,4 @@
-import type { ConsumeResult, SeriesBatch, SeriesBatchConsumer, SeriesPoint } from '../src/index.ts';
+import type { ConsumeResult, SeriesBatch, SeriesBatchConsumer, SeriesPoint } from '@tallyhouse/model';
 
 /** A next stage that records what it takes and can be told to fail. */
 export class CollectingConsumer implements SeriesBatchConsumer {

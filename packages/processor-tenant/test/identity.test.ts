@@ -1,15 +1,17 @@
-import { describe, expect, it } from 'vitest';
 import {
-  Accumulator,
   type Attributes,
   canonicalAttributes,
   canonicalJson,
   encodeAttributes,
   encodeValue,
+  type SeriesPoint,
+} from '@tallyhouse/model';
+import { describe, expect, it } from 'vitest';
+import {
+  Accumulator,
   fullSeriesKey,
   keptResource,
   metricKey,
-  type SeriesPoint,
   SeriesTable,
   seriesKey,
   sourceStreamPrefix,

@@ -1,16 +1,10 @@
 import { ValueType } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { ExponentialHistogramValue, HistogramValue, InputBatch, SeriesPoint } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  Accumulator,
-  type ExponentialHistogramValue,
-  type HistogramValue,
-  type InputBatch,
-  type SeriesPoint,
-  TenantProcessor,
-} from '../src/index.ts';
+import { Accumulator, TenantProcessor } from '../src/index.ts';
 import { CollectingConsumer } from './collecting-consumer.ts';
 import {
   batch,

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { type ExponentialBuckets, MIN_EXPONENTIAL_SCALE } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,9 +9,7 @@ import {
   DEFAULT_MAX_EXPONENTIAL_BUCKETS,
   diffExponentialHistograms,
   downscaleBuckets,
-  type ExponentialBuckets,
   fitExponentialHistogram,
-  MIN_EXPONENTIAL_SCALE,
 } from '../src/index.ts';
 import { expoHistogram } from './helpers/builders.ts';
 
@@ -190,10 +189,14 @@ describe('addExponentialHistograms with a limit of one bucket', () => {
         negative: none, min: undefined, max: undefined });
       const merged = addExponentialHistograms(at(-1), at(0), 1);
       process.stdout.write(JSON.stringify({ count: merged.count, scale: merged.scale }));`;
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      timeout: 3_000,
-      encoding: 'utf8',
-    });
+    const child = spawnSync(
+      process.execPath,
+      ['--conditions=@tallyhouse/source', '--input-type=module', '-e', script],
+      {
+        timeout: 3_000,
+        encoding: 'utf8',
+      },
+    );
     expect(child.signal, 'addExponentialHistograms(…, maxBuckets = 1) did not return within 3 s').toBeNull();
     expect(JSON.parse(child.stdout)).toMatchObject({ count: 2 });
   });

@@ -1,3 +1,10 @@
+import {
+  type ExponentialBuckets,
+  type ExponentialHistogramValue,
+  type HistogramValue,
+  MAX_EXPONENTIAL_SCALE,
+  MIN_EXPONENTIAL_SCALE,
+} from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,12 +17,7 @@ import {
   diffExponentialHistograms,
   diffHistograms,
   downscaleBuckets,
-  type ExponentialBuckets,
-  type ExponentialHistogramValue,
   fitExponentialHistogram,
-  type HistogramValue,
-  MAX_EXPONENTIAL_SCALE,
-  MIN_EXPONENTIAL_SCALE,
   valueProblem,
 } from '../src/index.ts';
 

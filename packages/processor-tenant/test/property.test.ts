@@ -1,17 +1,17 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { decodeAttributes, encodeAttributes, encodeAttributesWith } from '../src/canonical-attributes.ts';
 import {
-  Accumulator,
   type Attributes,
   type AttributeValue,
-  fullSeriesKey,
+  decodeAttributes,
+  encodeAttributes,
+  encodeAttributesWith,
   type HistogramValue,
   type InputBatch,
   type InputResourceMetrics,
   type SeriesPoint,
-  SeriesTable,
-} from '../src/index.ts';
+} from '@tallyhouse/model';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Accumulator, fullSeriesKey, SeriesTable } from '../src/index.ts';
 import {
   CHECKOUT,
   gaugePoint,

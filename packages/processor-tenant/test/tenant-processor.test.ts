@@ -1,13 +1,6 @@
+import { ConfigError, type InputBatch, type InputMetric } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
-import {
-  BufferFullError,
-  ConfigError,
-  FlushFailedError,
-  type InputBatch,
-  type InputMetric,
-  ProcessorShutdownError,
-  TenantProcessor,
-} from '../src/index.ts';
+import { BufferFullError, FlushFailedError, ProcessorShutdownError, TenantProcessor } from '../src/index.ts';
 import { CollectingConsumer } from './collecting-consumer.ts';
 
 const T0 = 1_700_000_000_000_000_000n;

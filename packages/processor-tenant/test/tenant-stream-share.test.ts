@@ -1,10 +1,9 @@
+import { ConfigError, type InputBatch } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
 import {
   Accumulator,
   type AccumulatorOptions,
   BufferFullError,
-  ConfigError,
-  type InputBatch,
   resolveAccumulatorOptions,
 } from '../src/index.ts';
 import { batch, CHECKOUT, inputMetric, REQUESTS, sumPoint } from './helpers/builders.ts';

@@ -13,7 +13,7 @@
  * A field left out takes the default; `null` removes that limit for the tenant.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, tenantProblem } from '@tallyhouse/processor-tenant';
+import { ConfigError, tenantProblem } from '@tallyhouse/model';
 import type { RateLimit } from './gcra.ts';
 import { QUOTA_PERIODS, type Quota, type QuotaPeriod } from './quota.ts';
 

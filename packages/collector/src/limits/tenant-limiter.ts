@@ -4,7 +4,7 @@
  * gives back what the pipeline did not take (points it rejected, or the whole request when it pushed back).
  */
 
-import { MAX_TIMER_MS } from '@tallyhouse/processor-tenant';
+import { MAX_TIMER_MS } from '@tallyhouse/model';
 import type { Logger } from 'pino';
 import { GcraRateLimiter } from './gcra.ts';
 import type { LimitPolicy } from './limit-policy.ts';

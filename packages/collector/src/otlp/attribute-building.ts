@@ -5,7 +5,7 @@
  * property instead of assigned, so a payload can never change an object's prototype.
  * Duplicate keys: the last one wins (OTLP leaves duplicates unspecified).
  */
-import type { AttributeValue } from '@tallyhouse/processor-tenant';
+import type { AttributeValue } from '@tallyhouse/model';
 
 export function setAttribute(
   target: Record<string, AttributeValue>,

@@ -18,7 +18,7 @@ import type {
   InputResourceMetrics,
   InputScopeMetrics,
   InstrumentationScopeInfo,
-} from '@tallyhouse/processor-tenant';
+} from '@tallyhouse/model';
 import { setAttribute, sortedObject } from './attribute-building.ts';
 import { type OtlpDecodeResult, RejectionLog } from './decode-result.ts';
 import {
@@ -287,7 +287,7 @@ function decodeNumberDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricD
     valueField = 'asInt';
   }
   if (admitPoint(draft, index, frame, d))
-    keepPoint(draft, index, frame, numberValue(hasValue, value, valueField));
+    keepPoint(draft, index, frame, numberValue(draft.kind, hasValue, value, valueField));
 }
 
 function decodeHistogramDataPoint(

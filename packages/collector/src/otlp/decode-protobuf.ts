@@ -17,7 +17,7 @@ import type {
   InputResourceMetrics,
   InputScopeMetrics,
   InstrumentationScopeInfo,
-} from '@tallyhouse/processor-tenant';
+} from '@tallyhouse/model';
 import { setAttribute, sortedObject } from './attribute-building.ts';
 import { type OtlpDecodeResult, RejectionLog } from './decode-result.ts';
 import { DecodeFailure, MAX_ANY_VALUE_DEPTH, toOtlpDecodeError, withSegment } from './errors.ts';
@@ -397,7 +397,7 @@ function decodeNumberDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft,
   }
   const frame = { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags };
   if (admitPoint(draft, index, frame, d))
-    keepPoint(draft, index, frame, numberValue(hasValue, value, valueField));
+    keepPoint(draft, index, frame, numberValue(draft.kind, hasValue, value, valueField));
 }
 
 /** Histogram and ExponentialHistogram: data_points = 1, aggregation_temporality = 2. */

@@ -1,4 +1,4 @@
-import type { InputBatch } from '@tallyhouse/processor-tenant';
+import type { InputBatch } from '@tallyhouse/model';
 
 /**
  * What decoding one OTLP request yields. The request as a whole was well-formed; individual data points

@@ -4,10 +4,10 @@
  * the same points with the same messages.
  *
  * Every point is checked here before the request is answered, last of all with the storage's own rules
- * (`pointProblem` of the ClickHouse exporter, the function its row encoder runs): a point acknowledged in
+ * (`pointProblem` of `@tallyhouse/model`, the function the ClickHouse row encoder runs): a point acknowledged in
  * the answer must never be refused when it is written.
  */
-import { MAX_BUCKETED_TIME_UNIX_NANO, pointProblem } from '@tallyhouse/exporter-clickhouse';
+
 import type {
   Attributes,
   ExponentialBuckets,
@@ -19,7 +19,14 @@ import type {
   PointValue,
   SumValue,
   Temporality,
-} from '@tallyhouse/processor-tenant';
+} from '@tallyhouse/model';
+import {
+  MAX_BUCKETED_TIME_UNIX_NANO,
+  MAX_EXPONENTIAL_SCALE,
+  MIN_EXPONENTIAL_SCALE,
+  nonFiniteField,
+  pointProblem,
+} from '@tallyhouse/model';
 import type { RejectionLog } from './decode-result.ts';
 
 /** The `Metric.data` oneof, named as in OTLP/JSON. `summary` is decoded only to be rejected. */
@@ -30,10 +37,6 @@ export const UNSAFE_COUNT = -1;
 
 /** `DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK`. */
 export const FLAG_NO_RECORDED_VALUE = 1;
-
-/** OTLP exponential histogram scales are defined for -10..20. */
-export const MIN_EXPONENTIAL_SCALE = -10;
-export const MAX_EXPONENTIAL_SCALE = 20;
 
 /** A point-level rejection: which point, which of its fields (may be ''), and why. */
 export interface PointRejection {
@@ -108,10 +111,16 @@ export function timeRangeProblem(value: bigint): string | undefined {
   return `${value} is past ${MAX_BUCKETED_TIME_UNIX_NANO} (2106-02-07T06:28:15.999999999Z), the last time storage can bucket`;
 }
 
-/** Reason a sum/gauge value is not accepted, or `undefined`. */
-export function numberValueProblem(hasValue: boolean, value: number): string | undefined {
+/** Reason a sum/gauge value is not accepted, or `undefined`; which values must be finite is the shared rule. */
+export function numberValueProblem(
+  kind: DataKind | undefined,
+  hasValue: boolean,
+  value: number,
+): string | undefined {
   if (!hasValue) return 'the point has neither asDouble nor asInt';
-  if (!Number.isFinite(value)) return `${value} is not accepted; sum and gauge values must be finite`;
+  if (kind === 'sum' && nonFiniteField(kind, { value }) !== undefined) {
+    return `${value} is not accepted; sum values must be finite`;
+  }
   return undefined;
 }
 
@@ -186,11 +195,12 @@ export function keepPoint(
 
 /** A sum or gauge value, or why it is rejected; `field` names where the value came from. */
 export function numberValue(
+  kind: DataKind | undefined,
   hasValue: boolean,
   value: number,
   field: string,
 ): SumValue | PointRejectionDetail {
-  const reason = numberValueProblem(hasValue, value);
+  const reason = numberValueProblem(kind, hasValue, value);
   return reason === undefined ? { value } : { field, reason };
 }
 
@@ -207,7 +217,7 @@ export function histogramValue(
   max: number | undefined,
 ): HistogramValue | PointRejectionDetail {
   if (count === UNSAFE_COUNT) return { field: 'count', reason: TOO_LARGE_COUNT };
-  if (sum !== undefined && !Number.isFinite(sum))
+  if (sum !== undefined && nonFiniteField('histogram', { sum }) !== undefined)
     return { field: 'sum', reason: `${sum} is not accepted; the sum must be finite` };
   for (let i = 0; i < bounds.length; i++) {
     const bound = bounds[i]!;
@@ -249,7 +259,7 @@ export function exponentialHistogramValue(
 ): ExponentialHistogramValue | PointRejectionDetail {
   if (count === UNSAFE_COUNT) return { field: 'count', reason: TOO_LARGE_COUNT };
   if (zeroCount === UNSAFE_COUNT) return { field: 'zeroCount', reason: TOO_LARGE_COUNT };
-  if (sum !== undefined && !Number.isFinite(sum))
+  if (sum !== undefined && nonFiniteField('histogram', { sum }) !== undefined)
     return { field: 'sum', reason: `${sum} is not accepted; the sum must be finite` };
   if (scale < MIN_EXPONENTIAL_SCALE || scale > MAX_EXPONENTIAL_SCALE) {
     return {

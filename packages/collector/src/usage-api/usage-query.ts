@@ -2,7 +2,7 @@
  * Parses and validates a `GET /v1/usage/{tenant}/{view}` request into a typed query. Every parameter is checked;
  * an unknown, repeated, missing or malformed one is a `UsageQueryError` (400) naming it.
  */
-import { tenantProblem } from '@tallyhouse/processor-tenant';
+import { tenantProblem } from '@tallyhouse/model';
 import { formatTime, parseQueryTime } from './time-format.ts';
 
 export const USAGE_PREFIX = '/v1/usage/';

@@ -7,7 +7,7 @@
  * Points of unsettled fate ("uncertain") may be stored or rejected, but the choice must add up with
  * `partial_success.rejected_data_points`.
  */
-import type { AttributeValue, HistogramValue } from '@tallyhouse/processor-tenant';
+import type { AttributeValue, HistogramValue } from '@tallyhouse/model';
 import { type AcceptedPoint, canon, processorRejects, type Table } from './model.ts';
 
 export interface TenantExpectation {

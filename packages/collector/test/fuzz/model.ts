@@ -4,7 +4,7 @@
  * the documented acceptance rules applied to it, written independently of the collector's decoders:
  * which points a correct collector accepts, rejects or skips, and what an accepted point becomes.
  */
-import type { AttributeValue, PointKind, PointValue } from '@tallyhouse/processor-tenant';
+import type { AttributeValue, PointKind, PointValue } from '@tallyhouse/model';
 
 export type AnyValue =
   | { readonly kind: 'string'; readonly value: string }

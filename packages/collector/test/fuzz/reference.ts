@@ -6,7 +6,7 @@
  * it accepted must reach storage, exactly.
  */
 import { gunzipSync, inflateSync } from 'node:zlib';
-import { type Attributes, type InputBatch, tenantProblem } from '@tallyhouse/processor-tenant';
+import { type Attributes, type InputBatch, tenantProblem } from '@tallyhouse/model';
 import {
   decodeExportMetricsServiceRequestJson,
   decodeExportMetricsServiceRequestProtobuf,

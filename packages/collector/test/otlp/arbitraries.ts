@@ -1,6 +1,5 @@
 /** fast-check generators for batches in the internal model that survive an OTLP round trip unchanged. */
 
-import { MAX_BUCKETED_TIME_UNIX_NANO } from '@tallyhouse/exporter-clickhouse';
 import type {
   Attributes,
   AttributeValue,
@@ -9,7 +8,8 @@ import type {
   InputMetric,
   InputPoint,
   PointKind,
-} from '@tallyhouse/processor-tenant';
+} from '@tallyhouse/model';
+import { MAX_BUCKETED_TIME_UNIX_NANO } from '@tallyhouse/model';
 import fc from 'fast-check';
 
 // -0 becomes 0 in JSON, so it cannot round-trip through both encodings.

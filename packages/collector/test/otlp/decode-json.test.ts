@@ -200,7 +200,7 @@ describe('JSON decoding', () => {
     expect(result.noRecordedValueDataPoints).toBe(1);
     expect(result.rejectedDataPoints).toBe(6);
     expect(result.rejectionMessages).toEqual([
-      'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].asDouble: metric "requests": NaN is not accepted; sum and gauge values must be finite',
+      'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].asDouble: metric "requests": NaN is not accepted; sum values must be finite',
       'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[1].timeUnixNano: metric "requests": missing (0); every data point needs its observation time',
       'resourceMetrics[0].scopeMetrics[0].metrics[1].summary: metric "q": 3 data points rejected: Summary metrics are not supported; send a histogram instead',
       'resourceMetrics[0].scopeMetrics[0].metrics[2].sum: metric "u": 1 data point rejected: aggregationTemporality is UNSPECIFIED (0); it must be DELTA (1) or CUMULATIVE (2)',

@@ -1,5 +1,5 @@
-import { MAX_BUCKETED_TIME_UNIX_NANO } from '@tallyhouse/exporter-clickhouse';
-import type { AttributeValue, InputBatch } from '@tallyhouse/processor-tenant';
+import type { AttributeValue, InputBatch } from '@tallyhouse/model';
+import { MAX_BUCKETED_TIME_UNIX_NANO } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -276,10 +276,10 @@ describe('protobuf point rejections', () => {
     expect(result.rejectedDataPoints).toBe(4);
     const base = 'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints';
     expect(result.rejectionMessages).toEqual([
-      `${base}[1].asDouble: metric "requests": NaN is not accepted; sum and gauge values must be finite`,
+      `${base}[1].asDouble: metric "requests": NaN is not accepted; sum values must be finite`,
       `${base}[2].timeUnixNano: metric "requests": missing (0); every data point needs its observation time`,
       `${base}[3]: metric "requests": the point has neither asDouble nor asInt`,
-      `${base}[4].asDouble: metric "requests": Infinity is not accepted; sum and gauge values must be finite`,
+      `${base}[4].asDouble: metric "requests": Infinity is not accepted; sum values must be finite`,
     ]);
     expect(formatPartialSuccessMessage(result)).toMatch(/^4 data points rejected: resourceMetrics\[0\]/);
   });

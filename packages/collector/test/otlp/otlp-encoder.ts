@@ -10,7 +10,7 @@ import type {
   InputBatch,
   InputMetric,
   InputPoint,
-} from '@tallyhouse/processor-tenant';
+} from '@tallyhouse/model';
 
 // ---- raw protobuf ----
 

@@ -13,7 +13,7 @@ import type {
   InputPoint,
   InputResourceMetrics,
   InputScopeMetrics,
-} from '@tallyhouse/processor-tenant';
+} from '@tallyhouse/model';
 import protobuf from 'protobufjs';
 
 const OTLP_METRICS_PROTO = `

@@ -3,7 +3,7 @@
  * concatenated), and that a later member of a oneof clears an earlier one. These tests hold the decoder to
  * that, case by case and against protobufjs under random meaning-preserving re-encodings.
  */
-import type { InputBatch } from '@tallyhouse/processor-tenant';
+import type { InputBatch } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeExportMetricsServiceRequestProtobuf as decode } from '../../src/otlp/index.ts';

@@ -13,13 +13,7 @@ import {
   type ResourceMetrics,
   type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
-import type {
-  Attributes,
-  AttributeValue,
-  InputBatch,
-  InputMetric,
-  InputPoint,
-} from '@tallyhouse/processor-tenant';
+import type { Attributes, AttributeValue, InputBatch, InputMetric, InputPoint } from '@tallyhouse/model';
 
 class CollectingReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}

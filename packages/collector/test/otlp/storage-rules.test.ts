@@ -3,13 +3,10 @@
  * `pointProblem`, run by its row encoder) is refused by both decoders before the answer, in partial_success,
  * while the rest of the request is taken.
  */
-import {
-  encodeRow,
-  INT32_MAX,
-  INT32_MIN,
-  MAX_BUCKETED_TIME_UNIX_NANO,
-} from '@tallyhouse/exporter-clickhouse';
-import type { InputBatch, SeriesPoint } from '@tallyhouse/processor-tenant';
+
+import { encodeRow } from '@tallyhouse/exporter-clickhouse';
+import type { InputBatch, SeriesPoint } from '@tallyhouse/model';
+import { INT32_MAX, INT32_MIN, MAX_BUCKETED_TIME_UNIX_NANO } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {

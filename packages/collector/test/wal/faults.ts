@@ -4,7 +4,8 @@
  * kills the process). Everything else goes to the real code. Wrapping `accumulator.consume` covers the live
  * apply (through `TenantProcessor.consume`) and the replay (which applies to the accumulator directly).
  */
-import type { Accumulator, InputBatch } from '@tallyhouse/processor-tenant';
+import type { InputBatch } from '@tallyhouse/model';
+import type { Accumulator } from '@tallyhouse/processor-tenant';
 
 export type ApplyFault =
   /** Throws before applying anything. */

@@ -5,7 +5,7 @@
  *
  *   node --conditions=@tallyhouse/source packages/collector/test/wal/faulty-collector.ts
  */
-import { ConfigError } from '@tallyhouse/processor-tenant';
+import { ConfigError } from '@tallyhouse/model';
 import { Collector } from '../../src/collector.ts';
 import { type ApplyFault, injectApplyFault } from './faults.ts';
 

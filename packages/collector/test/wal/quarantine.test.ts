@@ -8,7 +8,8 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type SeriesBatch, TenantProcessor } from '@tallyhouse/processor-tenant';
+import type { SeriesBatch } from '@tallyhouse/model';
+import { TenantProcessor } from '@tallyhouse/processor-tenant';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeExportMetricsServiceRequestJson } from '../../src/otlp/index.ts';

@@ -6,7 +6,7 @@
  *
  * Cross-tenant reads use `AdminQuery`, which only the reader's `admin*` methods construct.
  */
-import { validateTenant } from '@tallyhouse/processor-tenant';
+import { validateTenant } from '@tallyhouse/model';
 import { qualified } from '../schema.ts';
 import { METRIC_TABLES } from '../tables.ts';
 import { type RollupGrain, type RollupKind, rollupTable } from './rollup-schema.ts';

@@ -13,7 +13,7 @@
  * `points` (the stored rows, for export and tests) and the `admin*` reads are not bounded.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { PointKind, SeriesPoint } from '@tallyhouse/processor-tenant';
+import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import type { StorageConnection } from '../connection.ts';
 import { METRIC_COLUMNS, METRIC_TABLES } from '../tables.ts';
 import { decodeFloat, decodeRow, type GaugeLatest, type SumTotal, type TimeRange } from '../tenant-reads.ts';

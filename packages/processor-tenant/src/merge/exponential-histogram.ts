@@ -1,12 +1,12 @@
-import type { ExponentialBuckets, ExponentialHistogramValue } from '../model.ts';
+import {
+  type ExponentialBuckets,
+  type ExponentialHistogramValue,
+  MIN_EXPONENTIAL_SCALE,
+} from '@tallyhouse/model';
 import { maxOf, minOf } from './histogram.ts';
 
 /** The SDK's default maximum bucket count; a merge downscales further rather than grow past it. */
 export const DEFAULT_MAX_EXPONENTIAL_BUCKETS = 160;
-
-/** The scales OTLP defines. Below -10 every finite double falls into buckets -2..0 already. */
-export const MIN_EXPONENTIAL_SCALE = -10;
-export const MAX_EXPONENTIAL_SCALE = 20;
 
 /**
  * Buckets -1 and 0 straddle 1 at every scale and never share a parent, so no limit below two can be met;

@@ -1,4 +1,4 @@
-import type { HistogramValue } from '../model.ts';
+import type { HistogramValue } from '@tallyhouse/model';
 
 export function sameBounds(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;

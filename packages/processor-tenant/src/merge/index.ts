@@ -1,4 +1,4 @@
-import type { MetricInfo, PointValue, PointValueByKind } from '../model.ts';
+import type { MetricInfo, PointValue, PointValueByKind } from '@tallyhouse/model';
 import {
   addExponentialHistograms,
   canAddExponentialHistograms,

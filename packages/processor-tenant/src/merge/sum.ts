@@ -1,4 +1,4 @@
-import type { SumValue } from '../model.ts';
+import type { SumValue } from '@tallyhouse/model';
 
 /** Delta sums add. (Cumulative inputs are turned into deltas before they reach a merge.) */
 export function addSums(held: SumValue, incoming: SumValue): SumValue {

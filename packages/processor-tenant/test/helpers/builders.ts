@@ -11,7 +11,7 @@ import type {
   PointValueByKind,
   SeriesPoint,
   Temporality,
-} from '../../src/index.ts';
+} from '@tallyhouse/model';
 import { fullSeriesKey } from '../../src/index.ts';
 
 /** Builders that keep golden scenarios and unit tests short enough to read as a spec. */

@@ -1,11 +1,5 @@
-import type {
-  AccumulatorOptions,
-  AccumulatorStats,
-  ConsumeReport,
-  InputBatch,
-  RequestTenant,
-  SeriesPoint,
-} from '../../src/index.ts';
+import type { InputBatch, SeriesPoint } from '@tallyhouse/model';
+import type { AccumulatorOptions, AccumulatorStats, ConsumeReport, RequestTenant } from '../../src/index.ts';
 
 /**
  * A golden scenario, in the spirit of the Collector's `testdata/<scenario>/{input,output}`: a sequence of

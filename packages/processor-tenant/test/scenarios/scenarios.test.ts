@@ -1,5 +1,6 @@
+import { type SeriesPoint, TallyhouseError } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
-import { Accumulator, type SeriesPoint, TallyhouseError } from '../../src/index.ts';
+import { Accumulator } from '../../src/index.ts';
 import { sortedBySeries } from '../helpers/builders.ts';
 import { gaugeScenarios } from './gauges.ts';
 import { histogramScenarios } from './histograms.ts';

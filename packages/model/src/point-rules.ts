@@ -1,18 +1,17 @@
 /**
- * What storage refuses, point by point. `encodeRow` runs these rules before it writes a row; an edge that
- * acknowledges points (the collector's OTLP decoders) runs the same function before it answers. A point that
- * passed the edge and failed here would be dead-lettered after the client was told it had been taken.
+ * What a point may hold to be stored, point by point. The ClickHouse row encoder runs these rules before it
+ * writes a row; an edge that acknowledges points (the collector's OTLP decoders) runs the same function before
+ * it answers. A point that passed the edge and failed here would be dead-lettered after the client was told it
+ * had been taken.
  *
  * Fields are named as in OTLP/JSON, relative to the data point (`timeUnixNano`, `bucketCounts[2]`,
  * `positive.offset`), so an edge can put them into a field path.
  */
-import type {
-  ExponentialBuckets,
-  ExponentialHistogramValue,
-  HistogramValue,
-  PointKind,
-} from '@tallyhouse/processor-tenant';
-import type { RowRejectionCode } from './errors.ts';
+import { nonFiniteField } from './finite-values.ts';
+import type { ExponentialBuckets, ExponentialHistogramValue, HistogramValue, PointKind } from './series.ts';
+
+/** Why a point cannot be stored; the dead-letter `ErrorCode` of a refused row. */
+export type PointProblemCode = 'INVALID_TENANT' | 'NON_FINITE_SUM' | 'TIME_OUT_OF_RANGE' | 'INVALID_VALUE';
 
 /**
  * The last nanosecond a `DateTime64(9)` column holds. Times are written as integer ticks (see row-encoding.ts)
@@ -35,7 +34,7 @@ export const INT32_MAX = 2_147_483_647;
 
 /** Why a point cannot be stored: the dead-letter code, the OTLP/JSON field (may be ''), and a reason. */
 export interface PointProblem {
-  readonly code: RowRejectionCode;
+  readonly code: PointProblemCode;
   readonly field: string;
   readonly reason: string;
 }
@@ -59,27 +58,34 @@ export function pointProblem(
     case 'sum': {
       const delta = (value as { value: unknown }).value;
       if (typeof delta !== 'number') return notANumber('value', delta);
-      if (!Number.isFinite(delta)) {
-        // One non-finite delta would poison every sum(Value) of the tenant, for good.
-        return {
-          code: 'NON_FINITE_SUM',
-          field: 'value',
-          reason: `a sum's delta must be finite, got ${delta}`,
-        };
-      }
-      return undefined;
+      return nonFiniteProblem(kind, value);
     }
     case 'gauge': {
       const gauge = (value as { value: unknown }).value;
       return typeof gauge === 'number' ? undefined : notANumber('value', gauge);
     }
     case 'histogram':
-      return histogramProblem(value as Partial<HistogramValue>);
+      return histogramProblem(value as Partial<HistogramValue>) ?? nonFiniteProblem(kind, value);
     case 'exponentialHistogram':
-      return exponentialHistogramProblem(value as Partial<ExponentialHistogramValue>);
+      return (
+        exponentialHistogramProblem(value as Partial<ExponentialHistogramValue>) ??
+        nonFiniteProblem(kind, value)
+      );
     default:
       return invalid('', `unknown point kind ${JSON.stringify(kind)}`);
   }
+}
+
+/** NaN and ±Inf where the shared rule (`nonFiniteField`) refuses them: they would poison every total. */
+function nonFiniteProblem(kind: PointKind, value: unknown): PointProblem | undefined {
+  const field = nonFiniteField(kind, value);
+  if (field === undefined) return undefined;
+  const number = (value as Record<string, unknown>)[field];
+  return {
+    code: 'NON_FINITE_SUM',
+    field,
+    reason: `a ${kind}'s ${field} must be finite, got ${String(number)}`,
+  };
 }
 
 /** A start or observation time outside what `DateTime64(9)` holds. */

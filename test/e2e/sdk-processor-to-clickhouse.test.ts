@@ -1,17 +1,23 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { ClickHouseMetricExporter } from '@tallyhouse/exporter-clickhouse';
+import { silentLogger } from '@tallyhouse/model';
+import { TenantProcessor } from '@tallyhouse/processor-tenant';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClickHouseMetricExporter, silentLogger } from '../src/index.ts';
-import { tempDir } from './support.ts';
 
-const dataDir = tempDir('sdk');
+const dataDir = mkdtempSync(join(tmpdir(), 'tallyhouse-sdk-'));
 const previous = process.env.TALLYHOUSE_DATA_DIR;
 process.env.TALLYHOUSE_DATA_DIR = dataDir;
 // No connection options at all: the defaults come from the environment (embedded chDB under TALLYHOUSE_DATA_DIR).
 const exporter = new ClickHouseMetricExporter({ logger: silentLogger });
+// The SDK's exporter is the tenant processor; the ClickHouse exporter is the stage behind it.
+const processor = new TenantProcessor({ next: exporter, logger: silentLogger });
 const provider = new MeterProvider({
   resource: resourceFromAttributes({ 'service.name': 'sdk-test' }),
-  readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })],
+  readers: [new PeriodicExportingMetricReader({ exporter: processor, exportIntervalMillis: 3_600_000 })],
 });
 
 afterAll(async () => {
@@ -20,7 +26,7 @@ afterAll(async () => {
   else process.env.TALLYHOUSE_DATA_DIR = previous;
 });
 
-describe('export(ResourceMetrics) from a plain SDK pipeline', () => {
+describe('a plain SDK pipeline: MeterProvider → TenantProcessor → ClickHouseMetricExporter', () => {
   it('reads its defaults from the environment', () => {
     expect(exporter.config.dataDir).toBe(dataDir);
     expect(exporter.config.url).toBeUndefined();
@@ -51,7 +57,7 @@ describe('export(ResourceMetrics) from a plain SDK pipeline', () => {
     const counter = provider.getMeter('sdk-test').createCounter('untenanted');
     counter.add(1, { queue: 'x' });
     await provider.forceFlush();
-    expect(exporter.stats().tenantRejectedPoints).toBeGreaterThanOrEqual(1);
+    expect(processor.stats().rejectedPoints.missing_tenant).toBeGreaterThanOrEqual(1);
     const reader = await exporter.reader();
     await expect(reader.sumTotals('')).rejects.toThrow();
   });

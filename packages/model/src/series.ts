@@ -58,6 +58,10 @@ export interface ExponentialBuckets {
   readonly bucketCounts: readonly number[];
 }
 
+/** The scales OTLP defines. Below -10 every finite double falls into buckets -2..0 already. */
+export const MIN_EXPONENTIAL_SCALE = -10;
+export const MAX_EXPONENTIAL_SCALE = 20;
+
 export interface ExponentialHistogramValue {
   readonly count: number;
   readonly sum: number;

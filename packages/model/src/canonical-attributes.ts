@@ -1,4 +1,4 @@
-import type { Attributes, AttributeValue } from './model.ts';
+import type { Attributes, AttributeValue } from './series.ts';
 
 /**
  * Structured, injective text encoding of attribute sets and values, used as series identity.
