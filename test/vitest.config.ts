@@ -1,15 +1,9 @@
-import { defineConfig } from 'vitest/config';
+import { workspaceVitestConfig } from '../vitest.shared.ts';
 
-export default defineConfig({
-  resolve: { conditions: ['@tallyhouse/source'] },
-  ssr: { resolve: { conditions: ['@tallyhouse/source'] } },
-  test: {
-    include: ['e2e/**/*.test.ts', 'chaos/**/*.test.ts'],
-    // chDB binds one data directory per process: every test file gets its own process.
-    pool: 'forks',
-    // The chaos suites time kills, outages and restarts of child processes: one file at a time on 2 cores.
-    fileParallelism: false,
-    testTimeout: 240_000,
-    hookTimeout: 60_000,
-  },
+export default workspaceVitestConfig({
+  include: ['e2e/**/*.test.ts', 'chaos/**/*.test.ts'],
+  // The chaos suites time kills, outages and restarts of child processes: one file at a time on 2 cores.
+  fileParallelism: false,
+  testTimeout: 240_000,
+  hookTimeout: 60_000,
 });

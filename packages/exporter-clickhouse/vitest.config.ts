@@ -1,12 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { workspaceVitestConfig } from '../../vitest.shared.ts';
 
-export default defineConfig({
-  resolve: { conditions: ['@tallyhouse/source'] },
-  ssr: { resolve: { conditions: ['@tallyhouse/source'] } },
-  test: {
-    include: ['test/**/*.test.ts'],
-    // Storage tests need one chDB data directory per process.
-    pool: 'forks',
-    testTimeout: 30_000,
-  },
-});
+export default workspaceVitestConfig();
