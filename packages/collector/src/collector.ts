@@ -114,7 +114,7 @@ export class Collector {
       next: this.exporter,
       logger: this.logger,
       autoFlush: false,
-      journal: this.durable,
+      flushLog: this.durable?.flushLog,
       onFlush: (_report, durationMs) => this.afterFlush(durationMs),
     });
     this.durable?.attach(this.processor);

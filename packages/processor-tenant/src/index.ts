@@ -1,12 +1,16 @@
 export * from './accumulator.ts';
 export * from './config.ts';
+export type { ConsumeReport, RejectionReason } from './consume-report.ts';
 export * from './cumulative-to-delta.ts';
 export * from './errors.ts';
+export type { BatchFailure, FlushLog } from './flush-log.ts';
+export type { FlushReport, ReplayedFlush } from './flusher.ts';
+export type { RequestTenant } from './input-walk.ts';
 export * from './merge/index.ts';
 export * from './point-validation.ts';
 export * from './sdk-adapter.ts';
 export * from './series-identity.ts';
-export * from './series-normalizer.ts';
 export * from './series-table.ts';
+export type { StreamSnapshotEntry } from './stream-store.ts';
 export * from './tenant-context.ts';
 export * from './tenant-processor.ts';

@@ -1,11 +1,11 @@
 /**
- * Fault injection around the real accumulator, for requests of one marked tenant: the stand-in for a bug a
+ * Fault injection around the real processor, for requests of one marked tenant: the stand-in for a bug a
  * request's content triggers (a merge that throws `RangeError: Invalid array length`, a heap exhaustion that
- * kills the process). Everything else goes to the real code. Wrapping `accumulator.consume` covers the live
- * apply (through `TenantProcessor.consume`) and the replay (which applies to the accumulator directly).
+ * kills the process). Everything else goes to the real code. Wrapping `consume` and `replayInput` covers the
+ * live apply and the replay of the write-ahead log alike.
  */
 import type { InputBatch } from '@tallyhouse/model';
-import type { Accumulator } from '@tallyhouse/processor-tenant';
+import type { TenantProcessor } from '@tallyhouse/processor-tenant';
 
 export type ApplyFault =
   /** Throws before applying anything. */
@@ -17,14 +17,23 @@ export type ApplyFault =
 
 export const INJECTED_MESSAGE = 'Invalid array length (injected fault)';
 
-export function injectApplyFault(accumulator: Accumulator, tenant: string, fault: ApplyFault) {
-  const consume = accumulator.consume.bind(accumulator);
-  accumulator.consume = (input, request, options) => {
+export function injectApplyFault(processor: TenantProcessor, tenant: string, fault: ApplyFault) {
+  const consume = processor.consume.bind(processor);
+  processor.consume = (input, request, options) => {
     if (request?.tenant !== tenant) return consume(input, request, options);
-    if (fault === 'kill') process.kill(process.pid, 'SIGKILL');
-    if (fault === 'partial') consume(firstMetricOnly(input), request, options);
-    throw new RangeError(INJECTED_MESSAGE);
+    return strike(fault, input, (part) => consume(part, request, options));
   };
+  const replayInput = processor.replayInput.bind(processor);
+  processor.replayInput = (input, request, arrivalMs) => {
+    if (request.tenant !== tenant) return replayInput(input, request, arrivalMs);
+    return strike(fault, input, (part) => replayInput(part, request, arrivalMs));
+  };
+}
+
+function strike(fault: ApplyFault, input: InputBatch, apply: (part: InputBatch) => void): never {
+  if (fault === 'kill') process.kill(process.pid, 'SIGKILL');
+  if (fault === 'partial') apply(firstMetricOnly(input));
+  throw new RangeError(INJECTED_MESSAGE);
 }
 
 function firstMetricOnly(input: InputBatch): InputBatch {

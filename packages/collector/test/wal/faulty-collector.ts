@@ -19,7 +19,7 @@ try {
 }
 const tenant = process.env.FAULT_TENANT;
 if (tenant !== undefined) {
-  injectApplyFault(collector.processor.accumulator, tenant, (process.env.FAULT ?? 'throw') as ApplyFault);
+  injectApplyFault(collector.processor, tenant, (process.env.FAULT ?? 'throw') as ApplyFault);
 }
 await collector.start();
 await new Promise<void>((resolve) => {

@@ -18,7 +18,7 @@ beforeAll(async () => {
   ({ collector, port } = await startCollector(dataDir, {
     env: { TALLYHOUSE_WAL: 'false', TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000' },
   }));
-  injectApplyFault(collector.processor.accumulator, 'poison', 'throw');
+  injectApplyFault(collector.processor, 'poison', 'throw');
 });
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
  * in-memory next stage): a request whose apply throws is quarantined and the pipeline goes on; a replay
  * treats it exactly as the live process did, so the batches it re-sends are the live ones, id for id and
  * point for point; a record a replay cannot read, or one the last start died on, is quarantined instead of
- * failing the start. Faults are injected around the real accumulator for one marked tenant (faults.ts).
+ * failing the start. Faults are injected around the real processor's apply for one marked tenant (faults.ts).
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,10 +52,10 @@ function incarnation(dir: string, fault?: { tenant: string; fault: ApplyFault })
       },
     },
     autoFlush: false,
-    journal: durable,
+    flushLog: durable.flushLog,
   });
   durable.attach(processor);
-  if (fault) injectApplyFault(processor.accumulator, fault.tenant, fault.fault);
+  if (fault) injectApplyFault(processor, fault.tenant, fault.fault);
   return { durable, processor, handed, counted, quarantine };
 }
 
