@@ -69,8 +69,6 @@ export class Accumulator {
   private readonly flight: Flight;
   private readonly rejectedPoints = zeroRejections();
   private acceptedPoints = 0;
-  /** The clock of the input being consumed (see `ConsumeOptions.nowMs`). */
-  private nowMs = 0;
 
   constructor(options: AccumulatorOptions = {}) {
     this.options = resolveAccumulatorOptions(options);
@@ -117,7 +115,7 @@ export class Accumulator {
   consume(input: InputBatch, request: RequestTenant = {}, options: ConsumeOptions = {}): ConsumeReport {
     const rejections = new RejectionTally();
     let accepted = 0;
-    this.nowMs = options.nowMs ?? this.options.now();
+    const nowMs = options.nowMs ?? this.options.now();
     const verdict = this.share.verdictFor(input, request);
     if (options.force || this.admission.surelyFits(pointCount(input))) {
       // Far from the caps (the common case): one pass, nothing materialised per point.
@@ -127,13 +125,13 @@ export class Accumulator {
           rejections.add('tenant_stream_limit', this.share.message(context.metric.name, tenant));
           return;
         }
-        this.apply(context, tenant, point, streamKey);
+        this.apply(context, tenant, point, streamKey, nowMs);
         accepted++;
       });
     } else {
       const prepared = this.prepare(input, request, rejections, verdict);
       this.admission.ensureRoom(prepared);
-      for (const item of prepared) this.apply(item.context, item.tenant, item.point, item.streamKey);
+      for (const item of prepared) this.apply(item.context, item.tenant, item.point, item.streamKey, nowMs);
       accepted = prepared.length;
     }
     this.share.forget(input);
@@ -200,13 +198,20 @@ export class Accumulator {
     return prepared;
   }
 
-  private apply(context: MetricContext, tenant: string, input: InputPoint, streamKey: string | undefined) {
+  /** Applies one valid point; `nowMs` is when its cumulative stream was seen (see `ConsumeOptions.nowMs`). */
+  private apply(
+    context: MetricContext,
+    tenant: string,
+    input: InputPoint,
+    streamKey: string | undefined,
+    nowMs: number,
+  ) {
     const metric = context.metric;
     // A point wider than the bucket limit is brought down at once, so neither stream state nor diffs
     // nor merges ever hold more than the limit of it.
     let point: TimedPoint = metric.kind === 'exponentialHistogram' ? this.fitted(input) : input;
     if (streamKey !== undefined) {
-      const delta = this.streams.toDelta(streamKey, tenant, metric, point, this.nowMs);
+      const delta = this.streams.toDelta(streamKey, tenant, metric, point, nowMs);
       if (delta === undefined) return;
       point = delta;
     }

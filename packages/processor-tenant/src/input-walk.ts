@@ -112,7 +112,7 @@ function metricContext(
   scope: InstrumentationScopeInfo,
   input: InputMetric,
 ): MetricContext {
-  // No slot is created here: only applying may change the buffer (a journal replay depends on the order).
+  // No slot is created here: only applying may change the buffer (replaying a log depends on the order).
   const slotKey = metricKey(resource, input.metric);
   const cumulative = input.temporality === 'cumulative' && input.metric.kind !== 'gauge';
   return {
