@@ -95,8 +95,6 @@ export type DurableTarget = Pick<TenantProcessor, 'reserve' | 'assess' | 'consum
   ReplayTarget;
 
 export class DurableIngest {
-  /** The processor's flush log (its `flushLog` option): flush records and checkpoints. */
-  readonly flushLog: FlushLog;
   private readonly wal: WriteAheadLog;
   private readonly quarantine: Quarantine;
   private readonly flushes: FlushRecords;
@@ -125,9 +123,12 @@ export class DurableIngest {
     this.recovered = recovered;
     if (recovered.damage)
       logger.error({ damage: recovered.damage }, 'write-ahead log damaged: kept the valid prefix');
-    // Segments younger than the dedup window keep the ACKs that let a restart recognise resends.
     this.flushes = new FlushRecords(wal, { checkpointPath, keepSegmentsMs: dedupWindowMs }, logger);
-    this.flushLog = this.flushes;
+  }
+
+  /** The processor's flush log (its `flushLog` option): flush records and checkpoints. */
+  get flushLog(): FlushLog {
+    return this.flushes;
   }
 
   /** The processor this log feeds; before `replay()` and `ingest()`. */
