@@ -585,7 +585,7 @@ describe('point-level problems answer 200 with partial_success and keep the vali
   }
 
   it.each<Encoding>(['protobuf', 'json'])(
-    'rejects NaN and ±Infinity values and stores the finite ones (%s)',
+    'rejects NaN and ±Infinity sum values and stores the finite ones; a gauge reading is kept as sent (%s)',
     async (encoding) => {
       const request = otlpRequest([
         sumMetric('requests', [
@@ -593,11 +593,15 @@ describe('point-level problems answer 200 with partial_success and keep the vali
           { value: 7, attributes: { kind: 'finite' } },
           { value: Number.POSITIVE_INFINITY, attributes: { kind: 'inf' } },
         ]),
+        // The shared finite-value rule: gauges are readings, never added up, so -Inf is stored (the newer
+        // reading wins the merge); a sum's NaN or Inf would poison every total.
         gaugeMetric('temperature', [{ value: Number.NEGATIVE_INFINITY }, { value: 21.5, time: NOW_NS + 1n }]),
+        gaugeMetric('pressure', [{ value: Number.NEGATIVE_INFINITY }]),
       ]);
-      await expectPartial(request, encoding, 3, /NaN|Infinity|finite/i, [
+      await expectPartial(request, encoding, 2, /NaN is not accepted; sum values must be finite/, [
         ['requests', 7],
         ['temperature', 21.5],
+        ['pressure', Number.NEGATIVE_INFINITY],
       ]);
     },
   );

@@ -227,7 +227,7 @@ describe('tallyhouse bin', () => {
       { TALLYHOUSE_AUTH: 'oauth' },
       /TALLYHOUSE_AUTH: expected one of header, apikey/,
     ],
-    ['CLICKHOUSE_URL=ftp://x', { CLICKHOUSE_URL: 'ftp://x' }, /CLICKHOUSE_URL .*must be http/],
+    ['CLICKHOUSE_URL=ftp://x', { CLICKHOUSE_URL: 'ftp://x' }, /CLICKHOUSE_URL: must be http/],
     [
       'a missing keys file',
       { TALLYHOUSE_AUTH: 'apikey', TALLYHOUSE_API_KEYS_FILE: '/nonexistent/keys.json' },
