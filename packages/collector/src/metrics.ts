@@ -2,8 +2,6 @@ import type { ExporterStats } from '@tallyhouse/exporter-clickhouse';
 import type { ProcessorStats } from '@tallyhouse/processor-tenant';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type RejectionReason = string;
-
 /**
  * The collector's own counters, in Prometheus text at `GET /metrics`. Request-path counters are
  * incremented as requests happen; processor and exporter figures are read from their `stats()` at scrape time.
