@@ -7,7 +7,7 @@ export type TenantResolution =
   | { readonly ok: true; readonly tenant: string }
   | { readonly ok: false; readonly message: string };
 
-/** Request headers with repeats kept apart (`IncomingMessage.headersDistinct`). */
+/** Request headers (or a protocol's metadata) with repeats kept apart, as `IncomingMessage.headersDistinct`. */
 export type DistinctHeaders = NodeJS.Dict<string[]>;
 
 /** Resolves the tenant of a request from its credentials; the payload never decides it (see the processor). */

@@ -1,5 +1,4 @@
 import type { Logger } from '@tallyhouse/model';
-import { BufferFullError, ProcessorShutdownError } from '@tallyhouse/processor-tenant';
 import type { TenantResolution } from '../auth.ts';
 import type { CollectorSettings } from '../config.ts';
 import type { TenantLimiter } from '../limits/tenant-limiter.ts';
@@ -13,8 +12,7 @@ import {
   type OtlpDecodeResult,
   type OtlpEncoding,
 } from '../otlp/index.ts';
-import type { IngestRequest, PendingIngest } from '../wal/durable-ingest.ts';
-import { WalWriteError } from '../wal/wal.ts';
+import { INTAKE_REFUSALS, type IngestRequest, type Intake, type PendingIngest } from './intake.ts';
 import { IngestRefusal } from './refusal.ts';
 
 export interface IngestDependencies {
@@ -22,7 +20,7 @@ export interface IngestDependencies {
   readonly metrics: CollectorMetrics;
   readonly logger: Logger;
   /** Makes a request durable (write-ahead log, when on); see `PendingIngest` for the steps that follow. */
-  readonly ingest: (request: IngestRequest) => Promise<PendingIngest>;
+  readonly ingest: Intake;
   /** `soft`/`hard` above the memory limits: new data is pushed back. */
   readonly memoryPressure: () => 'ok' | 'soft' | 'hard';
   /** True once shutdown began: new data is pushed back so clients retry elsewhere or later. */
@@ -157,21 +155,22 @@ export class IngestSequence {
     }
   }
 
-  /** A pipeline refusal as a push-back (retry later), or the unexpected error itself. */
+  /** An intake's refusal as a push-back (retry later), or the unexpected error itself. */
   private refusal(tenant: string, decoded: OtlpDecodeResult, error: unknown): unknown {
     const { deps } = this;
-    if (error instanceof BufferFullError || error instanceof ProcessorShutdownError) {
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (code === INTAKE_REFUSALS.bufferFull || code === INTAKE_REFUSALS.shuttingDown) {
       deps.metrics.pointsRejected.inc({ reason: 'refused_retry_later' }, decoded.acceptedDataPoints);
       deps.logger.warn(
-        { tenant, points: decoded.acceptedDataPoints, err: error.message },
+        { tenant, points: decoded.acceptedDataPoints, err: (error as Error).message },
         'pushing back: buffer full',
       );
-      return this.pushBack(error.message);
+      return this.pushBack((error as Error).message);
     }
-    if (error instanceof WalWriteError) {
+    if (code === INTAKE_REFUSALS.logUnwritable) {
       deps.metrics.pointsRejected.inc({ reason: 'refused_retry_later' }, decoded.acceptedDataPoints);
       deps.logger.error(
-        { tenant, err: error.message },
+        { tenant, err: (error as Error).message },
         'cannot write the write-ahead log (disk full or data directory unwritable)',
       );
       return this.pushBack('cannot store the request durably (data directory full or unwritable)');
