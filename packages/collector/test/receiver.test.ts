@@ -1,16 +1,22 @@
 /**
  * Happy paths of the collector's HTTP surface over a real socket, with embedded chDB storage: both OTLP
  * encodings, gzip, partial success, health/readiness/metrics endpoints, series merging across requests,
- * and cumulative-to-delta conversion per source stream.
+ * and cumulative-to-delta conversion per source stream. Then the ingest sequence alone, without HTTP, as a
+ * second protocol uses it.
  */
 import { gzipSync } from 'node:zlib';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import type { SeriesPoint } from '@tallyhouse/model';
+import { type SeriesPoint, silentLogger } from '@tallyhouse/model';
+import type { ConsumeReport } from '@tallyhouse/processor-tenant';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/index.ts';
+import { type IngestCall, type IngestDependencies, IngestSequence } from '../src/ingest/ingest-sequence.ts';
+import type { PendingIngest } from '../src/ingest/intake.ts';
+import { IngestRefusal } from '../src/ingest/refusal.ts';
+import { CollectorMetrics } from '../src/metrics.ts';
 import {
   CONTENT_TYPE,
   CUMULATIVE,
@@ -21,6 +27,7 @@ import {
   gaugeMetric,
   http,
   NOW_NS,
+  oneSum,
   otlpRequest,
   postMetrics,
   startCollector,
@@ -350,5 +357,102 @@ describe('merging and temporality', () => {
     }
     const reader = await collector.exporter.reader();
     expect((await reader.sumTotals(tenant)).map((t) => t.total)).toEqual([19]);
+  });
+});
+
+describe('the ingest sequence without HTTP (what another protocol reuses)', () => {
+  const report: ConsumeReport = {
+    acceptedPoints: 1,
+    rejectedPoints: 0,
+    rejectedByReason: {},
+    rejectionMessages: [],
+  };
+  const body = encodeRequest(oneSum('requests', 1), 'json');
+
+  /** Records a step, then returns what the step returns. */
+  const step = <T>(steps: string[], name: string, value: T): T => {
+    steps.push(name);
+    return value;
+  };
+
+  function sequence(steps: string[], overrides: Partial<IngestDependencies> = {}) {
+    const pending: PendingIngest = {
+      assess: () => step(steps, 'assess', report),
+      acknowledge: () => {
+        steps.push('acknowledge');
+        queueMicrotask(() => steps.push('next microtask'));
+        return true;
+      },
+      apply: () => step(steps, 'apply', report),
+      answered: () => steps.push('answered'),
+    };
+    const unscraped = () => {
+      throw new Error('not scraped in this test');
+    };
+    return new IngestSequence({
+      settings: { retryAfterSeconds: 5, allowTenantOverride: false },
+      metrics: new CollectorMetrics({ processor: unscraped, exporter: unscraped }),
+      logger: silentLogger,
+      ingest: async () => step(steps, 'intake', pending),
+      memoryPressure: () => 'ok',
+      isDraining: () => false,
+      ...overrides,
+    });
+  }
+
+  function call(steps: string[], tenant: IngestCall['tenant'] = { ok: true, tenant: 'acme' }): IngestCall {
+    return {
+      tenant,
+      encoding: 'json',
+      readBody: async () => step(steps, 'read body', body),
+      respond: (answer, delivered) => {
+        steps.push(`respond ${JSON.stringify(answer)}`);
+        delivered();
+      },
+    };
+  }
+
+  it('reads the body after the checks, then logs, acknowledges, answers and applies in one synchronous block', async () => {
+    const steps: string[] = [];
+    await sequence(steps).run(call(steps));
+    expect(steps).toEqual([
+      'read body',
+      'intake',
+      'assess',
+      'acknowledge',
+      'respond {"rejectedDataPoints":0,"errorMessage":""}',
+      'answered',
+      'apply',
+      'next microtask',
+    ]);
+  });
+
+  it('refuses without reading the body: push-back while draining, then an unauthenticated caller', async () => {
+    const steps: string[] = [];
+    const draining = sequence(steps, { isDraining: () => true }).run(call(steps));
+    await expect(draining).rejects.toThrow(IngestRefusal);
+    await expect(draining).rejects.toMatchObject({
+      kind: 'unavailable',
+      message: 'collector is shutting down; retry after 5s',
+      retryAfterSeconds: 5,
+    });
+    const unauthenticated = sequence(steps).run(call(steps, { ok: false, message: 'invalid API key' }));
+    await expect(unauthenticated).rejects.toMatchObject({
+      kind: 'unauthenticated',
+      message: 'invalid API key',
+    });
+    expect(steps).toEqual([]);
+  });
+
+  it("turns the intake's refusal codes into push-backs and passes any other error on", async () => {
+    const full = Object.assign(new Error('buffer full: 200000 series'), { code: 'BUFFER_FULL' });
+    const refused = sequence([], { ingest: () => Promise.reject(full) }).run(call([]));
+    await expect(refused).rejects.toMatchObject({
+      kind: 'unavailable',
+      message: 'buffer full: 200000 series; retry after 5s',
+      retryAfterSeconds: 5,
+    });
+    const bug = new Error('bug');
+    await expect(sequence([], { ingest: () => Promise.reject(bug) }).run(call([]))).rejects.toBe(bug);
   });
 });
