@@ -23,7 +23,7 @@ const LAYERS = {
  * wires to the write-ahead log.
  */
 const COLLECTOR_STAGES = [
-  { name: 'receiver', paths: ['otlp/', 'http/', 'ingest/', 'receiver.ts'] },
+  { name: 'receiver', paths: ['otlp/', 'http/', 'ingest/'] },
   { name: 'durable intake', paths: ['wal/'] },
 ];
 

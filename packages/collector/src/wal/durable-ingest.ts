@@ -8,6 +8,7 @@ import {
   type TenantProcessor,
 } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
+import type { IngestRequest, PendingIngest } from '../ingest/intake.ts';
 import type { OtlpDecodeResult } from '../otlp/index.ts';
 import { FlushRecords, readCheckpoint } from './flush-records.ts';
 import { type ReplaySummary, type ReplayTarget, replayLog } from './log-replay.ts';
@@ -26,6 +27,7 @@ import {
 import { ResendGuard, requestIdentity } from './resends.ts';
 import { type RecoveredLog, type WalOptions, WriteAheadLog } from './wal.ts';
 
+export type { IngestRequest, PendingIngest } from '../ingest/intake.ts';
 export type { ReplaySummary } from './log-replay.ts';
 export type { BodyEncoding } from './records.ts';
 
@@ -48,41 +50,6 @@ export type { BodyEncoding } from './records.ts';
  * replay cannot read, or one the process died on while replaying it (replay-marker.ts), is quarantined too
  * (log-replay.ts).
  */
-
-/**
- * A request that is durable but not yet acknowledged. The receiver calls `acknowledge()` (logs the ACK: from now
- * on the request counts, crash or not), writes the 200, then calls `apply()` — all in one synchronous block, and
- * a replay applies the request exactly where its ACK is — and `answered()` once the 200 was handed to the OS.
- *
- * Resends: a crash between the ACK and the 200 leaves a counted request whose client resends it. OTLP has no
- * idempotency key, but a resend is byte-identical, so a request identical (tenant, encoding, body) to one
- * acknowledged within the dedup window *whose 200 may not have reached its client* is answered and not counted
- * again — `acknowledge()` returns false and the caller must not `apply()` it. Once a 200 was written out in
- * full, an identical body is new data (two clients can send the same bytes).
- */
-export interface PendingIngest {
-  /**
-   * What the request's partial_success reports (rejected points), known before anything is applied. Called in
-   * the same synchronous block as `acknowledge()` and `apply()`: another request applied in between could change
-   * the verdict (a tenant's stream share, say), and a replay, which applies at the ACK, would then decide
-   * differently from the answer.
-   */
-  assess(): ConsumeReport;
-  acknowledge(): boolean;
-  /** Never throws: a request that cannot be applied is quarantined, and reported as such. */
-  apply(): ConsumeReport;
-  /** The response's 'finish': its 200 left the process whole, so its client will not resend it. */
-  answered(): void;
-}
-
-export interface IngestRequest {
-  readonly tenant: string;
-  readonly allowAttributeOverride: boolean;
-  readonly encoding: BodyEncoding;
-  /** The request body after decompression, exactly as decoded. */
-  readonly body: Uint8Array;
-  readonly decoded: OtlpDecodeResult;
-}
 
 export interface DurableIngestOptions extends WalOptions {
   readonly dedupWindowMs?: number;
