@@ -193,7 +193,8 @@ function sumsMatch(terms: readonly number[], stored: readonly number[]): boolean
 function gaugesMatch(values: readonly number[], stored: StoredMetric): boolean {
   if (values.length === 0) return stored.rows === 0;
   if (stored.rows === 0) return false;
-  return stored.values.every((v) => values.some((w) => v === w));
+  // NaN is a reading like any other (the shared finite-value rule keeps gauges as sent).
+  return stored.values.every((v) => values.some((w) => v === w || (Number.isNaN(v) && Number.isNaN(w))));
 }
 
 function outcomeMatches(table: Table, outcome: Outcome, stored: StoredMetric): boolean {
@@ -221,7 +222,7 @@ function describeOutcome(table: Table, outcome: Outcome | typeof UNKNOWN): strin
   if (outcome === UNKNOWN) return 'not modelled';
   if (table === 'sum')
     return `sum of ${outcome.terms.length} terms = ${outcome.terms.reduce((a, b) => a + b, 0)}`;
-  if (table === 'gauge') return `gauge values ${JSON.stringify(outcome.gauges.slice(0, 8))}`;
+  if (table === 'gauge') return `gauge values ${JSON.stringify(outcome.gauges.slice(0, 8).map(String))}`;
   return `count ${outcome.count}`;
 }
 

@@ -252,11 +252,12 @@ function finite(value: number | undefined): boolean {
   return value === undefined || Number.isFinite(value);
 }
 
-function numberFate(point: NumberPoint): Fate {
+/** The shared finite-value rule: a sum's NaN or ±Inf is refused; a gauge is a reading and kept as sent. */
+function numberFate(kind: 'sum' | 'gauge', point: NumberPoint): Fate {
   const common = commonFate(point);
   if (common !== undefined) return common;
   if (point.value === undefined) return 'reject';
-  if ('asDouble' in point.value && !Number.isFinite(point.value.asDouble)) return 'reject';
+  if (kind === 'sum' && 'asDouble' in point.value && !Number.isFinite(point.value.asDouble)) return 'reject';
   return 'accept';
 }
 
@@ -291,7 +292,7 @@ function pointFate(data: MetricData, point: PointCommon): Fate {
   switch (data.kind) {
     case 'gauge':
     case 'sum':
-      return numberFate(point as NumberPoint);
+      return numberFate(data.kind, point as NumberPoint);
     case 'histogram':
       return histogramFate(point as HistogramPoint);
     case 'exponentialHistogram':
