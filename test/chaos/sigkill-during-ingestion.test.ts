@@ -4,38 +4,30 @@
  * its own retries) keep exporting. Each time it restarts on the same data directory and port. At the end the
  * per-tenant totals in storage must equal, exactly, what the apps got a 200 for.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
 import {
-  type CollectorChild,
-  freePort,
-  killAllCollectors,
-  readStoredTotals,
-  startCollectorChild,
-  totalsByKey,
-} from '../../packages/collector/test/wal/collector-child.ts';
-import { expectedTotals, killAllApps, seededRandom, sleep, startTallyingApp } from './support.ts';
+  type CollectorProcess,
+  startCollectorProcess,
+} from '../../packages/collector/test/support/collector-process.ts';
+import { killStrayProcesses } from '../../packages/collector/test/support/node-process.ts';
+import { seededRandom } from '../../packages/collector/test/support/seeded-random.ts';
+import { readStoredTotals, totalsByKey } from '../../packages/collector/test/support/stored-in-child.ts';
+import { tempDirsRemovedAfterAll } from '../../packages/collector/test/support/temp-dirs.ts';
+import { expectedTotals, startTallyingApp } from './support.ts';
 
 const KILLS = Number(process.env.CHAOS_KILLS ?? 20);
-const dir = mkdtempSync(join(tmpdir(), 'tallyhouse-chaos-kill-'));
-
-afterAll(() => {
-  killAllApps();
-  killAllCollectors();
-  rmSync(dir, { recursive: true, force: true });
-});
+const dir = tempDirsRemovedAfterAll()('chaos-kill');
+afterAll(killStrayProcesses);
 
 it(`${KILLS} SIGKILLs during ingestion: storage equals exactly what the apps got a 200 for`, async () => {
   const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
   console.log(`chaos seed ${seed} (replay with CHAOS_SEED=${seed})`);
   const random = seededRandom(seed);
   const started = performance.now();
-  const port = await freePort();
   const env = { TALLYHOUSE_FLUSH_INTERVAL_MS: '250', TALLYHOUSE_LOG_LEVEL: 'info' };
-  let collector: CollectorChild = await startCollectorChild({ dataDir: dir, port, env });
-  const url = collector.url;
+  let collector: CollectorProcess = await startCollectorProcess({ dataDir: dir, env });
+  const { port, metricsUrl: url } = collector;
   const apps = [
     startTallyingApp({ url, tenant: 'acme', service: 'acme-delta', temporality: 'delta' }),
     startTallyingApp({ url, tenant: 'globex', service: 'globex-cumulative', temporality: 'cumulative' }),
@@ -49,7 +41,7 @@ it(`${KILLS} SIGKILLs during ingestion: storage equals exactly what the apps got
     await sleep(150 + Math.floor(random() * 1_500));
     await collector.kill();
     const before = performance.now();
-    collector = await startCollectorChild({ dataDir: dir, port, env });
+    collector = await startCollectorProcess({ dataDir: dir, port, env });
     restartMs.push(performance.now() - before);
     const replayed = /"msg":"write-ahead log replayed"/.test(collector.output());
     expect(replayed).toBe(true);

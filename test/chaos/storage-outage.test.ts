@@ -4,71 +4,47 @@
  * in its own process (`CLICKHOUSE_URL` points the collector at it). After recovery and a clean stop, the totals
  * must equal exactly what the apps got a 200 for: zero loss, zero duplicates.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
+import { startCollectorProcess } from '../../packages/collector/test/support/collector-process.ts';
 import {
-  freePort,
-  killAllCollectors,
-  readStoredTotals,
-  startCollectorChild,
-  totalsByKey,
-} from '../../packages/collector/test/wal/collector-child.ts';
-import { expectedTotals, killAllApps, sleep, startTallyingApp } from './support.ts';
+  killStrayProcesses,
+  type NodeProcess,
+  startNodeProcess,
+} from '../../packages/collector/test/support/node-process.ts';
+import { readStoredTotals, totalsByKey } from '../../packages/collector/test/support/stored-in-child.ts';
+import { tempDirsRemovedAfterAll } from '../../packages/collector/test/support/temp-dirs.ts';
+import { expectedTotals, startTallyingApp } from './support.ts';
 
 const OUTAGE_MS = Number(process.env.CHAOS_OUTAGE_MS ?? 60_000);
 const FACADE = fileURLToPath(new URL('./facade-process.ts', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'tallyhouse-chaos-outage-'));
-let facade: ChildProcess | undefined;
+const dir = tempDirsRemovedAfterAll()('chaos-outage');
+afterAll(killStrayProcesses);
 
-afterAll(() => {
-  killAllApps();
-  killAllCollectors();
-  if (facade?.exitCode === null) facade.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function startFacade(): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+/** The storage facade as its own process, once it printed its port; `down`/`up` on its stdin switch modes. */
+async function startFacade(): Promise<{ facade: NodeProcess; port: number }> {
   // `<dir>/chdb` is where an embedded collector would keep it, so the read-back below finds it.
-  const child = spawn(process.execPath, ['--conditions=@tallyhouse/source', FACADE, join(dir, 'chdb')], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`facade did not start:\n${output}`)), 30_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const port = /listening (\d+)/.exec(output)?.[1];
-      if (port !== undefined) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(port), output: () => output });
-      }
-    });
-  });
+  const facade = startNodeProcess(FACADE, { args: [join(dir, 'chdb')], stdin: true });
+  if (!(await facade.waitForOutput(/listening \d+/, 30_000))) {
+    throw new Error(`facade did not start:\n${facade.output()}`);
+  }
+  return { facade, port: Number(/listening (\d+)/.exec(facade.stdout())?.[1]) };
 }
 
 it(`storage down for ${OUTAGE_MS / 1000} s during ingestion: zero loss, zero duplicates after recovery`, async () => {
   const started = performance.now();
   const storage = await startFacade();
-  facade = storage.child;
-  const port = await freePort();
-  const collector = await startCollectorChild({
+  const collector = await startCollectorProcess({
     dataDir: dir,
-    port,
     env: {
       CLICKHOUSE_URL: `http://127.0.0.1:${storage.port}`,
       TALLYHOUSE_FLUSH_INTERVAL_MS: '250',
       TALLYHOUSE_LOG_LEVEL: 'info',
     },
   });
-  const url = collector.url;
+  const url = collector.metricsUrl;
   const apps = [
     startTallyingApp({ url, tenant: 'acme', service: 'acme-delta', temporality: 'delta', intervalMs: 100 }),
     startTallyingApp({
@@ -87,9 +63,9 @@ it(`storage down for ${OUTAGE_MS / 1000} s during ingestion: zero loss, zero dup
     }),
   ];
   await sleep(2_000);
-  storage.child.stdin?.write('down\n');
+  storage.facade.child.stdin?.write('down\n');
   await sleep(OUTAGE_MS);
-  storage.child.stdin?.write('up\n');
+  storage.facade.child.stdin?.write('up\n');
   await sleep(5_000);
   const tallies = await Promise.all(apps.map((app) => app.finish()));
   // Recovery: the exporter's backoff (up to 30 s) brings every retained part back to storage; wait for it.
@@ -109,8 +85,7 @@ it(`storage down for ${OUTAGE_MS / 1000} s during ingestion: zero loss, zero dup
   const code = await collector.stop();
   if (code !== 0) console.log(collector.output().split('\n').slice(-10).join('\n'));
   expect(code).toBe(0);
-  storage.child.kill('SIGTERM');
-  await new Promise((resolve) => storage.child.once('exit', resolve));
+  await storage.facade.stop();
   const stored = totalsByKey(await readStoredTotals(dir));
   const expected = expectedTotals(tallies);
   const summary = {

@@ -3,36 +3,19 @@
  * the last segment is damaged: cut mid-record, or garbage appended. The restart must not fail: it reports the
  * damage in its log, serves, and storage ends up with exactly the acknowledged requests whose records survived.
  */
-import {
-  appendFileSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  truncateSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  freePort,
-  killAllCollectors,
-  postJson,
-  readStoredTotals,
-  startCollectorChild,
-  sumRequest,
-  totalsByKey,
-  waitForOutput,
-} from '../../packages/collector/test/wal/collector-child.ts';
+import { startCollectorProcess } from '../../packages/collector/test/support/collector-process.ts';
+import { postJson } from '../../packages/collector/test/support/http-client.ts';
+import { killStrayProcesses } from '../../packages/collector/test/support/node-process.ts';
+import { readStoredTotals, totalsByKey } from '../../packages/collector/test/support/stored-in-child.ts';
+import { BASE_NS, sumRequest } from '../../packages/collector/test/support/sum-requests.ts';
+import { tempDirsRemovedAfterAll } from '../../packages/collector/test/support/temp-dirs.ts';
 
-const roots: string[] = [];
-afterAll(() => {
-  killAllCollectors();
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll();
+afterAll(killStrayProcesses);
 
-const BASE_NS = 1_700_000_000_000_000_000n;
 // No flush before the kill: everything acknowledged lives only in the log.
 const ENV = { TALLYHOUSE_FLUSH_INTERVAL_MS: '600000', TALLYHOUSE_LOG_LEVEL: 'info' };
 /** An ACK record: 17 header bytes + an 8-byte LSN. */
@@ -67,14 +50,13 @@ async function send(url: string, value: number, at: bigint): Promise<number | 'e
 describe('a damaged WAL tail after SIGKILL', () => {
   for (const damage of ['cut mid-record', 'garbage appended'] as const) {
     it(`${damage}: starts, reports the damage, serves, and keeps every surviving acknowledged request`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'tallyhouse-chaos-torn-'));
-      roots.push(dir);
-      const port = await freePort();
-      const first = await startCollectorChild({ dataDir: dir, port, env: ENV });
+      const dir = tempDir('chaos-torn');
+      const first = await startCollectorProcess({ dataDir: dir, env: ENV });
+      const { port } = first;
       let acknowledged = 0;
       // Sequential requests: the log is DATA 1, ACK 1, DATA 2, ACK 2, … with value i for request i.
       for (let i = 1; i <= 20; i++) {
-        expect(await send(first.url, i, BASE_NS + BigInt(i) * 1_000_000n)).toBe(200);
+        expect(await send(first.metricsUrl, i, BASE_NS + BigInt(i) * 1_000_000n)).toBe(200);
         acknowledged += i;
       }
       await first.kill();
@@ -89,20 +71,20 @@ describe('a damaged WAL tail after SIGKILL', () => {
         appendFileSync(segment, Buffer.from('\u0000\u0001 torn write, not a record \u00ff'.repeat(5)));
       }
 
-      const second = await startCollectorChild({ dataDir: dir, port, env: ENV });
-      expect(await waitForOutput(second, /write-ahead log damaged: kept the valid prefix/)).toBe(true);
+      const second = await startCollectorProcess({ dataDir: dir, port, env: ENV });
+      expect(await second.waitForOutput(/write-ahead log damaged: kept the valid prefix/)).toBe(true);
       const damageLine = second
         .output()
         .split('\n')
         .find((line) => line.includes('write-ahead log damaged'));
       console.log(`torn tail (${damage}): ${damageLine}`);
       for (let i = 1; i <= 5; i++) {
-        expect(await send(second.url, 100, BASE_NS + BigInt(100 + i) * 1_000_000n)).toBe(200);
+        expect(await send(second.metricsUrl, 100, BASE_NS + BigInt(100 + i) * 1_000_000n)).toBe(200);
         acknowledged += 100;
       }
       await second.kill();
       // And once more: the repaired log must not send it into a crash loop.
-      const third = await startCollectorChild({ dataDir: dir, port, env: ENV });
+      const third = await startCollectorProcess({ dataDir: dir, port, env: ENV });
       expect(third.output()).not.toMatch(/write-ahead log damaged/);
       expect(await third.stop()).toBe(0);
 

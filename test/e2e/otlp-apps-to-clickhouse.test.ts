@@ -7,12 +7,10 @@
  * After SIGTERM the collector must exit 0; this process then opens the data directory and the per-tenant
  * totals in ClickHouse must equal, exactly, what the apps say they recorded.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCollectorProcess } from '../../packages/collector/test/support/collector-process.ts';
+import { tempDirsRemovedAfterAll } from '../../packages/collector/test/support/temp-dirs.ts';
 import { type AppSummary, METRICS } from '../fixtures/app-summary.ts';
-import { startCollector } from '../support/collector-process.ts';
 import { type AppRun, runApp } from '../support/run-app.ts';
 import { openStoredUsage, type StoredUsage } from '../support/stored-usage.ts';
 
@@ -29,15 +27,14 @@ const RUNS: readonly AppRun[] = [
   { tenant: 'initech', instance: '3', temporality: 'cumulative', encoding: 'json', spoofTenant: 'acme' },
 ];
 
-let dataDir: string;
+const dataDir = tempDirsRemovedAfterAll()('e2e');
 let summaries: AppSummary[];
 let collectorExit: number | null;
 let collectorOutput: string;
 let stored: StoredUsage;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'tallyhouse-e2e-'));
-  const collector = await startCollector({
+  const collector = await startCollectorProcess({
     dataDir,
     // A short flush interval so the apps' exports land in several flushes (several parts per table).
     env: { TALLYHOUSE_FLUSH_INTERVAL_MS: '300', TALLYHOUSE_LOG_LEVEL: 'warn' },
@@ -53,7 +50,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stored?.close();
-  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
 
 function recorded(tenant: string) {

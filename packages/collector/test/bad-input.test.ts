@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/index.ts';
 import { concat, pb } from './otlp/otlp-encoder.ts';
 import { encodeWithProtobufjs } from './otlp/otlp-proto-reference.ts';
+import { type HttpAnswer, http, postMetrics, rawHttp } from './support/http-client.ts';
+import { startCollector, storedPoints, totalRowsWritten } from './support/in-process.ts';
 import {
   attributes,
   CONTENT_TYPE,
@@ -19,20 +21,13 @@ import {
   type Encoding,
   encodeRequest,
   gaugeMetric,
-  type HttpAnswer,
-  http,
   NOW_NS,
   numberPoint,
   oneSum,
   otlpRequest,
-  postMetrics,
-  rawHttp,
-  startCollector,
-  storedPoints,
   sumMetric,
-  tempDir,
-  totalRowsWritten,
-} from './support.ts';
+} from './support/otlp-requests.ts';
+import { tempDir } from './support/temp-dirs.ts';
 
 const MAX_BODY = 1_000_000;
 let collector: Collector;
@@ -397,6 +392,20 @@ describe('size limits apply after decompression (413)', () => {
   });
 });
 
+/** Posts one JSON sum whose tenant header lines are raw bytes (ones Node's client refuses to send). */
+function postWithRawTenantHeader(tenantHeaderLines: Buffer) {
+  const json = encodeRequest(oneSum('requests', 1), 'json');
+  return rawHttp(
+    port,
+    Buffer.concat([
+      Buffer.from('POST /v1/metrics HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n', 'latin1'),
+      tenantHeaderLines,
+      Buffer.from(`content-length: ${json.length}\r\nconnection: close\r\n\r\n`, 'latin1'),
+      json,
+    ]),
+  );
+}
+
 describe('tenant credentials (401)', () => {
   const body = encodeRequest(oneSum('requests', 1), 'protobuf');
 
@@ -453,18 +462,7 @@ describe('tenant credentials (401)', () => {
 
   it('never stores under a tenant header carrying a DEL byte (sent raw; the HTTP parser refuses it)', async () => {
     const rowsBefore = await totalRowsWritten(collector);
-    const json = encodeRequest(oneSum('requests', 1), 'json');
-    const answer = await rawHttp(
-      port,
-      Buffer.concat([
-        Buffer.from(
-          `POST /v1/metrics HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-tenant-id: ac\x7fme\r\n` +
-            `content-length: ${json.length}\r\nconnection: close\r\n\r\n`,
-          'latin1',
-        ),
-        json,
-      ]),
-    );
+    const answer = await postWithRawTenantHeader(Buffer.from('x-tenant-id: ac\x7fme\r\n', 'latin1'));
     // Either Node's parser refuses the header (400) or the collector refuses the tenant (401).
     expect([400, 401]).toContain(answer.status);
     if (answer.status === 401) expect(answer.text).toMatch(/control character/);
@@ -474,18 +472,8 @@ describe('tenant credentials (401)', () => {
 
   it('refuses a request carrying the tenant header twice instead of joining the values', async () => {
     const rowsBefore = await totalRowsWritten(collector);
-    const json = encodeRequest(oneSum('requests', 1), 'json');
-    const answer = await rawHttp(
-      port,
-      Buffer.concat([
-        Buffer.from(
-          'POST /v1/metrics HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n' +
-            'x-tenant-id: alpha\r\nx-tenant-id: beta\r\n' +
-            `content-length: ${json.length}\r\nconnection: close\r\n\r\n`,
-          'latin1',
-        ),
-        json,
-      ]),
+    const answer = await postWithRawTenantHeader(
+      Buffer.from('x-tenant-id: alpha\r\nx-tenant-id: beta\r\n', 'latin1'),
     );
     expect(await storedPoints(collector, 'alpha, beta')).toEqual([]);
     expect(answer.status).toBe(401);
@@ -493,16 +481,7 @@ describe('tenant credentials (401)', () => {
     expect(await totalRowsWritten(collector)).toBe(rowsBefore);
   });
   it('never stores a UTF-8 tenant header under a mis-decoded tenant', async () => {
-    const json = encodeRequest(oneSum('requests', 1), 'json');
-    const answer = await rawHttp(
-      port,
-      Buffer.concat([
-        Buffer.from('POST /v1/metrics HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n', 'latin1'),
-        Buffer.from('x-tenant-id: café\r\n', 'utf8'),
-        Buffer.from(`content-length: ${json.length}\r\nconnection: close\r\n\r\n`, 'latin1'),
-        json,
-      ]),
-    );
+    const answer = await postWithRawTenantHeader(Buffer.from('x-tenant-id: café\r\n', 'utf8'));
     // Node decodes header bytes as latin1: the UTF-8 bytes of "café" read as "cafÃ©".
     expect(await storedPoints(collector, 'caf\u00c3\u00a9')).toEqual([]);
     // Either the tenant is read as UTF-8, or it is refused; both are fine, a third tenant is not.

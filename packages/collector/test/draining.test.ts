@@ -5,9 +5,11 @@
  */
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { ClickHouseMetricExporter } from '@tallyhouse/exporter-clickhouse';
 import { describe, expect, it } from 'vitest';
-import { encodeRequest, oneSum, postMetrics, startCollector, tempDir } from './support.ts';
+import { postMetrics } from './support/http-client.ts';
+import { readDataDir, startCollector } from './support/in-process.ts';
+import { encodeRequest, oneSum } from './support/otlp-requests.ts';
+import { tempDir } from './support/temp-dirs.ts';
 
 describe('draining', () => {
   it('answers a request whose body completes after stop() with 503 + Retry-After, and flushes what it had', async () => {
@@ -43,17 +45,9 @@ describe('draining', () => {
     expect(answer).toMatch(/\r\nretry-after: 3\r\n/i);
     expect(answer).toMatch(/shut down.*retry after 3s/);
 
-    const exporter = new ClickHouseMetricExporter({
-      dataDir,
-      env: {},
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-    });
-    try {
-      const reader = await exporter.reader();
+    await readDataDir(dataDir, async (reader) => {
       expect((await reader.sumTotals('early')).map((t) => t.total)).toEqual([11]);
       expect(await reader.sumTotals('late')).toEqual([]);
-    } finally {
-      await exporter.shutdown();
-    }
+    });
   });
 });

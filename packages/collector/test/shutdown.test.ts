@@ -3,92 +3,24 @@
  * accepting, flushes everything it accepted into embedded chDB and exits 0. The data directory is then
  * opened in this process and read back per tenant. Bad configuration exits 2 naming the variable.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ClickHouseMetricExporter } from '@tallyhouse/exporter-clickhouse';
-import { describe, expect, it } from 'vitest';
-import {
-  encodeRequest,
-  gaugeMetric,
-  http,
-  NOW_NS,
-  otlpRequest,
-  postMetrics,
-  sumMetric,
-  tempDir,
-} from './support.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, startCollectorProcess } from './support/collector-process.ts';
+import { http, postMetrics } from './support/http-client.ts';
+import { readDataDir } from './support/in-process.ts';
+import { killStrayProcesses } from './support/node-process.ts';
+import { encodeRequest, gaugeMetric, NOW_NS, otlpRequest, sumMetric } from './support/otlp-requests.ts';
+import { tempDir } from './support/temp-dirs.ts';
 
-const PACKAGE_DIR = join(import.meta.dirname, '..');
+afterAll(killStrayProcesses);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-interface Bin {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function runBin(env: Record<string, string>, args: string[] = []): Bin {
-  const child = spawn(process.execPath, ['--conditions=@tallyhouse/source', 'src/bin.ts', ...args], {
-    cwd: PACKAGE_DIR,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-    }),
-  ]);
-}
-
-async function waitHealthy(port: number, bin: Bin, deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (Date.now() < until) {
-    if (bin.child.exitCode !== null) throw new Error(`bin exited early: ${bin.stderr()}${bin.stdout()}`);
-    try {
-      if ((await http(port, { method: 'GET', path: '/healthz' })).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`bin not healthy within ${deadlineMs} ms: ${bin.stderr()}${bin.stdout()}`);
-}
-
-/** Reads the data directory the child wrote (the child has exited, so chDB can bind it here). */
-async function readBack(dataDir: string, tenants: string[]) {
-  const exporter = new ClickHouseMetricExporter({ dataDir, env: {}, logger: silentLogger });
-  try {
-    const reader = await exporter.reader();
+/** Sum totals and latest gauges per tenant, read from the data directory the bin wrote (it has exited). */
+function readBack(dataDir: string, tenants: string[]) {
+  return readDataDir(dataDir, async (reader) => {
     const out: Record<string, { sums: Record<string, number>; gauges: Record<string, number> }> = {};
     for (const tenant of tenants) {
       const sums = Object.fromEntries((await reader.sumTotals(tenant)).map((t) => [t.metricName, t.total]));
@@ -98,26 +30,20 @@ async function readBack(dataDir: string, tenants: string[]) {
       out[tenant] = { sums, gauges };
     }
     return out;
-  } finally {
-    await exporter.shutdown();
-  }
+  });
 }
-
-const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe('tallyhouse bin', () => {
   it('flushes everything accepted to storage on SIGTERM and exits 0', async () => {
     const dataDir = tempDir('bin-shutdown');
-    const port = await freePort();
-    const bin = runBin({
-      TALLYHOUSE_DATA_DIR: dataDir,
-      TALLYHOUSE_PORT: String(port),
+    const bin = await startCollectorProcess({
+      dataDir,
       // Nothing reaches storage before shutdown unless shutdown flushes it.
-      TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000',
-      TALLYHOUSE_LOG_LEVEL: 'info',
+      env: { TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000', TALLYHOUSE_LOG_LEVEL: 'info' },
+      wait: 'healthz',
     });
+    const { port } = bin;
     try {
-      await waitHealthy(port, bin, 30_000);
       expect((await http(port, { method: 'GET', path: '/readyz' })).status).toBe(200);
 
       const sent: Record<string, number> = { acme: 0, globex: 0 };
@@ -196,7 +122,7 @@ describe('tallyhouse bin', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
 
       bin.child.kill('SIGTERM');
-      const exit = await within(bin.exited, 30_000, 'exit after SIGTERM');
+      const exit = await bin.waitForExit(30_000);
       stop = true;
       await racing;
       agent.destroy();
@@ -212,7 +138,7 @@ describe('tallyhouse bin', () => {
       expect(racingStored).toBeLessThanOrEqual(racingAccepted + 1);
       expect(racingAccepted + pushedBack).toBeGreaterThan(0);
     } finally {
-      bin.child.kill('SIGKILL');
+      await bin.kill();
     }
   }, 90_000);
 
@@ -234,8 +160,8 @@ describe('tallyhouse bin', () => {
       /TALLYHOUSE_API_KEYS_FILE: cannot read \/nonexistent\/keys\.json/,
     ],
   ])('exits 2 on bad configuration (%s), naming the variable on stderr', async (_label, env, message) => {
-    const bin = runBin({ TALLYHOUSE_DATA_DIR: tempDir('bin-bad-config'), ...env });
-    const exit = await within(bin.exited, 20_000, 'exit on bad configuration');
+    const bin = await startCollectorProcess({ dataDir: tempDir('bin-bad-config'), env, wait: 'none' });
+    const exit = await bin.waitForExit(20_000);
     expect(exit.code).toBe(2);
     expect(bin.stderr()).toMatch(/^tallyhouse: invalid configuration: /);
     expect(bin.stderr()).toMatch(message);
@@ -247,19 +173,20 @@ describe('tallyhouse bin', () => {
     await once(blocker, 'listening');
     const { port } = blocker.address() as { port: number };
     try {
-      const bin = runBin({
-        TALLYHOUSE_DATA_DIR: tempDir('bin-port-taken'),
-        TALLYHOUSE_PORT: String(port),
-        TALLYHOUSE_LOG_LEVEL: 'silent',
+      const bin = await startCollectorProcess({
+        dataDir: tempDir('bin-port-taken'),
+        port,
+        env: { TALLYHOUSE_LOG_LEVEL: 'silent' },
+        wait: 'none',
       });
       try {
-        const exit = await within(bin.exited, 30_000, 'exit when the port is taken');
+        const exit = await bin.waitForExit(30_000);
         expect(exit.code).toBe(2);
         expect(bin.stderr()).toMatch(
           /^tallyhouse: invalid configuration: TALLYHOUSE_PORT: port \d+ is already in use/,
         );
       } finally {
-        bin.child.kill('SIGKILL');
+        await bin.kill();
       }
     } finally {
       blocker.close();
@@ -267,45 +194,56 @@ describe('tallyhouse bin', () => {
   }, 40_000);
 
   it('prints the hash of an API key with `hash-key`', async () => {
-    const bin = runBin({}, ['hash-key', 'abc']);
-    expect(await within(bin.exited, 20_000, 'hash-key')).toEqual({ code: 0, signal: null });
+    const bin = await startCollectorProcess({ args: ['hash-key', 'abc'], wait: 'none' });
+    expect(await bin.waitForExit(20_000)).toEqual({ code: 0, signal: null });
     expect(bin.stdout()).toBe('sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n');
-    const usage = runBin({}, ['hash-key']);
-    expect((await within(usage.exited, 20_000, 'hash-key usage')).code).toBe(2);
+    const usage = await startCollectorProcess({ args: ['hash-key'], wait: 'none' });
+    expect((await usage.waitForExit(20_000)).code).toBe(2);
     expect(usage.stderr()).toMatch(/usage: tallyhouse hash-key <api-key>/);
   });
 });
 
 describe('tallyhouse bin with storage unreachable', () => {
+  /** The bin, pointed at a ClickHouse URL nothing listens on, retrying fast, flushing only at shutdown. */
+  async function startWithStorageDown(dataDir: string, env: Record<string, string> = {}) {
+    return startCollectorProcess({
+      dataDir,
+      wait: 'healthz',
+      env: {
+        CLICKHOUSE_URL: `http://127.0.0.1:${await freePort()}`,
+        TALLYHOUSE_CREATE_SCHEMA: 'false',
+        TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000',
+        TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: '1500',
+        TALLYHOUSE_RETRY_INITIAL_MS: '50',
+        TALLYHOUSE_RETRY_MAX_MS: '100',
+        ...env,
+      },
+    });
+  }
+
+  /** Sends 42 for tenant `stranded`; it must be accepted although storage is down. */
+  async function sendStranded(port: number) {
+    const answer = await postMetrics(
+      port,
+      otlpRequest([sumMetric('requests', [{ value: 42, attributes: { route: '/pay' } }])]),
+      'protobuf',
+      { 'x-tenant-id': 'stranded' },
+    );
+    expect(answer.status).toBe(200);
+  }
+
   it('without the WAL, keeps accepted data in the dead-letter file when SIGTERM comes and ClickHouse is down', async () => {
     const dataDir = tempDir('bin-storage-down');
-    const port = await freePort();
-    const deadClickHouse = await freePort();
-    const bin = runBin({
+    const bin = await startWithStorageDown(dataDir, {
       TALLYHOUSE_WAL: 'false',
-      TALLYHOUSE_DATA_DIR: dataDir,
-      TALLYHOUSE_PORT: String(port),
-      CLICKHOUSE_URL: `http://127.0.0.1:${deadClickHouse}`,
-      TALLYHOUSE_CREATE_SCHEMA: 'false',
-      TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000',
-      TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: '1500',
-      TALLYHOUSE_RETRY_INITIAL_MS: '50',
-      TALLYHOUSE_RETRY_MAX_MS: '100',
       TALLYHOUSE_LOG_LEVEL: 'info',
     });
     try {
-      await waitHealthy(port, bin, 30_000);
-      expect((await http(port, { method: 'GET', path: '/readyz' })).status).toBe(503);
-      const answer = await postMetrics(
-        port,
-        otlpRequest([sumMetric('requests', [{ value: 42, attributes: { route: '/pay' } }])]),
-        'protobuf',
-        { 'x-tenant-id': 'stranded' },
-      );
-      expect(answer.status).toBe(200);
+      expect((await http(bin.port, { method: 'GET', path: '/readyz' })).status).toBe(503);
+      await sendStranded(bin.port);
 
       bin.child.kill('SIGTERM');
-      const exit = await within(bin.exited, 30_000, 'exit after SIGTERM');
+      const exit = await bin.waitForExit(30_000);
       const output = `${bin.stdout()}\n${bin.stderr()}`;
       let letters = '';
       try {
@@ -325,59 +263,42 @@ describe('tallyhouse bin with storage unreachable', () => {
       expect(exit.signal).toBeNull();
       expect([0, 1]).toContain(exit.code);
     } finally {
-      bin.child.kill('SIGKILL');
+      await bin.kill();
     }
   }, 60_000);
 
   it('with the WAL, keeps accepted data in the log when ClickHouse is down, and writes it once storage is back', async () => {
     const dataDir = tempDir('bin-storage-down-wal');
-    const port = await freePort();
-    const deadClickHouse = await freePort();
-    const down = runBin({
-      TALLYHOUSE_DATA_DIR: dataDir,
-      TALLYHOUSE_PORT: String(port),
-      CLICKHOUSE_URL: `http://127.0.0.1:${deadClickHouse}`,
-      TALLYHOUSE_CREATE_SCHEMA: 'false',
-      TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000',
-      TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: '1500',
-      TALLYHOUSE_RETRY_INITIAL_MS: '50',
-      TALLYHOUSE_RETRY_MAX_MS: '100',
-    });
+    const down = await startWithStorageDown(dataDir);
+    const { port } = down;
     try {
-      await waitHealthy(port, down, 30_000);
-      const answer = await postMetrics(
-        port,
-        otlpRequest([sumMetric('requests', [{ value: 42, attributes: { route: '/pay' } }])]),
-        'protobuf',
-        { 'x-tenant-id': 'stranded' },
-      );
-      expect(answer.status).toBe(200);
+      await sendStranded(port);
       down.child.kill('SIGTERM');
-      const exit = await within(down.exited, 30_000, 'exit after SIGTERM');
+      const exit = await down.waitForExit(30_000);
       expect(exit.signal).toBeNull();
       expect(existsSync(join(dataDir, 'dead-letters', 'dead-letters.ndjson'))).toBe(false);
     } finally {
-      down.child.kill('SIGKILL');
+      await down.kill();
     }
     // Storage is back (embedded chDB in the same data directory): the log replays the request, once.
     // (This process already holds another chDB directory, so the check reads the collector's own counters.)
-    const up = runBin({
-      TALLYHOUSE_DATA_DIR: dataDir,
-      TALLYHOUSE_PORT: String(port),
-      TALLYHOUSE_FLUSH_INTERVAL_MS: '200',
+    const up = await startCollectorProcess({
+      dataDir,
+      port,
+      env: { TALLYHOUSE_FLUSH_INTERVAL_MS: '200' },
+      wait: 'healthz',
     });
     try {
-      await waitHealthy(port, up, 30_000);
       const rowsWritten = async () => {
         const text = (await http(port, { method: 'GET', path: '/metrics' })).body.toString();
         return /tallyhouse_rows_written_total\{table="otel_metrics_sum"\} (\d+)/.exec(text)?.[1];
       };
       await expect.poll(rowsWritten, { timeout: 20_000, interval: 100 }).toBe('1');
       up.child.kill('SIGTERM');
-      expect((await within(up.exited, 30_000, 'exit after SIGTERM')).code).toBe(0);
+      expect((await up.waitForExit(30_000)).code).toBe(0);
       expect(up.stdout()).toMatch(/"requests":1,.*"msg":"write-ahead log replayed"/);
     } finally {
-      up.child.kill('SIGKILL');
+      await up.kill();
     }
   }, 90_000);
 });

@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { killAllCollectors } from '../wal/collector-child.ts';
+import { killStrayProcesses } from '../support/node-process.ts';
 import { AVOIDABLE, type Avoidable, CASE_KINDS, type CaseKind, KNOWN } from './cases.ts';
 import { formatReport } from './report.ts';
 import { runCampaign } from './runner.ts';
@@ -78,7 +78,7 @@ const avoid = new Set(list<Avoidable>('avoid', avoidText, AVOIDABLE) ?? []);
 const outDir = values.out ?? join(tmpdir(), `tallyhouse-fuzz-${seed}-${Date.now().toString(36)}`);
 
 process.on('SIGINT', () => {
-  killAllCollectors();
+  killStrayProcesses();
   process.exit(130);
 });
 
@@ -121,5 +121,5 @@ if (report.failures.length > 0) {
   writeFileSync(join(outDir, 'report.txt'), formatReport(report, reportOptions, 100_000));
   console.log(`full report: ${join(outDir, 'report.txt')}`);
 }
-killAllCollectors();
+killStrayProcesses();
 process.exitCode = report.failures.length === 0 ? 0 : 1;

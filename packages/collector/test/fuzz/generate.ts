@@ -299,6 +299,15 @@ function numberValue(rng: Rng): NumberValue {
   ])();
 }
 
+/** A histogram's sum: mostly finite, sometimes absent (it is optional in OTLP), rarely NaN. */
+function histogramSum(rng: Rng): number | undefined {
+  return rng.weighted<() => number | undefined>([
+    [85, () => finiteDouble(rng)],
+    [12, () => undefined],
+    [3, () => Number.NaN],
+  ])();
+}
+
 function smallCount(rng: Rng): bigint {
   return rng.weighted<() => bigint>([
     [70, () => BigInt(rng.int(0, 100))],
@@ -361,11 +370,7 @@ function histogramPoint(rng: Rng, t: Times, attrs: KeyValue[]): HistogramPoint {
     ...t,
     flags: flags(rng),
     count,
-    sum: rng.weighted<() => number | undefined>([
-      [85, () => finiteDouble(rng)],
-      [12, () => undefined],
-      [3, () => Number.NaN],
-    ])(),
+    sum: histogramSum(rng),
     bucketCounts,
     bounds,
     min: minMax(rng),
@@ -416,11 +421,7 @@ function exponentialPoint(rng: Rng, t: Times, attrs: KeyValue[]): ExponentialPoi
     ...t,
     flags: flags(rng),
     count,
-    sum: rng.weighted<() => number | undefined>([
-      [85, () => finiteDouble(rng)],
-      [12, () => undefined],
-      [3, () => Number.NaN],
-    ])(),
+    sum: histogramSum(rng),
     scale: exponentialScale(rng),
     zeroCount,
     positive,

@@ -4,12 +4,12 @@
  * stored for a refused request.
  */
 import { describe, expect, it } from 'vitest';
+import type { StoredDump } from '../support/stored-in-child.ts';
 import { makeCase } from './cases.ts';
 import { canAddUp, expectationOf, scaled, verifyGroup } from './expect.ts';
 import type { AcceptedPoint } from './model.ts';
 import { decoderDisagreement, type Pending, verifyStorage } from './oracle.ts';
 import { referenceOutcome } from './reference.ts';
-import type { StoredDump } from './session.ts';
 
 function point(value: number, extra: Partial<AcceptedPoint> = {}): AcceptedPoint {
   return {

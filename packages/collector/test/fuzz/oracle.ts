@@ -3,6 +3,7 @@
  * the model) and the storage verification of a whole session.
  */
 import type { OtlpDecodeResult } from '../../src/otlp/index.ts';
+import type { StoredDump } from '../support/stored-in-child.ts';
 import type { FuzzCase } from './cases.ts';
 import { MAX_BODY_BYTES } from './cases.ts';
 import {
@@ -18,7 +19,7 @@ import {
 import { assess, pointText, type Table } from './model.ts';
 import { flattenDecoded, type ReferenceOutcome, referenceOutcome } from './reference.ts';
 import { parseExportResponse, parseStatus } from './response.ts';
-import type { HttpOutcome, StoredDump } from './session.ts';
+import type { HttpOutcome } from './session.ts';
 
 export type FailureCategory =
   | 'hang'
@@ -151,40 +152,30 @@ export function judgeCase(c: FuzzCase, outcome: HttpOutcome): CaseResult {
   }
 
   const base = { ms: outcome.ms };
+  /** No answer, or one that applied nothing: storage holds nothing of it (`nothing`) or may (`maybe`). */
+  const notApplied = (
+    status: CaseResult['status'],
+    expect: 'nothing' | 'maybe',
+    expected: TenantExpectation | undefined,
+  ): CaseResult => ({
+    ...base,
+    status,
+    rejected: undefined,
+    accepted: 0,
+    failures,
+    pending: { case: c, expect, expectation: expected, rejected: undefined },
+  });
   if (outcome.status === 'timeout' || outcome.status === 'error') {
     fail(outcome.status === 'timeout' ? 'hang' : 'connection', `${outcome.error}`);
-    return {
-      ...base,
-      status: outcome.status,
-      rejected: undefined,
-      accepted: 0,
-      failures,
-      pending: { case: c, expect: 'maybe', expectation, rejected: undefined },
-    };
+    return notApplied(outcome.status, 'maybe', expectation);
   }
   const answered = outcome as Extract<HttpOutcome, { body: Buffer }>;
   const status = answered.status;
   const encoding = c.request.headers['content-type'] === undefined ? 'json' : (reference?.encoding ?? 'json');
-  if (PUSH_BACK.has(status)) {
-    return {
-      ...base,
-      status,
-      rejected: undefined,
-      accepted: 0,
-      failures,
-      pending: { case: c, expect: 'nothing', expectation, rejected: undefined },
-    };
-  }
+  if (PUSH_BACK.has(status)) return notApplied(status, 'nothing', expectation);
   if (status >= 500) {
     fail('server-error', `answered ${status}: ${answered.body.toString('utf8').slice(0, 300)}`);
-    return {
-      ...base,
-      status,
-      rejected: undefined,
-      accepted: 0,
-      failures,
-      pending: { case: c, expect: 'maybe', expectation, rejected: undefined },
-    };
+    return notApplied(status, 'maybe', expectation);
   }
   if (expectedStatus !== undefined && status !== expectedStatus) {
     const why =
@@ -203,14 +194,7 @@ export function judgeCase(c: FuzzCase, outcome: HttpOutcome): CaseResult {
         `the ${status} body is not a google.rpc.Status in ${encoding}: ${(error as Error).message}`,
       );
     }
-    return {
-      ...base,
-      status,
-      rejected: undefined,
-      accepted: 0,
-      failures,
-      pending: { case: c, expect: 'nothing', expectation: undefined, rejected: undefined },
-    };
+    return notApplied(status, 'nothing', undefined);
   }
   let rejected: number | undefined;
   try {

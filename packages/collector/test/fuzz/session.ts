@@ -4,17 +4,14 @@
  * capped heap (a runaway allocation kills it in seconds instead of swapping the machine). Requests carry a
  * timeout: a hang is a finding, not a stuck run.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type CollectorChild, freePort, startCollectorChild } from '../wal/collector-child.ts';
+import { type CollectorProcess, freePort, startCollectorProcess } from '../support/collector-process.ts';
+import { readStoredDump, type StoredDump } from '../support/stored-in-child.ts';
 import { MAX_BODY_BYTES } from './cases.ts';
 import type { HttpRequestSpec } from './reference.ts';
-
-const READ_STORED = fileURLToPath(new URL('./read-stored.ts', import.meta.url));
 
 export interface SessionOptions {
   readonly heapMiB: number;
@@ -38,17 +35,11 @@ export type HttpOutcome =
   | { readonly status: number; readonly body: Buffer; readonly ms: number }
   | { readonly status: 'timeout' | 'error'; readonly error: string; readonly ms: number };
 
-export interface StoredDump {
-  readonly rows: [tenant: string, table: string, metric: string, value: string][];
-  readonly deadLetters: { tenant: string; table: string; code: string; error: string }[];
-  readonly quarantined: { id: string; tenant: string; error: string }[];
-}
-
 export class CollectorSession {
   readonly dataDir: string;
   readonly port: number;
   private readonly options: SessionOptions;
-  private child: CollectorChild | undefined;
+  private child: CollectorProcess | undefined;
   /** Output of earlier incarnations (the last few KB of each). */
   private history = '';
 
@@ -78,7 +69,7 @@ export class CollectorSession {
 
   /** Starts an incarnation on the data directory (replaying its log); throws when it does not get ready. */
   async start(): Promise<void> {
-    this.child = await startCollectorChild({
+    this.child = await startCollectorProcess({
       dataDir: this.dataDir,
       port: this.port,
       env: this.env(),
@@ -87,8 +78,7 @@ export class CollectorSession {
   }
 
   alive(): boolean {
-    const c = this.child?.child;
-    return c !== undefined && c.exitCode === null && c.signalCode === null;
+    return this.child?.running() ?? false;
   }
 
   /** How the current incarnation ended, if it did. */
@@ -145,21 +135,7 @@ export class CollectorSession {
 
   /** Every stored row, read in a separate process (the collector must have exited). */
   readStored(): Promise<StoredDump> {
-    return new Promise((resolve, reject) => {
-      execFile(
-        process.execPath,
-        ['--conditions=@tallyhouse/source', READ_STORED, this.dataDir],
-        {
-          timeout: 120_000,
-          maxBuffer: 1024 * 1024 * 1024,
-          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-        },
-        (error, stdout, stderr) => {
-          if (error) reject(new Error(`read-stored failed: ${error.message}\n${stderr}`));
-          else resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as StoredDump);
-        },
-      );
-    });
+    return readStoredDump(this.dataDir);
   }
 
   async close(): Promise<void> {

@@ -5,17 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -25,28 +15,20 @@ import {
   type LockHolder,
   STALE_AFTER_MS,
 } from '../../src/data-dir-lock.ts';
-import {
-  freePort,
-  killAllCollectors,
-  postJson,
-  startCollectorChild,
-  sumRequest,
-  waitForOutput,
-} from './collector-child.ts';
+import { startCollectorProcess } from '../support/collector-process.ts';
+import { postJson } from '../support/http-client.ts';
+import { killStrayProcesses } from '../support/node-process.ts';
+import { sumRequest } from '../support/sum-requests.ts';
+import { tempDirsRemovedAfterAll } from '../support/temp-dirs.ts';
 
-const roots: string[] = [];
+const tempDir = tempDirsRemovedAfterAll();
 const children: ChildProcess[] = [];
 afterAll(() => {
-  killAllCollectors();
+  killStrayProcesses();
   for (const child of children) child.kill('SIGKILL');
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
 
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tallyhouse-lock-'));
-  roots.push(dir);
-  return dir;
-}
+const dataDir = () => tempDir('lock');
 
 /** What this process writes into a lock file (boot id, pid namespace…), with some fields replaced. */
 function holderLike(dir: string, changes: Partial<LockHolder>): LockHolder {
@@ -163,14 +145,14 @@ describe('a second collector on the same data directory', () => {
   it('refuses before touching anything (exit 2, names TALLYHOUSE_DATA_DIR and the holder pid; WAL files byte-identical); a stale lock is taken over', async () => {
     const dir = dataDir();
     const env = { TALLYHOUSE_FLUSH_INTERVAL_MS: '600000', TALLYHOUSE_LOG_LEVEL: 'info' };
-    const first = await startCollectorChild({ dataDir: dir, port: await freePort(), env });
+    const first = await startCollectorProcess({ dataDir: dir, env });
     const body = sumRequest([{ metric: 'm', value: 1, stream: 's', startNs: 1n, timeNs: 2n }], 1);
-    expect((await postJson(first.url, 'acme', body)).status).toBe(200);
+    expect((await postJson(first.metricsUrl, 'acme', body)).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 200)); // the ANSWERED record is appended after the 200
     const before = digests(join(dir, 'wal'));
     const lockBefore = readFileSync(join(dir, LOCK_FILE), 'utf8');
 
-    const second = await startCollectorChild({ dataDir: dir, port: await freePort(), env, waitReady: false });
+    const second = await startCollectorProcess({ dataDir: dir, env, wait: 'none' });
     expect((await second.exited).code).toBe(2);
     expect(second.output()).toMatch(
       new RegExp(`TALLYHOUSE_DATA_DIR: ${dir} is in use by another collector: pid ${first.child.pid} `),
@@ -181,9 +163,9 @@ describe('a second collector on the same data directory', () => {
     // SIGKILL leaves the lock file behind; its pid is gone, so the next start takes the directory.
     await first.kill();
     expect(existsSync(join(dir, LOCK_FILE))).toBe(true);
-    const third = await startCollectorChild({ dataDir: dir, port: await freePort(), env });
+    const third = await startCollectorProcess({ dataDir: dir, env });
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(third.child.pid);
-    expect(await waitForOutput(third, /write-ahead log replayed/)).toBe(true);
+    expect(await third.waitForOutput(/write-ahead log replayed/)).toBe(true);
     expect(await third.stop()).toBe(0);
     // A clean stop releases it.
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);

@@ -4,8 +4,12 @@
  * kills the process). Everything else goes to the real code. Wrapping `consume` and `replayInput` covers the
  * live apply and the replay of the write-ahead log alike.
  */
+import { fileURLToPath } from 'node:url';
 import type { InputBatch } from '@tallyhouse/model';
 import type { TenantProcessor } from '@tallyhouse/processor-tenant';
+
+/** The module that injects the fault into the real bin, configured by env (see fault-preload.ts). */
+export const FAULT_PRELOAD = fileURLToPath(new URL('./fault-preload.ts', import.meta.url));
 
 export type ApplyFault =
   /** Throws before applying anything. */
@@ -17,16 +21,20 @@ export type ApplyFault =
 
 export const INJECTED_MESSAGE = 'Invalid array length (injected fault)';
 
-export function injectApplyFault(processor: TenantProcessor, tenant: string, fault: ApplyFault) {
-  const consume = processor.consume.bind(processor);
-  processor.consume = (input, request, options) => {
-    if (request?.tenant !== tenant) return consume(input, request, options);
-    return strike(fault, input, (part) => consume(part, request, options));
+/** Wraps `consume` and `replayInput` of one processor, or of every one when given the prototype. */
+export function injectApplyFault(
+  target: Pick<TenantProcessor, 'consume' | 'replayInput'>,
+  tenant: string,
+  fault: ApplyFault,
+) {
+  const { consume, replayInput } = target;
+  target.consume = function (this: TenantProcessor, input, request, options) {
+    if (request?.tenant !== tenant) return consume.call(this, input, request, options);
+    return strike(fault, input, (part) => consume.call(this, part, request, options));
   };
-  const replayInput = processor.replayInput.bind(processor);
-  processor.replayInput = (input, request, arrivalMs) => {
-    if (request.tenant !== tenant) return replayInput(input, request, arrivalMs);
-    return strike(fault, input, (part) => replayInput(part, request, arrivalMs));
+  target.replayInput = function (this: TenantProcessor, input, request, arrivalMs) {
+    if (request.tenant !== tenant) return replayInput.call(this, input, request, arrivalMs);
+    return strike(fault, input, (part) => replayInput.call(this, part, request, arrivalMs));
   };
 }
 

@@ -1,57 +1,27 @@
 /**
  * No request can take the collector down, end to end: the real collector as a child process, with an apply
- * fault injected for one marked tenant (faulty-collector.ts: the stand-in for a merge bug a request's content
+ * fault injected for one marked tenant (fault-preload.ts: the stand-in for a merge bug a request's content
  * triggers). The poisoned request is answered and quarantined, the collector keeps serving, a SIGKILL +
  * restart (a replay of the same records, with the same bug) starts cleanly, and storage holds exactly the
  * other requests — plus, when the fault struck part-way, the points applied before it, once.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type CollectorChild,
-  FAULTY_COLLECTOR,
-  freePort,
-  killAllCollectors,
-  postJson,
-  readStoredTotals,
-  startCollectorChild,
-  sumRequest,
-  totalsByKey,
-  waitForOutput,
-} from './collector-child.ts';
-import { INJECTED_MESSAGE } from './faults.ts';
+import { type CollectorProcess, freePort, startCollectorProcess } from '../support/collector-process.ts';
+import { postJson } from '../support/http-client.ts';
+import { killStrayProcesses } from '../support/node-process.ts';
+import { readStoredTotals, totalsByKey } from '../support/stored-in-child.ts';
+import { deltaSums } from '../support/sum-requests.ts';
+import { tempDirsRemovedAfterAll } from '../support/temp-dirs.ts';
+import { FAULT_PRELOAD, INJECTED_MESSAGE } from './faults.ts';
 
-const roots: string[] = [];
-afterAll(() => {
-  killAllCollectors();
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
-});
+const tempDir = tempDirsRemovedAfterAll();
+afterAll(killStrayProcesses);
 
-function dataDir(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `tallyhouse-poisoned-${name}-`));
-  roots.push(dir);
-  return dir;
-}
-
+const dataDir = (name: string) => tempDir(`poisoned-${name}`);
 // No flush before the kills: everything the restart holds comes from the replay.
 const SLOW_FLUSH = { TALLYHOUSE_FLUSH_INTERVAL_MS: '600000', TALLYHOUSE_LOG_LEVEL: 'info' };
-const BASE_NS = 1_700_000_000_000_000_000n;
-
-function request(at: number, values: Record<string, number>): string {
-  const time = BASE_NS + BigInt(at) * 1_000_000n;
-  return sumRequest(
-    Object.entries(values).map(([metric, value]) => ({
-      metric,
-      value,
-      stream: 's',
-      startNs: time - 1_000_000n,
-      timeNs: time,
-    })),
-    1,
-  );
-}
 
 /** File name → content of `<dataDir>/quarantine`. */
 function quarantined(dir: string): Record<string, string> {
@@ -72,7 +42,7 @@ async function quarantineCounter(port: number): Promise<Record<string, number>> 
   return samples;
 }
 
-function replayLine(collector: CollectorChild): Record<string, unknown> {
+function replayLine(collector: CollectorProcess): Record<string, unknown> {
   const line = collector
     .output()
     .split('\n')
@@ -85,12 +55,12 @@ describe('a poisoned request', () => {
     const dir = dataDir('live');
     const port = await freePort();
     const env = { ...SLOW_FLUSH, FAULT_TENANT: 'poison', FAULT: 'partial' };
-    const first = await startCollectorChild({ dataDir: dir, port, env, entry: FAULTY_COLLECTOR });
-    expect((await postJson(first.url, 'acme', request(1, { requests: 3 }))).status).toBe(200);
+    const first = await startCollectorProcess({ dataDir: dir, port, env, preload: [FAULT_PRELOAD] });
+    expect((await postJson(first.metricsUrl, 'acme', deltaSums(1, { requests: 3 }))).status).toBe(200);
     // Two metrics: the fault strikes after the first was applied.
-    const poison = request(2, { 'applied-before-fault': 5, 'after-fault': 7 });
-    expect(await postJson(first.url, 'poison', poison)).toMatchObject({ status: 200, body: '{}' });
-    expect((await postJson(first.url, 'acme', request(3, { requests: 4 }))).status).toBe(200);
+    const poison = deltaSums(2, { 'applied-before-fault': 5, 'after-fault': 7 });
+    expect(await postJson(first.metricsUrl, 'poison', poison)).toMatchObject({ status: 200, body: '{}' });
+    expect((await postJson(first.metricsUrl, 'acme', deltaSums(3, { requests: 4 }))).status).toBe(200);
 
     expect(await quarantineCounter(port)).toEqual({ apply: 1 });
     const files = quarantined(dir);
@@ -103,16 +73,16 @@ describe('a poisoned request', () => {
       error: { message: INJECTED_MESSAGE },
     });
     expect(Buffer.from(files['wal-4.bin']!, 'base64').toString()).toContain(poison);
-    expect(await waitForOutput(first, /"tenant":"poison".*"msg":"request quarantined/)).toBe(true);
+    expect(await first.waitForOutput(/"tenant":"poison".*"msg":"request quarantined/)).toBe(true);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     await first.kill();
 
     // The same records, the same bug: the start succeeds and treats the record as the live process did.
-    const second = await startCollectorChild({ dataDir: dir, port, env, entry: FAULTY_COLLECTOR });
+    const second = await startCollectorProcess({ dataDir: dir, port, env, preload: [FAULT_PRELOAD] });
     expect(replayLine(second)).toMatchObject({ requests: 2, quarantined: 0, quarantinedEarlier: 1 });
     expect(quarantined(dir)).toEqual(files);
     expect(await quarantineCounter(port)).toEqual({});
-    expect((await postJson(second.url, 'acme', request(4, { requests: 2 }))).status).toBe(200);
+    expect((await postJson(second.metricsUrl, 'acme', deltaSums(4, { requests: 2 }))).status).toBe(200);
     expect(await second.stop()).toBe(0);
 
     // The points applied before the throw count once (live, and again after the replay: the same state).
@@ -126,21 +96,21 @@ describe('a poisoned request', () => {
     const dir = dataDir('replay');
     const port = await freePort();
     // A version without the bug acknowledged and applied it; the version that restarts has the bug.
-    const first = await startCollectorChild({ dataDir: dir, port, env: SLOW_FLUSH });
-    expect((await postJson(first.url, 'acme', request(1, { requests: 3 }))).status).toBe(200);
-    expect((await postJson(first.url, 'poison', request(2, { requests: 5 }))).status).toBe(200);
+    const first = await startCollectorProcess({ dataDir: dir, port, env: SLOW_FLUSH });
+    expect((await postJson(first.metricsUrl, 'acme', deltaSums(1, { requests: 3 }))).status).toBe(200);
+    expect((await postJson(first.metricsUrl, 'poison', deltaSums(2, { requests: 5 }))).status).toBe(200);
     await first.kill();
 
     const env = { ...SLOW_FLUSH, FAULT_TENANT: 'poison', FAULT: 'throw' };
-    const second = await startCollectorChild({ dataDir: dir, port, env, entry: FAULTY_COLLECTOR });
+    const second = await startCollectorProcess({ dataDir: dir, port, env, preload: [FAULT_PRELOAD] });
     expect(replayLine(second)).toMatchObject({ requests: 1, quarantined: 1 });
     expect(await quarantineCounter(port)).toEqual({ replay: 1 });
     const files = quarantined(dir);
     expect(Object.keys(files)).toEqual(['wal-4.bin', 'wal-4.json']);
-    expect((await postJson(second.url, 'acme', request(3, { requests: 4 }))).status).toBe(200);
+    expect((await postJson(second.metricsUrl, 'acme', deltaSums(3, { requests: 4 }))).status).toBe(200);
     await second.kill();
 
-    const third = await startCollectorChild({ dataDir: dir, port, env, entry: FAULTY_COLLECTOR });
+    const third = await startCollectorProcess({ dataDir: dir, port, env, preload: [FAULT_PRELOAD] });
     expect(replayLine(third)).toMatchObject({ requests: 2, quarantined: 0, quarantinedEarlier: 1 });
     expect(quarantined(dir)).toEqual(files);
     expect(await third.stop()).toBe(0);
@@ -150,27 +120,27 @@ describe('a poisoned request', () => {
   it('a record that kills the process while it is replayed (out of memory, say) is quarantined at the next start', async () => {
     const dir = dataDir('fatal');
     const port = await freePort();
-    const first = await startCollectorChild({ dataDir: dir, port, env: SLOW_FLUSH });
-    expect((await postJson(first.url, 'acme', request(1, { requests: 3 }))).status).toBe(200);
-    expect((await postJson(first.url, 'doomed', request(2, { requests: 5 }))).status).toBe(200);
+    const first = await startCollectorProcess({ dataDir: dir, port, env: SLOW_FLUSH });
+    expect((await postJson(first.metricsUrl, 'acme', deltaSums(1, { requests: 3 }))).status).toBe(200);
+    expect((await postJson(first.metricsUrl, 'doomed', deltaSums(2, { requests: 5 }))).status).toBe(200);
     await first.kill();
 
     const env = { ...SLOW_FLUSH, FAULT_TENANT: 'doomed', FAULT: 'kill' };
     // Dies replaying the record: no handler runs, nothing is logged about it.
-    const dying = await startCollectorChild({
+    const dying = await startCollectorProcess({
       dataDir: dir,
       port,
       env,
-      entry: FAULTY_COLLECTOR,
-      waitReady: false,
+      preload: [FAULT_PRELOAD],
+      wait: 'none',
     });
     expect((await dying.exited).signal).toBe('SIGKILL');
 
-    const next = await startCollectorChild({ dataDir: dir, port, env, entry: FAULTY_COLLECTOR });
+    const next = await startCollectorProcess({ dataDir: dir, port, env, preload: [FAULT_PRELOAD] });
     expect(next.output()).toMatch(/the last start died while replaying this request/);
     expect(replayLine(next)).toMatchObject({ requests: 1, quarantined: 1 });
     expect(Object.keys(quarantined(dir))).toEqual(['wal-4.bin', 'wal-4.json']);
-    expect((await postJson(next.url, 'acme', request(3, { requests: 4 }))).status).toBe(200);
+    expect((await postJson(next.metricsUrl, 'acme', deltaSums(3, { requests: 4 }))).status).toBe(200);
     expect(await next.stop()).toBe(0);
     expect(totalsByKey(await readStoredTotals(dir))).toEqual({ 'acme/requests': 7 });
   }, 120_000);

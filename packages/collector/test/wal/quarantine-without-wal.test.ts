@@ -7,7 +7,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../../src/index.ts';
-import { oneSum, postMetrics, startCollector, tempDir } from '../support.ts';
+import { postMetrics } from '../support/http-client.ts';
+import { startCollector } from '../support/in-process.ts';
+import { oneSum } from '../support/otlp-requests.ts';
+import { tempDir } from '../support/temp-dirs.ts';
 import { INJECTED_MESSAGE, injectApplyFault } from './faults.ts';
 
 let collector: Collector;

@@ -5,34 +5,25 @@
  * point for point; a record a replay cannot read, or one the last start died on, is quarantined instead of
  * failing the start. Faults are injected around the real processor's apply for one marked tenant (faults.ts).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SeriesBatch } from '@tallyhouse/model';
 import { TenantProcessor } from '@tallyhouse/processor-tenant';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeExportMetricsServiceRequestJson } from '../../src/otlp/index.ts';
 import { DurableIngest } from '../../src/wal/durable-ingest.ts';
 import { Quarantine, type QuarantineStage } from '../../src/wal/quarantine.ts';
 import { ACK, DATA, encodeData, encodeLsn } from '../../src/wal/records.ts';
 import { WriteAheadLog } from '../../src/wal/wal.ts';
-import { sumRequest } from './collector-child.ts';
+import { deltaSums } from '../support/sum-requests.ts';
+import { tempDirsRemovedAfterAll } from '../support/temp-dirs.ts';
 import { type ApplyFault, INJECTED_MESSAGE, injectApplyFault } from './faults.ts';
 
-const roots: string[] = [];
-afterAll(() => {
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
-});
-
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tallyhouse-quarantine-'));
-  roots.push(dir);
-  return dir;
-}
+const tempDir = tempDirsRemovedAfterAll();
+const dataDir = () => tempDir('quarantine');
 
 const silent = pino({ level: 'silent' });
-const BASE_NS = 1_700_000_000_000_000_000n;
 
 /** One incarnation of the pipeline on `dir` (its `wal/` and `quarantine/`), optionally with a fault. */
 function incarnation(dir: string, fault?: { tenant: string; fault: ApplyFault }) {
@@ -57,21 +48,6 @@ function incarnation(dir: string, fault?: { tenant: string; fault: ApplyFault })
   durable.attach(processor);
   if (fault) injectApplyFault(processor, fault.tenant, fault.fault);
   return { durable, processor, handed, counted, quarantine };
-}
-
-/** A delta-sum request with one point per metric (`metric=value` pairs), at its own interval `at`. */
-function request(at: number, values: Record<string, number>): string {
-  const time = BASE_NS + BigInt(at) * 1_000_000n;
-  return sumRequest(
-    Object.entries(values).map(([metric, value]) => ({
-      metric,
-      value,
-      stream: 's',
-      startNs: time - 1_000_000n,
-      timeNs: time,
-    })),
-    1,
-  );
 }
 
 /** Logs, acknowledges and applies one request the way the receiver does (answer written out whole, unless not). */
@@ -113,9 +89,9 @@ describe('a request whose apply throws', () => {
   it('is quarantined (file, note, count) and reported, and the pipeline keeps applying other requests', async () => {
     const dir = dataDir();
     const live = incarnation(dir, { tenant: 'poison', fault: 'throw' });
-    await send(live.durable, 'acme', request(1, { requests: 3 }));
-    const poisoned = await send(live.durable, 'poison', request(2, { requests: 5 }));
-    await send(live.durable, 'acme', request(3, { requests: 4 }));
+    await send(live.durable, 'acme', deltaSums(1, { requests: 3 }));
+    const poisoned = await send(live.durable, 'poison', deltaSums(2, { requests: 5 }));
+    await send(live.durable, 'acme', deltaSums(3, { requests: 4 }));
 
     expect(poisoned.fresh).toBe(true);
     expect(poisoned.report).toMatchObject({
@@ -138,8 +114,8 @@ describe('a request whose apply throws', () => {
     expect(note.error.stack).toMatch(/RangeError/);
     // The DATA record whole: the request body is in it, byte for byte.
     const bin = readFileSync(join(dir, 'quarantine', 'wal-4.bin'));
-    expect(bin.subarray(bin.length - Buffer.byteLength(request(2, { requests: 5 }))).toString()).toBe(
-      request(2, { requests: 5 }),
+    expect(bin.subarray(bin.length - Buffer.byteLength(deltaSums(2, { requests: 5 }))).toString()).toBe(
+      deltaSums(2, { requests: 5 }),
     );
 
     await live.processor.flush();
@@ -151,10 +127,10 @@ describe('a request whose apply throws', () => {
     const dir = dataDir();
     const fault = { tenant: 'poison', fault: 'partial' as const };
     const live = incarnation(dir, fault);
-    await send(live.durable, 'acme', request(1, { requests: 3 }));
+    await send(live.durable, 'acme', deltaSums(1, { requests: 3 }));
     // Two metrics: the first is applied before the throw, the second never.
-    await send(live.durable, 'poison', request(2, { 'applied-before-fault': 5, 'after-fault': 7 }));
-    await send(live.durable, 'acme', request(3, { requests: 4 }));
+    await send(live.durable, 'poison', deltaSums(2, { 'applied-before-fault': 5, 'after-fault': 7 }));
+    await send(live.durable, 'acme', deltaSums(3, { requests: 4 }));
     await live.processor.flush();
     // A crash: the flush's batches reached storage, the checkpoint was not written.
     live.durable.close();
@@ -173,7 +149,7 @@ describe('a request whose apply throws', () => {
   it('that a fixed version applies in full at replay is counted then, and its note says not to re-send it', async () => {
     const dir = dataDir();
     const live = incarnation(dir, { tenant: 'poison', fault: 'throw' });
-    await send(live.durable, 'poison', request(1, { requests: 5 }));
+    await send(live.durable, 'poison', deltaSums(1, { requests: 5 }));
     live.durable.close();
 
     const fixed = incarnation(dir);
@@ -191,8 +167,8 @@ describe('a restart never fails on a record', () => {
     const dir = dataDir();
     // The live process applied it (an older version, say); the version that replays it throws.
     const live = incarnation(dir);
-    await send(live.durable, 'acme', request(1, { requests: 3 }));
-    await send(live.durable, 'poison', request(2, { requests: 5 }));
+    await send(live.durable, 'acme', deltaSums(1, { requests: 3 }));
+    await send(live.durable, 'poison', deltaSums(2, { requests: 5 }));
     live.durable.close();
 
     const first = incarnation(dir, { tenant: 'poison', fault: 'throw' });
@@ -220,7 +196,7 @@ describe('a restart never fails on a record', () => {
       groupCommitMs: 1,
       segmentBytes: 1 << 20,
     });
-    const good = request(1, { requests: 3 });
+    const good = deltaSums(1, { requests: 3 });
     const records = [
       encodeData(
         { tenant: 'acme', encoding: 'json', allowAttributeOverride: false, body: Buffer.from(good) },
@@ -262,8 +238,8 @@ describe('a restart never fails on a record', () => {
   it('the last start died on while replaying it (out of memory, say): quarantined, never applied again', async () => {
     const dir = dataDir();
     const live = incarnation(dir);
-    await send(live.durable, 'acme', request(1, { requests: 3 }));
-    await send(live.durable, 'doomed', request(2, { requests: 5 }));
+    await send(live.durable, 'acme', deltaSums(1, { requests: 3 }));
+    await send(live.durable, 'doomed', deltaSums(2, { requests: 5 }));
     live.durable.close();
     // What a start leaves behind when the process dies while replaying LSN 4 (the DATA of 'doomed').
     writeFileSync(join(dir, 'wal', 'replaying'), encodeLsn(4n));
@@ -287,7 +263,7 @@ describe('resends', () => {
   it('an identical body after the first answer went out whole is new data, counted again', async () => {
     const dir = dataDir();
     const live = incarnation(dir);
-    const body = request(1, { requests: 3 });
+    const body = deltaSums(1, { requests: 3 });
     expect((await send(live.durable, 'acme', body)).fresh).toBe(true);
     expect((await send(live.durable, 'acme', body)).fresh).toBe(true);
     await live.processor.flush();
@@ -298,7 +274,7 @@ describe('resends', () => {
   it('an identical body while the first answer did not go out is a resend; once the resend is answered, new data', async () => {
     const dir = dataDir();
     const live = incarnation(dir);
-    const body = request(1, { requests: 3 });
+    const body = deltaSums(1, { requests: 3 });
     expect((await send(live.durable, 'acme', body, { answered: false })).fresh).toBe(true);
     expect((await send(live.durable, 'acme', body, { answered: false })).fresh).toBe(false);
     expect((await send(live.durable, 'acme', body)).fresh).toBe(false);
@@ -312,8 +288,8 @@ describe('resends', () => {
   it('a restart remembers acknowledged requests without an ANSWERED record, and forgets answered ones', async () => {
     const dir = dataDir();
     const live = incarnation(dir);
-    const unanswered = request(1, { requests: 3 });
-    const answered = request(2, { requests: 4 });
+    const unanswered = deltaSums(1, { requests: 3 });
+    const answered = deltaSums(2, { requests: 4 });
     await send(live.durable, 'acme', unanswered, { answered: false });
     await send(live.durable, 'acme', answered);
     live.durable.close();

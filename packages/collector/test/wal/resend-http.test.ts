@@ -7,7 +7,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../../src/index.ts';
-import { encodeRequest, oneSum, postMetrics, startCollector, tempDir } from '../support.ts';
+import { postMetrics } from '../support/http-client.ts';
+import { startCollector } from '../support/in-process.ts';
+import { encodeRequest, oneSum } from '../support/otlp-requests.ts';
+import { tempDir } from '../support/temp-dirs.ts';
 
 let collector: Collector;
 let port: number;

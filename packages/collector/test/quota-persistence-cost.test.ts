@@ -14,7 +14,7 @@ import { LimitPolicy } from '../src/limits/limit-policy.ts';
 import type { QuotaUsage } from '../src/limits/quota.ts';
 import { QuotaStore } from '../src/limits/quota-store.ts';
 import { TenantLimiter } from '../src/limits/tenant-limiter.ts';
-import { tempDir } from './support.ts';
+import { tempDir } from './support/temp-dirs.ts';
 
 const dir = tempDir('quota-persistence');
 const NOW = Date.parse('2025-06-10T00:00:00Z');

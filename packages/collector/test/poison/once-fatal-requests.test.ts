@@ -5,23 +5,17 @@
  * partial_success, the process keeps serving, what was acknowledged is stored exactly, and a SIGKILL + restart
  * (write-ahead-log replay of the same records) starts cleanly and stores nothing twice.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, killAllCollectors, postJson, startCollectorChild } from '../wal/collector-child.ts';
+import { startCollectorProcess } from '../support/collector-process.ts';
+import { postJson } from '../support/http-client.ts';
+import { killStrayProcesses } from '../support/node-process.ts';
+import { readStoredPointCounts } from '../support/stored-in-child.ts';
+import { BASE_NS, sumRequest } from '../support/sum-requests.ts';
+import { tempDirsRemovedAfterAll } from '../support/temp-dirs.ts';
 
-const READ_STORED = fileURLToPath(new URL('./read-stored-points.ts', import.meta.url));
-const roots: string[] = [];
-afterAll(() => {
-  killAllCollectors();
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
-});
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const BASE_NS = 1_700_000_000_000_000_000n;
+const tempDir = tempDirsRemovedAfterAll();
+afterAll(killStrayProcesses);
 
 interface ExponentialPoint {
   readonly scale: number;
@@ -65,56 +59,13 @@ function exponentialRequest(points: readonly ExponentialPoint[]): string {
   });
 }
 
-interface StoredRow {
-  tenant: string;
-  table: string;
-  rows: number;
-  finiteRows: number;
-  total: number | string;
-}
-
-/** One OTLP/JSON request of delta sums of one series: `[time in ns, value]` per point. */
-function sumRequest(points: readonly (readonly [bigint, number])[]): string {
-  return JSON.stringify({
-    resourceMetrics: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'poison' } }] },
-        scopeMetrics: [
-          {
-            metrics: [
-              {
-                name: 'bytes',
-                unit: 'By',
-                sum: {
-                  aggregationTemporality: 1,
-                  isMonotonic: true,
-                  dataPoints: points.map(([timeNs, value]) => ({
-                    startTimeUnixNano: String(timeNs - 1_000_000n),
-                    timeUnixNano: String(timeNs),
-                    asDouble: value,
-                  })),
-                },
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  });
-}
-
-function readStored(dataDir: string) {
-  return new Promise<StoredRow[]>((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--conditions=@tallyhouse/source', READ_STORED, dataDir],
-      { timeout: 60_000, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } },
-      (error, stdout, stderr) => {
-        if (error) reject(new Error(`read-stored-points failed: ${error.message}\n${stderr}`));
-        else resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]'));
-      },
-    );
-  });
+/** A request of delta sums of one series (`bytes`): `[time in ns, value]` per point. */
+function bytesRequest(points: readonly (readonly [bigint, number])[]): string {
+  return sumRequest(
+    points.map(([timeNs, value]) => ({ metric: 'bytes', value, startNs: timeNs - 1_000_000n, timeNs })),
+    1,
+    'poison',
+  );
 }
 
 const POISON: Record<string, readonly ExponentialPoint[]> = {
@@ -134,16 +85,14 @@ const POISON: Record<string, readonly ExponentialPoint[]> = {
 
 describe('requests that once took the collector down', () => {
   it('are answered 200, stored exactly, and a SIGKILL + replay of them starts cleanly', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'tallyhouse-poison-'));
-    roots.push(dataDir);
-    const port = await freePort();
+    const dataDir = tempDir('poison');
     // A small heap makes a runaway allocation fail in seconds rather than swap the machine.
     const env = { TALLYHOUSE_FLUSH_INTERVAL_MS: '200', NODE_OPTIONS: '--max-old-space-size=512' };
-    const first = await startCollectorChild({ dataDir, port, env });
+    const first = await startCollectorProcess({ dataDir, env });
     const expected = new Map<string, number>();
     for (const [i, [name, points]] of Object.entries(POISON).entries()) {
       const tenant = `poison-${i}`;
-      const answer = await postJson(first.url, tenant, exponentialRequest(points));
+      const answer = await postJson(first.metricsUrl, tenant, exponentialRequest(points));
       expect({ name, status: answer.status, body: answer.body }).toEqual({ name, status: 200, body: '{}' });
       expected.set(
         tenant,
@@ -153,9 +102,9 @@ describe('requests that once took the collector down', () => {
     // Finite deltas whose sum overflows: acknowledged in full, and kept as two finite rows rather than one ±Inf
     // row storage would refuse (it was dead-lettered after the 200).
     const huge = await postJson(
-      first.url,
+      first.metricsUrl,
       'poison-huge',
-      sumRequest([
+      bytesRequest([
         [BASE_NS, 1e308],
         [BASE_NS + 1n, 1e308],
       ]),
@@ -164,9 +113,9 @@ describe('requests that once took the collector down', () => {
     // A time past what storage can hold is refused in partial_success before the answer (it was acknowledged,
     // then dead-lettered); the rest of the request is stored.
     const late = await postJson(
-      first.url,
+      first.metricsUrl,
       'poison-late',
-      sumRequest([
+      bytesRequest([
         [2n ** 63n, 5],
         [BASE_NS, 7],
       ]),
@@ -174,20 +123,25 @@ describe('requests that once took the collector down', () => {
     expect(late.status).toBe(200);
     expect(JSON.parse(late.body ?? '{}')).toMatchObject({ partialSuccess: { rejectedDataPoints: '1' } });
     // Still serving after the poison was applied, and a flush happened (rows may already be in storage).
-    const healthy = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const healthy = await fetch(`http://127.0.0.1:${first.port}/healthz`);
     expect(healthy.status).toBe(200);
     await sleep(600);
     await first.kill();
 
     // Replays the same records from the write-ahead log.
-    const second = await startCollectorChild({ dataDir, port, env });
+    const second = await startCollectorProcess({ dataDir, port: first.port, env });
     expect(
-      (await postJson(second.url, 'poison after', exponentialRequest([POISON['offset −2147483648']![0]!])))
-        .status,
+      (
+        await postJson(
+          second.metricsUrl,
+          'poison after',
+          exponentialRequest([POISON['offset −2147483648']![0]!]),
+        )
+      ).status,
     ).toBe(200);
     expect(await second.stop()).toBe(0);
 
-    const stored = await readStored(dataDir);
+    const stored = await readStoredPointCounts(dataDir);
     const counted = new Map(
       stored.filter((row) => row.table === 'exponential_histogram').map((row) => [row.tenant, row.total]),
     );

@@ -4,26 +4,23 @@
  * incarnation exited). Every incarnation of one scenario uses the same data directory and port.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  FAULTY_COLLECTOR,
-  freePort,
-  killAllCollectors,
-  postJson,
-  readStoredTotals,
-  startCollectorChild,
-  sumRequest,
-  totalsByKey,
-  waitForOutput,
-} from './collector-child.ts';
+import { freePort, startCollectorProcess } from '../support/collector-process.ts';
+import { postJson } from '../support/http-client.ts';
+import { killStrayProcesses } from '../support/node-process.ts';
+import { seededRandom } from '../support/seeded-random.ts';
+import { readStoredTotals, totalsByKey } from '../support/stored-in-child.ts';
+import { BASE_NS, sumRequest } from '../support/sum-requests.ts';
+import { tempDirsRemovedAfterAll } from '../support/temp-dirs.ts';
+import { FAULT_PRELOAD } from './faults.ts';
 
-const roots: string[] = [];
+const tempDir = tempDirsRemovedAfterAll();
 const mounts: string[] = [];
 afterAll(() => {
-  killAllCollectors();
+  killStrayProcesses();
   for (const mount of mounts) {
     try {
       execFileSync('umount', ['-l', mount], { stdio: 'ignore' });
@@ -31,36 +28,16 @@ afterAll(() => {
       // already gone
     }
   }
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
 
-function dataDir(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `tallyhouse-durable-${name}-`));
-  roots.push(dir);
-  return dir;
-}
-
+const dataDir = (name: string) => tempDir(`durable-${name}`);
 const FAST = { TALLYHOUSE_FLUSH_INTERVAL_MS: '150', TALLYHOUSE_LOG_LEVEL: 'info' };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const BASE_NS = 1_700_000_000_000_000_000n;
-
-/** Mulberry32: a seeded generator so a failing run can be replayed. */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('crash and replay', () => {
   it('SIGKILL mid-ingestion, restart, SIGTERM: storage holds exactly what got a 200 (delta sums)', async () => {
     const seed = Number(process.env.DURABLE_SEED ?? Date.now() % 100_000);
     console.log(`crash-replay seed ${seed}`);
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     const dir = dataDir('crash');
     const port = await freePort();
     const acknowledged: Record<string, number> = {};
@@ -91,14 +68,14 @@ describe('crash and replay', () => {
         }
       }
     };
-    let collector = await startCollectorChild({ dataDir: dir, port, env: FAST });
-    collectorUrl = collector.url;
+    let collector = await startCollectorProcess({ dataDir: dir, port, env: FAST });
+    collectorUrl = collector.metricsUrl;
     const senders = ['t-a', 't-b', 't-c', 't-a'].map((tenant) => sender(tenant));
     const kills = 4;
     for (let kill = 0; kill < kills; kill++) {
       await sleep(200 + Math.floor(random() * 600));
       await collector.kill();
-      collector = await startCollectorChild({ dataDir: dir, port, env: FAST });
+      collector = await startCollectorProcess({ dataDir: dir, port, env: FAST });
       expect(collector.output()).toMatch(/write-ahead log replayed/);
     }
     await sleep(300);
@@ -125,24 +102,24 @@ describe('resends', () => {
       1,
     );
     // The process dies right after the ACK and the 200 were written, before the answer was reported sent.
-    let collector = await startCollectorChild({
+    let collector = await startCollectorProcess({
       dataDir: dir,
       port,
       env: { ...FAST, FAULT_TENANT: 't-r', FAULT: 'kill' },
-      entry: FAULTY_COLLECTOR,
+      preload: [FAULT_PRELOAD],
     });
-    await postJson(collector.url, 't-r', body);
+    await postJson(collector.metricsUrl, 't-r', body);
     expect((await collector.exited).signal).toBe('SIGKILL');
-    collector = await startCollectorChild({ dataDir: dir, port, env: FAST });
+    collector = await startCollectorProcess({ dataDir: dir, port, env: FAST });
     // The client did not see that answer and sends the same bytes again: a resend, answered, not counted.
-    expect((await postJson(collector.url, 't-r', body)).status).toBe(200);
-    expect(await waitForOutput(collector, /resend of an acknowledged request/)).toBe(true);
+    expect((await postJson(collector.metricsUrl, 't-r', body)).status).toBe(200);
+    expect(await collector.waitForOutput(/resend of an acknowledged request/)).toBe(true);
     // Its answer went out whole: the same bytes from now on are another export (two clients, say).
-    expect((await postJson(collector.url, 't-r', body)).status).toBe(200);
+    expect((await postJson(collector.metricsUrl, 't-r', body)).status).toBe(200);
     // Two clients sending identical bodies one after the other: both answered, both counted.
-    expect((await postJson(collector.url, 't-s', body)).status).toBe(200);
-    expect((await postJson(collector.url, 't-s', body)).status).toBe(200);
-    expect((await postJson(collector.url, 't-r', other)).status).toBe(200);
+    expect((await postJson(collector.metricsUrl, 't-s', body)).status).toBe(200);
+    expect((await postJson(collector.metricsUrl, 't-s', body)).status).toBe(200);
+    expect((await postJson(collector.metricsUrl, 't-r', other)).status).toBe(200);
     expect(await collector.stop()).toBe(0);
     expect(totalsByKey(await readStoredTotals(dir))).toEqual({ 't-r/requests': 17, 't-s/requests': 14 });
   }, 60_000);
@@ -164,8 +141,10 @@ describe('cumulative stream state across restarts', () => {
         how === 'SIGKILL before any flush'
           ? { TALLYHOUSE_FLUSH_INTERVAL_MS: '600000', TALLYHOUSE_LOG_LEVEL: 'info' }
           : FAST;
-      const first = await startCollectorChild({ dataDir: dir, port, env });
-      expect((await postJson(first.url, 'acme', report(10, BASE_NS + 1_000_000_000n))).status).toBe(200);
+      const first = await startCollectorProcess({ dataDir: dir, port, env });
+      expect((await postJson(first.metricsUrl, 'acme', report(10, BASE_NS + 1_000_000_000n))).status).toBe(
+        200,
+      );
       if (how === 'SIGKILL after a flush and checkpoint') {
         await sleep(800); // several flushes: the first reaches storage and is checkpointed
         await first.kill();
@@ -174,8 +153,10 @@ describe('cumulative stream state across restarts', () => {
       } else {
         await first.kill();
       }
-      const second = await startCollectorChild({ dataDir: dir, port, env });
-      expect((await postJson(second.url, 'acme', report(15, BASE_NS + 2_000_000_000n))).status).toBe(200);
+      const second = await startCollectorProcess({ dataDir: dir, port, env });
+      expect((await postJson(second.metricsUrl, 'acme', report(15, BASE_NS + 2_000_000_000n))).status).toBe(
+        200,
+      );
       expect(await second.stop()).toBe(0);
       const stored = totalsByKey(await readStoredTotals(dir));
       expect(stored).toEqual({ 'acme/jobs': 15 });
@@ -203,7 +184,7 @@ describe('resource exhaustion', () => {
       // Segments stay for the dedup window after a checkpoint; short here, so space comes back within the test.
       TALLYHOUSE_WAL_DEDUP_WINDOW_MS: '500',
     };
-    let collector = await startCollectorChild({ dataDir: dir, port, env });
+    let collector = await startCollectorProcess({ dataDir: dir, port, env });
     const acknowledged: Record<string, number> = {};
     let refused: { status: number | 'error'; retryAfter?: string | null } | undefined;
     let acceptedAfterRefusal = 0;
@@ -218,7 +199,7 @@ describe('resource exhaustion', () => {
         startNs: at - 1_000_000n,
         timeNs: at,
       }));
-      const result = await postJson(collector.url, 'acme', sumRequest(points, 1));
+      const result = await postJson(collector.metricsUrl, 'acme', sumRequest(points, 1));
       statuses[String(result.status)] = (statuses[String(result.status)] ?? 0) + 1;
       if (result.status === 200) {
         acknowledged['acme/fill'] = (acknowledged['acme/fill'] ?? 0) + 60;
@@ -228,12 +209,12 @@ describe('resource exhaustion', () => {
     }
     expect.soft(refused).toMatchObject({ status: 503 });
     expect.soft(refused?.retryAfter).toMatch(/^\d+$/);
-    expect.soft(await waitForOutput(collector, /cannot write the write-ahead log/)).toBe(true);
+    expect.soft(await collector.waitForOutput(/cannot write the write-ahead log/)).toBe(true);
     console.log(
       `disk full: ${acknowledged['acme/fill'] ?? 0} points acknowledged, ${acceptedAfterRefusal} requests accepted after the first refusal, statuses ${JSON.stringify(statuses)}`,
     );
     // Still serving (503s), not crashed by the failed flushes.
-    const alive = collector.child.exitCode === null && collector.child.signalCode === null;
+    const alive = collector.running();
     if (!alive) console.log(collector.output().split('\n').slice(-12).join('\n'));
     expect.soft(alive, 'the collector crashed on the full disk instead of answering 503').toBe(true);
     // Checkpoints free segments: intake resumes by itself.
@@ -241,7 +222,7 @@ describe('resource exhaustion', () => {
     // A crash now; the operator grows the volume; a restart and a clean stop: what got a 200 is stored, once.
     await collector.kill();
     execFileSync('mount', ['-o', 'remount,size=64m', walDir], { stdio: 'ignore' });
-    collector = await startCollectorChild({ dataDir: dir, port, env });
+    collector = await startCollectorProcess({ dataDir: dir, port, env });
     const code = await collector.stop();
     if (code !== 0) console.log(collector.output().split('\n').slice(-15).join('\n'));
     expect(code).toBe(0);
@@ -251,18 +232,16 @@ describe('resource exhaustion', () => {
 
   it('above the memory soft limit: 503 + Retry-After, nothing stored', async () => {
     const dir = dataDir('memory');
-    const port = await freePort();
     // Any Node process with chDB loaded is far above 1 MiB: every request meets the soft limit.
-    const collector = await startCollectorChild({
+    const collector = await startCollectorProcess({
       dataDir: dir,
-      port,
       env: { ...FAST, TALLYHOUSE_MEMORY_LIMIT_MIB: '100000', TALLYHOUSE_MEMORY_SOFT_LIMIT_MIB: '1' },
     });
     const body = sumRequest(
       [{ metric: 'm', value: 1, stream: 's', startNs: BASE_NS, timeNs: BASE_NS + 1n }],
       1,
     );
-    const result = await postJson(collector.url, 'acme', body);
+    const result = await postJson(collector.metricsUrl, 'acme', body);
     expect(result.status).toBe(503);
     expect(result.retryAfter).toMatch(/^\d+$/);
     expect(await collector.stop()).toBe(0);
@@ -270,21 +249,18 @@ describe('resource exhaustion', () => {
   }, 60_000);
 
   it('above the memory hard limit: 503 + Retry-After and an error log line', async () => {
-    const dir = dataDir('memory-hard');
-    const port = await freePort();
-    const collector = await startCollectorChild({
-      dataDir: dir,
-      port,
+    const collector = await startCollectorProcess({
+      dataDir: dataDir('memory-hard'),
       env: { ...FAST, TALLYHOUSE_MEMORY_LIMIT_MIB: '2' },
     });
     const body = sumRequest(
       [{ metric: 'm', value: 1, stream: 's', startNs: BASE_NS, timeNs: BASE_NS + 1n }],
       1,
     );
-    const result = await postJson(collector.url, 'acme', body);
+    const result = await postJson(collector.metricsUrl, 'acme', body);
     expect(result.status).toBe(503);
     expect(result.retryAfter).toMatch(/^\d+$/);
-    expect(await waitForOutput(collector, /memory above the hard limit/)).toBe(true);
+    expect(await collector.waitForOutput(/memory above the hard limit/)).toBe(true);
     expect(await collector.stop()).toBe(0);
   }, 60_000);
 });

@@ -4,17 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/index.ts';
-import {
-  decodeStatus,
-  type Encoding,
-  http,
-  otlpRequest,
-  postMetrics,
-  startCollector,
-  storedPoints,
-  sumMetric,
-  tempDir,
-} from './support.ts';
+import { http, postMetrics } from './support/http-client.ts';
+import { startCollector, storedPoints } from './support/in-process.ts';
+import { decodeStatus, type Encoding, otlpRequest, sumMetric } from './support/otlp-requests.ts';
+import { tempDir } from './support/temp-dirs.ts';
 
 let collector: Collector;
 let port: number;

@@ -4,14 +4,14 @@
  * campaign is `npm run fuzz`; FUZZ_SEED / FUZZ_CASES change this one.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { killAllCollectors } from '../wal/collector-child.ts';
+import { killStrayProcesses } from '../support/node-process.ts';
 import { formatReport } from './report.ts';
 import { reproduceCommand, runCampaign } from './runner.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_401);
 const CASES = Number(process.env.FUZZ_CASES ?? 200);
 
-afterAll(() => killAllCollectors());
+afterAll(killStrayProcesses);
 
 describe('the collector under seeded OTLP fuzzing', () => {
   it('answers every request 200 or 4xx, stays up, and stores exactly what it acknowledged, SIGKILL and replay included', async () => {

@@ -8,28 +8,19 @@ import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type WalOptions, WalWriteError, WriteAheadLog } from '../../src/wal/wal.ts';
+import { tempDirsRemovedAfterAll } from '../support/temp-dirs.ts';
 
-const roots: string[] = [];
-afterAll(() => {
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
-});
-
-function freshDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tallyhouse-wal-'));
-  roots.push(dir);
-  return dir;
-}
+const tempDir = tempDirsRemovedAfterAll();
+const freshDir = () => tempDir('wal');
 
 const GROUP: WalOptions = { fsync: 'group', groupCommitMs: 2, segmentBytes: 1 << 20 };
 
@@ -327,8 +318,7 @@ describe('an unwritable log', () => {
 });
 
 describe('a full disk (a 256 KiB tmpfs; needs root, skipped otherwise)', () => {
-  const mountPoint = mkdtempSync(join(tmpdir(), 'tallyhouse-wal-tmpfs-'));
-  roots.push(mountPoint);
+  const mountPoint = tempDir('wal-tmpfs');
   let mounted = false;
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mountPoint], { stdio: 'ignore' });

@@ -10,7 +10,9 @@ import { keptResource } from '@tallyhouse/processor-tenant';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/collector.ts';
 import { decodeExportMetricsServiceRequestJson } from '../src/otlp/decode-json.ts';
-import { postMetrics, startCollector, storedPoints, tempDir } from './support.ts';
+import { postMetrics } from './support/http-client.ts';
+import { startCollector, storedPoints } from './support/in-process.ts';
+import { tempDir } from './support/temp-dirs.ts';
 
 const NOW_NS = String(BigInt(Date.now()) * 1_000_000n);
 
@@ -80,7 +82,7 @@ describe('over a real socket, into chDB', () => {
   let port: number;
 
   beforeAll(async () => {
-    ({ collector, port } = await startCollector(join(tempDir('object-keys'), 'data'), {
+    ({ collector, port } = await startCollector(join(tempDir('user-names'), 'data'), {
       env: { TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000' },
     }));
   });

@@ -1,0 +1,151 @@
+/**
+ * Prints, as one JSON line, a report on what a collector stored in its embedded chDB data directory:
+ *
+ *   node --conditions=@tallyhouse/source packages/collector/test/support/read-storage.ts <report> <dataDir>
+ *
+ * A process of its own because chDB binds one data directory per process; run it only after the collector
+ * that owns the directory exited. `stored-in-child.ts` runs it and parses the line.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  openStorageConnection,
+  resolveExporterConfig,
+  type StorageConnection,
+} from '@tallyhouse/exporter-clickhouse';
+
+export interface StoredTotal {
+  readonly tenant: string;
+  readonly metric: string;
+  readonly total: number;
+  readonly rows: number;
+}
+
+/** Per tenant and table: the rows, how many hold a finite value, and the points they count. */
+export interface StoredPointCount {
+  readonly tenant: string;
+  readonly table: 'exponential_histogram' | 'sum';
+  readonly rows: number;
+  readonly finiteRows: number;
+  /** Exponential histograms: sum of Count; sums: sum of Value (its text when not finite: JSON has no Inf). */
+  readonly total: number | string;
+}
+
+export interface StoredDump {
+  /** Sum and gauge values as the exact bits of their Float64, histogram counts as decimal text. */
+  readonly rows: [tenant: string, table: string, metric: string, value: string][];
+  /** Dead letters from the table and from the file. */
+  readonly deadLetters: { tenant: string; table: string; code: string; error: string }[];
+  readonly quarantined: { id: string; tenant: string; error: string }[];
+}
+
+type Report = (connection: StorageConnection, db: string, dataDir: string) => Promise<unknown>;
+
+const REPORTS = {
+  /** Sum totals per tenant and metric. */
+  async totals(connection, db): Promise<StoredTotal[]> {
+    const rows = await connection.queryRows<StoredTotal>(
+      `SELECT TenantId AS tenant, MetricName AS metric, sum(Value) AS total, toUInt32(count()) AS rows
+       FROM ${db}.otel_metrics_sum GROUP BY TenantId, MetricName ORDER BY tenant, metric`,
+    );
+    return rows.map((row) => ({ ...row, total: Number(row.total), rows: Number(row.rows) }));
+  },
+
+  async pointCounts(connection, db): Promise<StoredPointCount[]> {
+    const rows = await connection.queryRows<StoredPointCount>(
+      `SELECT TenantId AS tenant, 'exponential_histogram' AS table, toUInt32(count()) AS rows,
+              toUInt32(countIf(isFinite(Sum))) AS finiteRows, toFloat64(sum(Count)) AS total
+       FROM ${db}.otel_metrics_exponential_histogram GROUP BY TenantId
+       UNION ALL
+       SELECT TenantId AS tenant, 'sum' AS table, toUInt32(count()) AS rows,
+              toUInt32(countIf(isFinite(Value))) AS finiteRows, sum(Value) AS total
+       FROM ${db}.otel_metrics_sum GROUP BY TenantId
+       ORDER BY tenant, table`,
+    );
+    return rows.map((row) => ({
+      ...row,
+      rows: Number(row.rows),
+      finiteRows: Number(row.finiteRows),
+      total: Number.isFinite(Number(row.total)) ? Number(row.total) : String(row.total),
+    }));
+  },
+
+  /** Every stored row, dead letters (table and file) and quarantined requests. */
+  async dump(connection, db, dataDir): Promise<StoredDump> {
+    const rows = await connection.queryRows<{ tenant: string; t: string; metric: string; v: string }>(
+      `SELECT TenantId AS tenant, 'sum' AS t, MetricName AS metric, toString(reinterpretAsUInt64(Value)) AS v FROM ${db}.otel_metrics_sum
+       UNION ALL SELECT TenantId, 'gauge', MetricName, toString(reinterpretAsUInt64(Value)) FROM ${db}.otel_metrics_gauge
+       UNION ALL SELECT TenantId, 'histogram', MetricName, toString(Count) FROM ${db}.otel_metrics_histogram
+       UNION ALL SELECT TenantId, 'exponential_histogram', MetricName, toString(Count) FROM ${db}.otel_metrics_exponential_histogram`,
+    );
+    const dead = await connection.queryRows<{ tenant: string; table: string; code: string; error: string }>(
+      `SELECT TenantId AS tenant, TableName AS table, ErrorCode AS code, substring(Error, 1, 300) AS error
+       FROM ${db}.tallyhouse_dead_letters`,
+    );
+    return {
+      rows: rows.map((r) => [r.tenant, r.t, r.metric, r.v]),
+      deadLetters: [...dead, ...deadLetterFile(dataDir)],
+      quarantined: quarantined(dataDir),
+    };
+  },
+} satisfies Record<string, Report>;
+
+export type Reports = typeof REPORTS;
+
+function deadLetterFile(dataDir: string): StoredDump['deadLetters'] {
+  const path = join(dataDir, 'dead-letters', 'dead-letters.ndjson');
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const letter = JSON.parse(line) as {
+        tenant?: string;
+        table?: string;
+        errorCode?: string;
+        error?: string;
+      };
+      return {
+        tenant: letter.tenant ?? '',
+        table: letter.table ?? '',
+        code: letter.errorCode ?? '',
+        error: (letter.error ?? '').slice(0, 300),
+      };
+    });
+}
+
+function quarantined(dataDir: string): StoredDump['quarantined'] {
+  const dir = join(dataDir, 'quarantine');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => {
+      const note = JSON.parse(readFileSync(join(dir, name), 'utf8')) as {
+        tenant?: string;
+        stage?: string;
+        error?: { message?: string } | string;
+      };
+      const error = typeof note.error === 'object' ? (note.error.message ?? '') : String(note.error ?? '');
+      return {
+        id: name,
+        tenant: note.tenant ?? '',
+        error: `at ${note.stage ?? '?'}: ${error.slice(0, 300)}`,
+      };
+    });
+}
+
+const [report, dataDir] = process.argv.slice(2);
+if (report === undefined || dataDir === undefined || !Object.hasOwn(REPORTS, report)) {
+  console.error(`usage: read-storage.ts <${Object.keys(REPORTS).join('|')}> <dataDir>`);
+  process.exit(2);
+}
+// An empty env: CLICKHOUSE_URL from the surroundings must not redirect the read to a server.
+const config = resolveExporterConfig({ env: {}, dataDir });
+const connection = openStorageConnection(config);
+try {
+  const result = await REPORTS[report as keyof Reports](connection, config.database, dataDir);
+  // Written out before the process ends, however large.
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(result)}\n`, () => resolve()));
+} finally {
+  await connection.close();
+}
