@@ -19,7 +19,6 @@ export interface NodeProcessOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Modules loaded before the script (`node --import`), e.g. a fault injected into the real bin. */
   readonly preload?: readonly string[];
-  readonly cwd?: string;
   /** Run as another user (root only), e.g. to meet a directory it may not write. */
   readonly uid?: number;
   readonly gid?: number;
@@ -58,7 +57,6 @@ export function startNodeProcess(script: string, options: NodeProcessOptions = {
   const child = spawn(process.execPath, [SOURCE_CONDITION, ...preload, script, ...(options.args ?? [])], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.uid === undefined ? {} : { uid: options.uid }),
     ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
