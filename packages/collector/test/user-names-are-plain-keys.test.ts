@@ -6,7 +6,6 @@
  */
 import { join } from 'node:path';
 import { attributeMap } from '@tallyhouse/exporter-clickhouse';
-import { keptResource } from '@tallyhouse/processor-tenant';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Collector } from '../src/collector.ts';
 import { decodeExportMetricsServiceRequestJson } from '../src/otlp/decode-json.ts';
@@ -66,14 +65,6 @@ describe('user-given names are ordinary keys', () => {
       ]),
     );
     expect(attributeMap(attributes, 'count')).toBe('{"__proto__":"p"}');
-  });
-
-  it('does not find a kept resource attribute named toString or constructor in a resource without it', () => {
-    expect(keptResource({ 'service.name': 'a' }, ['service.name', 'constructor', 'toString'])).toEqual({
-      'service.name': 'a',
-    });
-    const own = Object.fromEntries([['constructor', 'c']]);
-    expect(keptResource(own, ['constructor'])).toEqual(own);
   });
 });
 

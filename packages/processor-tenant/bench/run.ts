@@ -10,7 +10,8 @@ import {
   type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
 import type { InputBatch, InputMetric } from '@tallyhouse/model';
-import { Accumulator, contextWithTenant, tenantView } from '../src/index.ts';
+import { Accumulator } from '../src/accumulator.ts';
+import { contextWithTenant, tenantView } from '../src/index.ts';
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 

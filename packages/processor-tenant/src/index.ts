@@ -1,16 +1,32 @@
-export * from './accumulator.ts';
-export * from './config.ts';
+// The public surface: the stage, tenant stamping inside an app, settings, the durable-intake API and errors.
+// Everything else (accumulator parts, merge math, identity) is internal; the shared representation is
+// `@tallyhouse/model`'s.
+export {
+  type AccumulatorOptions,
+  type FlushOptions,
+  type ResolvedAccumulatorOptions,
+  type ResolvedFlushOptions,
+  resolveAccumulatorOptions,
+  resolveFlushOptions,
+} from './config.ts';
 export type { ConsumeReport, RejectionReason } from './consume-report.ts';
-export * from './cumulative-to-delta.ts';
-export * from './errors.ts';
+export { BufferFullError, ProcessorShutdownError } from './errors.ts';
 export type { BatchFailure, FlushLog } from './flush-log.ts';
 export type { FlushReport, ReplayedFlush } from './flusher.ts';
 export type { RequestTenant } from './input-walk.ts';
-export * from './merge/index.ts';
-export * from './point-validation.ts';
-export * from './sdk-adapter.ts';
-export * from './series-identity.ts';
-export * from './series-table.ts';
 export type { StreamSnapshotEntry } from './stream-store.ts';
-export * from './tenant-context.ts';
-export * from './tenant-processor.ts';
+export {
+  contextWithTenant,
+  createTenantAttributesProcessor,
+  type TenantSource,
+  type TenantStampOptions,
+  tenantFromContext,
+  tenantView,
+  withTenant,
+} from './tenant-context.ts';
+export {
+  FlushFailedError,
+  type ProcessorStats,
+  TenantProcessor,
+  type TenantProcessorOptions,
+} from './tenant-processor.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cumulativeToDelta, type StreamState } from '../src/index.ts';
+import { cumulativeToDelta, type StreamState } from '../src/cumulative-to-delta.ts';
 import { histogram, LATENCY, QUEUE_DEPTH, REQUESTS } from './helpers/builders.ts';
 
 const state = (start: bigint, time: bigint, value: number): StreamState => ({

@@ -1,7 +1,7 @@
 /** Gauges: last write wins by timestamp, ties go to the later arrival, whatever the arrival order and hand-offs. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Accumulator } from '../src/index.ts';
+import { Accumulator } from '../src/accumulator.ts';
 import { CHECKOUT, gaugePoint, inputMetric, SCOPE, TEMPERATURE } from './helpers/builders.ts';
 
 describe('property: gauge last write wins', () => {

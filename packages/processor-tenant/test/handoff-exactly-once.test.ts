@@ -11,7 +11,7 @@ import type {
 } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Accumulator } from '../src/index.ts';
+import { Accumulator } from '../src/accumulator.ts';
 import { CHECKOUT, histogram, inputMetric, LATENCY, REQUESTS, SCOPE, sumPoint } from './helpers/builders.ts';
 
 const TENANTS = ['acme', '0', 'a:b'] as const;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffValues, type HeldPoint, mergeEarlierArrival, mergeLaterArrival } from '../src/index.ts';
+import { diffValues, type HeldPoint, mergeEarlierArrival, mergeLaterArrival } from '../src/merge/index.ts';
 import { histogram, LATENCY, metricInfo, QUEUE_DEPTH, REQUESTS, TEMPERATURE } from './helpers/builders.ts';
 
 const held = (start: bigint, time: bigint, value: number): HeldPoint => ({

@@ -10,7 +10,7 @@ import {
   diffExponentialHistograms,
   downscaleBuckets,
   fitExponentialHistogram,
-} from '../src/index.ts';
+} from '../src/merge/exponential-histogram.ts';
 import { expoHistogram } from './helpers/builders.ts';
 
 const total = (buckets: ExponentialBuckets) => buckets.bucketCounts.reduce((a, b) => a + b, 0);

@@ -9,17 +9,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   addExponentialHistograms,
-  addHistograms,
-  addSums,
   canAddExponentialHistograms,
-  canAddHistograms,
-  canAddSums,
   diffExponentialHistograms,
-  diffHistograms,
   downscaleBuckets,
   fitExponentialHistogram,
-  valueProblem,
-} from '../src/index.ts';
+} from '../src/merge/exponential-histogram.ts';
+import { addHistograms, canAddHistograms, diffHistograms } from '../src/merge/histogram.ts';
+import { addSums, canAddSums } from '../src/merge/sum.ts';
+import { valueProblem } from '../src/point-validation.ts';
 
 // Property tests over the edges of what the OTLP decoder accepts: offsets anywhere in int32 (with buckets
 // reaching past it), scales -10..20, counts up to 2^53 - 1. The merge must never throw, never allocate more

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { incomingGaugeWins } from '../src/index.ts';
+import { incomingGaugeWins } from '../src/merge/gauge.ts';
 
 describe('incomingGaugeWins', () => {
   it('lets a newer timestamp win', () => {

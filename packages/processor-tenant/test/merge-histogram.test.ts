@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addHistograms, diffHistograms, maxOf, minOf, sameBounds } from '../src/index.ts';
+import { addHistograms, diffHistograms, maxOf, minOf, sameBounds } from '../src/merge/histogram.ts';
 import { histogram } from './helpers/builders.ts';
 
 const BOUNDS = [0, 10, 100];

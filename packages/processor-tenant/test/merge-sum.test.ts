@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addSums, diffSums } from '../src/index.ts';
+import { addSums, diffSums } from '../src/merge/sum.ts';
 
 describe('addSums', () => {
   it('adds two delta values', () => {

@@ -4,7 +4,8 @@ import { AggregationTemporality, DataPointType, type ResourceMetrics } from '@op
 import type { ExponentialHistogramValue, HistogramValue, InputBatch, SeriesPoint } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Accumulator, TenantProcessor } from '../src/index.ts';
+import { Accumulator } from '../src/accumulator.ts';
+import { TenantProcessor } from '../src/index.ts';
 import { CollectingConsumer } from './collecting-consumer.ts';
 import {
   batch,

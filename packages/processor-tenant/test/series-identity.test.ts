@@ -5,14 +5,14 @@
 import type { Attributes, SeriesPoint } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { Accumulator } from '../src/accumulator.ts';
 import {
-  Accumulator,
   fullSeriesKey,
   keptResource,
   metricKey,
   seriesKey,
   sourceStreamPrefix,
-} from '../src/index.ts';
+} from '../src/series-identity.ts';
 import { keyArb, seededRandom, shuffleKeys, valueArb } from './helpers/attribute-arbitraries.ts';
 import {
   batch,
@@ -229,5 +229,15 @@ describe('property: series identity', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('kept resource attributes are plain keys', () => {
+  it('does not find a kept resource attribute named toString or constructor in a resource without it', () => {
+    expect(keptResource({ 'service.name': 'a' }, ['service.name', 'constructor', 'toString'])).toEqual({
+      'service.name': 'a',
+    });
+    const own = Object.fromEntries([['constructor', 'c']]);
+    expect(keptResource(own, ['constructor'])).toEqual(own);
   });
 });

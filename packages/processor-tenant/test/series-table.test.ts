@@ -11,7 +11,7 @@ import {
 } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SeriesTable } from '../src/index.ts';
+import { SeriesTable } from '../src/series-table.ts';
 import { keyArb, scalarArb, seededRandom, shuffleKeys, valueArb } from './helpers/attribute-arbitraries.ts';
 
 describe('SeriesTable', () => {

@@ -1,11 +1,7 @@
 import { ConfigError, type InputBatch } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
-import {
-  Accumulator,
-  type AccumulatorOptions,
-  BufferFullError,
-  resolveAccumulatorOptions,
-} from '../src/index.ts';
+import { Accumulator } from '../src/accumulator.ts';
+import { type AccumulatorOptions, BufferFullError, resolveAccumulatorOptions } from '../src/index.ts';
 import { batch, CHECKOUT, inputMetric, REQUESTS, sumPoint } from './helpers/builders.ts';
 
 // One tenant sending many new cumulative series must not use up the process-wide `maxTrackedStreams` and

@@ -12,7 +12,7 @@ import type {
   SeriesPoint,
   Temporality,
 } from '@tallyhouse/model';
-import { fullSeriesKey } from '../../src/index.ts';
+import { fullSeriesKey } from '../../src/series-identity.ts';
 
 /** Builders that keep golden scenarios and unit tests short enough to read as a spec. */
 

@@ -1,5 +1,6 @@
 import type { InputBatch, SeriesPoint } from '@tallyhouse/model';
-import type { AccumulatorOptions, AccumulatorStats, ConsumeReport, RequestTenant } from '../../src/index.ts';
+import type { AccumulatorStats } from '../../src/accumulator.ts';
+import type { AccumulatorOptions, ConsumeReport, RequestTenant } from '../../src/index.ts';
 
 /**
  * A golden scenario, in the spirit of the Collector's `testdata/<scenario>/{input,output}`: a sequence of

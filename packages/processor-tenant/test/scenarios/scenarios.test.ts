@@ -1,6 +1,6 @@
 import { type SeriesPoint, TallyhouseError } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
-import { Accumulator } from '../../src/index.ts';
+import { Accumulator } from '../../src/accumulator.ts';
 import { sortedBySeries } from '../helpers/builders.ts';
 import { gaugeScenarios } from './gauges.ts';
 import { histogramScenarios } from './histograms.ts';
