@@ -6,13 +6,13 @@ import {
   openStorageConnection,
   resolveExporterConfig,
   type StorageConnection,
-  TenantUsageReader,
+  UsageReader,
 } from '@tallyhouse/exporter-clickhouse';
 
 export interface StoredUsage {
   readonly connection: StorageConnection;
   /** The exporter's public, tenant-scoped read API. */
-  readonly reader: TenantUsageReader;
+  readonly reader: UsageReader;
   readonly database: string;
   /** Plain SQL with bound parameters, for checks the reader has no method for. */
   rows<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
@@ -25,7 +25,7 @@ export function openStoredUsage(dataDir: string): StoredUsage {
   const connection = openStorageConnection(config);
   return {
     connection,
-    reader: new TenantUsageReader(connection, config.database),
+    reader: new UsageReader(connection, config.database),
     database: config.database,
     rows: (sql, params) => connection.queryRows(sql.replaceAll('{db}', config.database), params),
     close: () => connection.close(),

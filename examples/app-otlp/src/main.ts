@@ -19,11 +19,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  openStorageConnection,
-  resolveExporterConfig,
-  TenantUsageReader,
-} from '@tallyhouse/exporter-clickhouse';
+import { openStorageConnection, resolveExporterConfig, UsageReader } from '@tallyhouse/exporter-clickhouse';
 import type { RecordedUsage } from './app.ts';
 
 const COLLECTOR_BIN = fileURLToPath(new URL('../../../packages/collector/src/bin.ts', import.meta.url));
@@ -127,7 +123,7 @@ console.log(`collector stopped with SIGTERM, exit code ${exitCode}`);
 
 // 4. chDB binds one data directory per process: now that the collector is gone, it is ours to read.
 const connection = openStorageConnection(resolveExporterConfig({ env: {}, dataDir }));
-const reader = new TenantUsageReader(connection, 'otel');
+const reader = new UsageReader(connection, 'otel');
 const table: Record<string, string | number>[] = [];
 let mismatches = exitCode === 0 ? 0 : 1;
 for (const tenant of [...new Set(INSTANCES.map((instance) => instance.tenant))]) {

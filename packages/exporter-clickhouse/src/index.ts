@@ -36,6 +36,18 @@ export {
   type FailureKind,
 } from './retry-policy.ts';
 export {
+  bucketExpression,
+  createRollupTableStatement,
+  createRollupViewStatement,
+  ROLLUP_TABLE_NAMES,
+  type RollupGrain,
+  type RollupKind,
+  rollupBackfillStatements,
+  rollupMigrationStatements,
+  rollupTable,
+  type Step,
+} from './rollup-schema.ts';
+export {
   attributeMap,
   type EncodedBatch,
   type EncodedTableRows,
@@ -81,18 +93,6 @@ export { histogramQuantile, type PercentileMethod } from './usage/percentiles.ts
 export { planRange, type RangePart } from './usage/range-plan.ts';
 export { ReadLimitError, ReadTimeoutError, Slicer } from './usage/read-limits.ts';
 export {
-  bucketExpression,
-  createRollupTableStatement,
-  createRollupViewStatement,
-  ROLLUP_TABLE_NAMES,
-  type RollupGrain,
-  type RollupKind,
-  rollupBackfillStatements,
-  rollupMigrationStatements,
-  rollupTable,
-  type Step,
-} from './usage/rollup-schema.ts';
-export {
   AdminQuery,
   assertTenantScoped,
   TENANT_PREDICATE,
@@ -105,7 +105,6 @@ export {
   type PercentileQuery,
   type QueryConnection,
   type TenantTotal,
-  TenantUsageReader,
   type TimeSeries,
   type TimeSeriesLine,
   type TimeSeriesPoint,

@@ -6,6 +6,16 @@
 
 import type { Logger } from '@tallyhouse/model';
 import { SchemaVersionError } from './errors.ts';
+import { rollupMigrationStatements } from './rollup-schema.ts';
+import {
+  dedupSetting,
+  engine,
+  onCluster,
+  qualified,
+  quoteIdentifier,
+  quoteString,
+  type SchemaOptions,
+} from './schema-sql.ts';
 import {
   type ColumnDefinition,
   DEAD_LETTER_COLUMNS,
@@ -15,18 +25,16 @@ import {
   type MetricTableName,
   SCHEMA_VERSION_TABLE,
 } from './tables.ts';
-import { rollupMigrationStatements } from './usage/rollup-schema.ts';
 
-export interface SchemaOptions {
-  readonly database: string;
-  /** `ON CLUSTER <name>` and `Replicated*MergeTree` when set. */
-  readonly cluster: string | undefined;
-  readonly replicationPath: string;
-  readonly replicaName: string;
-  readonly ttlDays: number | undefined;
-  /** Insert blocks remembered per table for `insert_deduplication_token`. */
-  readonly dedupWindow: number;
-}
+export {
+  dedupSetting,
+  engine,
+  onCluster,
+  qualified,
+  quoteIdentifier,
+  quoteString,
+  type SchemaOptions,
+} from './schema-sql.ts';
 
 export interface Migration {
   readonly version: number;
@@ -38,37 +46,6 @@ export interface Migration {
 export interface SchemaExecutor {
   command(sql: string): Promise<void>;
   queryRows<T>(sql: string): Promise<T[]>;
-}
-
-export function quoteIdentifier(name: string): string {
-  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
-}
-
-export function quoteString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
-export function qualified(options: Pick<SchemaOptions, 'database'>, table: string): string {
-  return `${quoteIdentifier(options.database)}.${quoteIdentifier(table)}`;
-}
-
-export function onCluster(options: SchemaOptions): string {
-  return options.cluster === undefined ? '' : ` ON CLUSTER ${quoteIdentifier(options.cluster)}`;
-}
-
-export function engine(
-  options: SchemaOptions,
-  family: 'MergeTree' | 'ReplacingMergeTree' | 'AggregatingMergeTree',
-): string {
-  if (options.cluster === undefined) return `${family}()`;
-  return `Replicated${family}(${quoteString(options.replicationPath)}, ${quoteString(options.replicaName)})`;
-}
-
-/** Plain MergeTree needs `non_replicated_deduplication_window` for tokens to deduplicate; replicated tables use Keeper. */
-export function dedupSetting(options: SchemaOptions): string {
-  return options.cluster === undefined
-    ? `non_replicated_deduplication_window = ${options.dedupWindow}`
-    : `replicated_deduplication_window = ${options.dedupWindow}`;
 }
 
 function ttlClause(options: SchemaOptions): string {

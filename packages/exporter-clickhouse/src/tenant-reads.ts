@@ -1,6 +1,6 @@
 /**
  * Types and row decoding shared by the tenant-scoped reads. The reader itself is `UsageReader`
- * (`usage/usage-reader.ts`); `TenantUsageReader` is its former name, kept as an alias.
+ * (`usage/usage-reader.ts`).
  */
 import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 

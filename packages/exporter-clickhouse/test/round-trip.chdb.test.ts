@@ -2,13 +2,13 @@ import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseMetricExporter, type TenantUsageReader } from '../src/index.ts';
+import { ClickHouseMetricExporter, type UsageReader } from '../src/index.ts';
 import { expHistogramPoint, gaugePoint, histogramPoint, mixedBatch, sumPoint, tempDir } from './support.ts';
 
 // One chDB data directory for this file (one per process); tests separate by tenant.
 const dataDir = tempDir('round-trip');
 let exporter: ClickHouseMetricExporter;
-let reader: TenantUsageReader;
+let reader: UsageReader;
 
 beforeAll(async () => {
   exporter = new ClickHouseMetricExporter({ dataDir, logger: silentLogger, env: {} });

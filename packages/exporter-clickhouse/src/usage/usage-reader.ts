@@ -15,6 +15,13 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import type { StorageConnection } from '../connection.ts';
+import {
+  bucketExpression,
+  NANOS_PER_SECOND,
+  type RollupKind,
+  STEP_SECONDS,
+  type Step,
+} from '../rollup-schema.ts';
 import { METRIC_COLUMNS, METRIC_TABLES } from '../tables.ts';
 import { decodeFloat, decodeRow, type GaugeLatest, type SumTotal, type TimeRange } from '../tenant-reads.ts';
 import { histogramQuantile, type PercentileMethod } from './percentiles.ts';
@@ -30,13 +37,6 @@ import {
   showLimit,
   timeoutError,
 } from './read-limits.ts';
-import {
-  bucketExpression,
-  NANOS_PER_SECOND,
-  type RollupKind,
-  STEP_SECONDS,
-  type Step,
-} from './rollup-schema.ts';
 import { AdminQuery, assertTenantScoped, type QueryBuilder, TenantScopedQuery } from './tenant-scope.ts';
 
 /** What a read selects, besides tenant and time. Attribute keys and values are bound values, never SQL. */
@@ -807,10 +807,6 @@ function placeBuckets<V>(
     if (Number.isInteger(index) && index >= 0 && index < buckets) set(index, values[i] as V);
   }
 }
-
-/** Kept for existing callers: the reader `ClickHouseMetricExporter.reader()` returns. */
-export const TenantUsageReader = UsageReader;
-export type TenantUsageReader = UsageReader;
 
 function projection(groups: readonly Group[], values: string): string {
   return [

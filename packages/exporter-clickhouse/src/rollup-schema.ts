@@ -8,8 +8,8 @@
  * hour before — the same half-open `(from, to]` the reader's ranges use, which lets a range read whole buckets
  * from the rollups and only its open edges from raw rows.
  */
-import { dedupSetting, engine, onCluster, qualified, type SchemaOptions } from '../schema.ts';
-import { METRIC_TABLES } from '../tables.ts';
+import { dedupSetting, engine, onCluster, qualified, type SchemaOptions } from './schema-sql.ts';
+import { METRIC_TABLES } from './tables.ts';
 
 export type RollupKind = 'sum' | 'gauge' | 'histogram';
 export type RollupGrain = '1h' | '1d';

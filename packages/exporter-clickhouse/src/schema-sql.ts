@@ -1,0 +1,47 @@
+/**
+ * The SQL building blocks every DDL statement shares: schema options, identifier and string quoting, the
+ * cluster clause, table engines and the deduplication window. The metric-table DDL (schema.ts) and the rollup
+ * DDL (rollup-schema.ts) both build on it; neither imports the other.
+ */
+
+export interface SchemaOptions {
+  readonly database: string;
+  /** `ON CLUSTER <name>` and `Replicated*MergeTree` when set. */
+  readonly cluster: string | undefined;
+  readonly replicationPath: string;
+  readonly replicaName: string;
+  readonly ttlDays: number | undefined;
+  /** Insert blocks remembered per table for `insert_deduplication_token`. */
+  readonly dedupWindow: number;
+}
+
+export function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}
+
+export function quoteString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export function qualified(options: Pick<SchemaOptions, 'database'>, table: string): string {
+  return `${quoteIdentifier(options.database)}.${quoteIdentifier(table)}`;
+}
+
+export function onCluster(options: SchemaOptions): string {
+  return options.cluster === undefined ? '' : ` ON CLUSTER ${quoteIdentifier(options.cluster)}`;
+}
+
+export function engine(
+  options: SchemaOptions,
+  family: 'MergeTree' | 'ReplacingMergeTree' | 'AggregatingMergeTree',
+): string {
+  if (options.cluster === undefined) return `${family}()`;
+  return `Replicated${family}(${quoteString(options.replicationPath)}, ${quoteString(options.replicaName)})`;
+}
+
+/** Plain MergeTree needs `non_replicated_deduplication_window` for tokens to deduplicate; replicated tables use Keeper. */
+export function dedupSetting(options: SchemaOptions): string {
+  return options.cluster === undefined
+    ? `non_replicated_deduplication_window = ${options.dedupWindow}`
+    : `replicated_deduplication_window = ${options.dedupWindow}`;
+}
