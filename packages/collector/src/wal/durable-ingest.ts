@@ -9,14 +9,12 @@ import {
 } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
 import type { IngestRequest, PendingIngest } from '../ingest/intake.ts';
-import type { OtlpDecodeResult } from '../otlp/index.ts';
 import { FlushRecords, readCheckpoint } from './flush-records.ts';
 import { type ReplaySummary, type ReplayTarget, replayLog } from './log-replay.ts';
 import { Quarantine, quarantinedReport } from './quarantine.ts';
 import {
   ACK,
   ANSWERED,
-  type BodyEncoding,
   DATA,
   Disposition,
   encodeData,
