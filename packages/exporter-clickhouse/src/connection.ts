@@ -17,7 +17,7 @@ import {
 import type { ClickHouseConnection, ResolvedExporterConfig } from './config.ts';
 import { EmbeddedEngineUnavailableError } from './errors.ts';
 import { restoreDefaultFatalSignals } from './fatal-signals.ts';
-import { quoteIdentifier } from './schema.ts';
+import { quoteIdentifier } from './schema/sql.ts';
 
 export type BackendKind = 'http' | 'embedded' | 'custom';
 

@@ -7,7 +7,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@tallyhouse/model';
 import type { StorageConnection } from './connection.ts';
-import { columnNames, DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE } from './tables.ts';
+import { columnNames, DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE } from './schema/tables.ts';
 
 export interface DeadLetter {
   readonly tenant: string;

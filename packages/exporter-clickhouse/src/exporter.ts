@@ -25,11 +25,12 @@ import { type DeadLetter, DeadLetterSink } from './dead-letters.ts';
 import { EmbeddedEngineUnavailableError, ExporterShutDownError, RetentionFullError } from './errors.ts';
 import { backoffDelayMs, classifyFailure, type FailureClassification } from './retry-policy.ts';
 import { encodeBatch, pointToJson } from './row-encoding.ts';
-import { ensureSchema, qualified, type SchemaExecutor, type SchemaOptions } from './schema.ts';
+import { ensureSchema, type SchemaExecutor } from './schema/migrations.ts';
+import { qualified, type SchemaOptions } from './schema/sql.ts';
+import { columnNames, METRIC_COLUMNS } from './schema/tables.ts';
 import { Spool } from './spool.ts';
 import { createStats, type ExporterStats, type MutableStats, snapshotStats } from './stats.ts';
 import { createTablePart, partLines, type TablePart } from './table-part.ts';
-import { columnNames, METRIC_COLUMNS } from './tables.ts';
 import { UsageReader } from './usage/usage-reader.ts';
 
 export interface ClickHouseMetricExporterOptions extends ClickHouseExporterOptions {

@@ -36,18 +36,6 @@ export {
   type FailureKind,
 } from './retry-policy.ts';
 export {
-  bucketExpression,
-  createRollupTableStatement,
-  createRollupViewStatement,
-  ROLLUP_TABLE_NAMES,
-  type RollupGrain,
-  type RollupKind,
-  rollupBackfillStatements,
-  rollupMigrationStatements,
-  rollupTable,
-  type Step,
-} from './rollup-schema.ts';
-export {
   attributeMap,
   type EncodedBatch,
   type EncodedTableRows,
@@ -56,22 +44,33 @@ export {
   float,
   type RejectedPoint,
 } from './row-encoding.ts';
+export { bucketExpression, type Step } from './schema/buckets.ts';
 export {
-  createDatabaseStatement,
-  createDeadLetterTableStatement,
-  createMetricTableStatement,
-  createSchemaVersionTableStatement,
   ensureSchema,
   MIGRATIONS,
   type Migration,
   SCHEMA_VERSION,
   type SchemaExecutor,
-  type SchemaOptions,
   type SchemaResult,
   schemaStatements,
-} from './schema.ts';
-export type { ExporterStats } from './stats.ts';
-export { deduplicationToken } from './table-part.ts';
+} from './schema/migrations.ts';
+export {
+  createRollupTableStatement,
+  createRollupViewStatement,
+  ROLLUP_TABLE_NAMES,
+  type RollupGrain,
+  type RollupKind,
+  rollupBackfillStatements,
+  rollupMigrationStatements,
+  rollupTable,
+} from './schema/rollups.ts';
+export type { SchemaOptions } from './schema/sql.ts';
+export {
+  createDatabaseStatement,
+  createDeadLetterTableStatement,
+  createMetricTableStatement,
+  createSchemaVersionTableStatement,
+} from './schema/table-ddl.ts';
 export {
   type ColumnDefinition,
   DEAD_LETTER_COLUMNS,
@@ -81,7 +80,9 @@ export {
   METRIC_TABLES,
   type MetricTableName,
   SCHEMA_VERSION_TABLE,
-} from './tables.ts';
+} from './schema/tables.ts';
+export type { ExporterStats } from './stats.ts';
+export { deduplicationToken } from './table-part.ts';
 export {
   decodeFloat,
   decodeRow,

@@ -1,5 +1,5 @@
 /**
- * Series points → JSONCompactEachRow lines, one table per point kind, columns in `tables.ts` order.
+ * Series points → JSONCompactEachRow lines, one table per point kind, columns in `schema/tables.ts` order.
  *
  * - What may be stored is decided by `pointProblem` (`@tallyhouse/model`), the same function the collector's
  *   decoders run before they answer; a refused point is dead-lettered with the problem's code.
@@ -25,7 +25,7 @@ import {
   tenantProblem,
 } from '@tallyhouse/model';
 import { RowEncodingError, type RowRejectionCode } from './errors.ts';
-import { METRIC_TABLES, type MetricTableName } from './tables.ts';
+import { METRIC_TABLES, type MetricTableName } from './schema/tables.ts';
 
 export interface EncodedTableRows {
   readonly table: MetricTableName;

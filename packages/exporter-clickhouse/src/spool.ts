@@ -8,8 +8,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import type { Logger } from '@tallyhouse/model';
 import { writeFileDurably } from './durable-file.ts';
+import { METRIC_TABLE_NAMES, type MetricTableName } from './schema/tables.ts';
 import type { TablePart } from './table-part.ts';
-import { METRIC_TABLE_NAMES, type MetricTableName } from './tables.ts';
 
 interface SpoolRecord {
   readonly format: 'tallyhouse-spool-v1';

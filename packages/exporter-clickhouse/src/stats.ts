@@ -1,5 +1,5 @@
 /** Counters the exporter keeps, for the collector's `/metrics` and for tests. */
-import { METRIC_TABLE_NAMES, type MetricTableName } from './tables.ts';
+import { METRIC_TABLE_NAMES, type MetricTableName } from './schema/tables.ts';
 
 export interface ExporterStats {
   /** Rows inserted per metric table (a deduplicated re-send counts as written again; ClickHouse stores it once). */

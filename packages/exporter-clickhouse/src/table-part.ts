@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SeriesPoint } from '@tallyhouse/model';
-import type { MetricTableName } from './tables.ts';
+import type { MetricTableName } from './schema/tables.ts';
 
 export interface TablePart {
   /** Also the part's identity: at most one part per token is retained. */

@@ -3,7 +3,7 @@
  * whole hours from the hourly rollup, the open edges from raw rows. Bucket `b` of a rollup holds the rows with
  * `b < TimeUnix <= b + step`, so the union of the parts is exactly the range — every row is read once.
  */
-import { NANOS_PER_SECOND, STEP_SECONDS } from '../rollup-schema.ts';
+import { NANOS_PER_SECOND, STEP_SECONDS } from '../schema/buckets.ts';
 
 export const HOUR_NS = STEP_SECONDS['1h'] * NANOS_PER_SECOND;
 export const DAY_NS = STEP_SECONDS['1d'] * NANOS_PER_SECOND;

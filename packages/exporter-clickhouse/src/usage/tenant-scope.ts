@@ -7,9 +7,9 @@
  * Cross-tenant reads use `AdminQuery`, which only the reader's `admin*` methods construct.
  */
 import { validateTenant } from '@tallyhouse/model';
-import { type RollupGrain, type RollupKind, rollupTable } from '../rollup-schema.ts';
-import { qualified } from '../schema.ts';
-import { METRIC_TABLES } from '../tables.ts';
+import { type RollupGrain, type RollupKind, rollupTable } from '../schema/rollups.ts';
+import { qualified } from '../schema/sql.ts';
+import { METRIC_TABLES } from '../schema/tables.ts';
 
 export const TENANT_PREDICATE = 'TenantId = {tenant:String}';
 

@@ -15,14 +15,9 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import type { StorageConnection } from '../connection.ts';
-import {
-  bucketExpression,
-  NANOS_PER_SECOND,
-  type RollupKind,
-  STEP_SECONDS,
-  type Step,
-} from '../rollup-schema.ts';
-import { METRIC_COLUMNS, METRIC_TABLES } from '../tables.ts';
+import { bucketExpression, NANOS_PER_SECOND, STEP_SECONDS, type Step } from '../schema/buckets.ts';
+import type { RollupKind } from '../schema/rollups.ts';
+import { METRIC_COLUMNS, METRIC_TABLES } from '../schema/tables.ts';
 import { decodeFloat, decodeRow, type GaugeLatest, type SumTotal, type TimeRange } from '../tenant-reads.ts';
 import { histogramQuantile, type PercentileMethod } from './percentiles.ts';
 import { ceilTo, floorTo, planRange, type RangePart } from './range-plan.ts';

@@ -1,7 +1,7 @@
 /**
  * The SQL building blocks every DDL statement shares: schema options, identifier and string quoting, the
- * cluster clause, table engines and the deduplication window. The metric-table DDL (schema.ts) and the rollup
- * DDL (rollup-schema.ts) both build on it; neither imports the other.
+ * cluster clause, table engines, the deduplication window and the shape of a `CREATE TABLE`. The table DDL
+ * (`table-ddl.ts`) and the rollup DDL (`rollups.ts`) both build on it; neither imports the other.
  */
 
 export interface SchemaOptions {
@@ -44,4 +44,29 @@ export function dedupSetting(options: SchemaOptions): string {
   return options.cluster === undefined
     ? `non_replicated_deduplication_window = ${options.dedupWindow}`
     : `replicated_deduplication_window = ${options.dedupWindow}`;
+}
+
+/** What differs between the tables the exporter creates; `createTableStatement` writes the rest alike. */
+export interface TableSpec {
+  readonly table: string;
+  /** Column (and index) lines, indented. */
+  readonly columns: readonly string[];
+  readonly engine: string;
+  readonly partitionBy?: string;
+  /** The sort key, and whatever follows it on the same clause (a TTL). */
+  readonly orderBy: string;
+  readonly settings?: readonly string[];
+}
+
+export function createTableStatement(options: SchemaOptions, spec: TableSpec): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${qualified(options, spec.table)}${onCluster(options)}`,
+    '(',
+    spec.columns.join(',\n'),
+    ')',
+    `ENGINE = ${spec.engine}`,
+    ...(spec.partitionBy === undefined ? [] : [`PARTITION BY ${spec.partitionBy}`]),
+    `ORDER BY ${spec.orderBy}`,
+    ...(spec.settings === undefined ? [] : [`SETTINGS ${spec.settings.join(', ')}`]),
+  ].join('\n');
 }

@@ -1,14 +1,17 @@
 /**
  * Hourly and daily usage rollups: one AggregatingMergeTree table per point kind and grain, fed by a
  * materialized view on the raw table, keyed by tenant + metric + service + unit + attributes (+ bounds for
- * histograms) + bucket.
- *
- * Bucket convention: a row belongs to the bucket `b` with `b < TimeUnix <= b + step` (UTC, integer arithmetic on
- * nanoseconds). Rows are deltas over `(StartTimeUnix, TimeUnix]`, so a row stamped exactly on the hour closes the
- * hour before — the same half-open `(from, to]` the reader's ranges use, which lets a range read whole buckets
- * from the rollups and only its open edges from raw rows.
+ * histograms) + bucket. Buckets follow `buckets.ts`.
  */
-import { dedupSetting, engine, onCluster, qualified, type SchemaOptions } from './schema-sql.ts';
+import { bucketExpression } from './buckets.ts';
+import {
+  createTableStatement,
+  dedupSetting,
+  engine,
+  onCluster,
+  qualified,
+  type SchemaOptions,
+} from './sql.ts';
 import { METRIC_TABLES } from './tables.ts';
 
 export type RollupKind = 'sum' | 'gauge' | 'histogram';
@@ -17,26 +20,12 @@ export type RollupGrain = '1h' | '1d';
 export const ROLLUP_KINDS: readonly RollupKind[] = ['sum', 'gauge', 'histogram'];
 export const ROLLUP_GRAINS: readonly RollupGrain[] = ['1h', '1d'];
 
-export const NANOS_PER_SECOND = 1_000_000_000n;
-export const STEP_SECONDS = { '1m': 60n, '1h': 3_600n, '1d': 86_400n } as const;
-export type Step = keyof typeof STEP_SECONDS;
-
 export function rollupTable(kind: RollupKind, grain: RollupGrain): string {
   return `tallyhouse_usage_${kind}_${grain}`;
 }
 
 function rollupView(kind: RollupKind, grain: RollupGrain): string {
   return `${rollupTable(kind, grain)}_mv`;
-}
-
-/**
- * The bucket start (`DateTime('UTC')`) of a raw row at `step`: `b` with `b < TimeUnix <= b + step`.
- * Shared by the views, the backfill and the reader's raw-row queries so the three can never disagree.
- */
-export function bucketExpression(step: Step): string {
-  const seconds = STEP_SECONDS[step];
-  const nanos = seconds * NANOS_PER_SECOND;
-  return `toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, ${nanos}) * ${seconds}, 'UTC')`;
 }
 
 const KEY_COLUMNS = [
@@ -108,17 +97,15 @@ export function createRollupTableStatement(
   const columns = [...KEY_COLUMNS];
   if (kind === 'histogram') columns.push('    ExplicitBounds Array(Float64)');
   columns.push("    BucketStart DateTime('UTC')", ...VALUE_COLUMNS[kind]);
-  return [
-    `CREATE TABLE IF NOT EXISTS ${qualified(options, rollupTable(kind, grain))}${onCluster(options)}`,
-    '(',
-    columns.join(',\n'),
-    ')',
-    `ENGINE = ${engine(options, 'AggregatingMergeTree')}`,
-    grain === '1h' ? 'PARTITION BY toYYYYMM(BucketStart)' : 'PARTITION BY toYear(BucketStart)',
-    `ORDER BY (${keyNames(kind).join(', ')})`,
+  return createTableStatement(options, {
+    table: rollupTable(kind, grain),
+    columns,
+    engine: engine(options, 'AggregatingMergeTree'),
+    partitionBy: grain === '1h' ? 'toYYYYMM(BucketStart)' : 'toYear(BucketStart)',
+    orderBy: `(${keyNames(kind).join(', ')})`,
     // Retried inserts into the raw table are deduplicated in the views' targets too (dependent-view dedup).
-    `SETTINGS index_granularity = 8192, ${dedupSetting(options)}`,
-  ].join('\n');
+    settings: ['index_granularity = 8192', dedupSetting(options)],
+  });
 }
 
 /** The SELECT a view runs on each inserted block, and the backfill runs once on existing rows. */

@@ -1,40 +1,19 @@
 /**
- * DDL for the tenant-first metric tables, the dead letters and the schema-version record, and the forward
- * migrations that bring a database up to date. Every statement is idempotent, so running it twice — or from
- * two exporters at once — is safe.
+ * The forward migrations that bring a database up to date, and `ensureSchema`, which applies those not yet
+ * recorded in `tallyhouse_schema_versions`. Every statement is idempotent, so a re-run (forced after a table
+ * went missing, or from two exporters at once) is safe.
  */
-
 import type { Logger } from '@tallyhouse/model';
-import { SchemaVersionError } from './errors.ts';
-import { rollupMigrationStatements } from './rollup-schema.ts';
+import { SchemaVersionError } from '../errors.ts';
+import { rollupMigrationStatements } from './rollups.ts';
+import { qualified, quoteString, type SchemaOptions } from './sql.ts';
 import {
-  dedupSetting,
-  engine,
-  onCluster,
-  qualified,
-  quoteIdentifier,
-  quoteString,
-  type SchemaOptions,
-} from './schema-sql.ts';
-import {
-  type ColumnDefinition,
-  DEAD_LETTER_COLUMNS,
-  DEAD_LETTER_TABLE,
-  METRIC_COLUMNS,
-  METRIC_TABLE_NAMES,
-  type MetricTableName,
-  SCHEMA_VERSION_TABLE,
-} from './tables.ts';
-
-export {
-  dedupSetting,
-  engine,
-  onCluster,
-  qualified,
-  quoteIdentifier,
-  quoteString,
-  type SchemaOptions,
-} from './schema-sql.ts';
+  createDatabaseStatement,
+  createDeadLetterTableStatement,
+  createMetricTableStatement,
+  createSchemaVersionTableStatement,
+} from './table-ddl.ts';
+import { METRIC_TABLE_NAMES, SCHEMA_VERSION_TABLE } from './tables.ts';
 
 export interface Migration {
   readonly version: number;
@@ -46,70 +25,6 @@ export interface Migration {
 export interface SchemaExecutor {
   command(sql: string): Promise<void>;
   queryRows<T>(sql: string): Promise<T[]>;
-}
-
-function ttlClause(options: SchemaOptions): string {
-  return options.ttlDays === undefined
-    ? ''
-    : `\nTTL toDateTime(TimeUnix) + toIntervalDay(${options.ttlDays})`;
-}
-
-function columnLines(columns: readonly ColumnDefinition[]): string[] {
-  return columns.map((column) => `    ${column.name} ${column.type} CODEC(${column.codec})`);
-}
-
-export function createDatabaseStatement(options: SchemaOptions): string {
-  return `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(options.database)}${onCluster(options)}`;
-}
-
-export function createMetricTableStatement(options: SchemaOptions, table: MetricTableName): string {
-  const indexes = [
-    '    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-    '    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-    '    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-    '    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-  ];
-  const settings = ['index_granularity = 8192', dedupSetting(options)];
-  if (options.ttlDays !== undefined) settings.push('ttl_only_drop_parts = 1');
-  return [
-    `CREATE TABLE IF NOT EXISTS ${qualified(options, table)}${onCluster(options)}`,
-    '(',
-    [...columnLines(METRIC_COLUMNS[table]), ...indexes].join(',\n'),
-    `)`,
-    `ENGINE = ${engine(options, 'MergeTree')}`,
-    'PARTITION BY toDate(TimeUnix)',
-    'ORDER BY (TenantId, MetricName, ServiceName, toStartOfHour(TimeUnix), cityHash64(Attributes), TimeUnix)' +
-      ttlClause(options),
-    `SETTINGS ${settings.join(', ')}`,
-  ].join('\n');
-}
-
-export function createDeadLetterTableStatement(options: SchemaOptions): string {
-  const settings = ['index_granularity = 8192', dedupSetting(options)];
-  if (options.ttlDays !== undefined) settings.push('ttl_only_drop_parts = 1');
-  return [
-    `CREATE TABLE IF NOT EXISTS ${qualified(options, DEAD_LETTER_TABLE)}${onCluster(options)}`,
-    '(',
-    columnLines(DEAD_LETTER_COLUMNS).join(',\n'),
-    ')',
-    `ENGINE = ${engine(options, 'MergeTree')}`,
-    'PARTITION BY toDate(TimeUnix)',
-    `ORDER BY (TenantId, TableName, TimeUnix)${ttlClause(options)}`,
-    `SETTINGS ${settings.join(', ')}`,
-  ].join('\n');
-}
-
-export function createSchemaVersionTableStatement(options: SchemaOptions): string {
-  return [
-    `CREATE TABLE IF NOT EXISTS ${qualified(options, SCHEMA_VERSION_TABLE)}${onCluster(options)}`,
-    '(',
-    '    Version UInt32,',
-    '    Description String,',
-    '    AppliedAt DateTime64(3)',
-    ')',
-    `ENGINE = ${engine(options, 'ReplacingMergeTree')}`,
-    'ORDER BY Version',
-  ].join('\n');
 }
 
 /** Forward migrations, oldest first. A new schema change is a new entry with the next version. */
