@@ -7,7 +7,9 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@tallyhouse/model';
 import type { StorageConnection } from './connection.ts';
+import { pointToJson, type RejectedPoint } from './row-encoding.ts';
 import { columnNames, DEAD_LETTER_COLUMNS, DEAD_LETTER_TABLE } from './schema/tables.ts';
+import { partLines, type TablePart } from './table-part.ts';
 
 export interface DeadLetter {
   readonly tenant: string;
@@ -20,6 +22,34 @@ export interface DeadLetter {
 }
 
 export type DeadLetterDestination = 'table' | 'file';
+
+/** Every row of a part that can never be written (or was not, by the shutdown deadline), as it would have been inserted. */
+export function partDeadLetters(
+  part: Pick<TablePart, 'batchId' | 'table' | 'body' | 'tenants'>,
+  errorCode: string,
+  error: string,
+): DeadLetter[] {
+  return partLines(part).map((line, index) => ({
+    tenant: part.tenants[index] ?? '',
+    table: part.table,
+    batchId: part.batchId,
+    errorCode,
+    error,
+    payload: line,
+  }));
+}
+
+/** Points the encoder refused: they never became rows, so the payload is the point's JSON. */
+export function rejectedDeadLetters(batchId: string, rejected: readonly RejectedPoint[]): DeadLetter[] {
+  return rejected.map((entry) => ({
+    tenant: entry.point.tenant,
+    table: entry.table,
+    batchId,
+    errorCode: entry.code,
+    error: entry.message,
+    payload: pointToJson(entry.point),
+  }));
+}
 
 export class DeadLetterSink {
   readonly file: string;

@@ -22,12 +22,7 @@ export {
   type RowRejectionCode,
   SchemaVersionError,
 } from './errors.ts';
-export {
-  ClickHouseMetricExporter,
-  type ClickHouseMetricExporterOptions,
-  type ShutdownReport,
-  type UnwrittenPart,
-} from './exporter.ts';
+export { ClickHouseMetricExporter, type ClickHouseMetricExporterOptions } from './exporter.ts';
 export {
   backoffDelayMs,
   type ClassificationContext,
@@ -81,6 +76,7 @@ export {
   type MetricTableName,
   SCHEMA_VERSION_TABLE,
 } from './schema/tables.ts';
+export type { ShutdownReport, UnwrittenPart } from './shutdown.ts';
 export type { ExporterStats } from './stats.ts';
 export { deduplicationToken } from './table-part.ts';
 export {

@@ -2,7 +2,7 @@ import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseMetricExporter, type UsageReader } from '../src/index.ts';
+import { ClickHouseMetricExporter, type StorageConnection, type UsageReader } from '../src/index.ts';
 import { expHistogramPoint, gaugePoint, histogramPoint, mixedBatch, sumPoint, tempDir } from './support.ts';
 
 // One chDB data directory for this file (one per process); tests separate by tenant.
@@ -27,6 +27,13 @@ function stored(point: SeriesPoint): SeriesPoint {
         .map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]),
     );
   return { ...point, resource: strings(point.resource), attributes: strings(point.attributes) };
+}
+
+/** The exporter's own connection, for SQL the reader does not offer. */
+function storage(): StorageConnection {
+  const { session } = exporter as unknown as { session: { current: StorageConnection | undefined } };
+  if (session.current === undefined) throw new Error('the exporter has not connected');
+  return session.current;
 }
 
 async function readBack(tenant: string, kind: PointKind): Promise<SeriesPoint[]> {
@@ -123,8 +130,7 @@ describe('storage round trip on the embedded engine', () => {
       toUnixNano: 4_000_000_000n,
     });
     expect(total?.total).toBe(50);
-    const connection = (exporter as unknown as { connection: { queryRows<T>(sql: string): Promise<T[]> } })
-      .connection;
+    const connection = storage();
     const temporality = await connection.queryRows<{ t: number }>(
       "SELECT DISTINCT AggregationTemporality AS t FROM otel.otel_metrics_sum WHERE TenantId = 'rt-delta'",
     );
@@ -177,8 +183,7 @@ describe('storage round trip on the embedded engine', () => {
     const after = exporter.stats();
     expect(after.rejectedRows - before.rejectedRows).toBe(2);
     expect(after.deadLetterRows - before.deadLetterRows).toBe(2);
-    const connection = (exporter as unknown as { connection: { queryRows<T>(sql: string): Promise<T[]> } })
-      .connection;
+    const connection = storage();
     const letters = await connection.queryRows<{ ErrorCode: string; Payload: string }>(
       "SELECT ErrorCode, Payload FROM otel.tallyhouse_dead_letters WHERE TenantId = 'rt-nansum' ORDER BY Payload",
     );
