@@ -5,7 +5,10 @@
  * property instead of assigned, so a payload can never change an object's prototype.
  * Duplicate keys: the last one wins (OTLP leaves duplicates unspecified).
  */
-import type { AttributeValue } from '@tallyhouse/model';
+import type { Attributes, AttributeValue } from '@tallyhouse/model';
+
+/** Shared by every point and resource without attributes (frozen). */
+export const EMPTY_ATTRIBUTES: Attributes = Object.freeze({});
 
 export function setAttribute(
   target: Record<string, AttributeValue>,

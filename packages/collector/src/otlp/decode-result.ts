@@ -1,4 +1,4 @@
-import type { InputBatch } from '@tallyhouse/model';
+import type { InputBatch, InputResourceMetrics } from '@tallyhouse/model';
 
 /**
  * What decoding one OTLP request yields. The request as a whole was well-formed; individual data points
@@ -38,6 +38,23 @@ export class RejectionLog {
     this.count += points;
     if (this.messages.length < MAX_REJECTION_MESSAGES) this.messages.push(message);
   }
+}
+
+/** What a decoder counts while it reads one request. */
+export interface DecodeTally {
+  readonly log: RejectionLog;
+  accepted: number;
+  noRecordedValue: number;
+}
+
+export function decodeResult(resourceMetrics: InputResourceMetrics[], tally: DecodeTally): OtlpDecodeResult {
+  return {
+    batch: { resourceMetrics },
+    acceptedDataPoints: tally.accepted,
+    rejectedDataPoints: tally.log.count,
+    rejectionMessages: tally.log.messages,
+    noRecordedValueDataPoints: tally.noRecordedValue,
+  };
 }
 
 /** One human-readable `partial_success.error_message` for a decode result ('' when nothing was rejected). */

@@ -1,45 +1,17 @@
 /**
- * Decoder-independent rules: which decoded points are accepted, and how a decoded OTLP `Metric` becomes an
- * `InputMetric`. The protobuf and JSON decoders both feed these, so both encodings accept and reject exactly
- * the same points with the same messages.
- *
- * Every point is checked here before the request is answered, last of all with the storage's own rules
- * (`pointProblem` of `@tallyhouse/model`, the function the ClickHouse row encoder runs): a point acknowledged in
- * the answer must never be refused when it is written.
+ * How a decoded OTLP `Metric` becomes an `InputMetric`: the draft a decoder fills (its points already judged
+ * one by one, see `point-acceptance.ts`), then the metric-level rules (name, temporality, supported kind).
+ * The protobuf and JSON decoders both feed these, so both encodings accept and reject the same metrics with
+ * the same messages.
  */
-
-import type {
-  Attributes,
-  ExponentialBuckets,
-  ExponentialHistogramValue,
-  HistogramValue,
-  InputMetric,
-  InputPoint,
-  PointKind,
-  PointValue,
-  SumValue,
-  Temporality,
-} from '@tallyhouse/model';
-import {
-  MAX_BUCKETED_TIME_UNIX_NANO,
-  MAX_EXPONENTIAL_SCALE,
-  MIN_EXPONENTIAL_SCALE,
-  nonFiniteField,
-  pointProblem,
-} from '@tallyhouse/model';
-import type { RejectionLog } from './decode-result.ts';
+import type { InputMetric, InputPoint, PointKind, Temporality } from '@tallyhouse/model';
+import type { DecodeTally } from './decode-result.ts';
 
 /** The `Metric.data` oneof, named as in OTLP/JSON. `summary` is decoded only to be rejected. */
 export type DataKind = PointKind | 'summary';
 
-/** Stand-in for an unsigned 64-bit count that does not fit a double exactly (> 2^53 - 1). */
-export const UNSAFE_COUNT = -1;
-
-/** `DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK`. */
-export const FLAG_NO_RECORDED_VALUE = 1;
-
 /** A point-level rejection: which point, which of its fields (may be ''), and why. */
-export interface PointRejection {
+interface PointRejection {
   readonly index: number;
   readonly field: string;
   readonly reason: string;
@@ -93,213 +65,24 @@ export function rejectPoint(draft: MetricDraft, index: number, field: string, re
   else draft.rejections.push(rejection);
 }
 
-/** Point rule shared by every kind: a point must say when it was observed. */
-export function isMissingTime(timeUnixNano: bigint): boolean {
-  return timeUnixNano === 0n;
-}
-
-export const MISSING_TIME_REASON = 'missing (0); every data point needs its observation time';
-
 /**
- * Times past the end of ClickHouse's `DateTime` (2106-02-07T06:28:15.999999999Z) are refused although
- * `DateTime64(9)` would hold them to 2262: the rollups bucket and the TTL expires a row by its time as a
- * `DateTime`, which saturates or wraps beyond it, so such a point would be counted in the wrong hour or
- * deleted at once.
- */
-export function timeRangeProblem(value: bigint): string | undefined {
-  if (value <= MAX_BUCKETED_TIME_UNIX_NANO) return undefined;
-  return `${value} is past ${MAX_BUCKETED_TIME_UNIX_NANO} (2106-02-07T06:28:15.999999999Z), the last time storage can bucket`;
-}
-
-/** Reason a sum/gauge value is not accepted, or `undefined`; which values must be finite is the shared rule. */
-export function numberValueProblem(
-  kind: DataKind | undefined,
-  hasValue: boolean,
-  value: number,
-): string | undefined {
-  if (!hasValue) return 'the point has neither asDouble nor asInt';
-  if (kind === 'sum' && nonFiniteField(kind, { value }) !== undefined) {
-    return `${value} is not accepted; sum values must be finite`;
-  }
-  return undefined;
-}
-
-/** What every data point carries besides its value, read by either decoder. */
-export interface PointFrame {
-  readonly attributes: Attributes;
-  readonly start: bigint;
-  readonly time: bigint;
-  readonly flags: number;
-}
-
-/**
- * The checks both encodings apply to every decoded point before its value: "no recorded value" points are
- * skipped (counted in `skipped`), a missing time rejects the point. False: the point is done with.
- */
-export function admitPoint(
-  draft: MetricDraft,
-  index: number,
-  frame: PointFrame,
-  skipped: { noRecordedValue: number },
-): boolean {
-  draft.seenPoints++;
-  if ((frame.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
-    skipped.noRecordedValue++;
-    return false;
-  }
-  if (isMissingTime(frame.time)) {
-    rejectPoint(draft, index, 'timeUnixNano', MISSING_TIME_REASON);
-    return false;
-  }
-  const late = timeRangeProblem(frame.start) ?? timeRangeProblem(frame.time);
-  if (late !== undefined) {
-    rejectPoint(
-      draft,
-      index,
-      frame.start > MAX_BUCKETED_TIME_UNIX_NANO ? 'startTimeUnixNano' : 'timeUnixNano',
-      late,
-    );
-    return false;
-  }
-  return true;
-}
-
-/**
- * Keeps an admitted point, or rejects it with the reason its value builder gave, or the reason storage would
- * refuse it (checked last, so the OTLP rules name the problem when both apply).
- */
-export function keepPoint(
-  draft: MetricDraft,
-  index: number,
-  frame: PointFrame,
-  value: PointValue | PointRejectionDetail,
-): void {
-  if ('reason' in value) {
-    rejectPoint(draft, index, value.field, value.reason);
-    return;
-  }
-  const kind = draft.kind;
-  const refused =
-    kind === undefined || kind === 'summary' ? undefined : pointProblem(kind, frame.start, frame.time, value);
-  if (refused !== undefined) {
-    rejectPoint(draft, index, refused.field, `storage refuses it: ${refused.reason}`);
-    return;
-  }
-  draft.points.push({
-    attributes: frame.attributes,
-    startTimeUnixNano: frame.start,
-    timeUnixNano: frame.time,
-    value,
-  } satisfies InputPoint);
-}
-
-/** A sum or gauge value, or why it is rejected; `field` names where the value came from. */
-export function numberValue(
-  kind: DataKind | undefined,
-  hasValue: boolean,
-  value: number,
-  field: string,
-): SumValue | PointRejectionDetail {
-  const reason = numberValueProblem(kind, hasValue, value);
-  return reason === undefined ? { value } : { field, reason };
-}
-
-/**
- * Builds a histogram value, or returns why the point is rejected.
- * No buckets and no bounds means one bucket holding everything (`bucketCounts = [count]`).
- */
-export function histogramValue(
-  count: number,
-  sum: number | undefined,
-  bounds: readonly number[],
-  bucketCounts: number[],
-  min: number | undefined,
-  max: number | undefined,
-): HistogramValue | PointRejectionDetail {
-  if (count === UNSAFE_COUNT) return { field: 'count', reason: TOO_LARGE_COUNT };
-  if (sum !== undefined && nonFiniteField('histogram', { sum }) !== undefined)
-    return { field: 'sum', reason: `${sum} is not accepted; the sum must be finite` };
-  for (let i = 0; i < bounds.length; i++) {
-    const bound = bounds[i]!;
-    if (!Number.isFinite(bound))
-      return { field: `explicitBounds[${i}]`, reason: `${bound} is not a finite bound` };
-    if (i > 0 && !(bound > bounds[i - 1]!)) {
-      return { field: `explicitBounds[${i}]`, reason: 'bounds must be strictly increasing' };
-    }
-  }
-  let counts = bucketCounts;
-  if (bounds.length === 0 && counts.length === 0) counts = [count];
-  else if (counts.length !== bounds.length + 1) {
-    return {
-      field: 'bucketCounts',
-      reason: `has ${counts.length} entries for ${bounds.length} explicit bounds; expected ${bounds.length + 1}`,
-    };
-  }
-  for (let i = 0; i < counts.length; i++) {
-    if (counts[i] === UNSAFE_COUNT) return { field: `bucketCounts[${i}]`, reason: TOO_LARGE_COUNT };
-  }
-  return { count, sum: sum ?? ABSENT_SUM, bounds, bucketCounts: counts, min, max };
-}
-
-export const EMPTY_BUCKETS: ExponentialBuckets = Object.freeze({
-  offset: 0,
-  bucketCounts: Object.freeze([]),
-});
-
-/** Builds an exponential histogram value, or returns why the point is rejected. */
-export function exponentialHistogramValue(
-  count: number,
-  sum: number | undefined,
-  scale: number,
-  zeroCount: number,
-  positive: ExponentialBuckets,
-  negative: ExponentialBuckets,
-  min: number | undefined,
-  max: number | undefined,
-): ExponentialHistogramValue | PointRejectionDetail {
-  if (count === UNSAFE_COUNT) return { field: 'count', reason: TOO_LARGE_COUNT };
-  if (zeroCount === UNSAFE_COUNT) return { field: 'zeroCount', reason: TOO_LARGE_COUNT };
-  if (sum !== undefined && nonFiniteField('histogram', { sum }) !== undefined)
-    return { field: 'sum', reason: `${sum} is not accepted; the sum must be finite` };
-  if (scale < MIN_EXPONENTIAL_SCALE || scale > MAX_EXPONENTIAL_SCALE) {
-    return {
-      field: 'scale',
-      reason: `${scale} is outside the range ${MIN_EXPONENTIAL_SCALE}..${MAX_EXPONENTIAL_SCALE} OTLP defines`,
-    };
-  }
-  const badPositive = positive.bucketCounts.indexOf(UNSAFE_COUNT);
-  if (badPositive >= 0) return { field: `positive.bucketCounts[${badPositive}]`, reason: TOO_LARGE_COUNT };
-  const badNegative = negative.bucketCounts.indexOf(UNSAFE_COUNT);
-  if (badNegative >= 0) return { field: `negative.bucketCounts[${badNegative}]`, reason: TOO_LARGE_COUNT };
-  return { count, sum: sum ?? ABSENT_SUM, scale, zeroCount, positive, negative, min, max };
-}
-
-export interface PointRejectionDetail {
-  readonly field: string;
-  readonly reason: string;
-}
-
-const TOO_LARGE_COUNT = 'exceeds 2^53 - 1 and cannot be counted exactly';
-/**
- * OTLP makes a histogram's sum optional (absent when negative values were recorded). The model needs a
- * number; 0 is what the SDK adapter of processor-tenant uses too, so both edges agree.
- */
-const ABSENT_SUM = 0;
-
-/**
- * Applies the metric-level rules to a finished draft and logs its rejections. Returns the `InputMetric`
- * holding the accepted points, or `undefined` when none remain. `path` builds the metric's field path
- * (e.g. `resourceMetrics[0].scopeMetrics[1].metrics[2]`) and is called only when something is rejected.
+ * Applies the metric-level rules to a finished draft, logs its rejections and counts its accepted points.
+ * Returns the `InputMetric` holding the accepted points, or `undefined` when none remain. The indexes place
+ * the metric in the request (`resourceMetrics[ri].scopeMetrics[si].metrics[mi]`) in rejection messages.
  */
 export function finishMetric(
   draft: MetricDraft,
-  path: () => string,
-  log: RejectionLog,
+  tally: DecodeTally,
+  ri: number,
+  si: number,
+  mi: number,
 ): InputMetric | undefined {
   const kind = draft.kind;
   if (kind === undefined || draft.seenPoints === 0) return undefined;
   const accepted = draft.points.length;
   const label = `metric ${JSON.stringify(draft.name)}`;
+  const path = () => `resourceMetrics[${ri}].scopeMetrics[${si}].metrics[${mi}]`;
+  const log = tally.log;
 
   let metricProblem: string | undefined;
   let temporality: Temporality = 'cumulative';
@@ -334,6 +117,7 @@ export function finishMetric(
     }
   }
   if (accepted === 0) return undefined;
+  tally.accepted += accepted;
   return {
     metric: {
       name: draft.name,

@@ -10,14 +10,10 @@
  *
  * All functions take the current message end explicitly; `r.pos` advances.
  */
-import { DecodeFailure } from './errors.ts';
+import { DecodeFailure } from '../errors.ts';
 
-export const WIRE_VARINT = 0;
-export const WIRE_I64 = 1;
-export const WIRE_LEN = 2;
-export const WIRE_SGROUP = 3;
-export const WIRE_EGROUP = 4;
-export const WIRE_I32 = 5;
+/** The wire types of the protobuf encoding, named as its specification names them. */
+export const WireType = { VARINT: 0, I64: 1, LEN: 2, SGROUP: 3, EGROUP: 4, I32: 5 } as const;
 
 const TWO_POW_32 = 4294967296;
 /** High word limit for an unsigned 64-bit value to stay ≤ 2^53 - 1. */
@@ -80,7 +76,7 @@ export class WireReader {
   }
 }
 
-export function truncated(): DecodeFailure {
+function truncated(): DecodeFailure {
   return new DecodeFailure('TRUNCATED', 'the message ends in the middle of a field');
 }
 
@@ -247,24 +243,24 @@ export function readBytes(r: WireReader, end: number): Uint8Array {
 /** Skips the value of a field with the given tag (unknown fields, exemplars, ...). */
 export function skipField(r: WireReader, tag: number, end: number): void {
   switch (tag & 7) {
-    case WIRE_VARINT:
+    case WireType.VARINT:
       readVarint(r, end);
       return;
-    case WIRE_I64:
+    case WireType.I64:
       if (end - r.pos < 8) throw truncated();
       r.pos += 8;
       return;
-    case WIRE_LEN:
+    case WireType.LEN:
       r.pos = readLengthEnd(r, end);
       return;
-    case WIRE_I32:
+    case WireType.I32:
       if (end - r.pos < 4) throw truncated();
       r.pos += 4;
       return;
-    case WIRE_SGROUP:
+    case WireType.SGROUP:
       skipGroup(r, tag >>> 3, end);
       return;
-    case WIRE_EGROUP:
+    case WireType.EGROUP:
       throw malformed(`an end-group marker for field ${tag >>> 3} has no matching start`);
     default:
       throw malformed(`wire type ${tag & 7} of field ${tag >>> 3} does not exist`);
@@ -278,17 +274,12 @@ function skipGroup(r: WireReader, fieldNumber: number, end: number): void {
     if (r.pos >= end) throw truncated();
     const tag = readTag(r, end);
     const wire = tag & 7;
-    if (wire === WIRE_SGROUP) {
+    if (wire === WireType.SGROUP) {
       if (open.length >= MAX_GROUP_DEPTH) throw malformed('groups nest too deeply');
       open.push(tag >>> 3);
-    } else if (wire === WIRE_EGROUP) {
+    } else if (wire === WireType.EGROUP) {
       if (open.pop() !== tag >>> 3)
         throw malformed(`an end-group marker for field ${tag >>> 3} does not match`);
     } else skipField(r, tag, end);
   }
-}
-
-/** A known field arrived with the wrong wire type. */
-export function wrongWireType(tag: number, expected: string): DecodeFailure {
-  return malformed(`field ${tag >>> 3} has wire type ${tag & 7}; expected ${expected}`);
 }

@@ -1,0 +1,77 @@
+/** Attributes in OTLP/JSON: `KeyValue` lists and `AnyValue` (common.proto), as the resource and points hold them. */
+import type { Attributes, AttributeValue } from '@tallyhouse/model';
+import { EMPTY_ATTRIBUTES, setAttribute, sortedObject } from '../attribute-building.ts';
+import { DecodeFailure, MAX_ANY_VALUE_DEPTH } from '../errors.ts';
+import {
+  arrayField,
+  asObject,
+  eachElement,
+  field,
+  get,
+  type JsonObject,
+  parseBase64,
+  parseBool,
+  parseDouble,
+  parseIntValue,
+  parseString,
+  stringField,
+  withPath,
+} from './json-values.ts';
+
+/** The `attributes` field (repeated KeyValue) of a resource or point. */
+export function decodeAttributes(owner: JsonObject): Attributes {
+  const list = arrayField(owner, 'attributes', 'attributes');
+  if (list.length === 0) return EMPTY_ATTRIBUTES;
+  const out: Record<string, AttributeValue> = {};
+  eachElement(list, 'attributes', (kv) =>
+    setAttribute(out, stringField(kv, 'key', 'key'), keyValueValue(kv, 0)),
+  );
+  return out;
+}
+
+/** The value of a `KeyValue`; `depth` counts enclosing AnyValues. */
+function keyValueValue(kv: JsonObject, depth: number): AttributeValue {
+  return field(kv, 'value', 'value', (value) => decodeAnyValue(asObject(value), depth + 1), null);
+}
+
+/** The `values` of an `arrayValue` or `kvlistValue` (`name`), reported under that name when not a list. */
+function listValues(value: unknown, name: string): readonly unknown[] {
+  return withPath(value, name, (list) => arrayField(asObject(list), 'values', 'values'));
+}
+
+function decodeAnyValue(any: JsonObject, depth: number): AttributeValue {
+  if (depth > MAX_ANY_VALUE_DEPTH) {
+    throw new DecodeFailure('NESTING_TOO_DEEP', `AnyValue nests deeper than ${MAX_ANY_VALUE_DEPTH} levels`);
+  }
+  let v = get(any, 'stringValue', 'string_value');
+  if (v !== undefined) return withPath(v, 'stringValue', parseString);
+  v = get(any, 'boolValue', 'bool_value');
+  if (v !== undefined) return withPath(v, 'boolValue', parseBool);
+  v = get(any, 'intValue', 'int_value');
+  if (v !== undefined) return withPath(v, 'intValue', parseIntValue);
+  v = get(any, 'doubleValue', 'double_value');
+  if (v !== undefined) return withPath(v, 'doubleValue', parseDouble);
+  v = get(any, 'bytesValue', 'bytes_value');
+  if (v !== undefined) return withPath(v, 'bytesValue', parseBase64);
+  v = get(any, 'arrayValue', 'array_value');
+  if (v !== undefined) {
+    const list = listValues(v, 'arrayValue');
+    const out: AttributeValue[] = new Array(list.length);
+    eachElement(list, 'arrayValue.values', (item, i) => {
+      out[i] = decodeAnyValue(item, depth + 1);
+    });
+    return out;
+  }
+  v = get(any, 'kvlistValue', 'kvlist_value');
+  if (v !== undefined) {
+    const list = listValues(v, 'kvlistValue');
+    const keys: string[] = new Array(list.length);
+    const values: AttributeValue[] = new Array(list.length);
+    eachElement(list, 'kvlistValue.values', (kv, i) => {
+      keys[i] = stringField(kv, 'key', 'key');
+      values[i] = keyValueValue(kv, depth);
+    });
+    return sortedObject(keys, values);
+  }
+  return null;
+}

@@ -1,0 +1,148 @@
+/**
+ * The request and the metric messages above the data points in OTLP/JSON: `resourceMetrics`,
+ * `scopeMetrics`, `metrics` and the data messages of a metric's `data` oneof.
+ */
+import type {
+  InputMetric,
+  InputResourceMetrics,
+  InputScopeMetrics,
+  InstrumentationScopeInfo,
+} from '@tallyhouse/model';
+import { EMPTY_ATTRIBUTES } from '../attribute-building.ts';
+import {
+  type DataKind,
+  finishMetric,
+  type MetricDraft,
+  newMetricDraft,
+  resetMetricData,
+} from '../metric-assembly.ts';
+import { decodeAttributes } from './common.ts';
+import {
+  decodeExponentialHistogramDataPoint,
+  decodeHistogramDataPoint,
+  decodeNumberDataPoint,
+} from './data-points.ts';
+import type { JsonDecoder } from './json-decoder.ts';
+import {
+  arrayField,
+  asObject,
+  boolField,
+  eachElement,
+  enumField,
+  field,
+  get,
+  type JsonObject,
+  stringField,
+  withPath,
+} from './json-values.ts';
+
+// A Map: the name comes from the payload, and on an object "constructor" would find Object.
+const TEMPORALITY_NAMES: ReadonlyMap<string, number> = new Map([
+  ['AGGREGATION_TEMPORALITY_UNSPECIFIED', 0],
+  ['AGGREGATION_TEMPORALITY_DELTA', 1],
+  ['AGGREGATION_TEMPORALITY_CUMULATIVE', 2],
+]);
+
+type PointDecoder = (d: JsonDecoder, point: JsonObject, draft: MetricDraft, index: number) => void;
+
+/** Summaries are not supported; their points are only counted, to report them as rejected. */
+const countSummaryPoint: PointDecoder = (_d, _point, draft) => {
+  draft.seenPoints++;
+};
+
+/** The `Metric.data` oneof in field-number order: JSON names (camel, snake) and point decoder per kind. */
+const DATA_MEMBERS: readonly (readonly [DataKind, string, string, PointDecoder])[] = [
+  ['gauge', 'gauge', 'gauge', decodeNumberDataPoint],
+  ['sum', 'sum', 'sum', decodeNumberDataPoint],
+  ['histogram', 'histogram', 'histogram', decodeHistogramDataPoint],
+  [
+    'exponentialHistogram',
+    'exponentialHistogram',
+    'exponential_histogram',
+    decodeExponentialHistogramDataPoint,
+  ],
+  ['summary', 'summary', 'summary', countSummaryPoint],
+];
+
+export function decodeRequest(d: JsonDecoder, request: JsonObject): InputResourceMetrics[] {
+  const out: InputResourceMetrics[] = [];
+  eachElement(arrayField(request, 'resourceMetrics', 'resource_metrics'), 'resourceMetrics', (rm, ri) => {
+    const decoded = decodeResourceMetrics(d, rm, ri);
+    if (decoded !== undefined) out.push(decoded);
+  });
+  return out;
+}
+
+function decodeResourceMetrics(d: JsonDecoder, rm: JsonObject, ri: number): InputResourceMetrics | undefined {
+  const resource = field(
+    rm,
+    'resource',
+    'resource',
+    (value) => decodeAttributes(asObject(value)),
+    EMPTY_ATTRIBUTES,
+  );
+  const scopeMetrics: InputScopeMetrics[] = [];
+  eachElement(arrayField(rm, 'scopeMetrics', 'scope_metrics'), 'scopeMetrics', (sm, si) => {
+    const decoded = decodeScopeMetrics(d, sm, ri, si);
+    if (decoded !== undefined) scopeMetrics.push(decoded);
+  });
+  if (scopeMetrics.length === 0) return undefined;
+  return { resource, scopeMetrics };
+}
+
+function decodeScope(value: unknown): InstrumentationScopeInfo {
+  const scope = asObject(value);
+  return { name: stringField(scope, 'name', 'name'), version: stringField(scope, 'version', 'version') };
+}
+
+function decodeScopeMetrics(
+  d: JsonDecoder,
+  sm: JsonObject,
+  ri: number,
+  si: number,
+): InputScopeMetrics | undefined {
+  const scope = field(sm, 'scope', 'scope', decodeScope, { name: '', version: '' });
+  const metrics: InputMetric[] = [];
+  eachElement(arrayField(sm, 'metrics', 'metrics'), 'metrics', (metric, mi) => {
+    const finished = finishMetric(decodeMetric(d, metric), d, ri, si, mi);
+    if (finished !== undefined) metrics.push(finished);
+  });
+  if (metrics.length === 0) return undefined;
+  return { scope, metrics };
+}
+
+function decodeMetric(d: JsonDecoder, metric: JsonObject): MetricDraft {
+  const draft = newMetricDraft();
+  draft.name = stringField(metric, 'name', 'name');
+  draft.description = stringField(metric, 'description', 'description');
+  draft.unit = stringField(metric, 'unit', 'unit');
+  // A oneof: if a sender sets several, the last in field-number order wins, like protobuf's last-wins.
+  let chosen: (typeof DATA_MEMBERS)[number] | undefined;
+  let data: unknown;
+  for (const member of DATA_MEMBERS) {
+    const value = get(metric, member[1], member[2]);
+    if (value !== undefined) {
+      chosen = member;
+      data = value;
+    }
+  }
+  if (chosen === undefined) return draft;
+  const [kind, name, , decodePoint] = chosen;
+  resetMetricData(draft, kind);
+  withPath(data, name, (value) => {
+    const message = asObject(value);
+    if (kind !== 'gauge' && kind !== 'summary') {
+      draft.temporality = enumField(
+        message,
+        'aggregationTemporality',
+        'aggregation_temporality',
+        TEMPORALITY_NAMES,
+      );
+    }
+    if (kind === 'sum') draft.monotonic = boolField(message, 'isMonotonic', 'is_monotonic');
+    eachElement(arrayField(message, 'dataPoints', 'data_points'), 'dataPoints', (point, pi) =>
+      decodePoint(d, point, draft, pi),
+    );
+  });
+  return draft;
+}
