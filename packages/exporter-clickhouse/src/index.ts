@@ -79,16 +79,28 @@ export {
 export type { ShutdownReport, UnwrittenPart } from './shutdown.ts';
 export type { ExporterStats } from './stats.ts';
 export { deduplicationToken } from './table-part.ts';
-export {
-  decodeFloat,
-  decodeRow,
-  type GaugeLatest,
-  type SumTotal,
-  type TimeRange,
-} from './tenant-reads.ts';
+export type { QueryConnection } from './usage/bounded-read.ts';
 export { histogramQuantile, type PercentileMethod } from './usage/percentiles.ts';
+export type {
+  GaugeLatest,
+  HistogramPercentiles,
+  MetricQuery,
+  PercentileQuery,
+  SumTotal,
+  TenantTotal,
+  TimeRange,
+  TimeSeries,
+  TimeSeriesLine,
+  TimeSeriesPoint,
+  TimeSeriesQuery,
+  TopEntry,
+  TopNQuery,
+  UsageFilter,
+  UsageTotal,
+} from './usage/query-types.ts';
 export { planRange, type RangePart } from './usage/range-plan.ts';
 export { ReadLimitError, ReadTimeoutError, Slicer } from './usage/read-limits.ts';
+export { decodeFloat, decodeRow } from './usage/row-decoding.ts';
 export {
   AdminQuery,
   assertTenantScoped,
@@ -96,20 +108,4 @@ export {
   TenantScopedQuery,
   UnscopedQueryError,
 } from './usage/tenant-scope.ts';
-export {
-  type HistogramPercentiles,
-  type MetricQuery,
-  type PercentileQuery,
-  type QueryConnection,
-  type TenantTotal,
-  type TimeSeries,
-  type TimeSeriesLine,
-  type TimeSeriesPoint,
-  type TimeSeriesQuery,
-  type TopEntry,
-  type TopNQuery,
-  type UsageFilter,
-  UsageReader,
-  type UsageReaderOptions,
-  type UsageTotal,
-} from './usage/usage-reader.ts';
+export { UsageReader, type UsageReaderOptions } from './usage/usage-reader.ts';

@@ -1,31 +1,8 @@
 /**
- * Types and row decoding shared by the tenant-scoped reads. The reader itself is `UsageReader`
- * (`usage/usage-reader.ts`).
+ * Stored values back to what was written: Float64s as JSONEachRow writes them, and whole rows back to series
+ * points (`UsageReader.points`).
  */
 import type { PointKind, SeriesPoint } from '@tallyhouse/model';
-
-export interface TimeRange {
-  /** Exclusive lower bound on `TimeUnix`, Unix ns. Default: the beginning. */
-  readonly fromUnixNano?: bigint;
-  /** Inclusive upper bound on `TimeUnix`, Unix ns. Default: no bound. */
-  readonly toUnixNano?: bigint;
-}
-
-export interface SumTotal {
-  readonly metricName: string;
-  readonly unit: string;
-  /** `sum(Value)` over the range: the usage in (from, to], since sum rows are deltas. */
-  readonly total: number;
-  readonly rows: number;
-}
-
-export interface GaugeLatest {
-  readonly metricName: string;
-  readonly unit: string;
-  readonly attributes: Readonly<Record<string, string>>;
-  readonly value: number;
-  readonly timeUnixNano: bigint;
-}
 
 /** A Float64 as JSONEachRow writes it (non-finite values quoted: `nan`, `inf`, `-inf`). */
 export function decodeFloat(value: unknown): number {

@@ -1,0 +1,110 @@
+/**
+ * What a usage read asks and answers: the query and answer types of `UsageReader`'s methods. Ranges are
+ * `(from, to]` on `TimeUnix`; sum rows are deltas over `(StartTimeUnix, TimeUnix]`.
+ */
+import type { Step } from '../schema/buckets.ts';
+import type { PercentileMethod } from './percentiles.ts';
+
+export interface TimeRange {
+  /** Exclusive lower bound on `TimeUnix`, Unix ns. Default: the beginning. */
+  readonly fromUnixNano?: bigint;
+  /** Inclusive upper bound on `TimeUnix`, Unix ns. Default: no bound. */
+  readonly toUnixNano?: bigint;
+}
+
+export interface SumTotal {
+  readonly metricName: string;
+  readonly unit: string;
+  /** `sum(Value)` over the range: the usage in (from, to], since sum rows are deltas. */
+  readonly total: number;
+  readonly rows: number;
+}
+
+export interface GaugeLatest {
+  readonly metricName: string;
+  readonly unit: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly value: number;
+  readonly timeUnixNano: bigint;
+}
+
+/** What a read selects, besides tenant and time. Attribute keys and values are bound values, never SQL. */
+export interface UsageFilter {
+  readonly metric?: string;
+  readonly service?: string;
+  /** Attribute key → the value, or any of the values. Non-string values as stored: canonical JSON (`42`). */
+  readonly attributes?: Readonly<Record<string, string | readonly string[]>>;
+  readonly range?: TimeRange;
+}
+
+export interface MetricQuery extends UsageFilter {
+  readonly metric: string;
+}
+
+export interface UsageTotal {
+  readonly total: number;
+  /** Raw rows summed. */
+  readonly rows: number;
+}
+
+export interface TopEntry {
+  /** The attribute's value. */
+  readonly value: string;
+  readonly total: number;
+  readonly rows: number;
+}
+
+export interface TopNQuery extends MetricQuery {
+  /** Attribute key to rank by; rows without it are left out. */
+  readonly by: string;
+  readonly limit: number;
+}
+
+export interface TimeSeriesQuery extends MetricQuery {
+  readonly kind: 'sum' | 'gauge';
+  readonly step: Step;
+  /** Both bounds required; widened outwards to whole steps. */
+  readonly range: { readonly fromUnixNano: bigint; readonly toUnixNano: bigint };
+  /** Sums only: one line per value of this attribute (rows without it under `''`). Default: one line. */
+  readonly groupBy?: string;
+}
+
+export interface TimeSeriesPoint {
+  /** Bucket start `b`: the bucket holds `b < TimeUnix <= b + step`. */
+  readonly startUnixNano: bigint;
+  /** Sums: the total (0 when empty). Gauges: the last value at or before the bucket's end; undefined before any. */
+  readonly value: number | undefined;
+}
+
+export interface TimeSeriesLine {
+  /** Sums: `{}` or `{ [groupBy]: value }`. Gauges: the series' attributes. */
+  readonly key: Readonly<Record<string, string>>;
+  readonly points: readonly TimeSeriesPoint[];
+}
+
+export interface TimeSeries {
+  readonly step: Step;
+  readonly fromUnixNano: bigint;
+  readonly toUnixNano: bigint;
+  readonly lines: readonly TimeSeriesLine[];
+}
+
+export interface PercentileQuery extends MetricQuery {
+  /** Each in [0, 1]. */
+  readonly quantiles: readonly number[];
+  readonly method?: PercentileMethod;
+}
+
+export interface HistogramPercentiles {
+  /** One entry per distinct bounds: histograms with different bounds are never merged. */
+  readonly bounds: readonly number[];
+  readonly bucketCounts: readonly number[];
+  readonly count: number;
+  readonly sum: number;
+  /** Same order as the query's `quantiles`; undefined without observations or bounds. */
+  readonly values: readonly (number | undefined)[];
+}
+
+export interface TenantTotal extends SumTotal {
+  readonly tenant: string;
+}

@@ -1,0 +1,352 @@
+/**
+ * SQL assembly of the usage reads. Every statement is built on a `QueryBuilder` (`tenant-scope.ts`): a table is
+ * named only by its `from`, which puts the tenant predicate right after it, and every value — metric, attribute
+ * keys and values, times, limits — is bound as a `{pN:Type}` parameter; nothing here splices a value into the text.
+ *
+ * A range reads whole days from the daily rollup, whole hours from the hourly rollup and the open edges from raw
+ * rows (`range-plan.ts`), one sub-read per storage, all joined by `UNION ALL`; a time series reads the rollup of
+ * its step, or raw rows at `1m`.
+ */
+import type { PointKind } from '@tallyhouse/model';
+import { bucketExpression, NANOS_PER_SECOND, STEP_SECONDS, type Step } from '../schema/buckets.ts';
+import type { RollupKind } from '../schema/rollups.ts';
+import { METRIC_COLUMNS, METRIC_TABLES } from '../schema/tables.ts';
+import type { TimeRange, TimeSeriesQuery, TopNQuery, UsageFilter } from './query-types.ts';
+import { planRange, type RangePart } from './range-plan.ts';
+import type { QueryBuilder, TenantScopedQuery } from './tenant-scope.ts';
+
+type Group = readonly [alias: string, expression: string];
+
+/** The range of a time series: both bounds, whole steps. */
+export interface SeriesRange {
+  readonly fromUnixNano: bigint;
+  readonly toUnixNano: bigint;
+}
+
+/** The statements of one time series: the count of its lines (when it has one) runs before the bucket read. */
+export interface SeriesStatements {
+  /** `Lines`: the distinct lines, counted no further than one past the most that fit. */
+  readonly lineCount: string | undefined;
+  /** One row per line: `Indexes` of its non-empty buckets and their values; at most one line too many. */
+  readonly lines: string;
+}
+
+/** Spans of the range read from one storage. */
+interface SourceSpans {
+  readonly kind: RangePart['kind'];
+  readonly spans: RangePart[];
+}
+
+/** The value columns of a sub-read: raw rows aggregate values, rollups merge what they hold. */
+type PartValues = Readonly<Record<RangePart['kind'], string>>;
+
+const SUM_VALUES: PartValues = {
+  raw: 'sum(Value) AS Total, count() AS RowCount',
+  rollup: 'sum(Value) AS Total, sum(Rows) AS RowCount',
+};
+const GAUGE_VALUES: PartValues = {
+  raw: 'argMax(Value, TimeUnix) AS V, max(TimeUnix) AS T',
+  rollup: 'argMaxMerge(Latest) AS V, max(LatestTime) AS T',
+};
+const HISTOGRAM_VALUES: PartValues = {
+  raw: 'sum(Count) AS C, sum(Sum) AS S, sumForEach(BucketCounts) AS B',
+  rollup: 'sum(Count) AS C, sum(Sum) AS S, sumForEachMerge(BucketCounts) AS B',
+};
+
+export class UsageStatements {
+  private readonly useRollups: boolean;
+
+  constructor(useRollups: boolean) {
+    this.useRollups = useRollups;
+  }
+
+  /** `Total`, `RowCount` of one sum metric; undefined for an empty range (as for every builder below). */
+  total(q: QueryBuilder, query: UsageFilter): string | undefined {
+    return this.sumOver(q, query, []);
+  }
+
+  /** Per sum metric and unit: `MetricName`, `MetricUnit`, `Total`, `RowCount`. */
+  sumTotals(q: QueryBuilder, filter: UsageFilter): string | undefined {
+    const sql = this.sumOver(q, filter, [
+      ['MetricName', 'MetricName'],
+      ['MetricUnit', 'MetricUnit'],
+    ]);
+    return sql === undefined ? undefined : `${sql} ORDER BY MetricName, MetricUnit`;
+  }
+
+  /** Every tenant (an `AdminQuery`): `TenantId`, `MetricName`, `MetricUnit`, `Total`, `RowCount`. */
+  totalsByTenant(q: QueryBuilder, filter: UsageFilter): string | undefined {
+    const sql = this.sumOver(q, filter, [
+      ['TenantId', 'TenantId'],
+      ['MetricName', 'MetricName'],
+      ['MetricUnit', 'MetricUnit'],
+    ]);
+    return sql === undefined ? undefined : `${sql} ORDER BY TenantId, MetricName, MetricUnit`;
+  }
+
+  /** `Label` (the value of attribute `by`), `Total`, `RowCount`: the `limit` largest, ties by label. */
+  topN(q: QueryBuilder, query: TopNQuery): string | undefined {
+    const key = q.bind('String', query.by);
+    const sql = this.sumOver(
+      q,
+      query,
+      [['Label', `Attributes[${key}]`]],
+      [`mapContains(Attributes, ${key})`],
+    );
+    if (sql === undefined) return undefined;
+    return `${sql} ORDER BY Total DESC, Label ASC LIMIT ${q.bind('Int64', String(query.limit))}`;
+  }
+
+  /** Per gauge series: `MetricName`, `MetricUnit`, `Attributes`, `Latest`, `LatestTime` (ns as text). */
+  gaugeLatest(q: QueryBuilder, filter: UsageFilter): string | undefined {
+    const groups: Group[] = [
+      ['MetricName', 'MetricName'],
+      ['MetricUnit', 'MetricUnit'],
+      ['Attributes', 'Attributes'],
+    ];
+    const union = this.union(q, 'gauge', filter.range, filterConditions(q, filter), groups, GAUGE_VALUES);
+    if (union === undefined) return undefined;
+    return `SELECT MetricName, MetricUnit, Attributes, argMax(V, T) AS Latest, toString(toUnixTimestamp64Nano(max(T))) AS LatestTime FROM (${union}) GROUP BY MetricName, MetricUnit, Attributes ORDER BY MetricName, MetricUnit, toString(Attributes)`;
+  }
+
+  /** Per distinct `ExplicitBounds`: merged `Buckets`, `Count`, `Sum`. */
+  histograms(q: QueryBuilder, filter: UsageFilter): string | undefined {
+    const groups: Group[] = [['ExplicitBounds', 'ExplicitBounds']];
+    const union = this.union(
+      q,
+      'histogram',
+      filter.range,
+      filterConditions(q, filter),
+      groups,
+      HISTOGRAM_VALUES,
+    );
+    if (union === undefined) return undefined;
+    return `SELECT ExplicitBounds, sumForEach(B) AS Buckets, sum(C) AS Count, sum(S) AS Sum FROM (${union}) GROUP BY ExplicitBounds ORDER BY toString(ExplicitBounds)`;
+  }
+
+  /** The stored rows of one kind, every column (times as `<column>Nano` decimal strings). */
+  points(q: TenantScopedQuery, kind: PointKind, range: TimeRange, metricName: string | undefined): string {
+    const filter: UsageFilter = metricName === undefined ? {} : { metric: metricName };
+    const conditions = [
+      ...filterConditions(q, filter),
+      ...rawTimeConditions(q, range.fromUnixNano, range.toUnixNano),
+    ];
+    const columns = METRIC_COLUMNS[METRIC_TABLES[kind]].map((column) =>
+      column.type === 'DateTime64(9)'
+        ? `toString(toUnixTimestamp64Nano(${column.name})) AS ${column.name}Nano`
+        : column.name,
+    );
+    return `SELECT ${columns.join(', ')} ${q.from({ raw: kind }, conditions)}
+       ORDER BY TimeUnix, MetricName, StartTimeUnix, toString(Attributes)`;
+  }
+
+  /**
+   * Sum buckets (`Indexes`, `Totals`): one line, or one per value of `groupBy` (`GroupValue`). Without
+   * `groupBy` the aggregate has no GROUP BY: always one row (empty arrays for no data), and no line count.
+   */
+  sumSeries(
+    q: TenantScopedQuery,
+    query: TimeSeriesQuery,
+    range: SeriesRange,
+    maxLines: number,
+  ): SeriesStatements {
+    const groupKey = query.groupBy;
+    const groups: Group[] =
+      groupKey === undefined ? [] : [['GroupValue', `Attributes[${q.bind('String', groupKey)}]`]];
+    const tooMany = q.bind('Int64', String(maxLines + 1));
+    let lineCount: string | undefined;
+    const [group] = groups;
+    if (group !== undefined) {
+      // Over the range's parts: whole hours and days from the rollups (a row per hour and series, not per
+      // point), only the edges from raw rows. Same lines, as every raw row is in exactly one part.
+      const value = `${group[1]} AS GroupValue`;
+      const union = this.union(q, 'sum', range, filterConditions(q, query), [], {
+        raw: value,
+        rollup: value,
+      });
+      if (union !== undefined) lineCount = countLines('GroupValue', union, tooMany);
+    }
+    const values = `${this.bucketColumn(query.step)} AS Bucket, sum(Value) AS Total`;
+    const keys = [...groups.map(([alias]) => alias), 'Bucket'].join(', ');
+    const inner = `SELECT ${projection(groups, values)} ${this.seriesFrom(q, 'sum', query, range)} GROUP BY ${keys}`;
+    const lines = `SELECT ${group === undefined ? '' : 'GroupValue, '}groupArray(${this.bucketIndex(q, query.step, range)}) AS Indexes, groupArray(Total) AS Totals FROM (${inner})${group === undefined ? '' : ' GROUP BY GroupValue'} LIMIT ${tooMany}`;
+    return { lineCount, lines };
+  }
+
+  /**
+   * Gauge buckets per series (`Attributes`, `Indexes`, `LastValues`). Lines are the series with a value at or
+   * before the range's end (carried in, or in the range), so they are counted over (−∞, to].
+   */
+  gaugeSeries(
+    q: TenantScopedQuery,
+    query: TimeSeriesQuery,
+    range: SeriesRange,
+    maxLines: number,
+  ): SeriesStatements {
+    const tooMany = q.bind('Int64', String(maxLines + 1));
+    const history = this.union(q, 'gauge', { toUnixNano: range.toUnixNano }, filterConditions(q, query), [], {
+      raw: 'Attributes',
+      rollup: 'Attributes',
+    });
+    const lineCount = history === undefined ? undefined : countLines('Attributes', history, tooMany);
+    const value = this.usesRollup(query.step)
+      ? 'argMaxMerge(Latest) AS LastValue'
+      : 'argMax(Value, TimeUnix) AS LastValue';
+    const inner = `SELECT Attributes, ${this.bucketColumn(query.step)} AS Bucket, ${value} ${this.seriesFrom(q, 'gauge', query, range)} GROUP BY Attributes, Bucket`;
+    const lines = `SELECT Attributes, groupArray(${this.bucketIndex(q, query.step, range)}) AS Indexes, groupArray(LastValue) AS LastValues FROM (${inner}) GROUP BY Attributes LIMIT ${tooMany}`;
+    return { lineCount, lines };
+  }
+
+  /** Outer `SELECT <groups>, Total, RowCount` over the union of the range's parts. */
+  private sumOver(
+    q: QueryBuilder,
+    filter: UsageFilter,
+    groups: readonly Group[],
+    extra: readonly string[] = [],
+  ): string | undefined {
+    const common = [...filterConditions(q, filter), ...extra];
+    const union = this.union(q, 'sum', filter.range, common, groups, SUM_VALUES);
+    if (union === undefined) return undefined;
+    const aliases = groups.map(([alias]) => alias);
+    return `SELECT ${[...aliases, 'sum(Total) AS Total', 'sum(RowCount) AS RowCount'].join(', ')} FROM (${union})${groupBy(groups.map(([alias]) => [alias, alias]))}`;
+  }
+
+  /** `SELECT <groups>, <values> FROM <part> … GROUP BY <groups>` per part of the range, joined by UNION ALL. */
+  private union(
+    q: QueryBuilder,
+    kind: RollupKind,
+    range: TimeRange | undefined,
+    common: readonly string[],
+    groups: readonly Group[],
+    values: PartValues,
+  ): string | undefined {
+    const parts = this.parts(range);
+    if (parts.length === 0) return undefined;
+    return parts
+      .map(
+        (part) =>
+          `SELECT ${projection(groups, values[part.kind])} ${this.partFrom(q, kind, part, common)}${groupBy(groups)}`,
+      )
+      .join(' UNION ALL ');
+  }
+
+  /**
+   * The range's parts, one per storage (raw, hourly, daily): spans of the same storage are read by one sub-read
+   * with OR-ed time conditions, so a range with two raw edges and two hourly spans costs three sub-reads, not five.
+   */
+  private parts(range: TimeRange | undefined): SourceSpans[] {
+    const bySource = new Map<string, SourceSpans>();
+    for (const part of planRange(range?.fromUnixNano, range?.toUnixNano, this.useRollups)) {
+      const id = part.kind === 'raw' ? 'raw' : part.grain;
+      const entry = bySource.get(id);
+      if (entry === undefined) bySource.set(id, { kind: part.kind, spans: [part] });
+      else entry.spans.push(part);
+    }
+    return [...bySource.values()];
+  }
+
+  private partFrom(q: QueryBuilder, kind: RollupKind, part: SourceSpans, common: readonly string[]): string {
+    const spans = part.spans.map((span) => {
+      const conditions =
+        span.kind === 'raw'
+          ? rawTimeConditions(q, span.fromUnixNano, span.toUnixNano)
+          : bucketConditions(q, span.fromUnixNano, span.toUnixNano);
+      return conditions.length === 0 ? '1' : conditions.join(' AND ');
+    });
+    const time = spans.length === 1 ? spans : [spans.map((span) => `(${span})`).join(' OR ')];
+    const [first] = part.spans;
+    if (first === undefined || first.kind === 'raw') return q.from({ raw: kind }, [...common, ...time]);
+    return q.from({ rollup: kind, grain: first.grain }, [...common, ...time]);
+  }
+
+  /**
+   * A row's bucket as its index among the answer's buckets (a UInt32, which JSON writes unquoted): the engine's
+   * answer is a few digits per point rather than a timestamp.
+   */
+  private bucketIndex(q: QueryBuilder, step: Step, range: SeriesRange): string {
+    const from = q.bind('Int64', (range.fromUnixNano / NANOS_PER_SECOND).toString());
+    const seconds = q.bind('Int64', STEP_SECONDS[step].toString());
+    return `toUInt32(intDiv(toInt64(toUnixTimestamp(Bucket)) - ${from}, ${seconds}))`;
+  }
+
+  private usesRollup(step: Step): step is '1h' | '1d' {
+    return this.useRollups && step !== '1m';
+  }
+
+  private bucketColumn(step: Step): string {
+    return this.usesRollup(step) ? 'BucketStart' : bucketExpression(step);
+  }
+
+  /** A time series reads one storage: the rollup of its step (whole buckets), or raw rows at `1m`. */
+  private seriesFrom(
+    q: TenantScopedQuery,
+    kind: 'sum' | 'gauge',
+    query: TimeSeriesQuery,
+    range: SeriesRange,
+  ): string {
+    const common = filterConditions(q, query);
+    if (this.usesRollup(query.step)) {
+      return q.from({ rollup: kind, grain: query.step }, [
+        ...common,
+        ...bucketConditions(q, range.fromUnixNano, range.toUnixNano),
+      ]);
+    }
+    return q.from({ raw: kind }, [...common, ...rawTimeConditions(q, range.fromUnixNano, range.toUnixNano)]);
+  }
+}
+
+/** How many distinct `column` values the union holds, counting no further than `tooMany` (a placeholder). */
+function countLines(column: string, union: string, tooMany: string): string {
+  return `SELECT count() AS Lines FROM (SELECT DISTINCT ${column} FROM (${union}) LIMIT ${tooMany})`;
+}
+
+function projection(groups: readonly Group[], values: string): string {
+  return [
+    ...groups.map(([alias, expression]) => (alias === expression ? alias : `${expression} AS ${alias}`)),
+    values,
+  ].join(', ');
+}
+
+function groupBy(groups: readonly Group[]): string {
+  return groups.length === 0 ? '' : ` GROUP BY ${groups.map(([alias]) => alias).join(', ')}`;
+}
+
+function filterConditions(q: QueryBuilder, filter: UsageFilter): string[] {
+  const conditions: string[] = [];
+  if (filter.metric !== undefined) conditions.push(`MetricName = ${q.bind('String', filter.metric)}`);
+  if (filter.service !== undefined) conditions.push(`ServiceName = ${q.bind('String', filter.service)}`);
+  for (const [key, value] of Object.entries(filter.attributes ?? {})) {
+    const column = `Attributes[${q.bind('String', key)}]`;
+    conditions.push(
+      typeof value === 'string'
+        ? `${column} = ${q.bind('String', value)}`
+        : `${column} IN ${q.bind('Array(String)', [...value])}`,
+    );
+  }
+  return conditions;
+}
+
+function rawTimeConditions(q: QueryBuilder, from: bigint | undefined, to: bigint | undefined): string[] {
+  const conditions: string[] = [];
+  if (from !== undefined)
+    conditions.push(`TimeUnix > fromUnixTimestamp64Nano(${q.bind('Int64', from.toString())})`);
+  if (to !== undefined)
+    conditions.push(`TimeUnix <= fromUnixTimestamp64Nano(${q.bind('Int64', to.toString())})`);
+  return conditions;
+}
+
+/** Rollup buckets with `from <= BucketStart < to` (bounds are whole seconds). */
+function bucketConditions(q: QueryBuilder, from: bigint | undefined, to: bigint | undefined): string[] {
+  const conditions: string[] = [];
+  if (from !== undefined) {
+    conditions.push(
+      `BucketStart >= toDateTime(${q.bind('Int64', (from / NANOS_PER_SECOND).toString())}, 'UTC')`,
+    );
+  }
+  if (to !== undefined) {
+    conditions.push(
+      `BucketStart < toDateTime(${q.bind('Int64', (to / NANOS_PER_SECOND).toString())}, 'UTC')`,
+    );
+  }
+  return conditions;
+}
