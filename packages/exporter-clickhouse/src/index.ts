@@ -52,7 +52,6 @@ export {
 export {
   createRollupTableStatement,
   createRollupViewStatement,
-  ROLLUP_TABLE_NAMES,
   type RollupGrain,
   type RollupKind,
   rollupBackfillStatements,

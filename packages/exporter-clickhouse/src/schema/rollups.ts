@@ -109,7 +109,7 @@ export function createRollupTableStatement(
 }
 
 /** The SELECT a view runs on each inserted block, and the backfill runs once on existing rows. */
-export function rollupSelect(options: SchemaOptions, kind: RollupKind, grain: RollupGrain): string {
+function rollupSelect(options: SchemaOptions, kind: RollupKind, grain: RollupGrain): string {
   const groupBy = keyNames(kind).join(', ');
   const columns = projection(kind, grain).map(([column, expression]) =>
     column === expression ? column : `${expression} AS ${column}`,
@@ -139,11 +139,7 @@ export function createRollupViewStatement(
  * migration after a table went missing) never counts a row twice. Runs before the view is created: a view sees
  * only rows inserted after it exists.
  */
-export function rollupBackfillStatement(
-  options: SchemaOptions,
-  kind: RollupKind,
-  grain: RollupGrain,
-): string {
+function rollupBackfillStatement(options: SchemaOptions, kind: RollupKind, grain: RollupGrain): string {
   const target = qualified(options, rollupTable(kind, grain));
   const select = rollupSelect(options, kind, grain).replace(
     '\nGROUP BY',
@@ -174,8 +170,3 @@ export function rollupBackfillStatements(options: SchemaOptions): string[] {
     ROLLUP_GRAINS.map((grain) => rollupBackfillStatement(options, kind, grain)),
   );
 }
-
-/** For the reader's allow-list: every rollup table name. */
-export const ROLLUP_TABLE_NAMES: readonly string[] = ROLLUP_KINDS.flatMap((kind) =>
-  ROLLUP_GRAINS.map((grain) => rollupTable(kind, grain)),
-);

@@ -5,8 +5,8 @@
  */
 import { NANOS_PER_SECOND, STEP_SECONDS } from '../schema/buckets.ts';
 
-export const HOUR_NS = STEP_SECONDS['1h'] * NANOS_PER_SECOND;
-export const DAY_NS = STEP_SECONDS['1d'] * NANOS_PER_SECOND;
+const HOUR_NS = STEP_SECONDS['1h'] * NANOS_PER_SECOND;
+const DAY_NS = STEP_SECONDS['1d'] * NANOS_PER_SECOND;
 
 /** Raw rows with `from < TimeUnix <= to` (an undefined bound is open). */
 export interface RawPart {

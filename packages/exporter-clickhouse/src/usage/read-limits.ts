@@ -69,7 +69,7 @@ export class ReadTimeoutError extends Error {
   }
 }
 
-export function limitName(limits: ReadLimits, limit: ReadLimitName): string {
+function limitName(limits: ReadLimits, limit: ReadLimitName): string {
   return limits.names?.[limit] ?? limit;
 }
 

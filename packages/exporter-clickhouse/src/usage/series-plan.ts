@@ -27,15 +27,18 @@ export interface SeriesPlan {
   readonly shape: SeriesShape;
 }
 
-/** Refuses a series of more than `maxBuckets` buckets, or one whose buckets alone exceed `maxPoints`. */
-export function planSeries(query: TimeSeriesQuery, limits: ReadLimits, maxBuckets: number): SeriesPlan {
+/** Most buckets a time series may have. */
+const MAX_BUCKETS = 100_000;
+
+/** Refuses a series of more than `MAX_BUCKETS` buckets, or one whose buckets alone exceed `maxPoints`. */
+export function planSeries(query: TimeSeriesQuery, limits: ReadLimits): SeriesPlan {
   const stepNs = STEP_SECONDS[query.step] * NANOS_PER_SECOND;
   if (stepNs === undefined) throw new RangeError(`unknown step ${JSON.stringify(query.step)}`);
   const from = floorTo(query.range.fromUnixNano, stepNs);
   const to = ceilTo(query.range.toUnixNano, stepNs);
   const buckets = to > from ? Number((to - from) / stepNs) : 0;
-  if (buckets > maxBuckets) {
-    throw new RangeError(`${buckets} buckets of ${query.step} exceed the maximum of ${maxBuckets}`);
+  if (buckets > MAX_BUCKETS) {
+    throw new RangeError(`${buckets} buckets of ${query.step} exceed the maximum of ${MAX_BUCKETS}`);
   }
   const shape: SeriesShape = {
     step: query.step,

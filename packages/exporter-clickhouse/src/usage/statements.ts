@@ -11,6 +11,7 @@ import type { PointKind } from '@tallyhouse/model';
 import { bucketExpression, NANOS_PER_SECOND, STEP_SECONDS, type Step } from '../schema/buckets.ts';
 import type { RollupKind } from '../schema/rollups.ts';
 import { METRIC_COLUMNS, METRIC_TABLES } from '../schema/tables.ts';
+import { bucketConditions, filterConditions, rawTimeConditions } from './conditions.ts';
 import type { TimeRange, TimeSeriesQuery, TopNQuery, UsageFilter } from './query-types.ts';
 import { planRange, type RangePart } from './range-plan.ts';
 import type { QueryBuilder, TenantScopedQuery } from './tenant-scope.ts';
@@ -154,18 +155,11 @@ export class UsageStatements {
     const groups: Group[] =
       groupKey === undefined ? [] : [['GroupValue', `Attributes[${q.bind('String', groupKey)}]`]];
     const tooMany = q.bind('Int64', String(maxLines + 1));
-    let lineCount: string | undefined;
     const [group] = groups;
-    if (group !== undefined) {
-      // Over the range's parts: whole hours and days from the rollups (a row per hour and series, not per
-      // point), only the edges from raw rows. Same lines, as every raw row is in exactly one part.
-      const value = `${group[1]} AS GroupValue`;
-      const union = this.union(q, 'sum', range, filterConditions(q, query), [], {
-        raw: value,
-        rollup: value,
-      });
-      if (union !== undefined) lineCount = countLines('GroupValue', union, tooMany);
-    }
+    // Over the range's parts: whole hours and days from the rollups (a row per hour and series, not per
+    // point), only the edges from raw rows. Same lines, as every raw row is in exactly one part.
+    const lineCount =
+      group === undefined ? undefined : this.lineCount(q, 'sum', range, query, group, tooMany);
     const values = `${this.bucketColumn(query.step)} AS Bucket, sum(Value) AS Total`;
     const keys = [...groups.map(([alias]) => alias), 'Bucket'].join(', ');
     const inner = `SELECT ${projection(groups, values)} ${this.seriesFrom(q, 'sum', query, range)} GROUP BY ${keys}`;
@@ -184,11 +178,8 @@ export class UsageStatements {
     maxLines: number,
   ): SeriesStatements {
     const tooMany = q.bind('Int64', String(maxLines + 1));
-    const history = this.union(q, 'gauge', { toUnixNano: range.toUnixNano }, filterConditions(q, query), [], {
-      raw: 'Attributes',
-      rollup: 'Attributes',
-    });
-    const lineCount = history === undefined ? undefined : countLines('Attributes', history, tooMany);
+    const series: Group = ['Attributes', 'Attributes'];
+    const lineCount = this.lineCount(q, 'gauge', { toUnixNano: range.toUnixNano }, query, series, tooMany);
     const value = this.usesRollup(query.step)
       ? 'argMaxMerge(Latest) AS LastValue'
       : 'argMax(Value, TimeUnix) AS LastValue';
@@ -209,6 +200,21 @@ export class UsageStatements {
     if (union === undefined) return undefined;
     const aliases = groups.map(([alias]) => alias);
     return `SELECT ${[...aliases, 'sum(Total) AS Total', 'sum(RowCount) AS RowCount'].join(', ')} FROM (${union})${groupBy(groups.map(([alias]) => [alias, alias]))}`;
+  }
+
+  /** The distinct values of `line` over the range's parts, counted no further than `tooMany` (a placeholder). */
+  private lineCount(
+    q: QueryBuilder,
+    kind: RollupKind,
+    range: TimeRange,
+    filter: UsageFilter,
+    line: Group,
+    tooMany: string,
+  ): string | undefined {
+    const value = selected(line);
+    const union = this.union(q, kind, range, filterConditions(q, filter), [], { raw: value, rollup: value });
+    if (union === undefined) return undefined;
+    return `SELECT count() AS Lines FROM (SELECT DISTINCT ${line[0]} FROM (${union}) LIMIT ${tooMany})`;
   }
 
   /** `SELECT <groups>, <values> FROM <part> … GROUP BY <groups>` per part of the range, joined by UNION ALL. */
@@ -295,58 +301,14 @@ export class UsageStatements {
   }
 }
 
-/** How many distinct `column` values the union holds, counting no further than `tooMany` (a placeholder). */
-function countLines(column: string, union: string, tooMany: string): string {
-  return `SELECT count() AS Lines FROM (SELECT DISTINCT ${column} FROM (${union}) LIMIT ${tooMany})`;
+function selected([alias, expression]: Group): string {
+  return alias === expression ? alias : `${expression} AS ${alias}`;
 }
 
 function projection(groups: readonly Group[], values: string): string {
-  return [
-    ...groups.map(([alias, expression]) => (alias === expression ? alias : `${expression} AS ${alias}`)),
-    values,
-  ].join(', ');
+  return [...groups.map(selected), values].join(', ');
 }
 
 function groupBy(groups: readonly Group[]): string {
   return groups.length === 0 ? '' : ` GROUP BY ${groups.map(([alias]) => alias).join(', ')}`;
-}
-
-function filterConditions(q: QueryBuilder, filter: UsageFilter): string[] {
-  const conditions: string[] = [];
-  if (filter.metric !== undefined) conditions.push(`MetricName = ${q.bind('String', filter.metric)}`);
-  if (filter.service !== undefined) conditions.push(`ServiceName = ${q.bind('String', filter.service)}`);
-  for (const [key, value] of Object.entries(filter.attributes ?? {})) {
-    const column = `Attributes[${q.bind('String', key)}]`;
-    conditions.push(
-      typeof value === 'string'
-        ? `${column} = ${q.bind('String', value)}`
-        : `${column} IN ${q.bind('Array(String)', [...value])}`,
-    );
-  }
-  return conditions;
-}
-
-function rawTimeConditions(q: QueryBuilder, from: bigint | undefined, to: bigint | undefined): string[] {
-  const conditions: string[] = [];
-  if (from !== undefined)
-    conditions.push(`TimeUnix > fromUnixTimestamp64Nano(${q.bind('Int64', from.toString())})`);
-  if (to !== undefined)
-    conditions.push(`TimeUnix <= fromUnixTimestamp64Nano(${q.bind('Int64', to.toString())})`);
-  return conditions;
-}
-
-/** Rollup buckets with `from <= BucketStart < to` (bounds are whole seconds). */
-function bucketConditions(q: QueryBuilder, from: bigint | undefined, to: bigint | undefined): string[] {
-  const conditions: string[] = [];
-  if (from !== undefined) {
-    conditions.push(
-      `BucketStart >= toDateTime(${q.bind('Int64', (from / NANOS_PER_SECOND).toString())}, 'UTC')`,
-    );
-  }
-  if (to !== undefined) {
-    conditions.push(
-      `BucketStart < toDateTime(${q.bind('Int64', (to / NANOS_PER_SECOND).toString())}, 'UTC')`,
-    );
-  }
-  return conditions;
 }

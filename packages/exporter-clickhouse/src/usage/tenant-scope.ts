@@ -7,7 +7,13 @@
  * Cross-tenant reads use `AdminQuery`, which only the reader's `admin*` methods construct.
  */
 import { validateTenant } from '@tallyhouse/model';
-import { type RollupGrain, type RollupKind, rollupTable } from '../schema/rollups.ts';
+import {
+  ROLLUP_GRAINS,
+  ROLLUP_KINDS,
+  type RollupGrain,
+  type RollupKind,
+  rollupTable,
+} from '../schema/rollups.ts';
 import { qualified } from '../schema/sql.ts';
 import { METRIC_TABLES } from '../schema/tables.ts';
 
@@ -27,7 +33,7 @@ function sourceTable(source: ReadSource): string {
     if (table === undefined) throw new TypeError(`unknown raw source ${JSON.stringify(source.raw)}`);
     return table;
   }
-  if (!['sum', 'gauge', 'histogram'].includes(source.rollup) || !['1h', '1d'].includes(source.grain)) {
+  if (!ROLLUP_KINDS.includes(source.rollup) || !ROLLUP_GRAINS.includes(source.grain)) {
     throw new TypeError(`unknown rollup source ${JSON.stringify(source)}`);
   }
   return rollupTable(source.rollup, source.grain);

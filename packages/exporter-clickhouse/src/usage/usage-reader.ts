@@ -66,8 +66,6 @@ import { AdminQuery, TenantScopedQuery } from './tenant-scope.ts';
 export interface UsageReaderOptions {
   /** Read closed hours/days from the rollups (default true). False: raw rows only. */
   readonly useRollups?: boolean;
-  /** Most buckets a time series may have (default 100,000). */
-  readonly maxBuckets?: number;
   /** Bounds of every tenant aggregate read (default `DEFAULT_READ_LIMITS`); each call may pass its own. */
   readonly limits?: Partial<ReadLimits>;
 }
@@ -78,14 +76,12 @@ export class UsageReader {
   private readonly connection: QueryConnection;
   private readonly database: string;
   private readonly statements: UsageStatements;
-  private readonly maxBuckets: number;
   private readonly limits: ReadLimits;
 
   constructor(connection: QueryConnection, database: string, options: UsageReaderOptions = {}) {
     this.connection = connection;
     this.database = database;
     this.statements = new UsageStatements(options.useRollups ?? true);
-    this.maxBuckets = options.maxBuckets ?? 100_000;
     this.limits = resolveReadLimits(DEFAULT_READ_LIMITS, options.limits);
   }
 
@@ -161,7 +157,7 @@ export class UsageReader {
   ): Promise<TimeSeries> {
     const q = this.scope(tenant);
     const read = beginRead(this.limits, limits);
-    const plan = planSeries(query, read.limits, this.maxBuckets);
+    const plan = planSeries(query, read.limits);
     const lines =
       query.kind === 'sum'
         ? await this.sumLines(q, query, plan, read)

@@ -1,0 +1,57 @@
+/**
+ * The predicates of a usage read — what the filter selects, and the time span of a raw or rollup sub-read —
+ * each value bound on the query builder as a `{pN:Type}` parameter, never spliced into the text.
+ */
+import { NANOS_PER_SECOND } from '../schema/buckets.ts';
+import type { UsageFilter } from './query-types.ts';
+import type { QueryBuilder } from './tenant-scope.ts';
+
+/** Metric, service and attribute filters (an attribute matches its value, or any of its values). */
+export function filterConditions(q: QueryBuilder, filter: UsageFilter): string[] {
+  const conditions: string[] = [];
+  if (filter.metric !== undefined) conditions.push(`MetricName = ${q.bind('String', filter.metric)}`);
+  if (filter.service !== undefined) conditions.push(`ServiceName = ${q.bind('String', filter.service)}`);
+  for (const [key, value] of Object.entries(filter.attributes ?? {})) {
+    const column = `Attributes[${q.bind('String', key)}]`;
+    conditions.push(
+      typeof value === 'string'
+        ? `${column} = ${q.bind('String', value)}`
+        : `${column} IN ${q.bind('Array(String)', [...value])}`,
+    );
+  }
+  return conditions;
+}
+
+/** Raw rows with `from < TimeUnix <= to` (an undefined bound is open). */
+export function rawTimeConditions(
+  q: QueryBuilder,
+  from: bigint | undefined,
+  to: bigint | undefined,
+): string[] {
+  const conditions: string[] = [];
+  if (from !== undefined)
+    conditions.push(`TimeUnix > fromUnixTimestamp64Nano(${q.bind('Int64', from.toString())})`);
+  if (to !== undefined)
+    conditions.push(`TimeUnix <= fromUnixTimestamp64Nano(${q.bind('Int64', to.toString())})`);
+  return conditions;
+}
+
+/** Rollup buckets with `from <= BucketStart < to` (bounds are whole seconds). */
+export function bucketConditions(
+  q: QueryBuilder,
+  from: bigint | undefined,
+  to: bigint | undefined,
+): string[] {
+  const conditions: string[] = [];
+  if (from !== undefined) {
+    conditions.push(
+      `BucketStart >= toDateTime(${q.bind('Int64', (from / NANOS_PER_SECOND).toString())}, 'UTC')`,
+    );
+  }
+  if (to !== undefined) {
+    conditions.push(
+      `BucketStart < toDateTime(${q.bind('Int64', (to / NANOS_PER_SECOND).toString())}, 'UTC')`,
+    );
+  }
+  return conditions;
+}
