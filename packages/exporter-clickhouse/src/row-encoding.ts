@@ -234,7 +234,7 @@ function attributeMapValue(attributes: Attributes, skipKey: string | undefined):
   return Object.fromEntries(entries);
 }
 
-/** The Map text of `attributeMapValue` (tests and dead letters). */
+/** The Map text of `attributeMapValue` (for tests: what an attribute set is stored as). */
 export function attributeMap(attributes: Attributes, skipKey: string | undefined): string {
   return JSON.stringify(attributeMapValue(attributes, skipKey));
 }

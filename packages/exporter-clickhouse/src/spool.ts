@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from '@tallyhouse/model';
 import { writeFileDurably } from './durable-file.ts';
 import { METRIC_TABLE_NAMES, type MetricTableName } from './schema/tables.ts';
-import type { TablePart } from './table-part.ts';
+import { type TablePart, tablePartFrom } from './table-part.ts';
 
 interface SpoolRecord {
   readonly format: 'tallyhouse-spool-v1';
@@ -77,19 +77,8 @@ export class Spool {
         ) {
           throw new Error('not a tallyhouse-spool-v1 record');
         }
-        parts.push({
-          batchId: record.batchId,
-          table: record.table,
-          token: record.token,
-          body: record.body,
-          rows: record.rows,
-          tenants: record.tenants,
-          bytes: Buffer.byteLength(record.body),
-          points: undefined,
-          attempts: record.attempts,
-          nextAttemptAt: 0,
-          lastError: undefined,
-        });
+        const { format: _format, ...fields } = record;
+        parts.push(tablePartFrom({ ...fields, points: undefined }));
       } catch (error) {
         this.logger.error({ error: (error as Error).message }, `unreadable spool file ${file} moved aside`);
         renameSync(file, `${file}.corrupt`);

@@ -50,17 +50,16 @@ export function createTablePart(
   points: readonly SeriesPoint[] | undefined,
 ): TablePart {
   const body = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-  return {
-    batchId,
-    table,
-    token: deduplicationToken(batchId, table, body),
-    body,
-    rows: lines.length,
-    tenants,
-    bytes: Buffer.byteLength(body),
-    points,
-    attempts: 0,
-    nextAttemptAt: 0,
-    lastError: undefined,
-  };
+  const token = deduplicationToken(batchId, table, body);
+  return tablePartFrom({ batchId, table, token, body, rows: lines.length, tenants, points, attempts: 0 });
+}
+
+/** A part from its stored fields (a new one, or one read back from the spool): not scheduled, no error yet. */
+export function tablePartFrom(
+  fields: Pick<
+    TablePart,
+    'batchId' | 'table' | 'token' | 'body' | 'rows' | 'tenants' | 'points' | 'attempts'
+  >,
+): TablePart {
+  return { ...fields, bytes: Buffer.byteLength(fields.body), nextAttemptAt: 0, lastError: undefined };
 }
