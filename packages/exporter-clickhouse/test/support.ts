@@ -11,10 +11,49 @@ import type {
   SeriesBatch,
   SeriesPoint,
 } from '@tallyhouse/model';
-import type { ClickHouseConnection } from '../src/index.ts';
+import { silentLogger } from '@tallyhouse/model';
+import {
+  type ClickHouseConnection,
+  ClickHouseMetricExporter,
+  openEmbeddedConnection,
+  openStorageConnection,
+  type QueryConnection,
+  resolveExporterConfig,
+  type StorageConnection,
+} from '../src/index.ts';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `tallyhouse-${prefix}-`));
+}
+
+/** An exporter writing to the embedded engine in `dataDir` through a connection of its own. */
+export function embeddedExporter(dataDir: string): ClickHouseMetricExporter {
+  return new ClickHouseMetricExporter({
+    dataDir,
+    env: {},
+    logger: silentLogger,
+    connection: openEmbeddedConnection(dataDir),
+  });
+}
+
+/** Another connection to the embedded engine in `dataDir`, for readers and SQL of the test's own. */
+export function embeddedStorage(dataDir: string): StorageConnection {
+  return openStorageConnection(
+    resolveExporterConfig({ dataDir, env: {}, connection: openEmbeddedConnection(dataDir) }),
+  );
+}
+
+/** `connection`'s plain `queryRows` path (no client), telling `record` every statement first. */
+export function recordingConnection(
+  connection: StorageConnection,
+  record: (sql: string, params: Record<string, unknown> | undefined) => void,
+): QueryConnection {
+  return {
+    queryRows: <T>(sql: string, params?: Record<string, unknown>) => {
+      record(sql, params);
+      return connection.queryRows<T>(sql, params);
+    },
+  };
 }
 
 const T0 = 1_700_000_000_123_456_789n;

@@ -5,19 +5,15 @@
  * statement still queued behind another in chDB when its read's time is up is withdrawn.
  */
 import { ClickHouseError } from '@clickhouse/client';
-import { silentLogger } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   assertTenantScoped,
-  ClickHouseMetricExporter,
-  openEmbeddedConnection,
-  openStorageConnection,
-  resolveExporterConfig,
+  type ClickHouseMetricExporter,
   type StorageConnection,
   UsageReader,
 } from '../src/index.ts';
 import { mapEngineLimit, ReadLimitError, ReadTimeoutError } from '../src/usage/read-limits.ts';
-import { tempDir } from './support.ts';
+import { embeddedExporter, embeddedStorage, recordingConnection, tempDir } from './support.ts';
 
 const dataDir = tempDir('usage-limits');
 const HOUR = 3_600_000_000_000n;
@@ -48,12 +44,7 @@ async function seed(tenant: string, rows: number, key: string, values: number, k
 function recording(limits: ConstructorParameters<typeof UsageReader>[2] = {}) {
   const sent: string[] = [];
   const reader = new UsageReader(
-    {
-      queryRows: <T>(sql: string, params?: Record<string, unknown>) => {
-        sent.push(sql);
-        return connection.queryRows<T>(sql, params);
-      },
-    },
+    recordingConnection(connection, (sql) => sent.push(sql)),
     'otel',
     limits,
   );
@@ -61,16 +52,9 @@ function recording(limits: ConstructorParameters<typeof UsageReader>[2] = {}) {
 }
 
 beforeAll(async () => {
-  exporter = new ClickHouseMetricExporter({
-    dataDir,
-    env: {},
-    logger: silentLogger,
-    connection: openEmbeddedConnection(dataDir),
-  });
+  exporter = embeddedExporter(dataDir);
   await exporter.start();
-  connection = openStorageConnection(
-    resolveExporterConfig({ dataDir, env: {}, connection: openEmbeddedConnection(dataDir) }),
-  );
+  connection = embeddedStorage(dataDir);
   await seed('wide', 3_000, 'user', 3_000);
   await seed('many', 200_000, 'user', 200_000);
   await seed('gauges', 50, 'queue', 50, 'gauge');

@@ -6,22 +6,25 @@
  *   so float sums are exact), and totals equal an in-memory model of the rows.
  */
 import type { SeriesPoint } from '@tallyhouse/model';
-import { silentLogger } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   assertTenantScoped,
-  ClickHouseMetricExporter,
-  openEmbeddedConnection,
-  openStorageConnection,
-  resolveExporterConfig,
   type StorageConnection,
   TENANT_PREDICATE,
   type TimeRange,
   type UsageFilter,
   UsageReader,
 } from '../src/index.ts';
-import { gaugePoint, histogramPoint, sumPoint, tempDir } from './support.ts';
+import {
+  embeddedExporter,
+  embeddedStorage,
+  gaugePoint,
+  histogramPoint,
+  recordingConnection,
+  sumPoint,
+  tempDir,
+} from './support.ts';
 
 const dataDir = tempDir('usage-properties');
 const HOUR = 3_600_000_000_000n;
@@ -140,12 +143,7 @@ let raw: UsageReader;
 
 beforeAll(async () => {
   generate();
-  const exporter = new ClickHouseMetricExporter({
-    dataDir,
-    env: {},
-    logger: silentLogger,
-    connection: openEmbeddedConnection(dataDir),
-  });
+  const exporter = embeddedExporter(dataDir);
   for (let offset = 0; offset < points.length; offset += 1_000) {
     const result = await exporter.consumeBatch({
       id: `batch-${offset}`,
@@ -154,16 +152,11 @@ beforeAll(async () => {
     expect(result.ok).toBe(true);
   }
   await exporter.shutdown();
-  connection = openStorageConnection(
-    resolveExporterConfig({ dataDir, env: {}, connection: openEmbeddedConnection(dataDir) }),
+  connection = embeddedStorage(dataDir);
+  rollups = new UsageReader(
+    recordingConnection(connection, (sql, params) => sent.push({ sql, params })),
+    'otel',
   );
-  const capturing = {
-    queryRows: <T>(sql: string, params?: Record<string, unknown>) => {
-      sent.push({ sql, params });
-      return connection.queryRows<T>(sql, params);
-    },
-  };
-  rollups = new UsageReader(capturing, 'otel');
   raw = new UsageReader(connection, 'otel', { useRollups: false });
 }, 120_000);
 

@@ -6,14 +6,20 @@ import {
   ensureSchema,
   MIGRATIONS,
   openEmbeddedConnection,
-  openStorageConnection,
-  resolveExporterConfig,
   type SchemaOptions,
   type StorageConnection,
   TENANT_PREDICATE,
   UsageReader,
 } from '../src/index.ts';
-import { gaugePoint, histogramPoint, sumPoint, tempDir } from './support.ts';
+import {
+  embeddedExporter,
+  embeddedStorage,
+  gaugePoint,
+  histogramPoint,
+  recordingConnection,
+  sumPoint,
+  tempDir,
+} from './support.ts';
 
 // One chDB data directory for the whole file (one per process); each scenario writes its own tenants.
 const dataDir = tempDir('usage-reader');
@@ -29,12 +35,6 @@ let reader: UsageReader;
 let raw: UsageReader;
 const sent: string[] = [];
 
-function storage(): StorageConnection {
-  return openStorageConnection(
-    resolveExporterConfig({ dataDir, env: {}, connection: openEmbeddedConnection(dataDir) }),
-  );
-}
-
 async function write(id: string, points: SeriesPoint[]): Promise<void> {
   const result = await exporter.consumeBatch({ id, points });
   expect(result.ok).toBe(true);
@@ -44,21 +44,13 @@ const sum = (tenant: string, value: number, time: bigint, attributes: Record<str
   sumPoint(value, { tenant, name: 'api.requests', time, start: time - 1n, attributes });
 
 beforeAll(async () => {
-  exporter = new ClickHouseMetricExporter({
-    dataDir,
-    env: {},
-    logger: silentLogger,
-    connection: openEmbeddedConnection(dataDir),
-  });
+  exporter = embeddedExporter(dataDir);
   await exporter.start();
-  connection = storage();
-  const capturing = {
-    queryRows: <T>(sql: string, params?: Record<string, unknown>) => {
-      sent.push(sql);
-      return connection.queryRows<T>(sql, params);
-    },
-  };
-  reader = new UsageReader(capturing, 'otel');
+  connection = embeddedStorage(dataDir);
+  reader = new UsageReader(
+    recordingConnection(connection, (sql) => sent.push(sql)),
+    'otel',
+  );
   raw = new UsageReader(connection, 'otel', { useRollups: false });
 });
 

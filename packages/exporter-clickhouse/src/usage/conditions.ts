@@ -28,12 +28,13 @@ export function rawTimeConditions(
   from: bigint | undefined,
   to: bigint | undefined,
 ): string[] {
-  const conditions: string[] = [];
-  if (from !== undefined)
-    conditions.push(`TimeUnix > fromUnixTimestamp64Nano(${q.bind('Int64', from.toString())})`);
-  if (to !== undefined)
-    conditions.push(`TimeUnix <= fromUnixTimestamp64Nano(${q.bind('Int64', to.toString())})`);
-  return conditions;
+  return boundConditions(
+    q,
+    { from, to },
+    (ns) => ns,
+    (lower) => `TimeUnix > fromUnixTimestamp64Nano(${lower})`,
+    (upper) => `TimeUnix <= fromUnixTimestamp64Nano(${upper})`,
+  );
 }
 
 /** Rollup buckets with `from <= BucketStart < to` (bounds are whole seconds). */
@@ -42,16 +43,25 @@ export function bucketConditions(
   from: bigint | undefined,
   to: bigint | undefined,
 ): string[] {
+  return boundConditions(
+    q,
+    { from, to },
+    (ns) => ns / NANOS_PER_SECOND,
+    (lower) => `BucketStart >= toDateTime(${lower}, 'UTC')`,
+    (upper) => `BucketStart < toDateTime(${upper}, 'UTC')`,
+  );
+}
+
+/** A condition per bound that is set, the bound (in ns, converted by `value`) bound as an Int64. */
+function boundConditions(
+  q: QueryBuilder,
+  bounds: { readonly from: bigint | undefined; readonly to: bigint | undefined },
+  value: (ns: bigint) => bigint,
+  above: (placeholder: string) => string,
+  below: (placeholder: string) => string,
+): string[] {
   const conditions: string[] = [];
-  if (from !== undefined) {
-    conditions.push(
-      `BucketStart >= toDateTime(${q.bind('Int64', (from / NANOS_PER_SECOND).toString())}, 'UTC')`,
-    );
-  }
-  if (to !== undefined) {
-    conditions.push(
-      `BucketStart < toDateTime(${q.bind('Int64', (to / NANOS_PER_SECOND).toString())}, 'UTC')`,
-    );
-  }
+  if (bounds.from !== undefined) conditions.push(above(q.bind('Int64', value(bounds.from).toString())));
+  if (bounds.to !== undefined) conditions.push(below(q.bind('Int64', value(bounds.to).toString())));
   return conditions;
 }
