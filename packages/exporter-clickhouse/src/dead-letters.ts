@@ -23,7 +23,7 @@ export interface DeadLetter {
 
 export type DeadLetterDestination = 'table' | 'file';
 
-/** Every row of a part that can never be written (or was not, by the shutdown deadline), as it would have been inserted. */
+/** Every row of a part that can never be written (or was not by the shutdown deadline), as it was encoded. */
 export function partDeadLetters(
   part: Pick<TablePart, 'batchId' | 'table' | 'body' | 'tenants'>,
   errorCode: string,

@@ -1,8 +1,9 @@
 /**
  * `ClickHouseMetricExporter`: the last stage. Takes batches in the internal representation (`consumeBatch`;
- * inside an app, the tenant processor is the SDK exporter in front of it), writes one insert per table per batch
- * with a deterministic deduplication token, keeps what fails for a retryable reason (bounded, optionally spooled to disk) and
- * retries it with exponential backoff and full jitter, and dead-letters what can never be written.
+ * inside an app, the tenant processor is the SDK exporter in front of it), writes one insert per table per
+ * batch with a deterministic deduplication token (`part-writer.ts`), keeps what fails for a retryable reason
+ * (bounded, optionally spooled to disk) and retries it with exponential backoff and full jitter
+ * (`retry-queue.ts`), and dead-letters what can never be written.
  *
  * Guarantee: a point handed to `consumeBatch` is, when the call returns `{ ok: true }`, written, retained
  * for retry, or dead-lettered — and never written twice, however often an insert is retried or a batch re-sent.
@@ -43,7 +44,6 @@ export class ClickHouseMetricExporter implements SeriesBatchConsumer {
   private readonly session: StorageSession;
   private readonly writer: PartWriter;
   private readonly queue: RetryQueue;
-  private readonly spooled: boolean;
   private readonly upstreamDurable: boolean;
   private readonly inFlight = new Set<Promise<unknown>>();
   private open = true;
@@ -56,7 +56,6 @@ export class ClickHouseMetricExporter implements SeriesBatchConsumer {
     this.session = new StorageSession(this.config);
     this.writer = new PartWriter(this.config, this.session, this.counters);
     const spool = this.config.spool ? new Spool(this.config.dataDir, this.config.logger) : undefined;
-    this.spooled = spool !== undefined;
     this.queue = new RetryQueue({
       config: this.config,
       counters: this.counters,
@@ -155,7 +154,7 @@ export class ClickHouseMetricExporter implements SeriesBatchConsumer {
       queue: this.queue,
       writer: this.writer,
       session: this.session,
-      keep: { spool: this.spooled, upstream: this.upstreamDurable },
+      keep: { spool: this.config.spool, upstream: this.upstreamDurable },
       stats: () => this.stats(),
     });
     return this.shuttingDown;
