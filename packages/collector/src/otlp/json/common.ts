@@ -1,12 +1,11 @@
 /** Attributes in OTLP/JSON: `KeyValue` lists and `AnyValue` (common.proto), as the resource and points hold them. */
 import type { Attributes, AttributeValue } from '@tallyhouse/model';
 import { EMPTY_ATTRIBUTES, setAttribute, sortedObject } from '../attribute-building.ts';
-import { DecodeFailure, MAX_ANY_VALUE_DEPTH } from '../errors.ts';
+import { DecodeFailure, MAX_ANY_VALUE_DEPTH, withSegment } from '../errors.ts';
 import {
   arrayField,
   asObject,
   eachElement,
-  field,
   get,
   type JsonObject,
   parseBase64,
@@ -23,15 +22,23 @@ export function decodeAttributes(owner: JsonObject): Attributes {
   const list = arrayField(owner, 'attributes', 'attributes');
   if (list.length === 0) return EMPTY_ATTRIBUTES;
   const out: Record<string, AttributeValue> = {};
-  eachElement(list, 'attributes', (kv) =>
-    setAttribute(out, stringField(kv, 'key', 'key'), keyValueValue(kv, 0)),
-  );
+  eachElement(list, 'attributes', setKeyValue, out);
   return out;
+}
+
+function setKeyValue(kv: JsonObject, _index: number, target: Record<string, AttributeValue>): void {
+  setAttribute(target, stringField(kv, 'key', 'key'), keyValueValue(kv, 0));
 }
 
 /** The value of a `KeyValue`; `depth` counts enclosing AnyValues. */
 function keyValueValue(kv: JsonObject, depth: number): AttributeValue {
-  return field(kv, 'value', 'value', (value) => decodeAnyValue(asObject(value), depth + 1), null);
+  const value = get(kv, 'value', 'value');
+  if (value === undefined) return null;
+  try {
+    return decodeAnyValue(asObject(value), depth + 1);
+  } catch (thrown) {
+    throw withSegment(thrown, 'value');
+  }
 }
 
 /** The `values` of an `arrayValue` or `kvlistValue` (`name`), reported under that name when not a list. */
@@ -56,11 +63,11 @@ function decodeAnyValue(any: JsonObject, depth: number): AttributeValue {
   v = get(any, 'arrayValue', 'array_value');
   if (v !== undefined) {
     const list = listValues(v, 'arrayValue');
-    const out: AttributeValue[] = new Array(list.length);
+    const items: AttributeValue[] = new Array(list.length);
     eachElement(list, 'arrayValue.values', (item, i) => {
-      out[i] = decodeAnyValue(item, depth + 1);
+      items[i] = decodeAnyValue(item, depth + 1);
     });
-    return out;
+    return items;
   }
   v = get(any, 'kvlistValue', 'kvlist_value');
   if (v !== undefined) {

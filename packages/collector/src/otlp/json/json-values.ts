@@ -62,19 +62,37 @@ export function arrayField(object: JsonObject, camel: string, snake: string): re
   return field(object, camel, snake, parseArray, NO_ITEMS);
 }
 
-/** Decodes each element of a repeated message field; what fails is reported under `name[index]`. */
-export function eachElement(
+/**
+ * Decodes each element of a repeated message field with `decode(element, index, context)`; what fails is
+ * reported under `name[index]`. (A context argument rather than a closure: attributes are decoded here.)
+ */
+export function eachElement<C>(
   list: readonly unknown[],
   name: string,
-  decode: (element: JsonObject, index: number) => void,
+  decode: (element: JsonObject, index: number, context: C) => void,
+  context?: C,
 ): void {
   for (let i = 0; i < list.length; i++) {
     try {
-      decode(asObject(list[i]), i);
+      decode(asObject(list[i]), i, context as C);
     } catch (thrown) {
       throw withSegment(thrown, `${name}[${i}]`);
     }
   }
+}
+
+/** The elements of a repeated message field that `decode` turns into something (not `undefined`). */
+export function decodeElements<T>(
+  list: readonly unknown[],
+  name: string,
+  decode: (element: JsonObject, index: number) => T | undefined,
+): T[] {
+  const out: T[] = [];
+  eachElement(list, name, (element, index) => {
+    const decoded = decode(element, index);
+    if (decoded !== undefined) out.push(decoded);
+  });
+  return out;
 }
 
 /** A repeated scalar field; what fails is reported under `camel[index]`. */

@@ -3,7 +3,7 @@
  * `scopeMetrics`, `metrics` and the data messages of a metric's `data` oneof.
  */
 import type {
-  InputMetric,
+  Attributes,
   InputResourceMetrics,
   InputScopeMetrics,
   InstrumentationScopeInfo,
@@ -27,6 +27,7 @@ import {
   arrayField,
   asObject,
   boolField,
+  decodeElements,
   eachElement,
   enumField,
   field,
@@ -65,29 +66,20 @@ const DATA_MEMBERS: readonly (readonly [DataKind, string, string, PointDecoder])
 ];
 
 export function decodeRequest(d: JsonDecoder, request: JsonObject): InputResourceMetrics[] {
-  const out: InputResourceMetrics[] = [];
-  eachElement(arrayField(request, 'resourceMetrics', 'resource_metrics'), 'resourceMetrics', (rm, ri) => {
-    const decoded = decodeResourceMetrics(d, rm, ri);
-    if (decoded !== undefined) out.push(decoded);
-  });
-  return out;
+  const list = arrayField(request, 'resourceMetrics', 'resource_metrics');
+  return decodeElements(list, 'resourceMetrics', (rm, ri) => decodeResourceMetrics(d, rm, ri));
 }
 
 function decodeResourceMetrics(d: JsonDecoder, rm: JsonObject, ri: number): InputResourceMetrics | undefined {
-  const resource = field(
-    rm,
-    'resource',
-    'resource',
-    (value) => decodeAttributes(asObject(value)),
-    EMPTY_ATTRIBUTES,
-  );
-  const scopeMetrics: InputScopeMetrics[] = [];
-  eachElement(arrayField(rm, 'scopeMetrics', 'scope_metrics'), 'scopeMetrics', (sm, si) => {
-    const decoded = decodeScopeMetrics(d, sm, ri, si);
-    if (decoded !== undefined) scopeMetrics.push(decoded);
-  });
+  const resource = field(rm, 'resource', 'resource', decodeResource, EMPTY_ATTRIBUTES);
+  const list = arrayField(rm, 'scopeMetrics', 'scope_metrics');
+  const scopeMetrics = decodeElements(list, 'scopeMetrics', (sm, si) => decodeScopeMetrics(d, sm, ri, si));
   if (scopeMetrics.length === 0) return undefined;
   return { resource, scopeMetrics };
+}
+
+function decodeResource(value: unknown): Attributes {
+  return decodeAttributes(asObject(value));
 }
 
 function decodeScope(value: unknown): InstrumentationScopeInfo {
@@ -102,11 +94,10 @@ function decodeScopeMetrics(
   si: number,
 ): InputScopeMetrics | undefined {
   const scope = field(sm, 'scope', 'scope', decodeScope, { name: '', version: '' });
-  const metrics: InputMetric[] = [];
-  eachElement(arrayField(sm, 'metrics', 'metrics'), 'metrics', (metric, mi) => {
-    const finished = finishMetric(decodeMetric(d, metric), d, ri, si, mi);
-    if (finished !== undefined) metrics.push(finished);
-  });
+  const list = arrayField(sm, 'metrics', 'metrics');
+  const metrics = decodeElements(list, 'metrics', (metric, mi) =>
+    finishMetric(decodeMetric(d, metric), d, ri, si, mi),
+  );
   if (metrics.length === 0) return undefined;
   return { scope, metrics };
 }

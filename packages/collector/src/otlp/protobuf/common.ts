@@ -5,16 +5,8 @@
 import type { AttributeValue, InstrumentationScopeInfo } from '@tallyhouse/model';
 import { setAttribute, sortedObject } from '../attribute-building.ts';
 import { DecodeFailure, MAX_ANY_VALUE_DEPTH, withSegment } from '../errors.ts';
-import {
-  AnyValue,
-  ArrayValue,
-  InstrumentationScope,
-  KeyValue,
-  KeyValueList,
-  Resource,
-} from './field-numbers.ts';
 import { expectWire, readRepeatedMessage, readStringField } from './field-reading.ts';
-import type { AttributeSink, ProtoDecoder } from './proto-decoder.ts';
+import type { ProtoDecoder } from './proto-decoder.ts';
 import {
   readBytes,
   readDouble,
@@ -26,23 +18,64 @@ import {
   WireType,
 } from './wire-reader.ts';
 
-/** One occurrence of a repeated `attributes` field (a `KeyValue`), added to `sink`. */
-export function readAttribute(d: ProtoDecoder, tag: number, end: number, sink: AttributeSink): void {
-  sink.attributes ??= {};
-  readRepeatedMessage(d, tag, end, 'attributes', sink.attributeCount++, decodeAttribute, sink.attributes);
+// Field numbers, as resource/v1/resource.proto and common/v1/common.proto declare them (see README-otlp).
+const Resource = {
+  attributes: 1,
+  dropped_attributes_count: 2, // skipped
+} as const;
+const InstrumentationScope = {
+  name: 1,
+  version: 2,
+  attributes: 3, // skipped
+  dropped_attributes_count: 4, // skipped
+} as const;
+const KeyValue = {
+  key: 1,
+  value: 2,
+  key_strindex: 3, // skipped: profiles only; OTLP says to ignore it elsewhere
+} as const;
+const AnyValue = {
+  // oneof value
+  string_value: 1,
+  bool_value: 2,
+  int_value: 3,
+  double_value: 4,
+  array_value: 5,
+  kvlist_value: 6,
+  bytes_value: 7,
+  string_value_strindex: 8, // skipped: profiles only; OTLP says to ignore it elsewhere
+} as const;
+const ArrayValue = { values: 1 } as const;
+const KeyValueList = { values: 1 } as const;
+
+const { VARINT, I64, LEN } = WireType;
+
+/** One occurrence of a repeated `attributes` field (a `KeyValue`), set into `target`; `index` numbers it. */
+export function readAttribute(
+  d: ProtoDecoder,
+  tag: number,
+  end: number,
+  target: Record<string, AttributeValue>,
+  index: number,
+): void {
+  readRepeatedMessage(d, tag, end, 'attributes', index, decodeKeyValue, 0);
+  setAttribute(target, d.key, d.value);
 }
 
-function decodeAttribute(d: ProtoDecoder, end: number, target: Record<string, AttributeValue>): void {
-  decodeKeyValue(d, end, 0);
-  setAttribute(target, d.key, d.value);
+/** Attributes gathered over the occurrences of a message field; `count` numbers them for error paths. */
+export interface AttributeSink {
+  attributes: Record<string, AttributeValue> | undefined;
+  count: number;
 }
 
 /** `Resource`: every occurrence of the field adds its attributes to the same `sink` (a merge). */
 export function decodeResource(d: ProtoDecoder, end: number, sink: AttributeSink): void {
   while (d.pos < end) {
     const tag = readTag(d, end);
-    if (tag >>> 3 === Resource.attributes) readAttribute(d, tag, end, sink);
-    else skipField(d, tag, end);
+    if (tag >>> 3 === Resource.attributes) {
+      sink.attributes ??= {};
+      readAttribute(d, tag, end, sink.attributes, sink.count++);
+    } else skipField(d, tag, end);
   }
 }
 
@@ -81,7 +114,7 @@ function decodeKeyValue(d: ProtoDecoder, end: number, depth: number): void {
         key = readStringField(d, tag, end, 'key');
         break;
       case KeyValue.value:
-        expectWire(tag, WireType.LEN, 'value');
+        expectWire(tag, LEN, 'value');
         try {
           const sub = readLengthEnd(d, end);
           value = decodeAnyValue(d, sub, depth + 1, value);
@@ -122,33 +155,33 @@ function decodeAnyValue(
         value = readStringField(d, tag, end, 'stringValue', MEMBER_WIRE);
         break;
       case AnyValue.bool_value:
-        expectWire(tag, WireType.VARINT, 'boolValue', MEMBER_WIRE);
+        expectWire(tag, VARINT, 'boolValue', MEMBER_WIRE);
         readVarint(d, end);
         value = d.lo !== 0 || d.hi !== 0;
         break;
       case AnyValue.int_value:
-        expectWire(tag, WireType.VARINT, 'intValue', MEMBER_WIRE);
+        expectWire(tag, VARINT, 'intValue', MEMBER_WIRE);
         value = readInt64Value(d, end);
         break;
       case AnyValue.double_value:
-        expectWire(tag, WireType.I64, 'doubleValue', MEMBER_WIRE);
+        expectWire(tag, I64, 'doubleValue', MEMBER_WIRE);
         value = readDouble(d, end);
         break;
       case AnyValue.array_value: {
-        expectWire(tag, WireType.LEN, 'arrayValue', MEMBER_WIRE);
+        expectWire(tag, LEN, 'arrayValue', MEMBER_WIRE);
         const sub = readLengthEnd(d, end);
         // Only array_value makes arrays and only kvlist_value makes plain objects, so the kind is known.
         value = decodeArrayValue(d, sub, depth, Array.isArray(value) ? (value as AttributeValue[]) : []);
         break;
       }
       case AnyValue.kvlist_value: {
-        expectWire(tag, WireType.LEN, 'kvlistValue', MEMBER_WIRE);
+        expectWire(tag, LEN, 'kvlistValue', MEMBER_WIRE);
         const sub = readLengthEnd(d, end);
         value = decodeKeyValueList(d, sub, depth, isKeyValueList(value) ? value : undefined);
         break;
       }
       case AnyValue.bytes_value:
-        expectWire(tag, WireType.LEN, 'bytesValue', MEMBER_WIRE);
+        expectWire(tag, LEN, 'bytesValue', MEMBER_WIRE);
         value = Buffer.from(readBytes(d, end)).toString('base64');
         break;
       default:

@@ -1,9 +1,12 @@
 /**
  * The data-point messages of metrics.proto: `NumberDataPoint`, `HistogramDataPoint` and
- * `ExponentialHistogramDataPoint` (with its `Buckets`). The fields they share are read by one helper,
- * `readSharedPointField`; each kind's loop reads only its own. (`SummaryDataPoint`s are only counted.)
+ * `ExponentialHistogramDataPoint` (with its `Buckets`). One loop reads all three: they share most fields
+ * (attributes, times, flags; count, sum, min and max for the histograms), only under other numbers, so each
+ * field is one `case` and a kind differs only in how its numbers map to the fields. (`SummaryDataPoint`s
+ * are only counted.)
  */
-import type { ExponentialBuckets } from '@tallyhouse/model';
+import type { AttributeValue, ExponentialBuckets, PointKind } from '@tallyhouse/model';
+import { EMPTY_ATTRIBUTES } from '../attribute-building.ts';
 import type { MetricDraft } from '../metric-assembly.ts';
 import {
   admitPoint,
@@ -12,16 +15,11 @@ import {
   histogramValue,
   keepPoint,
   numberValue,
+  type PointFrame,
   UNSAFE_COUNT,
 } from '../point-acceptance.ts';
 import { readAttribute } from './common.ts';
-import {
-  Buckets,
-  ExponentialHistogramDataPoint,
-  HistogramDataPoint,
-  NumberDataPoint,
-} from './field-numbers.ts';
-import { expectWire, readMessageField, readRepeatedScalar } from './field-reading.ts';
+import { expectWire, fixed64ElementsEnd, readMessageField, readRepeatedVarint } from './field-reading.ts';
 import type { ProtoDecoder } from './proto-decoder.ts';
 import {
   readDouble,
@@ -36,157 +34,227 @@ import {
   WireType,
 } from './wire-reader.ts';
 
-/** Field numbers of the fields several point kinds share, in one kind's message. */
-interface SharedPointFields {
-  readonly attributes: number;
-  readonly start_time_unix_nano: number;
-  readonly time_unix_nano: number;
-  readonly flags: number;
-  // Histogram kinds only.
-  readonly count?: number;
-  readonly sum?: number;
-  readonly min?: number;
-  readonly max?: number;
-}
+// Field numbers, as metrics/v1/metrics.proto declares them (see README-otlp).
+const NumberDataPoint = {
+  attributes: 7,
+  start_time_unix_nano: 2,
+  time_unix_nano: 3,
+  // oneof value
+  as_double: 4,
+  as_int: 6,
+  exemplars: 5, // skipped
+  flags: 8,
+} as const;
+const HistogramDataPoint = {
+  attributes: 9,
+  start_time_unix_nano: 2,
+  time_unix_nano: 3,
+  count: 4,
+  sum: 5,
+  bucket_counts: 6,
+  explicit_bounds: 7,
+  exemplars: 8, // skipped
+  flags: 10,
+  min: 11,
+  max: 12,
+} as const;
+const ExponentialHistogramDataPoint = {
+  attributes: 1,
+  start_time_unix_nano: 2,
+  time_unix_nano: 3,
+  count: 4,
+  sum: 5,
+  scale: 6,
+  zero_count: 7,
+  positive: 8,
+  negative: 9,
+  flags: 10,
+  exemplars: 11, // skipped
+  min: 12,
+  max: 13,
+  zero_threshold: 14, // skipped
+} as const;
+/** `ExponentialHistogramDataPoint.Buckets`. */
+const Buckets = { offset: 1, bucket_counts: 2 } as const;
 
-/** A fixed64 count (`count`, `zero_count`, histogram `bucket_counts`); `UNSAFE_COUNT` above 2^53 - 1. */
-function readCount(r: WireReader, end: number): number {
-  return readFixed64Count(r, end, UNSAFE_COUNT);
-}
+const { VARINT, I64 } = WireType;
+
+type SkippedPointField = 'exemplars' | 'zero_threshold';
+type ReadPointField = Exclude<
+  keyof typeof NumberDataPoint | keyof typeof HistogramDataPoint | keyof typeof ExponentialHistogramDataPoint,
+  SkippedPointField
+>;
 
 /**
- * Reads `tag` into `d.point` when it is one of the shared `fields`; false when it is none of them (the
- * kind's own field, or one to skip).
+ * Every field of the three point messages the decoder reads, numbered once: the `case`s of the point loop.
+ * (The messages number them differently. The skipped fields are left out, so they map to no case.)
  */
-function readSharedPointField(d: ProtoDecoder, tag: number, end: number, fields: SharedPointFields): boolean {
-  const point = d.point;
-  const field = tag >>> 3;
-  if (field === fields.attributes) {
-    readAttribute(d, tag, end, point);
-  } else if (field === fields.start_time_unix_nano) {
-    expectWire(tag, WireType.I64, 'startTimeUnixNano');
-    point.start = d.readTime(end, 0);
-  } else if (field === fields.time_unix_nano) {
-    expectWire(tag, WireType.I64, 'timeUnixNano');
-    point.time = d.readTime(end, 1);
-  } else if (field === fields.flags) {
-    expectWire(tag, WireType.VARINT, 'flags');
-    readVarint(d, end);
-    point.flags = d.lo;
-  } else if (field === fields.count) {
-    expectWire(tag, WireType.I64, 'count');
-    point.count = readCount(d, end);
-  } else if (field === fields.sum) {
-    expectWire(tag, WireType.I64, 'sum');
-    point.sum = readDouble(d, end);
-  } else if (field === fields.min) {
-    expectWire(tag, WireType.I64, 'min');
-    point.min = readDouble(d, end);
-  } else if (field === fields.max) {
-    expectWire(tag, WireType.I64, 'max');
-    point.max = readDouble(d, end);
-  } else return false;
-  return true;
+const PointField = {
+  attributes: 1,
+  start_time_unix_nano: 2,
+  time_unix_nano: 3,
+  flags: 4,
+  as_double: 5,
+  as_int: 6,
+  count: 7,
+  sum: 8,
+  min: 9,
+  max: 10,
+  bucket_counts: 11,
+  explicit_bounds: 12,
+  scale: 13,
+  zero_count: 14,
+  positive: 15,
+  negative: 16,
+} as const satisfies Record<ReadPointField, number>;
+
+/** For one point message: its field numbers → `PointField` (0: not read). */
+function pointFieldsOf(message: Readonly<Record<string, number>>): Uint8Array {
+  const fields = new Uint8Array(Math.max(...Object.values(message)) + 1);
+  for (const [name, number] of Object.entries(message)) {
+    fields[number] = (PointField as Readonly<Record<string, number>>)[name] ?? 0;
+  }
+  return fields;
 }
 
-export function decodeNumberDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft, index: number): void {
-  const point = d.point.reset();
-  let hasValue = false;
+const NUMBER_POINT_FIELDS = pointFieldsOf(NumberDataPoint);
+
+/** The point message of each kind, as `pointFieldsOf` maps it. */
+const POINT_FIELDS: Readonly<Record<PointKind, Uint8Array>> = {
+  gauge: NUMBER_POINT_FIELDS,
+  sum: NUMBER_POINT_FIELDS,
+  histogram: pointFieldsOf(HistogramDataPoint),
+  exponentialHistogram: pointFieldsOf(ExponentialHistogramDataPoint),
+};
+
+/**
+ * Decodes one data point of `draft`'s kind (not a summary) and accepts or rejects it. Absent fields keep the
+ * defaults OTLP gives them; another kind's fields do not occur (this kind's message has no number for
+ * them), so each kind's value is built from its own fields only.
+ */
+export function decodeDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft, index: number): void {
+  const kind = draft.kind as PointKind;
+  const fields = POINT_FIELDS[kind];
+  let attributes: Record<string, AttributeValue> | undefined;
+  let attributeCount = 0;
+  let start = 0n;
+  let time = 0n;
+  let flags = 0;
+  // NumberDataPoint: the `value` oneof; the last of as_double and as_int wins.
   let value = 0;
   let valueField = '';
-  while (d.pos < end) {
-    const tag = readTag(d, end);
-    if (readSharedPointField(d, tag, end, NumberDataPoint)) continue;
-    // The `value` oneof: the last of as_double and as_int wins.
-    switch (tag >>> 3) {
-      case NumberDataPoint.as_double:
-        expectWire(tag, WireType.I64, 'asDouble');
-        value = readDouble(d, end);
-        hasValue = true;
-        valueField = 'asDouble';
-        break;
-      case NumberDataPoint.as_int:
-        expectWire(tag, WireType.I64, 'asInt');
-        value = readSfixed64(d, end);
-        hasValue = true;
-        valueField = 'asInt';
-        break;
-      default:
-        skipField(d, tag, end);
-    }
-  }
-  const frame = point.frame();
-  if (admitPoint(draft, index, frame, d))
-    keepPoint(draft, index, frame, numberValue(draft.kind, hasValue, value, valueField));
-}
-
-export function decodeHistogramDataPoint(
-  d: ProtoDecoder,
-  end: number,
-  draft: MetricDraft,
-  index: number,
-): void {
-  const point = d.point.reset();
-  const bucketCounts: number[] = [];
-  const bounds: number[] = [];
-  while (d.pos < end) {
-    const tag = readTag(d, end);
-    if (readSharedPointField(d, tag, end, HistogramDataPoint)) continue;
-    switch (tag >>> 3) {
-      case HistogramDataPoint.bucket_counts:
-        readRepeatedScalar(d, tag, end, WireType.I64, readCount, bucketCounts, 'bucketCounts');
-        break;
-      case HistogramDataPoint.explicit_bounds:
-        readRepeatedScalar(d, tag, end, WireType.I64, readDouble, bounds, 'explicitBounds');
-        break;
-      default:
-        skipField(d, tag, end);
-    }
-  }
-  const frame = point.frame();
-  if (admitPoint(draft, index, frame, d))
-    keepPoint(draft, index, frame, histogramValue(point, bounds, bucketCounts));
-}
-
-export function decodeExponentialHistogramDataPoint(
-  d: ProtoDecoder,
-  end: number,
-  draft: MetricDraft,
-  index: number,
-): void {
-  const point = d.point.reset();
+  // Both histogram kinds.
+  let count = 0;
+  let sum: number | undefined;
+  let min: number | undefined;
+  let max: number | undefined;
+  // HistogramDataPoint.
+  let bucketCounts: number[] | undefined;
+  let bounds: number[] | undefined;
+  // ExponentialHistogramDataPoint.
   let scale = 0;
   let zeroCount = 0;
   let positive = EMPTY_BUCKETS;
   let negative = EMPTY_BUCKETS;
   while (d.pos < end) {
     const tag = readTag(d, end);
-    if (readSharedPointField(d, tag, end, ExponentialHistogramDataPoint)) continue;
-    switch (tag >>> 3) {
-      case ExponentialHistogramDataPoint.scale:
-        expectWire(tag, WireType.VARINT, 'scale');
+    switch (fields[tag >>> 3]) {
+      case PointField.attributes:
+        attributes ??= {};
+        readAttribute(d, tag, end, attributes, attributeCount++);
+        break;
+      case PointField.start_time_unix_nano:
+        expectWire(tag, I64, 'startTimeUnixNano');
+        start = d.readTime(end, 0);
+        break;
+      case PointField.time_unix_nano:
+        expectWire(tag, I64, 'timeUnixNano');
+        time = d.readTime(end, 1);
+        break;
+      case PointField.flags:
+        expectWire(tag, VARINT, 'flags');
+        readVarint(d, end);
+        flags = d.lo;
+        break;
+      case PointField.as_double:
+        expectWire(tag, I64, 'asDouble');
+        value = readDouble(d, end);
+        valueField = 'asDouble';
+        break;
+      case PointField.as_int:
+        expectWire(tag, I64, 'asInt');
+        value = readSfixed64(d, end);
+        valueField = 'asInt';
+        break;
+      case PointField.count:
+        expectWire(tag, I64, 'count');
+        count = readFixed64Count(d, end, UNSAFE_COUNT);
+        break;
+      case PointField.sum:
+        expectWire(tag, I64, 'sum');
+        sum = readDouble(d, end);
+        break;
+      case PointField.min:
+        expectWire(tag, I64, 'min');
+        min = readDouble(d, end);
+        break;
+      case PointField.max:
+        expectWire(tag, I64, 'max');
+        max = readDouble(d, end);
+        break;
+      case PointField.bucket_counts: {
+        const elementsEnd = fixed64ElementsEnd(d, tag, end, 'bucketCounts');
+        bucketCounts ??= [];
+        while (d.pos < elementsEnd) bucketCounts.push(readFixed64Count(d, elementsEnd, UNSAFE_COUNT));
+        break;
+      }
+      case PointField.explicit_bounds: {
+        const elementsEnd = fixed64ElementsEnd(d, tag, end, 'explicitBounds');
+        bounds ??= [];
+        while (d.pos < elementsEnd) bounds.push(readDouble(d, elementsEnd));
+        break;
+      }
+      case PointField.scale:
+        expectWire(tag, VARINT, 'scale');
         scale = readSint32(d, end);
         break;
-      case ExponentialHistogramDataPoint.zero_count:
-        expectWire(tag, WireType.I64, 'zeroCount');
-        zeroCount = readCount(d, end);
+      case PointField.zero_count:
+        expectWire(tag, I64, 'zeroCount');
+        zeroCount = readFixed64Count(d, end, UNSAFE_COUNT);
         break;
-      case ExponentialHistogramDataPoint.positive:
+      case PointField.positive:
         positive = readMessageField(d, tag, end, 'positive', decodeBuckets, positive);
         break;
-      case ExponentialHistogramDataPoint.negative:
+      case PointField.negative:
         negative = readMessageField(d, tag, end, 'negative', decodeBuckets, negative);
         break;
       default:
         skipField(d, tag, end);
     }
   }
-  const frame = point.frame();
-  if (admitPoint(draft, index, frame, d))
-    keepPoint(draft, index, frame, exponentialHistogramValue(point, scale, zeroCount, positive, negative));
+  const frame: PointFrame = { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags };
+  if (!admitPoint(draft, index, frame, d)) return;
+  if (kind === 'histogram') {
+    keepPoint(
+      draft,
+      index,
+      frame,
+      histogramValue({ count, sum, min, max }, bounds ?? [], bucketCounts ?? []),
+    );
+  } else if (kind === 'exponentialHistogram') {
+    const distribution = { count, sum, min, max };
+    keepPoint(
+      draft,
+      index,
+      frame,
+      exponentialHistogramValue(distribution, scale, zeroCount, positive, negative),
+    );
+  } else {
+    keepPoint(draft, index, frame, numberValue(kind, valueField !== '', value, valueField));
+  }
 }
 
-/** A uint64 `Buckets.bucket_counts` entry; `UNSAFE_COUNT` above 2^53 - 1. */
+/** A `Buckets.bucket_counts` element (uint64); `UNSAFE_COUNT` above 2^53 - 1. */
 function readBucketCount(r: WireReader, end: number): number {
   return readUint64Count(r, end, UNSAFE_COUNT);
 }
@@ -199,11 +267,11 @@ function decodeBuckets(d: ProtoDecoder, end: number, previous: ExponentialBucket
     const tag = readTag(d, end);
     switch (tag >>> 3) {
       case Buckets.offset:
-        expectWire(tag, WireType.VARINT, 'offset');
+        expectWire(tag, VARINT, 'offset');
         offset = readSint32(d, end);
         break;
       case Buckets.bucket_counts:
-        readRepeatedScalar(d, tag, end, WireType.VARINT, readBucketCount, bucketCounts, 'bucketCounts');
+        readRepeatedVarint(d, tag, end, readBucketCount, bucketCounts, 'bucketCounts');
         break;
       default:
         skipField(d, tag, end);

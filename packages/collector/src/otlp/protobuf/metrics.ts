@@ -17,26 +17,60 @@ import {
   newMetricDraft,
   resetMetricData,
 } from '../metric-assembly.ts';
-import { decodeResource, decodeScope } from './common.ts';
-import {
-  decodeExponentialHistogramDataPoint,
-  decodeHistogramDataPoint,
-  decodeNumberDataPoint,
-} from './data-points.ts';
-import {
-  ExponentialHistogram,
-  ExportMetricsServiceRequest,
-  Gauge,
-  Histogram,
-  Metric,
-  ResourceMetrics,
-  ScopeMetrics,
-  Sum,
-  Summary,
-} from './field-numbers.ts';
+import { type AttributeSink, decodeResource, decodeScope } from './common.ts';
+import { decodeDataPoint } from './data-points.ts';
 import { expectWire, readMessageField, readRepeatedMessage, readStringField } from './field-reading.ts';
-import type { AttributeSink, ProtoDecoder } from './proto-decoder.ts';
+import type { ProtoDecoder } from './proto-decoder.ts';
 import { readTag, readVarint, skipField, WireType } from './wire-reader.ts';
+
+// Field numbers, as collector/metrics/v1/metrics_service.proto and metrics/v1/metrics.proto declare them
+// (see README-otlp).
+const ExportMetricsServiceRequest = { resource_metrics: 1 } as const;
+const ResourceMetrics = {
+  resource: 1,
+  scope_metrics: 2,
+  schema_url: 3, // skipped
+} as const;
+const ScopeMetrics = {
+  scope: 1,
+  metrics: 2,
+  schema_url: 3, // skipped
+} as const;
+const Metric = {
+  name: 1,
+  description: 2,
+  unit: 3,
+  // oneof data
+  gauge: 5,
+  sum: 7,
+  histogram: 9,
+  exponential_histogram: 10,
+  summary: 11,
+  metadata: 12, // skipped
+} as const;
+const Gauge = { data_points: 1 } as const;
+const Sum = { data_points: 1, aggregation_temporality: 2, is_monotonic: 3 } as const;
+const Histogram = { data_points: 1, aggregation_temporality: 2 } as const;
+const ExponentialHistogram = { data_points: 1, aggregation_temporality: 2 } as const;
+const Summary = { data_points: 1 } as const;
+
+const { VARINT } = WireType;
+
+/** The fields of a data message; absent where its message has no such field. */
+interface DataMessageFields {
+  readonly data_points: number;
+  readonly aggregation_temporality?: number;
+  readonly is_monotonic?: number;
+}
+
+/** The message of each member of `Metric.data`. */
+const DATA_MESSAGES: Readonly<Record<DataKind, DataMessageFields>> = {
+  gauge: Gauge,
+  sum: Sum,
+  histogram: Histogram,
+  exponentialHistogram: ExponentialHistogram,
+  summary: Summary,
+};
 
 export function decodeRequest(d: ProtoDecoder, end: number): InputResourceMetrics[] {
   const out: InputResourceMetrics[] = [];
@@ -66,7 +100,7 @@ function decodeResourceMetrics(
   ri: number,
 ): InputResourceMetrics | undefined {
   // Every occurrence of `resource` adds its attributes to the same set (a merge).
-  const resource: AttributeSink = { attributes: undefined, attributeCount: 0 };
+  const resource: AttributeSink = { attributes: undefined, count: 0 };
   const scopeMetrics: InputScopeMetrics[] = [];
   let si = 0;
   while (d.pos < end) {
@@ -153,26 +187,6 @@ function decodeMetric(d: ProtoDecoder, end: number): MetricDraft {
   return draft;
 }
 
-/** The fields of a data message besides `data_points`; absent where its message has no such field. */
-interface DataMessageFields {
-  readonly data_points: number;
-  readonly aggregation_temporality?: number;
-  readonly is_monotonic?: number;
-}
-
-type PointDecoder = (d: ProtoDecoder, end: number, draft: MetricDraft, index: number) => void;
-
-/** Each member of `Metric.data`: its message, and how one of its points is decoded (Summary's are only counted). */
-const DATA_MESSAGES: Readonly<
-  Record<DataKind, { readonly fields: DataMessageFields; readonly decodePoint: PointDecoder | undefined }>
-> = {
-  gauge: { fields: Gauge, decodePoint: decodeNumberDataPoint },
-  sum: { fields: Sum, decodePoint: decodeNumberDataPoint },
-  histogram: { fields: Histogram, decodePoint: decodeHistogramDataPoint },
-  exponentialHistogram: { fields: ExponentialHistogram, decodePoint: decodeExponentialHistogramDataPoint },
-  summary: { fields: Summary, decodePoint: undefined },
-};
-
 /**
  * One member of the metric's `data` oneof; errors name it (`kind` is its OTLP/JSON name). Another member than
  * the one held so far replaces it; the same member again is merged into it (its points add up, later scalars
@@ -184,27 +198,33 @@ function readDataField(d: ProtoDecoder, tag: number, end: number, draft: MetricD
 }
 
 function decodeDataMessage(d: ProtoDecoder, end: number, draft: MetricDraft): void {
-  const { fields, decodePoint } = DATA_MESSAGES[draft.kind!];
+  const kind = draft.kind!;
+  const fields = DATA_MESSAGES[kind];
   while (d.pos < end) {
     const tag = readTag(d, end);
-    const field = tag >>> 3;
-    if (field === fields.data_points) {
-      if (decodePoint !== undefined) {
-        readRepeatedMessage(d, tag, end, 'dataPoints', draft.seenPoints, decodePoint, draft);
-      } else {
-        // Summaries are not supported; their points are only counted, to report them as rejected.
-        expectWire(tag, WireType.LEN, 'dataPoints');
-        draft.seenPoints++;
+    switch (tag >>> 3) {
+      case fields.data_points:
+        if (kind !== 'summary') {
+          readRepeatedMessage(d, tag, end, 'dataPoints', draft.seenPoints, decodeDataPoint, draft);
+        } else {
+          // Summaries are not supported; their points are only counted, to report them as rejected.
+          expectWire(tag, WireType.LEN, 'dataPoints');
+          draft.seenPoints++;
+          skipField(d, tag, end);
+        }
+        break;
+      case fields.aggregation_temporality:
+        expectWire(tag, VARINT, 'aggregationTemporality');
+        readVarint(d, end);
+        draft.temporality = d.lo | 0;
+        break;
+      case fields.is_monotonic:
+        expectWire(tag, VARINT, 'isMonotonic');
+        readVarint(d, end);
+        draft.monotonic = d.lo !== 0 || d.hi !== 0;
+        break;
+      default:
         skipField(d, tag, end);
-      }
-    } else if (field === fields.aggregation_temporality) {
-      expectWire(tag, WireType.VARINT, 'aggregationTemporality');
-      readVarint(d, end);
-      draft.temporality = d.lo | 0;
-    } else if (field === fields.is_monotonic) {
-      expectWire(tag, WireType.VARINT, 'isMonotonic');
-      readVarint(d, end);
-      draft.monotonic = d.lo !== 0 || d.hi !== 0;
-    } else skipField(d, tag, end);
+    }
   }
 }

@@ -76,7 +76,7 @@ export class WireReader {
   }
 }
 
-function truncated(): DecodeFailure {
+export function truncated(): DecodeFailure {
   return new DecodeFailure('TRUNCATED', 'the message ends in the middle of a field');
 }
 
