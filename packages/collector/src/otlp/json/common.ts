@@ -46,20 +46,27 @@ function listValues(value: unknown, name: string): readonly unknown[] {
   return withPath(value, name, (list) => arrayField(asObject(list), 'values', 'values'));
 }
 
+/**
+ * The scalar members of the AnyValue oneof (JSON names camel and snake), in the order they are looked for:
+ * the first one present is the value, then `arrayValue`, then `kvlistValue`.
+ */
+const SCALAR_MEMBERS: readonly (readonly [string, string, (value: unknown) => AttributeValue])[] = [
+  ['stringValue', 'string_value', parseString],
+  ['boolValue', 'bool_value', parseBool],
+  ['intValue', 'int_value', parseIntValue],
+  ['doubleValue', 'double_value', parseDouble],
+  ['bytesValue', 'bytes_value', parseBase64],
+];
+
 function decodeAnyValue(any: JsonObject, depth: number): AttributeValue {
   if (depth > MAX_ANY_VALUE_DEPTH) {
     throw new DecodeFailure('NESTING_TOO_DEEP', `AnyValue nests deeper than ${MAX_ANY_VALUE_DEPTH} levels`);
   }
-  let v = get(any, 'stringValue', 'string_value');
-  if (v !== undefined) return withPath(v, 'stringValue', parseString);
-  v = get(any, 'boolValue', 'bool_value');
-  if (v !== undefined) return withPath(v, 'boolValue', parseBool);
-  v = get(any, 'intValue', 'int_value');
-  if (v !== undefined) return withPath(v, 'intValue', parseIntValue);
-  v = get(any, 'doubleValue', 'double_value');
-  if (v !== undefined) return withPath(v, 'doubleValue', parseDouble);
-  v = get(any, 'bytesValue', 'bytes_value');
-  if (v !== undefined) return withPath(v, 'bytesValue', parseBase64);
+  for (const [camel, snake, parse] of SCALAR_MEMBERS) {
+    const v = get(any, camel, snake);
+    if (v !== undefined) return withPath(v, camel, parse);
+  }
+  let v = get(any, 'arrayValue', 'array_value');
   v = get(any, 'arrayValue', 'array_value');
   if (v !== undefined) {
     const list = listValues(v, 'arrayValue');

@@ -3,7 +3,13 @@
  * The fields they share are read by `pointFrame` (and, for the histogram kinds, `distributionFields`), in the
  * order errors are reported.
  */
-import type { ExponentialBuckets } from '@tallyhouse/model';
+import type {
+  ExponentialBuckets,
+  ExponentialHistogramValue,
+  HistogramValue,
+  PointKind,
+  SumValue,
+} from '@tallyhouse/model';
 import type { MetricDraft } from '../metric-assembly.ts';
 import {
   admitPoint,
@@ -14,6 +20,7 @@ import {
   keepPoint,
   numberValue,
   type PointFrame,
+  type PointRejectionDetail,
 } from '../point-acceptance.ts';
 import { decodeAttributes } from './common.ts';
 import type { JsonDecoder, TimeCache } from './json-decoder.ts';
@@ -67,68 +74,54 @@ function distributionFields(point: JsonObject): DistributionFields {
   };
 }
 
-/** Sum and gauge points: accepted into `draft.points`, rejected with a reason, or skipped as "no recorded value". */
-export function decodeNumberDataPoint(
-  d: JsonDecoder,
-  point: JsonObject,
-  draft: MetricDraft,
-  index: number,
-): void {
+/**
+ * Decodes one data point of `draft`'s kind (not a summary) and accepts it into `draft.points`, rejects it
+ * with a reason, or skips it as "no recorded value". Fields are read in the order errors are reported.
+ */
+export function decodeDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricDraft, index: number): void {
   const frame = pointFrame(d, point);
-  let hasValue = false;
-  let value = 0;
-  let valueField = '';
-  const asDouble = get(point, 'asDouble', 'as_double');
-  const asInt = get(point, 'asInt', 'as_int');
-  // The `value` oneof: with both set, the later in field-number order wins (as_int = 6 after as_double = 4),
-  // as protobuf reads a canonically ordered message.
-  if (asDouble !== undefined) {
-    value = withPath(asDouble, 'asDouble', parseDouble);
-    hasValue = true;
-    valueField = 'asDouble';
-  }
-  if (asInt !== undefined) {
-    value = withPath(asInt, 'asInt', parseIntNumber);
-    hasValue = true;
-    valueField = 'asInt';
-  }
-  if (admitPoint(draft, index, frame, d))
-    keepPoint(draft, index, frame, numberValue(draft.kind, hasValue, value, valueField));
+  const kind = draft.kind as PointKind;
+  const value =
+    kind === 'histogram'
+      ? histogramPointValue(point)
+      : kind === 'exponentialHistogram'
+        ? exponentialHistogramPointValue(point)
+        : numberPointValue(point, kind);
+  if (admitPoint(draft, index, frame, d)) keepPoint(draft, index, frame, value);
 }
 
-export function decodeHistogramDataPoint(
-  d: JsonDecoder,
-  point: JsonObject,
-  draft: MetricDraft,
-  index: number,
-): void {
-  const frame = pointFrame(d, point);
+/** The `value` oneof in field-number order: with both set the later wins (as_int = 6 after as_double = 4). */
+const NUMBER_VALUE_MEMBERS: readonly (readonly [string, string, (value: unknown) => number])[] = [
+  ['asDouble', 'as_double', parseDouble],
+  ['asInt', 'as_int', parseIntNumber],
+];
+
+function numberPointValue(point: JsonObject, kind: PointKind): SumValue | PointRejectionDetail {
+  let value = 0;
+  let valueField = '';
+  for (const [camel, snake, parse] of NUMBER_VALUE_MEMBERS) {
+    const member = get(point, camel, snake);
+    if (member === undefined) continue;
+    value = withPath(member, camel, parse);
+    valueField = camel;
+  }
+  return numberValue(kind, valueField !== '', value, valueField);
+}
+
+function histogramPointValue(point: JsonObject): HistogramValue | PointRejectionDetail {
   const distribution = distributionFields(point);
   const bucketCounts = countArrayField(point, 'bucketCounts', 'bucket_counts');
   const bounds = doubleArrayField(point, 'explicitBounds', 'explicit_bounds');
-  if (admitPoint(draft, index, frame, d))
-    keepPoint(draft, index, frame, histogramValue(distribution, bounds, bucketCounts));
+  return histogramValue(distribution, bounds, bucketCounts);
 }
 
-export function decodeExponentialHistogramDataPoint(
-  d: JsonDecoder,
-  point: JsonObject,
-  draft: MetricDraft,
-  index: number,
-): void {
-  const frame = pointFrame(d, point);
+function exponentialHistogramPointValue(point: JsonObject): ExponentialHistogramValue | PointRejectionDetail {
   const distribution = distributionFields(point);
   const scale = int32Field(point, 'scale', 'scale');
   const zeroCount = countField(point, 'zeroCount', 'zero_count');
   const positive = field(point, 'positive', 'positive', decodeBuckets, EMPTY_BUCKETS);
   const negative = field(point, 'negative', 'negative', decodeBuckets, EMPTY_BUCKETS);
-  if (admitPoint(draft, index, frame, d))
-    keepPoint(
-      draft,
-      index,
-      frame,
-      exponentialHistogramValue(distribution, scale, zeroCount, positive, negative),
-    );
+  return exponentialHistogramValue(distribution, scale, zeroCount, positive, negative);
 }
 
 function decodeBuckets(value: unknown): ExponentialBuckets {

@@ -17,11 +17,7 @@ import {
   resetMetricData,
 } from '../metric-assembly.ts';
 import { decodeAttributes } from './common.ts';
-import {
-  decodeExponentialHistogramDataPoint,
-  decodeHistogramDataPoint,
-  decodeNumberDataPoint,
-} from './data-points.ts';
+import { decodeDataPoint } from './data-points.ts';
 import type { JsonDecoder } from './json-decoder.ts';
 import {
   arrayField,
@@ -44,25 +40,13 @@ const TEMPORALITY_NAMES: ReadonlyMap<string, number> = new Map([
   ['AGGREGATION_TEMPORALITY_CUMULATIVE', 2],
 ]);
 
-type PointDecoder = (d: JsonDecoder, point: JsonObject, draft: MetricDraft, index: number) => void;
-
-/** Summaries are not supported; their points are only counted, to report them as rejected. */
-const countSummaryPoint: PointDecoder = (_d, _point, draft) => {
-  draft.seenPoints++;
-};
-
-/** The `Metric.data` oneof in field-number order: JSON names (camel, snake) and point decoder per kind. */
-const DATA_MEMBERS: readonly (readonly [DataKind, string, string, PointDecoder])[] = [
-  ['gauge', 'gauge', 'gauge', decodeNumberDataPoint],
-  ['sum', 'sum', 'sum', decodeNumberDataPoint],
-  ['histogram', 'histogram', 'histogram', decodeHistogramDataPoint],
-  [
-    'exponentialHistogram',
-    'exponentialHistogram',
-    'exponential_histogram',
-    decodeExponentialHistogramDataPoint,
-  ],
-  ['summary', 'summary', 'summary', countSummaryPoint],
+/** The `Metric.data` oneof in field-number order: JSON names (camel, snake) per kind. */
+const DATA_MEMBERS: readonly (readonly [DataKind, string, string])[] = [
+  ['gauge', 'gauge', 'gauge'],
+  ['sum', 'sum', 'sum'],
+  ['histogram', 'histogram', 'histogram'],
+  ['exponentialHistogram', 'exponentialHistogram', 'exponential_histogram'],
+  ['summary', 'summary', 'summary'],
 ];
 
 export function decodeRequest(d: JsonDecoder, request: JsonObject): InputResourceMetrics[] {
@@ -118,7 +102,7 @@ function decodeMetric(d: JsonDecoder, metric: JsonObject): MetricDraft {
     }
   }
   if (chosen === undefined) return draft;
-  const [kind, name, , decodePoint] = chosen;
+  const [kind, name] = chosen;
   resetMetricData(draft, kind);
   withPath(data, name, (value) => {
     const message = asObject(value);
@@ -131,9 +115,11 @@ function decodeMetric(d: JsonDecoder, metric: JsonObject): MetricDraft {
       );
     }
     if (kind === 'sum') draft.monotonic = boolField(message, 'isMonotonic', 'is_monotonic');
-    eachElement(arrayField(message, 'dataPoints', 'data_points'), 'dataPoints', (point, pi) =>
-      decodePoint(d, point, draft, pi),
-    );
+    eachElement(arrayField(message, 'dataPoints', 'data_points'), 'dataPoints', (point, pi) => {
+      // Summaries are not supported; their points are only counted, to report them as rejected.
+      if (kind === 'summary') draft.seenPoints++;
+      else decodeDataPoint(d, point, draft, pi);
+    });
   });
   return draft;
 }

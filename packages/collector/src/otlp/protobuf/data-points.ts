@@ -234,24 +234,16 @@ export function decodeDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft
   }
   const frame: PointFrame = { attributes: attributes ?? EMPTY_ATTRIBUTES, start, time, flags };
   if (!admitPoint(draft, index, frame, d)) return;
-  if (kind === 'histogram') {
-    keepPoint(
-      draft,
-      index,
-      frame,
-      histogramValue({ count, sum, min, max }, bounds ?? [], bucketCounts ?? []),
-    );
-  } else if (kind === 'exponentialHistogram') {
-    const distribution = { count, sum, min, max };
-    keepPoint(
-      draft,
-      index,
-      frame,
-      exponentialHistogramValue(distribution, scale, zeroCount, positive, negative),
-    );
-  } else {
-    keepPoint(draft, index, frame, numberValue(kind, valueField !== '', value, valueField));
-  }
+  keepPoint(
+    draft,
+    index,
+    frame,
+    kind === 'histogram'
+      ? histogramValue({ count, sum, min, max }, bounds ?? [], bucketCounts ?? [])
+      : kind === 'exponentialHistogram'
+        ? exponentialHistogramValue({ count, sum, min, max }, scale, zeroCount, positive, negative)
+        : numberValue(kind, valueField !== '', value, valueField),
+  );
 }
 
 /** A `Buckets.bucket_counts` element (uint64); `UNSAFE_COUNT` above 2^53 - 1. */
