@@ -62,7 +62,7 @@ export function withSegment(thrown: unknown, segment: string): unknown {
 }
 
 /** Joins unwound segments (outermost was pushed last) into `a[0].b.c[1]` form. */
-export function joinPath(segments: readonly string[]): string {
+function joinPath(segments: readonly string[]): string {
   let path = '';
   for (let i = segments.length - 1; i >= 0; i--) {
     const segment = segments[i]!;

@@ -54,7 +54,7 @@ const Histogram = { data_points: 1, aggregation_temporality: 2 } as const;
 const ExponentialHistogram = { data_points: 1, aggregation_temporality: 2 } as const;
 const Summary = { data_points: 1 } as const;
 
-const { VARINT } = WireType;
+const { VARINT, LEN } = WireType;
 
 /** The fields of a data message; absent where its message has no such field. */
 interface DataMessageFields {
@@ -208,7 +208,7 @@ function decodeDataMessage(d: ProtoDecoder, end: number, draft: MetricDraft): vo
           readRepeatedMessage(d, tag, end, 'dataPoints', draft.seenPoints, decodeDataPoint, draft);
         } else {
           // Summaries are not supported; their points are only counted, to report them as rejected.
-          expectWire(tag, WireType.LEN, 'dataPoints');
+          expectWire(tag, LEN, 'dataPoints');
           draft.seenPoints++;
           skipField(d, tag, end);
         }
