@@ -27,6 +27,7 @@ export {
   requireName,
 } from './options.ts';
 export {
+  bucketShapeProblem,
   INT32_MAX,
   INT32_MIN,
   MAX_BUCKETED_TIME_UNIX_NANO,

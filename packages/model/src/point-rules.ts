@@ -113,7 +113,8 @@ function histogramProblem(value: Partial<HistogramValue>): PointProblem | undefi
   );
 }
 
-function bucketShapeProblem(
+/** Explicit histograms hold one bucket more than bounds (the last is above every bound). */
+export function bucketShapeProblem(
   bounds: readonly unknown[],
   bucketCounts: readonly unknown[],
 ): PointProblem | undefined {

@@ -16,6 +16,7 @@ import type {
   SumValue,
 } from '@tallyhouse/model';
 import {
+  bucketShapeProblem,
   MAX_BUCKETED_TIME_UNIX_NANO,
   MAX_EXPONENTIAL_SCALE,
   MIN_EXPONENTIAL_SCALE,
@@ -186,11 +187,9 @@ export function histogramValue(
   }
   let counts = bucketCounts;
   if (bounds.length === 0 && counts.length === 0) counts = [count];
-  else if (counts.length !== bounds.length + 1) {
-    return {
-      field: 'bucketCounts',
-      reason: `has ${counts.length} entries for ${bounds.length} explicit bounds; expected ${bounds.length + 1}`,
-    };
+  else {
+    const shape = bucketShapeProblem(bounds, counts);
+    if (shape !== undefined) return { field: shape.field, reason: shape.reason };
   }
   const bad = counts.indexOf(UNSAFE_COUNT);
   if (bad >= 0) return { field: `bucketCounts[${bad}]`, reason: TOO_LARGE_COUNT };

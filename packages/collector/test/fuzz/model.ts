@@ -119,7 +119,7 @@ export const INT32_MIN = -(2 ** 31);
 export const INT32_MAX = 2 ** 31 - 1;
 /**
  * The last time a point may carry (start or observation): 2106-02-07T06:28:15.999999999Z, where ClickHouse's
- * `DateTime` ends (the rollups bucket by it). Later times are rejected point by point (metric-assembly.ts).
+ * `DateTime` ends (the rollups bucket by it). Later times are rejected point by point (point-acceptance.ts).
  */
 export const MAX_TIME_NS = 4_294_967_295_999_999_999n;
 const FLAG_NO_RECORDED_VALUE = 1;

@@ -9,6 +9,7 @@
  *   members of one oneof), which is all that the meaning depends on.
  */
 import protobuf from 'protobufjs';
+import { seededRandom } from '../support/seeded-random.ts';
 
 export interface WireField {
   readonly field: number;
@@ -27,16 +28,7 @@ export interface RewriteOptions {
 }
 
 /** A small deterministic generator, so fast-check can replay a failure from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 const below = (random: () => number, n: number): number => Math.floor(random() * n);
 
