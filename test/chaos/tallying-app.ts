@@ -6,8 +6,11 @@
  *
  * It adds to a counter (two streams) every round and exports with the stock OTLP/HTTP JSON exporter (its own
  * retries and timeouts). A wrapper sees every export's outcome: on SUCCESS a delta value is added to the
- * tally; for cumulative the last successfully exported value per stream is the truth. On SIGTERM it stops
- * recording, exports until one export succeeds (bounded), and prints the tally as one JSON line.
+ * tally; for cumulative the last successfully exported value per stream is the truth. A delta export that
+ * FAILED is kept aside as in doubt: the collector may have counted it (it logged and acknowledged the request,
+ * then was killed before its answer went out, and every retry of the client then failed within its timeout) —
+ * whole or not at all. On SIGTERM it stops recording, exports until one export succeeds (bounded), and prints
+ * the tally as one JSON line.
  */
 import { parseArgs } from 'node:util';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
@@ -41,9 +44,24 @@ const service = values.service ?? tenant;
 const cumulative = values.temporality === 'cumulative';
 const intervalMs = Number(values['interval-ms']);
 
-/** metric → stream → value (delta: sum of acknowledged; cumulative: last acknowledged). */
-const tally = new Map<string, Map<string, number>>();
+/** `metric route` → value (delta: sum of acknowledged; cumulative: last acknowledged). */
+const streams: Record<string, number> = {};
+/** Failed delta exports, each as `metric route` → value. */
+const inDoubt: Record<string, number>[] = [];
 const stats = { exports: 0, succeeded: 0, failed: 0 };
+
+function exportedValues(metrics: ResourceMetrics): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const scope of metrics.scopeMetrics)
+    for (const metric of scope.metrics) {
+      if (metric.dataPointType !== DataPointType.SUM) continue;
+      for (const point of metric.dataPoints) {
+        const key = `${metric.descriptor.name} ${String(point.attributes.route)}`;
+        values[key] = (values[key] ?? 0) + (point.value as number);
+      }
+    }
+  return values;
+}
 
 class TallyingExporter implements PushMetricExporter {
   private readonly inner: PushMetricExporter;
@@ -55,23 +73,15 @@ class TallyingExporter implements PushMetricExporter {
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     stats.exports++;
     this.inner.export(metrics, (result) => {
+      const values = exportedValues(metrics);
       if (result.code === ExportResultCode.SUCCESS) {
         stats.succeeded++;
-        for (const scope of metrics.scopeMetrics) {
-          for (const metric of scope.metrics) {
-            if (metric.dataPointType !== DataPointType.SUM) continue;
-            const streams = tally.get(metric.descriptor.name) ?? new Map<string, number>();
-            tally.set(metric.descriptor.name, streams);
-            for (const point of metric.dataPoints) {
-              const key = JSON.stringify(point.attributes);
-              const value = point.value as number;
-              if (metric.aggregationTemporality === AggregationTemporality.CUMULATIVE)
-                streams.set(key, value);
-              else streams.set(key, (streams.get(key) ?? 0) + value);
-            }
-          }
-        }
-      } else stats.failed++;
+        for (const [key, value] of Object.entries(values))
+          streams[key] = cumulative ? value : (streams[key] ?? 0) + value;
+      } else {
+        stats.failed++;
+        if (!cumulative && Object.values(values).some((value) => value !== 0)) inDoubt.push(values);
+      }
       resultCallback(result);
     });
   }
@@ -125,8 +135,10 @@ for (let attempt = 0; attempt < 20 && stats.succeeded === before; attempt++) {
   if (stats.succeeded === before) await new Promise((resolve) => setTimeout(resolve, 250));
 }
 const totals: Record<string, number> = {};
-for (const [metric, streams] of tally) totals[metric] = [...streams.values()].reduce((a, b) => a + b, 0);
-console.log(
-  JSON.stringify({ tenant, service, temporality: cumulative ? 'cumulative' : 'delta', totals, stats }),
-);
+for (const [key, value] of Object.entries(streams)) {
+  const metric = key.slice(0, key.indexOf(' '));
+  totals[metric] = (totals[metric] ?? 0) + value;
+}
+const temporality = cumulative ? 'cumulative' : 'delta';
+console.log(JSON.stringify({ tenant, service, temporality, totals, streams, inDoubt, stats }));
 process.exit(0);

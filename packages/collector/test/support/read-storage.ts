@@ -21,6 +21,15 @@ export interface StoredTotal {
   readonly rows: number;
 }
 
+/** A sum's total per tenant, source service, metric and `route` attribute (the chaos apps' streams). */
+export interface StoredStreamTotal {
+  readonly tenant: string;
+  readonly service: string;
+  readonly metric: string;
+  readonly route: string;
+  readonly total: number;
+}
+
 /** Per tenant and table: the rows, how many hold a finite value, and the points they count. */
 export interface StoredPointCount {
   readonly tenant: string;
@@ -49,6 +58,15 @@ const REPORTS = {
        FROM ${db}.otel_metrics_sum GROUP BY TenantId, MetricName ORDER BY tenant, metric`,
     );
     return rows.map((row) => ({ ...row, total: Number(row.total), rows: Number(row.rows) }));
+  },
+
+  async streamTotals(connection, db): Promise<StoredStreamTotal[]> {
+    const rows = await connection.queryRows<StoredStreamTotal>(
+      `SELECT TenantId AS tenant, ResourceAttributes['service.name'] AS service, MetricName AS metric,
+              Attributes['route'] AS route, sum(Value) AS total
+       FROM ${db}.otel_metrics_sum GROUP BY tenant, service, metric, route ORDER BY tenant, service, metric, route`,
+    );
+    return rows.map((row) => ({ ...row, total: Number(row.total) }));
   },
 
   async pointCounts(connection, db): Promise<StoredPointCount[]> {

@@ -4,9 +4,15 @@
  */
 import { fileURLToPath } from 'node:url';
 import { lastJsonLine, startNodeProcess } from './node-process.ts';
-import type { Reports, StoredDump, StoredPointCount, StoredTotal } from './read-storage.ts';
+import type {
+  Reports,
+  StoredDump,
+  StoredPointCount,
+  StoredStreamTotal,
+  StoredTotal,
+} from './read-storage.ts';
 
-export type { StoredDump, StoredPointCount, StoredTotal };
+export type { StoredDump, StoredPointCount, StoredStreamTotal, StoredTotal };
 
 const READ_STORAGE = fileURLToPath(new URL('./read-storage.ts', import.meta.url));
 
@@ -19,6 +25,9 @@ async function readInChild<K extends keyof Reports>(report: K, dataDir: string):
 
 /** Sum totals per tenant and metric. */
 export const readStoredTotals = (dataDir: string) => readInChild('totals', dataDir);
+
+/** Sum totals per tenant, source service, metric and `route` attribute. */
+export const readStoredStreamTotals = (dataDir: string) => readInChild('streamTotals', dataDir);
 
 /** Per tenant: rows, finite rows and points counted, of the exponential-histogram and the sum table. */
 export const readStoredPointCounts = (dataDir: string) => readInChild('pointCounts', dataDir);
