@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyAuthenticator, Collector, hashApiKey } from '../src/index.ts';
+import { ApiKeyAuthenticator } from '../src/auth.ts';
+import { Collector, hashApiKey } from '../src/index.ts';
 import {
   decodeStatus,
   encodeRequest,

@@ -26,8 +26,9 @@ import { HeaderAuthenticator } from '../src/auth.ts';
 import type { Collector } from '../src/collector.ts';
 import { COLLECTOR_DEFAULTS, loadCollectorConfig } from '../src/config.ts';
 import { ReadAccess } from '../src/usage-api/read-access.ts';
+import { usageReadLimits } from '../src/usage-api/read-limits.ts';
 import { formatTime } from '../src/usage-api/time-format.ts';
-import { UsageApi, usageReadLimits } from '../src/usage-api/usage-api.ts';
+import { UsageApi } from '../src/usage-api/usage-api.ts';
 import { holdUsageTotals, http, startCollector, tempDir } from './support.ts';
 
 const ADMIN_KEY = 'admin-key-0123456789abcdef';

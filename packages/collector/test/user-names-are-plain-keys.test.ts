@@ -5,8 +5,8 @@
  * resource attribute named `toString` is absent when the resource does not carry it.
  */
 import { join } from 'node:path';
-import { attributeMap } from '@tallyhouse/exporter-clickhouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attributeMap } from '../../exporter-clickhouse/src/row-encoding.ts';
 import type { Collector } from '../src/collector.ts';
 import { decodeExportMetricsServiceRequestJson } from '../src/otlp/decode-json.ts';
 import { postMetrics } from './support/http-client.ts';

@@ -11,12 +11,8 @@ import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
-import {
-  ClickHouseMetricExporter,
-  METRIC_COLUMNS,
-  METRIC_TABLES,
-  openEmbeddedConnection,
-} from '../src/index.ts';
+import { ClickHouseMetricExporter, openEmbeddedConnection } from '../src/index.ts';
+import { METRIC_COLUMNS, METRIC_TABLES } from '../src/schema/tables.ts';
 
 const rowsPerTable = Number(process.argv[2] ?? 50_000);
 const rounds = Number(process.argv[3] ?? 5);

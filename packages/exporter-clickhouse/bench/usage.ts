@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { silentLogger } from '@tallyhouse/model';
 import {
-  ensureSchema,
   openStorageConnection,
   resolveExporterConfig,
   type SchemaOptions,
   UsageReader,
 } from '../src/index.ts';
+import { ensureSchema } from '../src/schema/migrations.ts';
 
 const rows = Number(process.argv[2] ?? 10_000_000);
 const rounds = Number(process.argv[3] ?? 7);

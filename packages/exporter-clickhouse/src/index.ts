@@ -1,7 +1,11 @@
+/**
+ * The public surface of the exporter: the stage, its options, the storage connection, the usage reader with its
+ * query and answer types, the reports and counters, and the errors (each with a stable `code`). Everything else
+ * (encoding, retry policy, schema statements, SQL assembly) is internal to the package.
+ */
 export {
   type ClickHouseConnection,
   type ClickHouseExporterOptions,
-  DEFAULTS,
   type ResolvedExporterConfig,
   resolveExporterConfig,
 } from './config.ts';
@@ -12,8 +16,7 @@ export {
   openStorageConnection,
   type StorageConnection,
 } from './connection.ts';
-export { type DeadLetter, type DeadLetterDestination, DeadLetterSink } from './dead-letters.ts';
-export { fsyncDirectory, writeAll, writeFileDurably } from './durable-file.ts';
+export type { DeadLetter } from './dead-letters.ts';
 export {
   EmbeddedEngineUnavailableError,
   ExporterShutDownError,
@@ -23,63 +26,12 @@ export {
   SchemaVersionError,
 } from './errors.ts';
 export { ClickHouseMetricExporter, type ClickHouseMetricExporterOptions } from './exporter.ts';
-export {
-  backoffDelayMs,
-  type ClassificationContext,
-  classifyFailure,
-  type FailureClassification,
-  type FailureKind,
-} from './retry-policy.ts';
-export {
-  attributeMap,
-  type EncodedBatch,
-  type EncodedTableRows,
-  encodeBatch,
-  encodeRow,
-  float,
-  type RejectedPoint,
-} from './row-encoding.ts';
-export { bucketExpression, type Step } from './schema/buckets.ts';
-export {
-  ensureSchema,
-  MIGRATIONS,
-  type Migration,
-  SCHEMA_VERSION,
-  type SchemaExecutor,
-  type SchemaResult,
-  schemaStatements,
-} from './schema/migrations.ts';
-export {
-  createRollupTableStatement,
-  createRollupViewStatement,
-  type RollupGrain,
-  type RollupKind,
-  rollupBackfillStatements,
-  rollupMigrationStatements,
-  rollupTable,
-} from './schema/rollups.ts';
+export { type RollupGrain, type RollupKind, rollupBackfillStatements } from './schema/rollups.ts';
 export type { SchemaOptions } from './schema/sql.ts';
-export {
-  createDatabaseStatement,
-  createDeadLetterTableStatement,
-  createMetricTableStatement,
-  createSchemaVersionTableStatement,
-} from './schema/table-ddl.ts';
-export {
-  type ColumnDefinition,
-  DEAD_LETTER_COLUMNS,
-  DEAD_LETTER_TABLE,
-  METRIC_COLUMNS,
-  METRIC_TABLE_NAMES,
-  METRIC_TABLES,
-  type MetricTableName,
-  SCHEMA_VERSION_TABLE,
-} from './schema/tables.ts';
 export type { ShutdownReport, UnwrittenPart } from './shutdown.ts';
 export type { ExporterStats } from './stats.ts';
-export { deduplicationToken } from './table-part.ts';
 export type { QueryConnection } from './usage/bounded-read.ts';
-export { histogramQuantile, type PercentileMethod } from './usage/percentiles.ts';
+export type { PercentileMethod } from './usage/percentiles.ts';
 export type {
   GaugeLatest,
   HistogramPercentiles,
@@ -97,14 +49,6 @@ export type {
   UsageFilter,
   UsageTotal,
 } from './usage/query-types.ts';
-export { planRange, type RangePart } from './usage/range-plan.ts';
-export { ReadLimitError, ReadTimeoutError, Slicer } from './usage/read-limits.ts';
-export { decodeFloat, decodeRow } from './usage/row-decoding.ts';
-export {
-  AdminQuery,
-  assertTenantScoped,
-  TENANT_PREDICATE,
-  TenantScopedQuery,
-  UnscopedQueryError,
-} from './usage/tenant-scope.ts';
+export { ReadLimitError, ReadTimeoutError } from './usage/read-limits.ts';
+export { UnscopedQueryError } from './usage/tenant-scope.ts';
 export { UsageReader, type UsageReaderOptions } from './usage/usage-reader.ts';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@tallyhouse/model';
-import { writeFileDurably } from './durable-file.ts';
+import { writeFileDurably } from '@tallyhouse/model';
 import { METRIC_TABLE_NAMES, type MetricTableName } from './schema/tables.ts';
 import { type TablePart, tablePartFrom } from './table-part.ts';
 

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, resolveExporterConfig } from '../src/index.ts';
+import { DEFAULTS } from '../src/config.ts';
+import { resolveExporterConfig } from '../src/index.ts';
 
 describe('resolveExporterConfig', () => {
   it('with no options and no environment: embedded chDB under ./.tallyhouse, database otel', () => {

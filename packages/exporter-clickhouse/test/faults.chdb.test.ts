@@ -6,10 +6,10 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   ClickHouseMetricExporter,
   type ClickHouseMetricExporterOptions,
-  METRIC_TABLES,
   openEmbeddedConnection,
   RetentionFullError,
 } from '../src/index.ts';
+import { METRIC_TABLES } from '../src/schema/tables.ts';
 import {
   connectionRefused,
   FaultInjectingConnection,

@@ -1,6 +1,6 @@
 import { ClickHouseError } from '@clickhouse/client';
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, classifyFailure } from '../src/index.ts';
+import { backoffDelayMs, classifyFailure } from '../src/retry-policy.ts';
 
 const clickhouse = (type: string, code: string) =>
   new ClickHouseError({ message: `${type} happened`, code, type });

@@ -1,7 +1,8 @@
 import type { PointKind } from '@tallyhouse/model';
 import { INT32_MAX, INT32_MIN, MAX_STORABLE_TIME_UNIX_NANO, pointProblem } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
-import { deduplicationToken, encodeBatch, encodeRow, float } from '../src/index.ts';
+import { encodeBatch, encodeRow, float } from '../src/row-encoding.ts';
+import { deduplicationToken } from '../src/table-part.ts';
 import { expHistogramPoint, gaugePoint, histogramPoint, sumPoint } from './support.ts';
 
 const options = { tenantAttribute: 'tenant.id' };

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createMetricTableStatement, type SchemaOptions, schemaStatements } from '../src/index.ts';
+import type { SchemaOptions } from '../src/index.ts';
+import { schemaStatements } from '../src/schema/migrations.ts';
+import { createMetricTableStatement } from '../src/schema/table-ddl.ts';
 
 const singleNode: SchemaOptions = {
   database: 'otel',

@@ -1,16 +1,18 @@
 import { silentLogger } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  openStorageConnection,
+  resolveExporterConfig,
+  type SchemaOptions,
+  type StorageConnection,
+} from '../src/index.ts';
+import {
   ensureSchema,
   MIGRATIONS,
   type Migration,
-  openStorageConnection,
-  resolveExporterConfig,
   SCHEMA_VERSION,
-  type SchemaOptions,
-  type StorageConnection,
   schemaStatements,
-} from '../src/index.ts';
+} from '../src/schema/migrations.ts';
 import { tempDir } from './support.ts';
 
 const dataDir = tempDir('schema');

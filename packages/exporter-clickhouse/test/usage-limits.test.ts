@@ -6,13 +6,9 @@
  */
 import { ClickHouseError } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  assertTenantScoped,
-  type ClickHouseMetricExporter,
-  type StorageConnection,
-  UsageReader,
-} from '../src/index.ts';
+import { type ClickHouseMetricExporter, type StorageConnection, UsageReader } from '../src/index.ts';
 import { mapEngineLimit, ReadLimitError, ReadTimeoutError } from '../src/usage/read-limits.ts';
+import { assertTenantScoped } from '../src/usage/tenant-scope.ts';
 import { embeddedExporter, embeddedStorage, recordingConnection, tempDir } from './support.ts';
 
 const dataDir = tempDir('usage-limits');

@@ -1,14 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  AdminQuery,
-  assertTenantScoped,
-  histogramQuantile,
-  planRange,
-  type RangePart,
-  TenantScopedQuery,
-  UnscopedQueryError,
-} from '../src/index.ts';
+import { UnscopedQueryError } from '../src/index.ts';
+import { histogramQuantile } from '../src/usage/percentiles.ts';
+import { planRange, type RangePart } from '../src/usage/range-plan.ts';
+import { AdminQuery, assertTenantScoped, TenantScopedQuery } from '../src/usage/tenant-scope.ts';
 
 const HOUR = 3_600_000_000_000n;
 const DAY = 24n * HOUR;

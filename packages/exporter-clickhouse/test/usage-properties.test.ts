@@ -8,14 +8,8 @@
 import type { SeriesPoint } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  assertTenantScoped,
-  type StorageConnection,
-  TENANT_PREDICATE,
-  type TimeRange,
-  type UsageFilter,
-  UsageReader,
-} from '../src/index.ts';
+import { type StorageConnection, type TimeRange, type UsageFilter, UsageReader } from '../src/index.ts';
+import { assertTenantScoped, TENANT_PREDICATE } from '../src/usage/tenant-scope.ts';
 import {
   embeddedExporter,
   embeddedStorage,

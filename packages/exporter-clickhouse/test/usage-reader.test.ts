@@ -3,14 +3,13 @@ import { silentLogger } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClickHouseMetricExporter,
-  ensureSchema,
-  MIGRATIONS,
   openEmbeddedConnection,
   type SchemaOptions,
   type StorageConnection,
-  TENANT_PREDICATE,
   UsageReader,
 } from '../src/index.ts';
+import { ensureSchema, MIGRATIONS } from '../src/schema/migrations.ts';
+import { TENANT_PREDICATE } from '../src/usage/tenant-scope.ts';
 import {
   embeddedExporter,
   embeddedStorage,

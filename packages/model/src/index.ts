@@ -8,6 +8,7 @@ export {
   encodeAttributesWith,
   encodeValue,
 } from './canonical-attributes.ts';
+export { fsyncDirectory, writeAll, writeFileDurably } from './durable-file.ts';
 export { ConfigError, InvalidTenantError, TallyhouseError } from './errors.ts';
 export { nonFiniteField } from './finite-values.ts';
 export { consoleLogger, type Logger, silentLogger } from './logger.ts';
@@ -38,6 +39,7 @@ export {
   timeProblem,
 } from './point-rules.ts';
 export * from './series.ts';
+export { Slicer } from './slicer.ts';
 export {
   DEFAULT_TENANT_ATTRIBUTE,
   isValidTenant,

@@ -16,21 +16,19 @@
  * loses at most the last interval's lines (a torn last line is skipped): the tenant is then under-counted, never
  * over-counted.
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { QUOTA_PERIODS, type QuotaPeriod, type QuotaUsage } from './quota.ts';
+import { writeFileDurably } from '@tallyhouse/model';
+import type { QuotaUsage } from './quota.ts';
+import {
+  counterLine,
+  readCounterLines,
+  readLegacyFile,
+  readSnapshot,
+  snapshotHeader,
+} from './quota-file-format.ts';
 
 const SNAPSHOT_FILE = 'quota-snapshot.jsonl';
 const LEGACY_FILE = 'quota-usage.json';
@@ -88,12 +86,12 @@ export class QuotaStore {
     if (text !== undefined) {
       this.generation = readSnapshot(text, this.snapshotPath, usage, problems);
     } else {
-      readLegacy(join(this.dir, LEGACY_FILE), usage, problems);
+      readLegacyFile(join(this.dir, LEGACY_FILE), usage, problems);
     }
     for (const { generation, path } of this.journals()) {
       if (generation < this.generation) continue;
       try {
-        readLines(readFileSync(path, 'utf8'), 0, path, usage, problems);
+        readCounterLines(readFileSync(path, 'utf8'), 0, path, usage, problems);
       } catch (error) {
         problems.push((error as Error).message);
       }
@@ -109,19 +107,10 @@ export class QuotaStore {
   rewriteSync(entries: Iterable<readonly [string, QuotaUsage]>): void {
     const generation = this.generation + 1;
     mkdirSync(this.dir, { recursive: true });
-    const lines = [header(generation)];
-    for (const [tenant, usage] of entries) lines.push(line(tenant, usage));
+    const lines = [snapshotHeader(generation)];
+    for (const [tenant, usage] of entries) lines.push(counterLine(tenant, usage));
     const text = lines.join('');
-    const temp = `${this.snapshotPath}.tmp`;
-    const fd = openSync(temp, 'w');
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, this.snapshotPath);
-    syncDirectory(this.dir);
+    writeFileDurably(this.snapshotPath, text);
     this.generation = generation;
     this.snapshotBytes = Buffer.byteLength(text);
     this.journalBytes = 0;
@@ -139,7 +128,7 @@ export class QuotaStore {
       for (let from = 0; from < changed.length; from += SLICE) {
         if (from > 0) await nextTurn();
         const end = Math.min(from + SLICE, changed.length);
-        for (let i = from; i < end; i++) text += line(changed[i]![0], changed[i]![1]);
+        for (let i = from; i < end; i++) text += counterLine(changed[i]![0], changed[i]![1]);
       }
       const opening = this.journal ?? this.openJournal(this.generation);
       this.journal = opening;
@@ -210,10 +199,10 @@ export class QuotaStore {
     let bytes = 0;
     let complete = false;
     try {
-      let text = header(generation);
+      let text = snapshotHeader(generation);
       let count = 0;
       for (const [tenant, usage] of entries) {
-        text += line(tenant, usage);
+        text += counterLine(tenant, usage);
         if (++count % SLICE === 0) {
           await handle.write(text);
           bytes += Buffer.byteLength(text);
@@ -274,131 +263,5 @@ export class QuotaStore {
       if (journal.generation < generation) rmSync(journal.path, { force: true });
     }
     rmSync(join(this.dir, LEGACY_FILE), { force: true });
-  }
-}
-
-function header(generation: number): string {
-  return `${JSON.stringify({ version: 2, generation })}\n`;
-}
-
-function line(tenant: string, usage: QuotaUsage): string {
-  return `${JSON.stringify([tenant, usage.period, usage.periodStartMs, usage.used])}\n`;
-}
-
-/** Reads a snapshot into `usage`; returns its generation. */
-function readSnapshot(
-  text: string,
-  path: string,
-  usage: Map<string, QuotaUsage>,
-  problems: string[],
-): number {
-  const end = text.indexOf('\n');
-  let generation = 0;
-  try {
-    const head = JSON.parse(end === -1 ? text : text.slice(0, end)) as {
-      version?: unknown;
-      generation?: unknown;
-    };
-    if (head.version !== 2 || !Number.isSafeInteger(head.generation)) throw new Error('unknown header');
-    generation = head.generation as number;
-  } catch (error) {
-    problems.push(`${path}: not a quota snapshot (${(error as Error).message})`);
-    return 0;
-  }
-  readLines(text, end + 1, path, usage, problems);
-  return generation;
-}
-
-/** Reads `[tenant, period, periodStartMs, used]` lines from `start` on; a later line of a tenant wins. */
-function readLines(
-  text: string,
-  start: number,
-  path: string,
-  usage: Map<string, QuotaUsage>,
-  problems: string[],
-): void {
-  let skipped = 0;
-  let from = start;
-  while (from < text.length) {
-    let end = text.indexOf('\n', from);
-    if (end === -1) end = text.length;
-    const raw = text.slice(from, end);
-    from = end + 1;
-    if (raw === '') continue;
-    let record: unknown;
-    try {
-      record = JSON.parse(raw);
-    } catch {
-      skipped++;
-      continue;
-    }
-    const entry = validEntry(record);
-    if (entry === undefined) skipped++;
-    else usage.set(entry[0], entry[1]);
-  }
-  if (skipped > 0) {
-    problems.push(
-      `${path}: skipped ${skipped} unreadable line(s) (a torn last line follows a crash mid-write)`,
-    );
-  }
-}
-
-function validEntry(record: unknown): [string, QuotaUsage] | undefined {
-  if (!Array.isArray(record) || record.length !== 4) return undefined;
-  const [tenant, period, periodStartMs, used] = record as unknown[];
-  if (
-    typeof tenant !== 'string' ||
-    !QUOTA_PERIODS.includes(period as QuotaPeriod) ||
-    !Number.isSafeInteger(periodStartMs) ||
-    !Number.isSafeInteger(used) ||
-    (used as number) < 0
-  ) {
-    return undefined;
-  }
-  return [
-    tenant,
-    { period: period as QuotaPeriod, periodStartMs: periodStartMs as number, used: used as number },
-  ];
-}
-
-/** The single JSON file of earlier versions: `{ "version": 1, "tenants": { "<tenant>": { period, periodStart, used } } }`. */
-function readLegacy(path: string, usage: Map<string, QuotaUsage>, problems: string[]): void {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') problems.push((error as Error).message);
-    return;
-  }
-  try {
-    const parsed = JSON.parse(text) as { tenants?: unknown };
-    const tenants = typeof parsed.tenants === 'object' && parsed.tenants !== null ? parsed.tenants : {};
-    // JSON.parse defines own properties, so a tenant named `__proto__` is an entry here like any other.
-    for (const [tenant, raw] of Object.entries(tenants)) {
-      const { period, periodStart, used } = (raw ?? {}) as {
-        period?: unknown;
-        periodStart?: unknown;
-        used?: unknown;
-      };
-      const entry = validEntry([
-        tenant,
-        period,
-        typeof periodStart === 'string' ? Date.parse(periodStart) : NaN,
-        used,
-      ]);
-      if (entry !== undefined) usage.set(entry[0], entry[1]);
-    }
-  } catch (error) {
-    problems.push(`${path}: ${(error as Error).message}`);
-  }
-}
-
-/** A rename is durable once its directory is synced. */
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -1,17 +1,15 @@
 export { type CacheCounts, type CacheOutcome, SingleFlightCache } from './query-cache.ts';
 export { ReadAccess, type ReadGrant } from './read-access.ts';
-export { formatTime, parseQueryTime } from './time-format.ts';
 export {
   USAGE_LIMIT_VARIABLES,
   UsageAnswerTooLargeError,
-  UsageApi,
-  type UsageApiOptions,
-  type UsageReaderSource,
   type UsageReadLimits,
   UsageReadsBusyError,
   type UsageRefusal,
   usageReadLimits,
-} from './usage-api.ts';
+} from './read-limits.ts';
+export { formatTime, parseQueryTime } from './time-format.ts';
+export { UsageApi, type UsageApiOptions, type UsageReaderSource } from './usage-api.ts';
 export {
   cacheKey,
   MAX_BUCKETS,

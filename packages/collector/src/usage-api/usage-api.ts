@@ -8,13 +8,22 @@
  * are serialised line by line, handing the event loop back between slices. Error bodies are `google.rpc.Status`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Slicer, type UsageReader, type UsageReaderOptions } from '@tallyhouse/exporter-clickhouse';
+import type { UsageReader } from '@tallyhouse/exporter-clickhouse';
 import type { Logger } from 'pino';
 import { COLLECTOR_DEFAULTS } from '../config.ts';
-import { encodeRpcStatus, RpcCode } from '../otlp/index.ts';
+import { RpcCode } from '../otlp/index.ts';
+import { type Answer, readAnswer } from './answer.ts';
 import { type CacheCounts, type CacheOutcome, SingleFlightCache } from './query-cache.ts';
 import type { ReadAccess } from './read-access.ts';
-import { formatTime } from './time-format.ts';
+import {
+  USAGE_LIMIT_VARIABLES,
+  UsageAnswerTooLargeError,
+  type UsageReadLimits,
+  UsageReadsBusyError,
+  type UsageRefusal,
+  usageReadLimits,
+} from './read-limits.ts';
+import { sendAnswer, sendError } from './responses.ts';
 import {
   cacheKey,
   checkTenant,
@@ -31,34 +40,6 @@ const DEADLINE_EXCEEDED = 4;
 
 export type UsageReaderSource = () => Promise<Pick<UsageReader, 'total' | 'timeSeries' | 'topN'>>;
 
-/** Bounds of usage reads (TALLYHOUSE_USAGE_*; defaults and reasons in the collector README). */
-export interface UsageReadLimits {
-  /** Lines × buckets of a time series answer, zero-filled. */
-  readonly maxPoints: number;
-  /** Rows one storage statement may return: also the most lines of a time series and the largest top `limit`. */
-  readonly maxRows: number;
-  /** Bytes of an answer (its JSON), and of what one storage statement may return. */
-  readonly maxBytes: number;
-  /** Time of one read, every statement of it and the wait for the engine included. */
-  readonly queryTimeoutMs: number;
-  /** Engine memory of one statement. */
-  readonly queryMemoryBytes: number;
-  /** Reads running at once (cache hits and requests sharing a running read do not count). */
-  readonly maxConcurrent: number;
-}
-
-/** The variable that sets each limit, for messages. */
-export const USAGE_LIMIT_VARIABLES = {
-  maxPoints: 'TALLYHOUSE_USAGE_MAX_POINTS',
-  maxRows: 'TALLYHOUSE_USAGE_MAX_ROWS',
-  maxBytes: 'TALLYHOUSE_USAGE_MAX_BYTES',
-  timeoutMs: 'TALLYHOUSE_USAGE_QUERY_TIMEOUT_MS',
-  maxMemoryBytes: 'TALLYHOUSE_USAGE_QUERY_MEMORY_MIB',
-  maxConcurrent: 'TALLYHOUSE_USAGE_MAX_CONCURRENT',
-} as const;
-
-export type UsageRefusal = 'too_large' | 'timeout' | 'busy';
-
 export interface UsageApiOptions {
   readonly access: ReadAccess;
   readonly reader: UsageReaderSource;
@@ -74,37 +55,6 @@ export interface UsageApiOptions {
   readonly onRefused?: (reason: UsageRefusal) => void;
 }
 
-/** The collector's usage read limits from its settings. */
-export function usageReadLimits(settings: {
-  readonly usageMaxPoints: number;
-  readonly usageMaxRows: number;
-  readonly usageMaxBytes: number;
-  readonly usageQueryTimeoutMs: number;
-  readonly usageQueryMemoryMib: number;
-  readonly usageMaxConcurrent: number;
-}): UsageReadLimits {
-  return {
-    maxPoints: settings.usageMaxPoints,
-    maxRows: settings.usageMaxRows,
-    maxBytes: settings.usageMaxBytes,
-    queryTimeoutMs: settings.usageQueryTimeoutMs,
-    queryMemoryBytes: settings.usageQueryMemoryMib * 1024 * 1024,
-    maxConcurrent: settings.usageMaxConcurrent,
-  };
-}
-
-/** Past TALLYHOUSE_USAGE_MAX_CONCURRENT: 503 + Retry-After. */
-export class UsageReadsBusyError extends Error {
-  readonly code = 'USAGE_READS_BUSY';
-}
-
-/** An answer past TALLYHOUSE_USAGE_MAX_BYTES while being serialised: 400. */
-export class UsageAnswerTooLargeError extends RangeError {
-  readonly code = 'USAGE_ANSWER_TOO_LARGE';
-}
-
-type ReaderLimits = NonNullable<UsageReaderOptions['limits']>;
-
 export class UsageApi {
   private readonly access: ReadAccess;
   private readonly reader: UsageReaderSource;
@@ -113,7 +63,6 @@ export class UsageApi {
   private readonly onRead: ((outcome: CacheOutcome) => void) | undefined;
   private readonly onRefused: ((reason: UsageRefusal) => void) | undefined;
   private readonly limits: UsageReadLimits;
-  private readonly readerLimits: ReaderLimits;
   private readonly retryAfter: string;
   /** Reads running now (admitted past the concurrency cap). */
   private running = 0;
@@ -132,14 +81,6 @@ export class UsageApi {
     this.onRead = options.onRead;
     this.onRefused = options.onRefused;
     this.retryAfter = String(options.retryAfterSeconds ?? COLLECTOR_DEFAULTS.retryAfterSeconds);
-    this.readerLimits = {
-      maxPoints: this.limits.maxPoints,
-      maxRows: this.limits.maxRows,
-      maxBytes: this.limits.maxBytes,
-      timeoutMs: this.limits.queryTimeoutMs,
-      maxMemoryBytes: this.limits.queryMemoryBytes,
-      names: USAGE_LIMIT_VARIABLES,
-    };
   }
 
   /** Reads running now (for tests and metrics). */
@@ -222,182 +163,9 @@ export class UsageApi {
     }
     this.running++;
     try {
-      return await this.answer(query);
+      return await readAnswer(await this.reader(), query, this.limits);
     } finally {
       this.running--;
     }
   }
-
-  /** Runs the query and serialises the answer once; the cache keeps the bytes (in pieces, never copied whole). */
-  private async answer(query: UsageQuery): Promise<Answer> {
-    const reader = await this.reader();
-    const limits = this.readerLimits;
-    const out = new AnswerWriter(this.limits.maxBytes);
-    const attributes = Object.fromEntries(
-      Object.entries(query.attributes).map(([key, values]) => [
-        key,
-        values.length === 1 ? values[0]! : values,
-      ]),
-    );
-    const filter = {
-      metric: query.metric,
-      ...(query.service === undefined ? {} : { service: query.service }),
-      attributes,
-      range: {
-        ...(query.fromUnixNano === undefined ? {} : { fromUnixNano: query.fromUnixNano }),
-        ...(query.toUnixNano === undefined ? {} : { toUnixNano: query.toUnixNano }),
-      },
-    };
-    const echo = {
-      tenant: query.tenant,
-      metric: query.metric,
-      from: query.fromUnixNano === undefined ? null : formatTime(query.fromUnixNano),
-      to: query.toUnixNano === undefined ? null : formatTime(query.toUnixNano),
-      ...(query.service === undefined ? {} : { service: query.service }),
-      attributes,
-    };
-    switch (query.view) {
-      case 'total': {
-        const { total, rows } = await reader.total(query.tenant, filter, limits);
-        out.write(JSON.stringify({ ...echo, total: number(total), rows }));
-        return out.finish();
-      }
-      case 'top': {
-        const entries = await reader.topN(
-          query.tenant,
-          { ...filter, by: query.by, limit: query.limit },
-          limits,
-        );
-        out.write(
-          JSON.stringify({
-            ...echo,
-            by: query.by,
-            limit: query.limit,
-            entries: entries.map((e) => ({ value: e.value, total: number(e.total), rows: e.rows })),
-          }),
-        );
-        return out.finish();
-      }
-      case 'timeseries': {
-        const series = await reader.timeSeries(
-          query.tenant,
-          {
-            ...filter,
-            kind: query.kind,
-            step: query.step,
-            range: { fromUnixNano: query.fromUnixNano, toUnixNano: query.toUnixNano },
-            ...(query.groupBy === undefined ? {} : { groupBy: query.groupBy }),
-          },
-          limits,
-        );
-        const head = JSON.stringify({
-          ...echo,
-          kind: query.kind,
-          step: series.step,
-          ...(query.groupBy === undefined ? {} : { groupBy: query.groupBy }),
-          // The buckets actually answered: the range widened outwards to whole steps.
-          bucketsFrom: formatTime(series.fromUnixNano),
-          bucketsTo: formatTime(series.toUnixNano),
-        });
-        out.write(`${head.slice(0, -1)},"lines":[`);
-        // Every line has the same bucket starts: each is formatted once, not once per line.
-        const slicer = new Slicer();
-        const starts = (series.lines[0]?.points ?? []).map((p) => p.startUnixNano);
-        const startJson: string[] = new Array(starts.length);
-        for (let i = 0; i < starts.length; i++) {
-          startJson[i] = JSON.stringify(formatTime(starts[i] as bigint));
-          if ((i & SLICE_CHECK) === SLICE_CHECK && slicer.due()) await slicer.pause();
-        }
-        for (const [index, line] of series.lines.entries()) {
-          out.write(`${index === 0 ? '' : ','}{"key":${JSON.stringify(line.key)},"points":[`);
-          // Points in blocks, each its own piece of the answer: no long string to flatten, no large copy.
-          const points = line.points;
-          for (let first = 0; first < points.length; first += BLOCK) {
-            const block: string[] = [];
-            for (let i = first; i < Math.min(points.length, first + BLOCK); i++) {
-              const p = points[i]!;
-              const start =
-                p.startUnixNano === starts[i] ? startJson[i] : JSON.stringify(formatTime(p.startUnixNano));
-              block.push(`{"start":${start},"value":${valueJson(p.value)}}`);
-            }
-            out.write(`${first === 0 ? '' : ','}${block.join(',')}`);
-            await slicer.tick();
-          }
-          out.write(']}');
-          await slicer.tick();
-        }
-        out.write(']}');
-        return out.finish();
-      }
-    }
-  }
-}
-
-/** An answer: its JSON in pieces, as written (a large answer is never copied into one buffer). */
-interface Answer {
-  readonly parts: readonly Buffer[];
-  readonly bytes: number;
-}
-
-/** An answer's JSON in pieces, refused as soon as it passes TALLYHOUSE_USAGE_MAX_BYTES. */
-class AnswerWriter {
-  private readonly parts: Buffer[] = [];
-  private bytes = 0;
-  private readonly maxBytes: number;
-
-  constructor(maxBytes: number) {
-    this.maxBytes = maxBytes;
-  }
-
-  write(text: string): void {
-    const part = Buffer.from(text, 'utf8');
-    this.bytes += part.byteLength;
-    if (this.bytes > this.maxBytes) {
-      throw new UsageAnswerTooLargeError(
-        `the answer is larger than ${USAGE_LIMIT_VARIABLES.maxBytes}=${this.maxBytes} bytes; narrow the query: ` +
-          'a shorter range, a larger step, a filter (attr.<key>, service), or no group_by',
-      );
-    }
-    this.parts.push(part);
-  }
-
-  finish(): Answer {
-    return { parts: this.parts, bytes: this.bytes };
-  }
-}
-
-/** Loops over points look at the clock once per this many + 1. */
-const SLICE_CHECK = 1_023;
-/** Points serialised into one piece of the answer. */
-const BLOCK = 1_024;
-
-/** A point's value as JSON: `null` before a gauge's first value, non-finite values as proto3 JSON strings. */
-function valueJson(value: number | undefined): string {
-  if (value === undefined) return 'null';
-  // String() of a finite number is its JSON text.
-  return Number.isFinite(value) ? String(value) : `"${String(value)}"`;
-}
-
-/** Non-finite values (gauges may hold them) as proto3 JSON spells them; JSON has no NaN. */
-function number(value: number): number | string {
-  return Number.isFinite(value) ? value : String(value);
-}
-
-function sendError(response: ServerResponse, status: number, code: number, message: string): number {
-  return send(response, status, Buffer.from(encodeRpcStatus({ code, message }, 'json')));
-}
-
-/** Writes the pieces as they are (the socket takes them as a vector), with the total length. */
-function sendAnswer(response: ServerResponse, answer: Answer): number {
-  response.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.bytes });
-  response.cork();
-  for (const part of answer.parts) response.write(part);
-  response.end();
-  return 200;
-}
-
-function send(response: ServerResponse, status: number, body: Buffer): number {
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': body.byteLength });
-  response.end(body);
-  return status;
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileDurably } from '@tallyhouse/exporter-clickhouse';
+import { writeFileDurably } from '@tallyhouse/model';
 import type { BatchFailure, FlushLog, StreamSnapshotEntry } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
 import { FLUSH_SETTLED, FLUSH_START } from './records.ts';

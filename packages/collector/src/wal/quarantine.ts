@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fsyncDirectory, writeFileDurably } from '@tallyhouse/exporter-clickhouse';
+import { fsyncDirectory, writeFileDurably } from '@tallyhouse/model';
 import type { ConsumeReport } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
 import { describeData } from './records.ts';

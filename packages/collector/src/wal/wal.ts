@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fsyncDirectory, writeAll } from '@tallyhouse/exporter-clickhouse';
+import { fsyncDirectory, writeAll } from '@tallyhouse/model';
 
 /**
  * Write-ahead log: numbered segment files of length-prefixed, checksummed records, each with a log sequence

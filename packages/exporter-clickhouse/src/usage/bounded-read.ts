@@ -4,13 +4,13 @@
  * own SETTINGS, with what is left of the read's time as `max_execution_time`.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { Slicer } from '@tallyhouse/model';
 import type { StorageConnection } from '../connection.ts';
 import {
   limitSettings,
   mapEngineLimit,
   type ReadLimits,
   resolveReadLimits,
-  Slicer,
   timeoutError,
 } from './read-limits.ts';
 import { assertTenantScoped, type TenantScopedQuery } from './tenant-scope.ts';

@@ -3,6 +3,8 @@
  * values, histogram percentiles, and time series — sums zero-filled, gauges carried forward through empty
  * buckets — assembled in slices that hand the event loop back.
  */
+
+import type { Slicer } from '@tallyhouse/model';
 import { histogramQuantile } from './percentiles.ts';
 import type {
   GaugeLatest,
@@ -15,7 +17,6 @@ import type {
   TopEntry,
   UsageTotal,
 } from './query-types.ts';
-import type { Slicer } from './read-limits.ts';
 import { decodeFloat } from './row-decoding.ts';
 
 export interface TotalRow {
