@@ -51,7 +51,7 @@ export async function readAnswer(
       const entries = await reader.topN(
         query.tenant,
         { ...filter, by: query.by, limit: query.limit },
-        limits,
+        readLimits,
       );
       out.write(
         JSON.stringify({
@@ -73,7 +73,7 @@ export async function readAnswer(
           range: { fromUnixNano: query.fromUnixNano, toUnixNano: query.toUnixNano },
           ...(query.groupBy === undefined ? {} : { groupBy: query.groupBy }),
         },
-        limits,
+        readLimits,
       );
       const head = JSON.stringify({
         ...echo,
