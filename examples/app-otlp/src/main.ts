@@ -73,6 +73,7 @@ const collector = spawn(process.execPath, [...NODE_ARGS, COLLECTOR_BIN], {
     TALLYHOUSE_HOST: '127.0.0.1',
     TALLYHOUSE_PORT: String(port),
     TALLYHOUSE_TENANT_HEADER: 'x-tenant-id',
+    TALLYHOUSE_GRPC_PORT: 'off', // this example sends OTLP/HTTP only
     TALLYHOUSE_FLUSH_INTERVAL_MS: '1000',
     TALLYHOUSE_LOG_LEVEL: 'warn',
   },

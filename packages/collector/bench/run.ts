@@ -150,6 +150,7 @@ const collector = spawn(process.execPath, ['--conditions=@tallyhouse/source', CO
     TALLYHOUSE_HOST: '127.0.0.1',
     TALLYHOUSE_PORT: String(port),
     TALLYHOUSE_FLUSH_INTERVAL_MS: String(flushIntervalMs),
+    TALLYHOUSE_GRPC_PORT: 'off',
     TALLYHOUSE_LOG_LEVEL: 'warn',
     ...(flushMaxSeries === undefined ? {} : { TALLYHOUSE_FLUSH_MAX_SERIES: String(flushMaxSeries) }),
   },

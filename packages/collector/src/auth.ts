@@ -32,8 +32,7 @@ export class HeaderAuthenticator implements TenantAuthenticator {
     const values = headers[this.header];
     if (values === undefined) return { ok: false, message: `missing tenant: send the ${this.header} header` };
     if (values.length !== 1) return { ok: false, message: `the ${this.header} header must appear once` };
-    const value = utf8HeaderValue(values[0]!);
-    if (value === undefined) return { ok: false, message: `${this.header} header: not valid UTF-8` };
+    const value = headerText(values[0]!);
     const problem = tenantProblem(value);
     return problem === undefined
       ? { ok: true, tenant: value }
@@ -118,23 +117,22 @@ export class ApiKeyAuthenticator implements TenantAuthenticator {
 
 /**
  * The key of `Authorization: Bearer <key>` or `x-api-key: <key>` (each must appear once), decoded as the tenant
- * header is: the header's bytes as UTF-8, so a non-ASCII key hashes as the keys file's key does (UTF-8). Not valid
- * UTF-8 → absent, as no key in the file can match it.
+ * header is (`headerText`), so a non-ASCII key hashes as the keys file's key does (UTF-8).
  */
 export function presentedKey(headers: DistinctHeaders): string | undefined {
-  const authorization = utf8Single(headers.authorization);
+  const authorization = textSingle(headers.authorization);
   if (authorization !== undefined) {
     // Decoded first: as latin1, the UTF-8 bytes of some characters (à is C3 A0) include an NBSP, which \s matches.
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (match) return match[1];
   }
-  const apiKey = utf8Single(headers['x-api-key']);
+  const apiKey = textSingle(headers['x-api-key']);
   return apiKey !== undefined && apiKey.length > 0 ? apiKey : undefined;
 }
 
-function utf8Single(values: string[] | undefined): string | undefined {
+function textSingle(values: string[] | undefined): string | undefined {
   const raw = single(values);
-  return raw === undefined ? undefined : utf8HeaderValue(raw);
+  return raw === undefined ? undefined : headerText(raw);
 }
 
 /** A header that appears exactly once; repeats are ambiguous credentials and count as absent. */
@@ -142,13 +140,18 @@ function single(values: string[] | undefined): string | undefined {
   return values?.length === 1 ? values[0] : undefined;
 }
 
-/** Node reads header bytes as latin1; tenants are UTF-8. `undefined` when the bytes are not valid UTF-8. */
-function utf8HeaderValue(raw: string): string | undefined {
+/**
+ * The text of a header value as the client meant it. Node reads header bytes as latin1, one character per byte.
+ * Most clients (curl, Go, browsers) send UTF-8 bytes, which decode here; Node's own HTTP client sends characters
+ * up to U+00FF as single latin1 bytes, which are not valid UTF-8 and are then taken as latin1. Both ways, `é`
+ * resolves to `é`. Ambiguous only for latin1 text whose bytes happen to be valid UTF-8 (`Ã©`), read as UTF-8.
+ */
+function headerText(raw: string): string {
   if (!/[\u0080-\u00ff]/.test(raw)) return raw;
   try {
     // ignoreBOM: a value starting with U+FEFF is another tenant (or key) than the one without it.
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.from(raw, 'latin1'));
   } catch {
-    return undefined;
+    return raw;
   }
 }

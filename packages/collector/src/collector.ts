@@ -13,7 +13,9 @@ import { type Logger, pino } from 'pino';
 import { createAuthenticator, type TenantAuthenticator } from './auth.ts';
 import { type CollectorConfig, type CollectorSettings, loadCollectorConfig } from './config.ts';
 import { DataDirLock } from './data-dir-lock.ts';
+import { OtlpGrpcServer } from './grpc/grpc-server.ts';
 import { createRequestHandler } from './http/request-handler.ts';
+import { IngestSequence } from './ingest/ingest-sequence.ts';
 import { LimitPolicy } from './limits/limit-policy.ts';
 import { QuotaStore } from './limits/quota-store.ts';
 import { TenantLimiter } from './limits/tenant-limiter.ts';
@@ -52,6 +54,10 @@ export class Collector {
   readonly exporter: ClickHouseMetricExporter;
   readonly metrics: CollectorMetrics;
   readonly server: Server;
+  /** The OTLP/gRPC listener (unless `TALLYHOUSE_GRPC_PORT=off`). */
+  readonly grpc: OtlpGrpcServer | undefined;
+  /** The port OTLP/gRPC listens on, once started. */
+  grpcPort: number | undefined;
   /** The write-ahead log (unless `TALLYHOUSE_WAL=false`). */
   readonly durable: DurableIngest | undefined;
   /** Per-tenant rate limits and quotas at the edge. */
@@ -134,28 +140,43 @@ export class Collector {
       onRead: (outcome) => this.metrics.usageReads.inc({ cache: outcome }),
       onRefused: (reason) => this.metrics.usageReadsRefused.inc({ reason }),
     });
+    const ingest = {
+      settings: this.config.collector,
+      metrics: this.metrics,
+      ingest: (request: IngestRequest) => this.ingest(request),
+      memoryPressure: () => this.memory.pressure(),
+      logger: this.logger,
+      isDraining: () => this.draining,
+      limiter: this.limiter,
+    };
     this.server = createServer(
       { requestTimeout: 60_000, keepAliveTimeout: 5_000 },
       createRequestHandler({
-        settings: this.config.collector,
+        ...ingest,
         authenticator: this.authenticator,
-        metrics: this.metrics,
-        ingest: (request) => this.ingest(request),
-        memoryPressure: () => this.memory.pressure(),
-        logger: this.logger,
         isReady: () => this.exporter.isReady(),
-        isDraining: () => this.draining,
-        limiter: this.limiter,
         usage: this.usage,
       }),
     );
+    this.grpc =
+      settings.grpcPort === 'off'
+        ? undefined
+        : new OtlpGrpcServer({
+            ingest: new IngestSequence(ingest),
+            authenticator: this.authenticator,
+            tenantHeader: settings.tenantHeader,
+            metrics: this.metrics,
+            logger: this.logger.child({ component: 'grpc' }),
+            maxMessageBytes: settings.maxBodyBytes,
+          });
   }
 
   /** Opens storage (schema included), replays the write-ahead log, starts listening. Resolves with the address. */
   async start(): Promise<AddressInfo> {
-    const { host, port } = this.config.collector;
+    const { host, port, grpcPort } = this.config.collector;
     // Before storage is opened and the log replayed (both can take long): a host or port that cannot work fails now.
     await checkListenAddress(host, port);
+    if (grpcPort !== 'off') await checkListenAddress(host, grpcPort, 'TALLYHOUSE_GRPC_PORT');
     await this.exporter.start();
     if (this.durable) {
       const summary = await this.durable.replay();
@@ -174,9 +195,17 @@ export class Collector {
       throw listenError(error, host, port);
     }
     const address = this.server.address() as AddressInfo;
+    if (this.grpc !== undefined && grpcPort !== 'off') {
+      try {
+        this.grpcPort = await this.grpc.listen(host, grpcPort);
+      } catch (error) {
+        throw listenError(error, host, grpcPort, 'TALLYHOUSE_GRPC_PORT');
+      }
+    }
     this.logger.info(
       {
         address: `${address.address}:${address.port}`,
+        grpc: this.grpcPort === undefined ? 'off' : `${address.address}:${this.grpcPort}`,
         storage: this.config.exporter.url ?? `embedded chDB in ${this.config.exporter.dataDir}`,
       },
       'tallyhouse collector listening',
@@ -239,6 +268,8 @@ export class Collector {
     this.logger.info('shutting down: refusing new data, flushing to storage');
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    // New calls are refused from now on; those in flight finish (they are answered UNAVAILABLE while draining).
+    const grpcClosed = this.grpc?.shutdown(this.config.collector.shutdownTimeoutMs);
     const errors: string[] = [];
     try {
       await this.processor.shutdown();
@@ -251,6 +282,7 @@ export class Collector {
     await this.limiter.stop();
     this.server.closeAllConnections();
     await closed;
+    await grpcClosed;
     this.dataDirLock.release();
     if (errors.length > 0) {
       this.logger.error({ errors }, 'shutdown finished with data not written');

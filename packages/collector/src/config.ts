@@ -7,6 +7,7 @@ import {
 import {
   ConfigError,
   type Env,
+  envValue,
   MAX_TIMER_MS,
   readBoolean,
   readChoice,
@@ -35,6 +36,8 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' |
 export interface CollectorSettings extends LimitDefaults {
   readonly host: string;
   readonly port: number;
+  /** OTLP/gRPC on the same host; `'off'`: no gRPC listener. */
+  readonly grpcPort: number | 'off';
   readonly auth: AuthMode;
   readonly tenantHeader: string;
   readonly apiKeysFile: string | undefined;
@@ -88,6 +91,7 @@ export interface CollectorConfig {
 export const COLLECTOR_DEFAULTS: CollectorSettings = {
   host: '127.0.0.1',
   port: 4318,
+  grpcPort: 4317,
   auth: 'header',
   tenantHeader: 'x-tenant-id',
   apiKeysFile: undefined,
@@ -171,6 +175,12 @@ function collectorSettings(env: Env): CollectorSettings {
   }
   const port = readInteger('TALLYHOUSE_PORT', undefined, env, COLLECTOR_DEFAULTS.port);
   if (port > 65_535) throw new ConfigError('TALLYHOUSE_PORT', `expected a port 1-65535, got ${port}`);
+  const grpcPort = readGrpcPort(env);
+  if (grpcPort === port)
+    throw new ConfigError(
+      'TALLYHOUSE_GRPC_PORT',
+      `${grpcPort} is TALLYHOUSE_PORT too: give OTLP/gRPC its own port, or turn it off with off`,
+    );
   const integer = (variable: string, fallback: number, max?: number, maxReason?: string) =>
     readInteger(variable, undefined, env, fallback, { max, maxReason });
   const duration = (variable: string, fallback: number) => readDurationMs(variable, undefined, env, fallback);
@@ -178,6 +188,7 @@ function collectorSettings(env: Env): CollectorSettings {
   return {
     host: readText('TALLYHOUSE_HOST', undefined, env) ?? d.host,
     port,
+    grpcPort,
     auth,
     tenantHeader,
     apiKeysFile,
@@ -349,4 +360,19 @@ function memoryLimits(env: Env): Pick<CollectorSettings, 'memorySoftLimitBytes' 
     );
   }
   return { memorySoftLimitBytes: soft * MIB, memoryHardLimitBytes: hardMib * MIB };
+}
+
+/** `TALLYHOUSE_GRPC_PORT`: a TCP port, or `off` for no OTLP/gRPC listener. */
+function readGrpcPort(env: Env): number | 'off' {
+  const raw = envValue(env, 'TALLYHOUSE_GRPC_PORT')?.trim();
+  if (raw?.toLowerCase() === 'off') return 'off';
+  if (raw !== undefined && !/^\d+$/.test(raw))
+    throw new ConfigError(
+      'TALLYHOUSE_GRPC_PORT',
+      `expected a port 1-65535 or off, got ${JSON.stringify(raw)}`,
+    );
+  return readInteger('TALLYHOUSE_GRPC_PORT', undefined, env, COLLECTOR_DEFAULTS.grpcPort as number, {
+    max: 65_535,
+    maxReason: ' (a TCP port), or off',
+  });
 }

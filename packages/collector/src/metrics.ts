@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export class CollectorMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'status'>;
+  readonly grpcCalls: Counter<'method' | 'code'>;
   readonly pointsReceived: Counter;
   readonly pointsAccepted: Counter;
   readonly pointsRejected: Counter<'reason'>;
@@ -23,6 +24,12 @@ export class CollectorMetrics {
       name: 'tallyhouse_http_requests_total',
       help: 'HTTP requests by route and status code',
       labelNames: ['route', 'status'],
+      registers,
+    });
+    this.grpcCalls = new Counter({
+      name: 'tallyhouse_grpc_calls_total',
+      help: 'OTLP/gRPC calls by method and status code name',
+      labelNames: ['method', 'code'],
       registers,
     });
     this.pointsReceived = new Counter({

@@ -95,8 +95,15 @@ function makeDirectory(dir: string): void {
   for (const level of missing.reverse()) mkdirSync(level);
 }
 
-/** The host resolves to an address of this machine and `port` can be bound on it (`port` 0: any port). */
-export async function checkListenAddress(host: string, port: number): Promise<void> {
+/**
+ * The host resolves to an address of this machine and `port` can be bound on it (`port` 0: any port).
+ * `portVariable` names the setting a port problem is reported against.
+ */
+export async function checkListenAddress(
+  host: string,
+  port: number,
+  portVariable = 'TALLYHOUSE_PORT',
+): Promise<void> {
   const address = await resolveHost(host);
   const probe = createServer();
   try {
@@ -106,7 +113,7 @@ export async function checkListenAddress(host: string, port: number): Promise<vo
       probe.listen({ host: address, port, exclusive: true }, resolve);
     });
   } catch (error) {
-    throw listenError(error, host, port);
+    throw listenError(error, host, port, portVariable);
   }
   await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
@@ -133,20 +140,25 @@ async function resolveHost(host: string): Promise<string> {
 }
 
 /** What a failed `listen(port, host)` means, as a `PreflightError` naming the variable at fault. */
-export function listenError(error: unknown, host: string, port: number): Error {
+export function listenError(
+  error: unknown,
+  host: string,
+  port: number,
+  portVariable = 'TALLYHOUSE_PORT',
+): Error {
   const code = (error as NodeJS.ErrnoException).code;
   const where = `${host}:${port}`;
   switch (code) {
     case 'EADDRINUSE':
       return new PreflightError(
         'PORT_UNAVAILABLE',
-        'TALLYHOUSE_PORT',
+        portVariable,
         `port ${port} is already in use on ${host} (${where})`,
       );
     case 'EACCES':
       return new PreflightError(
         'PORT_UNAVAILABLE',
-        'TALLYHOUSE_PORT',
+        portVariable,
         `no permission to listen on port ${port} (${where}); ports below 1024 need privileges`,
       );
     case 'EADDRNOTAVAIL':

@@ -43,7 +43,7 @@ async function runBin(
 ): Promise<Exit> {
   const child = spawn(process.execPath, ['--conditions=@tallyhouse/source', 'src/bin.ts'], {
     cwd: PACKAGE_DIR,
-    env: { PATH: process.env.PATH ?? '', TALLYHOUSE_LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', TALLYHOUSE_LOG_LEVEL: 'info', TALLYHOUSE_GRPC_PORT: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...options,
   });

@@ -2,6 +2,7 @@
  * OTLP/HTTP JSON → `InputBatch`, following the OTLP JSON Protobuf Encoding:
  * - field names in lowerCamelCase; the proto (snake_case) names are accepted too, camelCase winning;
  * - 64-bit integers as decimal strings or JSON numbers; doubles as numbers or "NaN"/"Infinity"/"-Infinity";
+ *   a bare integer literal beyond 2^53 - 1 is read exactly, as its string form would be;
  * - enums as integers; enum names (e.g. "AGGREGATION_TEMPORALITY_DELTA") are accepted too;
  * - `bytesValue` as base64 (standard or URL-safe); only trace/span ids are hex in OTLP/JSON, and those
  *   live in exemplars, which Tallyhouse skips;
@@ -14,7 +15,13 @@
 import { decodeResult, type OtlpDecodeResult } from './decode-result.ts';
 import { OtlpDecodeError, toOtlpDecodeError } from './errors.ts';
 import { JsonDecoder } from './json/json-decoder.ts';
-import { describe, type JsonObject } from './json/json-values.ts';
+import {
+  describe,
+  InexactInteger,
+  type JsonObject,
+  parseExactIntegers,
+  withExactIntegers,
+} from './json/json-values.ts';
 import { decodeRequest } from './json/metrics.ts';
 
 // A BOM opening the document is the one RFC 8259 lets a parser skip (the default, ignoreBOM false, drops just
@@ -53,10 +60,21 @@ export function decodeExportMetricsServiceRequestJson(text: string): OtlpDecodeR
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new OtlpDecodeError('INVALID_JSON', '', `expected a JSON object, got ${describe(document)}`);
   }
-  const d = new JsonDecoder();
   try {
-    return decodeResult(decodeRequest(d, document as JsonObject), d);
+    return decodeDocument(document as JsonObject);
+  } catch (thrown) {
+    if (!(thrown instanceof InexactInteger)) throw toOtlpDecodeError(thrown);
+  }
+  // Rare (a 64-bit field sent as a number beyond 2^53 - 1), so the common path pays nothing: parse again with
+  // the literals' source text and decode from the start.
+  try {
+    return withExactIntegers(() => decodeDocument(parseExactIntegers(text) as JsonObject));
   } catch (thrown) {
     throw toOtlpDecodeError(thrown);
   }
+}
+
+function decodeDocument(document: JsonObject): OtlpDecodeResult {
+  const d = new JsonDecoder();
+  return decodeResult(decodeRequest(d, document), d);
 }

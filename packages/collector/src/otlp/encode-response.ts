@@ -2,7 +2,9 @@
  * OTLP/HTTP response bodies, in the encoding of the request:
  * - `ExportMetricsServiceResponse` (collector/metrics/v1): `partial_success` = 1, holding
  *   `ExportMetricsPartialSuccess { int64 rejected_data_points = 1; string error_message = 2; }`;
- * - `google.rpc.Status` for failures: `int32 code = 1; string message = 2` (`details` = 3 is never sent).
+ * - `google.rpc.Status` for failures: `int32 code = 1; string message = 2; repeated Any details = 3`, where
+ *   `details` holds a `google.rpc.RetryInfo { Duration retry_delay = 1 }` only when a retry delay is given (the
+ *   OTLP/gRPC push-back; OTLP/HTTP says it with `Retry-After` instead).
  * JSON follows the proto3 mapping: lowerCamelCase names, int64 as a decimal string, int32 as a number,
  * default values omitted.
  */
@@ -20,7 +22,11 @@ export interface RpcStatusContent {
   /** A `google.rpc.Code` (e.g. 3 INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED, 14 UNAVAILABLE). */
   readonly code: number;
   readonly message: string;
+  /** Sent as a `google.rpc.RetryInfo` detail: the client may retry after this long. */
+  readonly retryDelaySeconds?: number;
 }
+
+const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
 
 /** `google.rpc.Code` values the receiver uses. */
 export const RpcCode = Object.freeze({
@@ -71,19 +77,34 @@ export function encodeRpcStatus(status: RpcStatusContent, encoding: OtlpEncoding
   if (!Number.isInteger(status.code) || status.code < -0x8000_0000 || status.code > 0x7fff_ffff) {
     throw new RangeError(`code must be an int32, got ${status.code}`);
   }
+  const delay = status.retryDelaySeconds;
+  if (delay !== undefined && (!Number.isSafeInteger(delay) || delay < 0)) {
+    throw new RangeError(`retryDelaySeconds must be a non-negative safe integer, got ${delay}`);
+  }
   if (encoding === 'json') {
-    const body: { code?: number; message?: string } = {};
+    const body: { code?: number; message?: string; details?: object[] } = {};
     if (status.code !== 0) body.code = status.code;
     if (status.message !== '') body.message = status.message;
+    if (delay !== undefined) body.details = [{ '@type': RETRY_INFO_TYPE_URL, retryDelay: `${delay}s` }];
     return textEncoder.encode(JSON.stringify(body));
   }
   const writer = new ProtoWriter();
   if (status.code !== 0) writer.varintField(1, status.code);
   if (status.message !== '') writer.bytesField(2, textEncoder.encode(status.message));
+  if (delay !== undefined) {
+    const duration = new ProtoWriter();
+    if (delay > 0) duration.varintField(1, delay);
+    const retryInfo = new ProtoWriter();
+    retryInfo.bytesField(1, duration.finish());
+    const any = new ProtoWriter();
+    any.bytesField(1, textEncoder.encode(RETRY_INFO_TYPE_URL));
+    any.bytesField(2, retryInfo.finish());
+    writer.bytesField(3, any.finish());
+  }
   return writer.finish();
 }
 
-/** Just enough protobuf writing for two tiny messages. */
+/** Just enough protobuf writing for these few small messages. */
 class ProtoWriter {
   private readonly bytes: number[] = [];
 

@@ -62,6 +62,7 @@ export class CollectorSession {
       TALLYHOUSE_FLUSH_INTERVAL_MS: '250',
       TALLYHOUSE_MAX_BODY_BYTES: String(MAX_BODY_BYTES),
       TALLYHOUSE_LOG_LEVEL: 'error',
+      TALLYHOUSE_GRPC_PORT: 'off',
       TALLYHOUSE_SHUTDOWN_TIMEOUT_MS: '10000',
       ...this.options.env,
     };

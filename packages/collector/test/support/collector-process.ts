@@ -51,6 +51,8 @@ export async function startCollectorProcess(
         ...(dataDir === undefined ? {} : { TALLYHOUSE_DATA_DIR: dataDir }),
         TALLYHOUSE_HOST: '127.0.0.1',
         TALLYHOUSE_PORT: String(port),
+        // gRPC only where a test asks for it: a fixed 4317 would collide between parallel test files.
+        TALLYHOUSE_GRPC_PORT: 'off',
         ...env,
       },
     }),

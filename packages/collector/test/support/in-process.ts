@@ -12,7 +12,8 @@ export async function startCollector(
   const collector = new Collector({
     ...options,
     env: { TALLYHOUSE_DATA_DIR: dataDir, TALLYHOUSE_LOG_LEVEL: 'silent', ...options.env },
-    collector: { port: 0, ...options.collector },
+    // gRPC only where a test asks for it (grpcPort: 0): a fixed 4317 would collide between parallel test files.
+    collector: { port: 0, grpcPort: 'off', ...options.collector },
   });
   const address = await collector.start();
   return { collector, port: address.port };

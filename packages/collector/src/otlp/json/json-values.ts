@@ -15,6 +15,44 @@ const UNSIGNED_DIGITS = /^\d+$/;
 const SIGNED_DIGITS = /^-?\d+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]*={0,2}|[A-Za-z0-9_-]*={0,2})$/;
 
+/**
+ * Thrown when an integer field holds a JSON number beyond 2^53 - 1 in a document parsed without source text:
+ * `JSON.parse` may have rounded its literal, so the document is parsed again with `parseExactIntegers`.
+ */
+export class InexactInteger {}
+const INEXACT_INTEGER = new InexactInteger();
+
+/** True while decoding a document from `parseExactIntegers`: its unsafe integer literals are bigints. */
+let exactIntegers = false;
+
+/** Runs `decode` over a document from `parseExactIntegers`. */
+export function withExactIntegers<T>(decode: () => T): T {
+  exactIntegers = true;
+  try {
+    return decode();
+  } finally {
+    exactIntegers = false;
+  }
+}
+
+const INTEGER_LITERAL = /^-?\d+$/;
+
+type SourceReviver = (key: string, value: unknown, context?: { source?: string }) => unknown;
+
+// Integer literals only: `1e19` or `12345678901234567.5` keep the number `JSON.parse` gives, as before.
+const exactIntegerReviver: SourceReviver = (_key, value, context) =>
+  typeof value === 'number' &&
+  (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER) &&
+  context?.source !== undefined &&
+  INTEGER_LITERAL.test(context.source)
+    ? BigInt(context.source)
+    : value;
+
+/** `JSON.parse`, but integer literals beyond 2^53 - 1 become exact bigints (source text access, Node 21+). */
+export function parseExactIntegers(text: string): unknown {
+  return (JSON.parse as (text: string, reviver: SourceReviver) => unknown)(text, exactIntegerReviver);
+}
+
 /** A field by its JSON name or, failing that, its proto name; `null` counts as absent. */
 export function get(object: JsonObject, camel: string, snake: string): unknown {
   let value = object[camel];
@@ -140,6 +178,8 @@ export function boolField(object: JsonObject, camel: string, snake: string): boo
 
 export function parseDouble(value: unknown): number {
   if (typeof value === 'number') return value;
+  // Rounds as `JSON.parse` rounds the literal: both give the nearest double.
+  if (typeof value === 'bigint') return Number(value);
   if (typeof value === 'string') {
     if (value === 'NaN') return Number.NaN;
     if (value === 'Infinity') return Number.POSITIVE_INFINITY;
@@ -162,7 +202,12 @@ export function doubleArrayField(object: JsonObject, camel: string, snake: strin
 function parseBigInt(value: unknown, min: bigint, max: bigint): bigint {
   let n: bigint | undefined;
   if (typeof value === 'number') {
+    if (!exactIntegers && (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER)) {
+      throw INEXACT_INTEGER;
+    }
     if (Number.isInteger(value)) n = BigInt(value);
+  } else if (typeof value === 'bigint') {
+    n = value;
   } else if (typeof value === 'string' && (min < 0n ? SIGNED_DIGITS : UNSIGNED_DIGITS).test(value)) {
     n = BigInt(value);
   }
@@ -258,6 +303,7 @@ export function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object' && value !== null) return 'an object';
-  const text = JSON.stringify(value);
+  // A bigint is an integer literal too long for a number; shown as it was sent.
+  const text = typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
