@@ -36,10 +36,6 @@ function bare(text: string): string {
   return out;
 }
 
-const sum = (dataPoints: Json[]): Json => ({
-  name: 'requests',
-  sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints },
-});
 const gauge = (dataPoints: Json[]): Json => ({ name: 'level', gauge: { dataPoints } });
 const histogram = (dataPoints: Json[]): Json => ({
   name: 'latency',
@@ -211,7 +207,9 @@ describe('double fields keep the number JSON.parse gives', () => {
     const text = (time: string) =>
       `{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":{"dataPoints":[{"timeUnixNano":${time},"asInt":1}]}}]}]}]}`;
     expect(points(decode(text('1.5e18')))[0]!.timeUnixNano).toBe(1500000000000000000n);
-    expect(points(decode(text('12345678901234567.5')))[0]!.timeUnixNano).toBe(BigInt(Number('12345678901234567.5')));
+    expect(points(decode(text('12345678901234567.5')))[0]!.timeUnixNano).toBe(
+      BigInt(Number('12345678901234567.5')),
+    );
     const error = decodeError(text('1234567890123456.5'));
     expect(error.message).toMatch(/timeUnixNano: expected a non-negative integer, got 1234567890123456\.5$/);
   });
