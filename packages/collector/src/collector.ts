@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { type ClickHouseExporterOptions, ClickHouseMetricExporter } from '@tallyhouse/exporter-clickhouse';
 import {
@@ -14,6 +14,7 @@ import { createAuthenticator, type TenantAuthenticator } from './auth.ts';
 import { type CollectorConfig, type CollectorSettings, loadCollectorConfig } from './config.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { OtlpGrpcServer } from './grpc/grpc-server.ts';
+import { answerClientError, Http2Attempts } from './http/http2-attempt.ts';
 import { createRequestHandler } from './http/request-handler.ts';
 import { IngestSequence } from './ingest/ingest-sequence.ts';
 import { LimitPolicy } from './limits/limit-policy.ts';
@@ -56,6 +57,8 @@ export class Collector {
   readonly server: Server;
   /** The OTLP/gRPC listener (unless `TALLYHOUSE_GRPC_PORT=off`). */
   readonly grpc: OtlpGrpcServer | undefined;
+  /** HTTP/2 connections on the OTLP/HTTP port, answered with where OTLP/gRPC is. */
+  private readonly http2Attempts: Http2Attempts;
   /** The port OTLP/gRPC listens on, once started. */
   grpcPort: number | undefined;
   /** The write-ahead log (unless `TALLYHOUSE_WAL=false`). */
@@ -158,6 +161,14 @@ export class Collector {
         usage: this.usage,
       }),
     );
+    this.http2Attempts = new Http2Attempts({
+      grpcPort: () => this.grpcPort,
+      logger: this.logger.child({ component: 'receiver' }),
+    });
+    this.server.on('clientError', (error: Error & { rawPacket?: Buffer }, socket: Socket) => {
+      if (Http2Attempts.isHttp2Preface(error)) this.http2Attempts.take(socket, error.rawPacket);
+      else answerClientError(error, socket);
+    });
     this.grpc =
       settings.grpcPort === 'off'
         ? undefined
@@ -283,6 +294,7 @@ export class Collector {
     this.server.closeAllConnections();
     await closed;
     await grpcClosed;
+    this.http2Attempts.close();
     this.dataDirLock.release();
     if (errors.length > 0) {
       this.logger.error({ errors }, 'shutdown finished with data not written');
