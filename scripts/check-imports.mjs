@@ -23,7 +23,7 @@ const LAYERS = {
  * wires to the write-ahead log.
  */
 const COLLECTOR_STAGES = [
-  { name: 'receiver', paths: ['otlp/', 'http/', 'ingest/'] },
+  { name: 'receiver', paths: ['otlp/', 'http/', 'grpc/', 'ingest/'] },
   { name: 'durable intake', paths: ['wal/'] },
 ];
 
