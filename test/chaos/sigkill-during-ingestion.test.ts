@@ -1,16 +1,20 @@
 /**
  * Chaos (a): the collector is SIGKILLed at random moments (seeded; the seed is logged, CHAOS_SEED replays it)
- * at least 20 times while real OTel SDK apps (3 tenants; delta and cumulative; stock OTLP/HTTP exporter with
- * its own retries) keep exporting. Each time it restarts on the same data directory and port. At the end
- * storage must hold, per stream, exactly what the apps got a 200 for — plus, for delta apps, whole exports whose
- * client gave up: a kill between the acknowledgement and the answer, then every retry within the client's
- * 4 s timeout refused while the collector restarts, leaves a counted request its client calls failed. Each such
- * export is counted whole or not at all, never twice; cumulative streams are exact.
+ * at least 20 times while real OTel SDK apps keep exporting: 4 tenants, delta and cumulative, four apps with the
+ * stock OTLP/HTTP exporter (it retries within its 4 s timeout) and two (tenant hooli) with the stock OTLP/gRPC
+ * one (grpc-js; it does not retry, and its channel reconnects after a growing backoff, failing calls at once
+ * meanwhile). Each time the collector restarts on the same data directory, HTTP port and gRPC port. At the end
+ * storage must hold, per stream, exactly what the apps got a 200 (gRPC: OK) for — plus, for delta apps, whole
+ * failed exports that may have been counted: a kill between the acknowledgement and the answer, then (HTTP)
+ * every retry within the client's timeout refused while the collector restarts, leaves a counted request its
+ * client calls failed. Each such export is counted whole or not at all, never twice; a gRPC call that failed
+ * for want of a connection never left its client and must not be in storage; cumulative streams are exact.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
 import {
   type CollectorProcess,
+  freePort,
   startCollectorProcess,
 } from '../../packages/collector/test/support/collector-process.ts';
 import { killStrayProcesses } from '../../packages/collector/test/support/node-process.ts';
@@ -32,14 +36,37 @@ it(`${KILLS} SIGKILLs during ingestion: storage holds exactly what the apps got 
   console.log(`chaos seed ${seed} (replay with CHAOS_SEED=${seed})`);
   const random = seededRandom(seed);
   const started = performance.now();
-  const env = { TALLYHOUSE_FLUSH_INTERVAL_MS: '250', TALLYHOUSE_LOG_LEVEL: 'info' };
+  // The gRPC port too stays the same across restarts: a client's channel reconnects to where it was.
+  const grpcPort = await freePort();
+  const env = {
+    TALLYHOUSE_FLUSH_INTERVAL_MS: '250',
+    TALLYHOUSE_LOG_LEVEL: 'info',
+    TALLYHOUSE_GRPC_PORT: String(grpcPort),
+  };
   let collector: CollectorProcess = await startCollectorProcess({ dataDir: dir, env });
   const { port, metricsUrl: url } = collector;
+  const grpcUrl = `http://127.0.0.1:${grpcPort}`;
   const apps = [
     startTallyingApp({ url, tenant: 'acme', service: 'acme-delta', temporality: 'delta' }),
     startTallyingApp({ url, tenant: 'globex', service: 'globex-cumulative', temporality: 'cumulative' }),
     startTallyingApp({ url, tenant: 'initech', service: 'initech-delta', temporality: 'delta' }),
     startTallyingApp({ url, tenant: 'initech', service: 'initech-cumulative', temporality: 'cumulative' }),
+    startTallyingApp({
+      url,
+      grpcUrl,
+      protocol: 'grpc',
+      tenant: 'hooli',
+      service: 'hooli-grpc-delta',
+      temporality: 'delta',
+    }),
+    startTallyingApp({
+      url,
+      grpcUrl,
+      protocol: 'grpc',
+      tenant: 'hooli',
+      service: 'hooli-grpc-cumulative',
+      temporality: 'cumulative',
+    }),
   ];
   const replays: string[] = [];
   const restartMs: number[] = [];
@@ -76,6 +103,14 @@ it(`${KILLS} SIGKILLs during ingestion: storage holds exactly what the apps got 
     restartMsMedian: Math.round([...restartMs].sort((a, b) => a - b)[Math.floor(restartMs.length / 2)] ?? 0),
     replayedRequests: replays.reduce((n, l) => n + (JSON.parse(l) as { requests: number }).requests, 0),
     exportsInDoubt: tallies.reduce((n, t) => n + t.inDoubt.length, 0),
+    byApp: tallies.map((t) => ({
+      service: t.service,
+      protocol: t.protocol,
+      ...t.stats,
+      inDoubt: t.inDoubt.length,
+      failures: t.failures,
+      finalMs: t.finalMs,
+    })),
     acknowledgedTotals: acknowledged,
     stored,
   };
@@ -83,6 +118,7 @@ it(`${KILLS} SIGKILLs during ingestion: storage holds exactly what the apps got 
   expect(Object.keys(acknowledged).sort()).toEqual([
     'acme/chaos.requests',
     'globex/chaos.requests',
+    'hooli/chaos.requests',
     'initech/chaos.requests',
   ]);
   expect(Object.keys(stored).sort()).toEqual(Object.keys(acknowledged).sort());

@@ -9,12 +9,21 @@ export interface AppTally {
   readonly tenant: string;
   readonly service: string;
   readonly temporality: 'delta' | 'cumulative';
+  readonly protocol: 'http' | 'grpc';
   readonly totals: Record<string, number>;
   /** `metric route` → acknowledged value (delta: the sum; cumulative: the last). */
   readonly streams: Record<string, number>;
-  /** Failed delta exports (`metric route` → value): each counted whole or not at all. */
+  /**
+   * Failed delta exports (`metric route` → value): each counted whole or not at all. Not those that certainly
+   * never left the client (`stats.unsent`): storage must not hold them.
+   */
   readonly inDoubt: Record<string, number>[];
-  readonly stats: { exports: number; succeeded: number; failed: number };
+  /** `unsent`: of the failed, those that certainly never left the client (gRPC without a connection). */
+  readonly stats: { exports: number; succeeded: number; failed: number; unsent: number };
+  /** Failed exports by error message (first line, digits masked as N). */
+  readonly failures: Record<string, number>;
+  /** How long the final exports took until one succeeded (60 s at most). */
+  readonly finalMs: number;
 }
 
 export interface RunningApp {
@@ -22,16 +31,25 @@ export interface RunningApp {
   finish(timeoutMs?: number): Promise<AppTally>;
 }
 
+/**
+ * Starts a tallying app. `protocol` `http` (default) exports to `url` (`http://127.0.0.1:<port>/v1/metrics`),
+ * `grpc` to `grpcUrl` (`http://127.0.0.1:<grpcPort>`).
+ */
 export function startTallyingApp(options: {
   url: string;
   tenant: string;
   service: string;
   temporality: 'delta' | 'cumulative';
+  protocol?: 'http' | 'grpc';
+  grpcUrl?: string;
   intervalMs?: number;
 }): RunningApp {
+  const protocol = options.protocol ?? 'http';
+  if (protocol === 'grpc' && options.grpcUrl === undefined) throw new Error('a gRPC app needs grpcUrl');
   const app = startNodeProcess(APP, {
     args: [
-      `--url=${options.url}`,
+      `--url=${protocol === 'grpc' ? options.grpcUrl : options.url}`,
+      `--protocol=${protocol}`,
       `--tenant=${options.tenant}`,
       `--service=${options.service}`,
       `--temporality=${options.temporality}`,
@@ -39,7 +57,7 @@ export function startTallyingApp(options: {
     ],
   });
   return {
-    async finish(timeoutMs = 30_000) {
+    async finish(timeoutMs = 90_000) {
       app.child.kill('SIGTERM');
       return lastJsonLine<AppTally>(app, await app.waitForExit(timeoutMs), `app ${options.service}`);
     },
@@ -58,8 +76,9 @@ export function expectedTotals(tallies: readonly AppTally[]): Record<string, num
 /**
  * Compares each app's streams with storage and returns what storage cannot be explained by. A cumulative app's
  * streams must equal its last acknowledged values. A delta app's streams must hold what it got a 200 for plus
- * the values of some subset of its failed exports, each whole (a request the collector acknowledged whose answer
- * a kill lost, and whose client then gave up retrying) — never part of one, never one twice.
+ * the values of some subset of its failed exports in doubt, each whole (a request the collector acknowledged
+ * whose answer a kill lost, and which its client did not retry or gave up retrying) — never part of one, never
+ * one twice.
  */
 export function unexplainedStorage(
   tallies: readonly AppTally[],

@@ -6,13 +6,16 @@ const deltaApp: AppTally = {
   tenant: 'acme',
   service: 'acme-delta',
   temporality: 'delta',
+  protocol: 'http',
   totals: { 'chaos.requests': 30 },
   streams: { 'chaos.requests /a': 20, 'chaos.requests /b': 10 },
   inDoubt: [
     { 'chaos.requests /a': 3, 'chaos.requests /b': 2 },
     { 'chaos.requests /a': 1, 'chaos.requests /b': 4 },
   ],
-  stats: { exports: 10, succeeded: 8, failed: 2 },
+  stats: { exports: 10, succeeded: 8, failed: 2, unsent: 0 },
+  failures: { 'Service Unavailable': 2 },
+  finalMs: 40,
 };
 
 const stored = (a: number, b: number) => [
