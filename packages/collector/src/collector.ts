@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { type ClickHouseExporterOptions, ClickHouseMetricExporter } from '@tallyhouse/exporter-clickhouse';
+import { settledWithin } from '@tallyhouse/model';
 import {
   BufferFullError,
   type ConsumeReport,
@@ -57,6 +58,7 @@ export class Collector {
   readonly server: Server;
   /** The OTLP/gRPC listener (unless `TALLYHOUSE_GRPC_PORT=off`). */
   readonly grpc: OtlpGrpcServer | undefined;
+  private readonly ingestSequence: IngestSequence;
   /** HTTP/2 connections on the OTLP/HTTP port, answered with where OTLP/gRPC is. */
   private readonly http2Attempts: Http2Attempts;
   /** The port OTLP/gRPC listens on, once started. */
@@ -143,7 +145,8 @@ export class Collector {
       onRead: (outcome) => this.metrics.usageReads.inc({ cache: outcome }),
       onRefused: (reason) => this.metrics.usageReadsRefused.inc({ reason }),
     });
-    const ingest = {
+    // One ingest sequence for every protocol: the same checks, log and answer, whichever way a request came.
+    this.ingestSequence = new IngestSequence({
       settings: this.config.collector,
       metrics: this.metrics,
       ingest: (request: IngestRequest) => this.ingest(request),
@@ -151,12 +154,16 @@ export class Collector {
       logger: this.logger,
       isDraining: () => this.draining,
       limiter: this.limiter,
-    };
+    });
     this.server = createServer(
       { requestTimeout: 60_000, keepAliveTimeout: 5_000 },
       createRequestHandler({
-        ...ingest,
+        settings: this.config.collector,
+        ingest: this.ingestSequence,
         authenticator: this.authenticator,
+        metrics: this.metrics,
+        logger: this.logger,
+        isDraining: () => this.draining,
         isReady: () => this.exporter.isReady(),
         usage: this.usage,
       }),
@@ -173,7 +180,7 @@ export class Collector {
       settings.grpcPort === 'off'
         ? undefined
         : new OtlpGrpcServer({
-            ingest: new IngestSequence(ingest),
+            ingest: this.ingestSequence,
             authenticator: this.authenticator,
             tenantHeader: settings.tenantHeader,
             metrics: this.metrics,
@@ -279,8 +286,9 @@ export class Collector {
     this.logger.info('shutting down: refusing new data, flushing to storage');
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    // New calls are refused from now on; those in flight finish (they are answered UNAVAILABLE while draining).
     const grpcClosed = this.grpc?.shutdown(this.config.collector.shutdownTimeoutMs);
+    // New requests are refused from now on (503 / UNAVAILABLE); those in flight finish first, within the budget.
+    await settledWithin(this.ingestSequence.whenIdle(), this.config.collector.shutdownTimeoutMs);
     const errors: string[] = [];
     try {
       await this.processor.shutdown();

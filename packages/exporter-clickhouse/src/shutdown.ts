@@ -3,6 +3,7 @@
  * unwritten and where it stays — the spool (replayed at next start), the caller's own log (`upstream`), or the
  * dead-letter file.
  */
+import { settledWithin } from '@tallyhouse/model';
 import type { ResolvedExporterConfig } from './config.ts';
 import type { PartWriter } from './part-writer.ts';
 import type { RetryQueue } from './retry-queue.ts';
@@ -45,9 +46,9 @@ export async function drainAndClose(draining: Draining): Promise<ShutdownReport>
   const { config, queue } = draining;
   const deadline = Date.now() + config.shutdownTimeoutMs;
   queue.stopScheduling();
-  await untilDeadline(Promise.allSettled([...draining.inFlight]), deadline);
+  await settledWithinDeadline(Promise.allSettled([...draining.inFlight]), deadline);
   while (queue.size > 0 && Date.now() < deadline) {
-    await untilDeadline(queue.running ?? queue.retryDue(true), deadline);
+    await settledWithinDeadline(queue.running ?? queue.retryDue(true), deadline);
     if (queue.size === 0 || Date.now() >= deadline) break;
     let attempts = 0;
     for (const part of queue.parts()) attempts = Math.max(attempts, part.attempts);
@@ -90,17 +91,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
-/** Resolves when `work` settles or at `deadline`, whichever is first; never rejects. */
-async function untilDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-  });
-  try {
-    await Promise.race([work.then(noop, noop), timeout]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
+function settledWithinDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
+  return settledWithin(work, deadline - Date.now());
 }
-
-function noop(): void {}

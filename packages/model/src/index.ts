@@ -39,6 +39,7 @@ export {
   timeProblem,
 } from './point-rules.ts';
 export * from './series.ts';
+export { settledWithin } from './settled-within.ts';
 export { Slicer } from './slicer.ts';
 export {
   DEFAULT_TENANT_ATTRIBUTE,

@@ -5,6 +5,7 @@
  * the calls on it; clients reconnect on their own), and a peer that stops answering keepalive pings is dropped.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { settledWithin } from '@tallyhouse/model';
 import { exportHandler, METRICS_SERVICE, type OtlpGrpcContext } from './metrics-service.ts';
 
 export const GRPC_LIMITS = {
@@ -55,14 +56,7 @@ export class OtlpGrpcServer {
 
   /** Stops taking calls, lets those in flight finish; after `graceMs` the rest are cancelled. */
   async shutdown(graceMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await settledWithin(new Promise<void>((resolve) => this.server.tryShutdown(() => resolve())), graceMs);
     this.server.forceShutdown();
   }
 }

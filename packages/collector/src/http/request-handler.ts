@@ -1,16 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '@tallyhouse/model';
 import type { TenantAuthenticator } from '../auth.ts';
 import type { CollectorSettings } from '../config.ts';
-import { type IngestDependencies, IngestSequence } from '../ingest/ingest-sequence.ts';
+import type { IngestSequence } from '../ingest/ingest-sequence.ts';
+import type { CollectorMetrics } from '../metrics.ts';
 import { RpcCode } from '../otlp/index.ts';
 import type { UsageApi } from '../usage-api/usage-api.ts';
 import { USAGE_PREFIX } from '../usage-api/usage-query.ts';
 import { type OtlpHttpContext, receiveMetrics } from './otlp-metrics.ts';
 import { sendStatus, sendText } from './responses.ts';
 
-export interface ReceiverDependencies extends IngestDependencies {
+export interface ReceiverDependencies {
   readonly settings: CollectorSettings;
+  /** The ingest sequence every protocol shares. */
+  readonly ingest: IngestSequence;
   readonly authenticator: TenantAuthenticator;
+  readonly metrics: CollectorMetrics;
+  readonly logger: Logger;
+  /** True once shutdown began (`/readyz` answers 503). */
+  readonly isDraining: () => boolean;
   readonly isReady: () => Promise<boolean>;
   /** `GET /v1/usage/…`. */
   readonly usage?: UsageApi;
@@ -19,7 +27,7 @@ export interface ReceiverDependencies extends IngestDependencies {
 /** Builds the request handler for the collector's HTTP surface: routes, and what every answer is counted as. */
 export function createRequestHandler(deps: ReceiverDependencies) {
   const otlp: OtlpHttpContext = {
-    ingest: new IngestSequence(deps),
+    ingest: deps.ingest,
     authenticator: deps.authenticator,
     maxBodyBytes: deps.settings.maxBodyBytes,
     logger: deps.logger,

@@ -53,12 +53,30 @@ export interface IngestCall {
  */
 export class IngestSequence {
   private readonly deps: IngestDependencies;
+  /** Calls between their start and their end, whatever the protocol. */
+  private running = 0;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(deps: IngestDependencies) {
     this.deps = deps;
   }
 
+  /** Resolves once no call is running: a shutdown lets the calls in flight finish before it closes the log. */
+  whenIdle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   async run(call: IngestCall): Promise<void> {
+    this.running++;
+    try {
+      await this.sequence(call);
+    } finally {
+      if (--this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private async sequence(call: IngestCall): Promise<void> {
     const { deps } = this;
     if (deps.isDraining()) throw this.pushBack('collector is shutting down');
     if (deps.memoryPressure() !== 'ok') throw this.pushBack('collector memory above its limit');
@@ -66,6 +84,11 @@ export class IngestSequence {
     const tenant = call.tenant.tenant;
     const { encoding } = call;
     const body = await call.readBody();
+    // A body that finished arriving after the drain began is refused: only requests whole before it are finished.
+    if (deps.isDraining())
+      throw this.pushBack(
+        'the collector began shutting down while the body arrived; it is shut down for new data',
+      );
     const decoded = decode(body, encoding);
     deps.metrics.pointsReceived.inc(decoded.acceptedDataPoints + decoded.rejectedDataPoints);
     if (decoded.rejectedDataPoints > 0)
