@@ -1,17 +1,19 @@
 /**
- * End-to-end ingestion benchmark: an `undici` load generator → the real collector (`src/bin.ts`, its own
- * process, embedded chDB in a temp dir) over OTLP/HTTP protobuf, for a fixed duration.
+ * End-to-end ingestion benchmark: the real collector (`src/bin.ts`, its own process, embedded chDB in a temp dir)
+ * under load for a fixed duration, first over OTLP/HTTP protobuf (`undici`, `http-load.ts`), then over OTLP/gRPC
+ * (grpc-js, `grpc-load.ts`) with the same message bytes, the same number of exports in flight and the same time.
  *
- * Measures sustained data points/s accepted (HTTP 200), request latency p50/p99, the collector's peak RSS,
- * and proves zero loss: after SIGTERM (exit 0) the chDB data is opened here and `sum(Value)` per tenant must
- * equal what was sent and acknowledged with 200. The decode-only ceiling (`benchDecode`) is measured first,
- * before any load, and the end-to-end rate is reported as a share of it.
+ * Measures sustained data points/s accepted, request latency p50/p99/max per protocol and their ratio against the
+ * goal (gRPC ≥ 0.8× HTTP's data points/s, p99 ≤ 1.5× HTTP's), the collector's peak RSS, and proves zero loss:
+ * after SIGTERM (exit 0) the chDB data is opened here and `sum(Value)` per tenant must equal what was sent and
+ * acknowledged over either protocol. The decode-only ceiling (`benchDecode`) is measured first, before any load.
  *
- *   npm run bench -w packages/collector                 # 20 s
- *   npm run bench -w packages/collector -- --quick      # 5 s
+ *   npm run bench -w packages/collector                 # 20 s per protocol
+ *   npm run bench -w packages/collector -- --quick      # 5 s per protocol
  *   node --conditions=@tallyhouse/source bench/run.ts --duration=30 --clients=16 --points=1000   # defaults: 20, 8, 500
  *   npm run bench -w packages/collector -- --rate=200000 --clients=32                 # open loop: latency at a fixed load
  *   npm run bench -w packages/collector -- --flush-max-series=100000                 # TALLYHOUSE_FLUSH_MAX_SERIES
+ *   npm run bench -w packages/collector -- --grpc-channels=1                          # gRPC: all calls on one channel
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,8 +24,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openStorageConnection, resolveExporterConfig } from '@tallyhouse/exporter-clickhouse';
-import { Pool } from 'undici';
 import { benchDecode } from './decode.ts';
+import { grpcSender } from './grpc-load.ts';
+import { httpSender } from './http-load.ts';
+import { type LoadResult, type LoadSummary, runLoad, type Sender, summarize } from './load.ts';
 import { buildPayloads, type Payload } from './payloads.ts';
 
 const { values: args } = parseArgs({
@@ -38,6 +42,8 @@ const { values: args } = parseArgs({
     'flush-max-series': { type: 'string' },
     /** Open loop: offer this many points/s (paced arrivals) instead of as many as the connections carry. */
     rate: { type: 'string' },
+    /** gRPC channels the `clients` concurrent calls are spread over; default: one per client, like HTTP. */
+    'grpc-channels': { type: 'string' },
   },
 });
 
@@ -59,6 +65,7 @@ const flushMaxSeries =
     ? undefined
     : intArg('flush-max-series', args['flush-max-series'], 1, 10_000_000);
 const rate = args.rate === undefined ? undefined : intArg('rate', args.rate, 1, 100_000_000);
+const grpcChannels = intArg('grpc-channels', args['grpc-channels'] ?? String(clients), 1, clients);
 
 const COLLECTOR_BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 
@@ -101,33 +108,41 @@ async function memoryOf(pid: number): Promise<{ rss: number; hwm: number } | und
   }
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+/** CPU seconds (user + system, all threads: Node and chDB) a process used so far (Linux); 0 elsewhere. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th, in clock ticks.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** Samples the RSS of `pid` every 250 ms until `stop`, which resolves with the peak. */
+function rssSampler(pid: number): { stop(): Promise<number> } {
+  let peak = 0;
+  const sample = async () => {
+    const memory = await memoryOf(pid);
+    if (memory !== undefined) peak = Math.max(peak, memory.rss);
+  };
+  const timer = setInterval(() => void sample(), 250);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sample();
+      return peak;
+    },
+  };
 }
 
 const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
-
-/**
- * The body with an unknown field (number 9999, varint `sequence`) appended, which OTLP decoders skip. Real
- * SDK exports always differ (timestamps, values); the collector answers a byte-identical body within its
- * resend window as a retry of the first and does not count it again, so reusing a pre-encoded payload as-is
- * would measure that, not ingestion.
- */
-function distinctBody(body: Uint8Array, sequence: number): Buffer {
-  const UNKNOWN_VARINT_FIELD_TAG = (9999 << 3) | 0;
-  return Buffer.concat([body, varint(UNKNOWN_VARINT_FIELD_TAG), varint(sequence)]);
-}
-
-function varint(value: number): Uint8Array {
-  const bytes: number[] = [];
-  let rest = value;
-  do {
-    bytes.push((rest & 0x7f) | (rest > 0x7f ? 0x80 : 0));
-    rest = Math.floor(rest / 128);
-  } while (rest > 0);
-  return Uint8Array.from(bytes);
-}
+const ms = (value: number) => Number(value.toFixed(2));
+const ratio = (value: number) => Number(value.toFixed(2));
+const cpuPerPoint = (seconds: number, result: LoadResult) =>
+  Number(((seconds * 1e6) / result.acceptedPoints).toFixed(2));
 
 // ---- 1. decode-only ceiling, measured before any load so nothing competes for the CPU ----
 console.log('decode-only ceiling (bench/decode.ts):');
@@ -138,9 +153,11 @@ const decodeCeiling =
 // ---- 2. payloads: pre-encoded OTLP protobuf requests from the real SDK + serializer ----
 const payloads: Payload[] = await buildPayloads({ tenants: tenantCount, pointsPerRequest, variants: 4 });
 
-// ---- 3. the collector, as operators run it ----
+// ---- 3. the collector, as operators run it, with both listeners ----
 const dataDir = await mkdtemp(join(tmpdir(), 'tallyhouse-bench-'));
 const port = await freePort();
+let grpcPort = await freePort();
+while (grpcPort === port) grpcPort = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const collector = spawn(process.execPath, ['--conditions=@tallyhouse/source', COLLECTOR_BIN], {
   env: {
@@ -150,7 +167,7 @@ const collector = spawn(process.execPath, ['--conditions=@tallyhouse/source', CO
     TALLYHOUSE_HOST: '127.0.0.1',
     TALLYHOUSE_PORT: String(port),
     TALLYHOUSE_FLUSH_INTERVAL_MS: String(flushIntervalMs),
-    TALLYHOUSE_GRPC_PORT: 'off',
+    TALLYHOUSE_GRPC_PORT: String(grpcPort),
     TALLYHOUSE_LOG_LEVEL: 'warn',
     ...(flushMaxSeries === undefined ? {} : { TALLYHOUSE_FLUSH_MAX_SERIES: String(flushMaxSeries) }),
   },
@@ -166,86 +183,34 @@ try {
   // Resident memory of the idle collector (Node + embedded ClickHouse engine, schema created).
   const idleRss = (await memoryOf(pid))?.rss ?? 0;
 
-  // ---- 4. load: `clients` connections, one request in flight on each, for `durationSeconds` ----
-  const pool = new Pool(base, { connections: clients, pipelining: 1, keepAliveTimeout: 30_000 });
-  const latencies = new Float64Array(5_000_000);
-  let requests = 0;
-  let ok = 0;
-  let partial = 0;
-  let pushedBack = 0;
-  let failed = 0;
-  let acceptedPoints = 0;
-  const sentPerTenant = new Map<string, number>();
-  let peakRss = 0;
-  const sampler = setInterval(() => {
-    void memoryOf(pid).then((memory) => {
-      if (memory !== undefined) peakRss = Math.max(peakRss, memory.rss);
-    });
-  }, 250);
-
-  // Closed loop by default: each connection sends its next request as soon as the previous one is answered.
-  // With --rate, request k is due at phaseStart + k / requestsPerSecond, and its latency is measured from when
-  // it was due, so time spent queued behind a slow answer counts (no coordinated omission).
-  const requestsPerSecond = rate === undefined ? undefined : rate / pointsPerRequest;
-  let phaseStart = 0;
-  let issued = 0;
-  let sent = 0;
-  const runUntil = async (deadline: number, timed: boolean, worker: number) => {
-    let next = worker;
-    while (performance.now() < deadline) {
-      const payload = payloads[next % payloads.length]!;
-      next += clients;
-      let started = performance.now();
-      if (requestsPerSecond !== undefined) {
-        const due = phaseStart + (issued++ * 1_000) / requestsPerSecond;
-        if (due >= deadline) break;
-        if (due > started) await new Promise((resolve) => setTimeout(resolve, due - started));
-        started = due;
-      }
-      try {
-        const response = await pool.request({
-          path: '/v1/metrics',
-          method: 'POST',
-          headers: { 'content-type': 'application/x-protobuf', 'x-tenant-id': payload.tenant },
-          body: distinctBody(payload.body, sent++),
-        });
-        const body = Buffer.from(await response.body.arrayBuffer());
-        const elapsed = performance.now() - started;
-        if (timed && requests < latencies.length) latencies[requests] = elapsed;
-        if (timed) requests++;
-        if (response.statusCode === 200) {
-          // A non-empty protobuf response carries partial_success: some points were rejected.
-          if (body.length > 0) partial++;
-          sentPerTenant.set(payload.tenant, (sentPerTenant.get(payload.tenant) ?? 0) + payload.valueSum);
-          if (timed) {
-            ok++;
-            acceptedPoints += payload.points;
-          }
-        } else if (response.statusCode === 429 || response.statusCode === 503) {
-          pushedBack++;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        } else {
-          failed++;
-        }
-      } catch {
-        failed++;
-      }
-    }
+  // ---- 4. load: HTTP, then gRPC, `clients` exports in flight for `durationSeconds` each ----
+  const acknowledged = new Map<string, number>();
+  const phase = async (connect: () => Promise<Sender>) => {
+    const sender = await connect();
+    const sampler = rssSampler(pid);
+    let cpuBefore = { collector: 0, generator: process.cpuUsage() };
+    const atTimedStart = async () => {
+      cpuBefore = { collector: await cpuSecondsOf(pid), generator: process.cpuUsage() };
+    };
+    const result = await runLoad(
+      sender,
+      { payloads, clients, durationSeconds, warmUpMs: 1_000, rate, atTimedStart },
+      acknowledged,
+    );
+    const generatorCpu = process.cpuUsage(cpuBefore.generator);
+    const cpu = {
+      collector: (await cpuSecondsOf(pid)) - cpuBefore.collector,
+      generator: (generatorCpu.user + generatorCpu.system) / 1e6,
+    };
+    const peakRss = await sampler.stop();
+    await sender.close();
+    return { result, summary: summarize(result), peakRss, cpu };
   };
-  // Warm-up: a second of load that is stored and checked but not timed.
-  phaseStart = performance.now();
-  const warmUntil = phaseStart + 1_000;
-  await Promise.all(Array.from({ length: clients }, (_, worker) => runUntil(warmUntil, false, worker)));
-  const started = performance.now();
-  phaseStart = started;
-  issued = 0;
-  const deadline = started + durationSeconds * 1_000;
-  await Promise.all(Array.from({ length: clients }, (_, worker) => runUntil(deadline, true, worker)));
-  const elapsedSeconds = (performance.now() - started) / 1_000;
-  clearInterval(sampler);
+  const http = await phase(async () => httpSender(base, clients));
+  // The HTTP phase's last flush settles before gRPC starts, so neither phase inherits the other's backlog.
+  await new Promise((resolve) => setTimeout(resolve, flushIntervalMs));
+  const grpc = await phase(() => grpcSender(`127.0.0.1:${grpcPort}`, grpcChannels));
   const memory = await memoryOf(pid);
-  peakRss = Math.max(peakRss, memory?.rss ?? 0);
-  await pool.close();
 
   // ---- 5. SIGTERM: the collector flushes everything and exits; then storage is ours to read ----
   const stopStarted = performance.now();
@@ -264,42 +229,46 @@ try {
   let sentTotal = 0;
   let storedRows = 0;
   const mismatches: string[] = [];
-  for (const [tenant, sent] of sentPerTenant) {
+  for (const [tenant, sent] of acknowledged) {
     const row = stored.find((r) => r.TenantId === tenant);
     sentTotal += sent;
     storedTotal += row?.Total ?? 0;
     storedRows += Number(row?.Rows ?? 0);
     if (row?.Total !== sent) mismatches.push(`${tenant}: sent ${sent}, stored ${row?.Total ?? 0}`);
   }
-  if (stored.length !== sentPerTenant.size) mismatches.push(`tenants stored: ${stored.length}`);
+  if (stored.length !== acknowledged.size) mismatches.push(`tenants stored: ${stored.length}`);
 
-  const sorted = latencies.slice(0, Math.min(requests, latencies.length)).sort();
-  const pointsPerSecond = acceptedPoints / elapsedSeconds;
+  // ---- 6. report ----
   console.log(
-    `\nend-to-end OTLP/HTTP protobuf → collector → embedded chDB: ${clients} connections, ` +
+    `\nend-to-end OTLP → collector → embedded chDB, HTTP protobuf (${clients} connections) then gRPC ` +
+      `(${clients} calls in flight on ${grpcChannels} channel${grpcChannels === 1 ? '' : 's'}), ` +
       `${rate === undefined ? 'closed loop' : `open loop at ${rate} points/s offered`}, ${pointsPerRequest} points/request ` +
       `(delta sums, 5 attributes), ${tenantCount} tenants, flush every ${flushIntervalMs} ms or ` +
-      `${flushMaxSeries ?? process.env.TALLYHOUSE_FLUSH_MAX_SERIES ?? 'default'} series, ${durationSeconds} s:`,
+      `${flushMaxSeries ?? process.env.TALLYHOUSE_FLUSH_MAX_SERIES ?? 'default'} series, ${durationSeconds} s each:`,
   );
+  console.table(comparison(http.summary, grpc.summary));
+  const both = (pick: (p: typeof http) => string | number) => `${pick(http)} / ${pick(grpc)}`;
+  const counts = (r: LoadResult) => `${r.ok} / ${r.pushedBack} / ${r.failed} / ${r.partial}`;
   console.table({
-    'data points/s accepted (200)': Math.round(pointsPerSecond),
-    'requests/s': Math.round(ok / elapsedSeconds),
-    'requests (200 / 429+503 / failed / partial)': `${ok} / ${pushedBack} / ${failed} / ${partial}`,
-    'latency p50 (ms)': Number(percentile(sorted, 50).toFixed(2)),
-    'latency p99 (ms)': Number(percentile(sorted, 99).toFixed(2)),
-    'latency max (ms)': Number(percentile(sorted, 100).toFixed(2)),
+    'requests HTTP (200 / 429+503 / failed / partial)': counts(http.result),
+    'calls gRPC (OK / UNAVAILABLE+retryable RESOURCE_EXHAUSTED / failed / partial)': counts(grpc.result),
+    // Where a gap between the protocols comes from: the CPU each side spent per accepted point.
+    'CPU µs per point, collector HTTP / gRPC': both((p) => cpuPerPoint(p.cpu.collector, p.result)),
+    'CPU µs per point, load generator HTTP / gRPC': both((p) => cpuPerPoint(p.cpu.generator, p.result)),
     'collector RSS idle (MB)': mb(idleRss),
-    'collector peak RSS (MB, sampled)': mb(peakRss),
+    'collector peak RSS HTTP / gRPC (MB, sampled)': both((p) => mb(p.peakRss)),
     'collector VmHWM at end (MB)': mb(memory?.hwm ?? 0),
     'decode-only ceiling (points/s)': Math.round(decodeCeiling),
-    'end-to-end / decode-only': Number((pointsPerSecond / decodeCeiling).toFixed(3)),
+    'end-to-end / decode-only HTTP / gRPC': both((p) => ratio(p.summary.pointsPerSecond / decodeCeiling)),
     'shutdown drain (ms)': Math.round(drainMs),
     'collector exit code': exitCode ?? 'killed',
-    'value sent with 200 (incl. warm-up)': sentTotal,
+    'value acknowledged, both phases (incl. warm-up)': sentTotal,
     'value stored (sum(Value))': storedTotal,
     'sum rows stored': storedRows,
     'zero loss': mismatches.length === 0 && exitCode === 0 ? 'yes' : `NO: ${mismatches.join('; ')}`,
   });
+  const failed = http.result.failed + grpc.result.failed;
+  const partial = http.result.partial + grpc.result.partial;
   if (mismatches.length > 0 || exitCode !== 0 || failed > 0 || partial > 0) process.exitCode = 1;
 } finally {
   if (collector.exitCode === null && collector.signalCode === null) {
@@ -307,4 +276,31 @@ try {
     await collectorExit;
   }
   await rm(dataDir, { recursive: true, force: true });
+}
+
+/** HTTP vs gRPC, with the issue's goals: gRPC ≥ 0.8× HTTP's data points/s, gRPC p99 ≤ 1.5× HTTP's. */
+function comparison(http: LoadSummary, grpc: LoadSummary) {
+  const row = (
+    pick: (s: LoadSummary) => number,
+    format: (value: number) => number,
+    goal?: { text: string; met: (ratio: number) => boolean },
+  ) => {
+    const r = pick(grpc) / pick(http);
+    return {
+      HTTP: format(pick(http)),
+      gRPC: format(pick(grpc)),
+      'gRPC/HTTP': ratio(r),
+      goal: goal === undefined ? '' : `${goal.text}: ${goal.met(r) ? 'pass' : 'FAIL'}`,
+    };
+  };
+  return {
+    'data points/s accepted': row((s) => s.pointsPerSecond, Math.round, {
+      text: '≥ 0.8',
+      met: (r) => r >= 0.8,
+    }),
+    'requests/s': row((s) => s.requestsPerSecond, Math.round),
+    'latency p50 (ms)': row((s) => s.p50, ms),
+    'latency p99 (ms)': row((s) => s.p99, ms, { text: '≤ 1.5', met: (r) => r <= 1.5 }),
+    'latency max (ms)': row((s) => s.max, ms),
+  };
 }
