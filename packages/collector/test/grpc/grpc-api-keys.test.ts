@@ -5,9 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { Client, credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { EXPORT_METHOD_PATH } from '../../src/grpc/metrics-service.ts';
 import type { Collector } from '../../src/index.ts';
 import { hashApiKey } from '../../src/index.ts';
 import {
@@ -18,6 +17,7 @@ import {
   tempDir,
   totalRowsWritten,
 } from '../support.ts';
+import { exportCall } from './grpc-client.ts';
 
 const dir = tempDir('grpc-api-keys');
 let collector: Collector;
@@ -42,25 +42,12 @@ afterAll(async () => {
   await collector?.stop();
 });
 
-function call(entries: Record<string, string>, value: number): Promise<ServiceError | null> {
-  const metadata = new Metadata();
-  for (const [key, entry] of Object.entries(entries)) metadata.set(key, entry);
-  const bytes = encodeRequest(oneSum('requests', value), 'protobuf');
-  return new Promise((resolve) =>
-    client.makeUnaryRequest(
-      EXPORT_METHOD_PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      bytes,
-      metadata,
-      (error) => resolve(error),
-    ),
-  );
-}
+const call = async (metadata: Record<string, string>, value: number) =>
+  (await exportCall(client, encodeRequest(oneSum('requests', value), 'protobuf'), metadata)).error;
 
 it('takes the tenant from the key, as Bearer or x-api-key, whatever the tenant metadata says', async () => {
-  expect(await call({ authorization: 'Bearer key-globex-0123456789' }, 2)).toBeNull();
-  expect(await call({ 'x-api-key': 'key-globex-0123456789', 'x-tenant-id': 'intruder' }, 3)).toBeNull();
+  expect(await call({ authorization: 'Bearer key-globex-0123456789' }, 2)).toBeUndefined();
+  expect(await call({ 'x-api-key': 'key-globex-0123456789', 'x-tenant-id': 'intruder' }, 3)).toBeUndefined();
   const stored = await storedPoints(collector, 'globex-é');
   expect(stored.reduce((n, p) => n + (p.value as { value: number }).value, 0)).toBe(5);
   expect(await storedPoints(collector, 'intruder')).toEqual([]);

@@ -2,14 +2,15 @@
 import { type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { EXPORT_METHOD_PATH } from '../../src/grpc/metrics-service.ts';
 
-/** One `Export` call with `bytes` as the message and `tenant` (when given) in `x-tenant-id`. */
+/** One `Export` call with `bytes` as the message; `tenant` in `x-tenant-id`, or the metadata entries given. */
 export function exportCall(
   via: Client,
   bytes: Buffer,
-  tenant: string | undefined,
+  tenant: string | Readonly<Record<string, string>> | undefined,
 ): Promise<{ error?: ServiceError; response?: Buffer }> {
   const metadata = new Metadata();
-  if (tenant !== undefined) metadata.set('x-tenant-id', tenant);
+  const entries = typeof tenant === 'string' ? { 'x-tenant-id': tenant } : (tenant ?? {});
+  for (const [key, value] of Object.entries(entries)) metadata.set(key, value);
   return new Promise((resolve) => {
     via.makeUnaryRequest(
       EXPORT_METHOD_PATH,
