@@ -1,7 +1,8 @@
 /**
  * End-to-end ingestion benchmark: the real collector (`src/bin.ts`, its own process, embedded chDB in a temp dir)
  * under load for a fixed duration, first over OTLP/HTTP protobuf (`undici`, `http-load.ts`), then over OTLP/gRPC
- * (grpc-js, `grpc-load.ts`) with the same message bytes, the same number of exports in flight and the same time.
+ * (a lean HTTP/2 client, `grpc-wire-load.ts`, or with `--grpc-client=grpc-js` the stock exporters' grpc-js,
+ * `grpc-load.ts`) with the same message bytes, the same number of exports in flight and the same time.
  *
  * Measures sustained data points/s accepted, request latency p50/p99/max per protocol and their ratio against the
  * goal (gRPC ≥ 0.8× HTTP's data points/s, p99 ≤ 1.5× HTTP's), the collector's peak RSS, and proves zero loss:
@@ -14,6 +15,7 @@
  *   npm run bench -w packages/collector -- --rate=200000 --clients=32                 # open loop: latency at a fixed load
  *   npm run bench -w packages/collector -- --flush-max-series=100000                 # TALLYHOUSE_FLUSH_MAX_SERIES
  *   npm run bench -w packages/collector -- --grpc-channels=1                          # gRPC: all calls on one channel
+ *   npm run bench -w packages/collector -- --grpc-client=grpc-js                      # gRPC load from grpc-js (stock exporters' client)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { openStorageConnection, resolveExporterConfig } from '@tallyhouse/exporter-clickhouse';
 import { benchDecode } from './decode.ts';
 import { grpcSender } from './grpc-load.ts';
+import { grpcWireSender } from './grpc-wire-load.ts';
 import { httpSender } from './http-load.ts';
 import { type LoadResult, type LoadSummary, runLoad, type Sender, summarize } from './load.ts';
 import { buildPayloads, type Payload } from './payloads.ts';
@@ -44,6 +47,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string' },
     /** gRPC channels the `clients` concurrent calls are spread over; default: one per client, like HTTP. */
     'grpc-channels': { type: 'string' },
+    'grpc-client': { type: 'string', default: 'wire' },
   },
 });
 
@@ -65,6 +69,9 @@ const flushMaxSeries =
     ? undefined
     : intArg('flush-max-series', args['flush-max-series'], 1, 10_000_000);
 const rate = args.rate === undefined ? undefined : intArg('rate', args.rate, 1, 100_000_000);
+const grpcClient = args['grpc-client'];
+if (grpcClient !== 'wire' && grpcClient !== 'grpc-js')
+  throw new Error(`--grpc-client=wire|grpc-js, not ${grpcClient}`);
 const grpcChannels = intArg('grpc-channels', args['grpc-channels'] ?? String(clients), 1, clients);
 
 const COLLECTOR_BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
@@ -209,7 +216,11 @@ try {
   const http = await phase(async () => httpSender(base, clients));
   // The HTTP phase's last flush settles before gRPC starts, so neither phase inherits the other's backlog.
   await new Promise((resolve) => setTimeout(resolve, flushIntervalMs));
-  const grpc = await phase(() => grpcSender(`127.0.0.1:${grpcPort}`, grpcChannels));
+  const grpc = await phase(() =>
+    grpcClient === 'wire'
+      ? grpcWireSender('127.0.0.1', grpcPort, grpcChannels)
+      : grpcSender(`127.0.0.1:${grpcPort}`, grpcChannels),
+  );
   const memory = await memoryOf(pid);
 
   // ---- 5. SIGTERM: the collector flushes everything and exits; then storage is ours to read ----
@@ -241,7 +252,7 @@ try {
   // ---- 6. report ----
   console.log(
     `\nend-to-end OTLP → collector → embedded chDB, HTTP protobuf (${clients} connections) then gRPC ` +
-      `(${clients} calls in flight on ${grpcChannels} channel${grpcChannels === 1 ? '' : 's'}), ` +
+      `(${grpcClient === 'wire' ? 'lean HTTP/2 client' : 'grpc-js client'}, ${clients} calls in flight on ${grpcChannels} connection${grpcChannels === 1 ? '' : 's'}), ` +
       `${rate === undefined ? 'closed loop' : `open loop at ${rate} points/s offered`}, ${pointsPerRequest} points/request ` +
       `(delta sums, 5 attributes), ${tenantCount} tenants, flush every ${flushIntervalMs} ms or ` +
       `${flushMaxSeries ?? process.env.TALLYHOUSE_FLUSH_MAX_SERIES ?? 'default'} series, ${durationSeconds} s each:`,

@@ -3,6 +3,7 @@
  * collector and storage: delta and cumulative apps, several tenants — one with a non-ASCII name in the binary
  * `x-tenant-id-bin` metadata — land exactly: sum totals, histogram buckets, gauges.
  */
+import { connect } from 'node:http2';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
@@ -116,5 +117,20 @@ describe('the stock OTLP/gRPC exporter', () => {
     }
     expect(await storedPoints(collector, 'globex-Ã©')).toEqual([]);
     await Promise.all(Object.values(apps).map(({ provider }) => provider.shutdown()));
+  });
+});
+
+describe('the OTLP/gRPC receiver', () => {
+  it('advertises a 4 MiB HTTP/2 window on streams and on the connection (not the 64 KiB default)', async () => {
+    const session = connect(`http://127.0.0.1:${grpcPort}`);
+    const settings = await new Promise<{ initialWindowSize?: number }>((resolve) =>
+      session.once('remoteSettings', resolve),
+    );
+    // The connection window arrives as a WINDOW_UPDATE right after the settings.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { remoteWindowSize } = session.state;
+    session.close();
+    expect(settings.initialWindowSize).toBe(4 * 1024 * 1024);
+    expect(remoteWindowSize).toBeGreaterThanOrEqual(4 * 1024 * 1024);
   });
 });
