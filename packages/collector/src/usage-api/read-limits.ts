@@ -1,5 +1,6 @@
 /** The bounds of usage reads, the variables that set them, and the errors of a read refused by one. */
 import type { UsageReaderOptions } from '@tallyhouse/exporter-clickhouse';
+import type { CollectorSettings } from '../config.ts';
 
 /** Bounds of usage reads (TALLYHOUSE_USAGE_*; defaults and reasons in the collector README). */
 export interface UsageReadLimits {
@@ -30,14 +31,17 @@ export const USAGE_LIMIT_VARIABLES = {
 export type UsageRefusal = 'too_large' | 'timeout' | 'busy';
 
 /** The collector's usage read limits from its settings. */
-export function usageReadLimits(settings: {
-  readonly usageMaxPoints: number;
-  readonly usageMaxRows: number;
-  readonly usageMaxBytes: number;
-  readonly usageQueryTimeoutMs: number;
-  readonly usageQueryMemoryMib: number;
-  readonly usageMaxConcurrent: number;
-}): UsageReadLimits {
+export function usageReadLimits(
+  settings: Pick<
+    CollectorSettings,
+    | 'usageMaxPoints'
+    | 'usageMaxRows'
+    | 'usageMaxBytes'
+    | 'usageQueryTimeoutMs'
+    | 'usageQueryMemoryMib'
+    | 'usageMaxConcurrent'
+  >,
+): UsageReadLimits {
   return {
     maxPoints: settings.usageMaxPoints,
     maxRows: settings.usageMaxRows,
