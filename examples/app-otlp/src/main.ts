@@ -50,8 +50,9 @@ async function run(script: string, env: Record<string, string>, timeoutMs: numbe
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
+  child.stdout.setEncoding('utf8'); // a character split across chunks stays whole
+  child.stdout.on('data', (chunk: string) => {
+    stdout += chunk;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const [code] = (await once(child, 'exit')) as [number | null];

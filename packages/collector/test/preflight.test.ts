@@ -48,11 +48,14 @@ async function runBin(
     ...options,
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
+  // Decoded as streams: a character split across chunks stays whole.
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    output += chunk;
   });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
+  child.stderr.on('data', (chunk: string) => {
+    output += chunk;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   const [code] = (await once(child, 'exit')) as [number | null];

@@ -64,13 +64,17 @@ export function startNodeProcess(script: string, options: NodeProcessOptions = {
   let stdout = '';
   let stderr = '';
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    output += chunk.toString();
+  // Decoded as a stream: a character whose UTF-8 bytes straddle two chunks (a tenant such as `ü日本😀` in a large
+  // storage dump) would become U+FFFD if each chunk were decoded alone.
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    stdout += chunk;
+    output += chunk;
   });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    output += chunk.toString();
+  child.stderr?.on('data', (chunk: string) => {
+    stderr += chunk;
+    output += chunk;
   });
   const exited = new Promise<Exit>((resolve) =>
     child.once('exit', (code, signal) => {
