@@ -42,6 +42,8 @@ export class OtlpGrpcServer {
       'grpc.keepalive_time_ms': GRPC_LIMITS.KEEPALIVE_TIME_MS,
       'grpc.keepalive_timeout_ms': GRPC_LIMITS.KEEPALIVE_TIMEOUT_MS,
       'grpc.max_concurrent_streams': GRPC_LIMITS.MAX_CONCURRENT_STREAMS,
+      // No channelz introspection service is served, so its per-call bookkeeping is work for nothing.
+      'grpc.enable_channelz': 0,
     });
     this.server.addService(METRICS_SERVICE, { Export: exportHandler(options) });
     widenFlowControlWindow(this.server, options.logger);
