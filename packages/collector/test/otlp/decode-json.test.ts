@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeExportMetricsServiceRequestJson as decode,
   MAX_ANY_VALUE_DEPTH,
-  OtlpDecodeError,
 } from '../../src/otlp/index.ts';
+import { decodeErrorOf } from './decode-error.ts';
 
 type Json = unknown;
 
@@ -20,15 +20,7 @@ const sum = (dataPoints: Json[], extra: Record<string, Json> = {}): Json => ({
   sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints, ...extra },
 });
 
-function decodeError(text: string): OtlpDecodeError {
-  try {
-    decode(text);
-  } catch (error) {
-    if (error instanceof OtlpDecodeError) return error;
-    throw error;
-  }
-  throw new Error('expected an OtlpDecodeError');
-}
+const decodeError = (text: string) => decodeErrorOf(decode, text);
 
 function firstMetric(text: string) {
   const metric = decode(text).batch.resourceMetrics[0]?.scopeMetrics[0]?.metrics[0];

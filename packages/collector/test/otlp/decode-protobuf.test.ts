@@ -10,6 +10,7 @@ import {
   OtlpDecodeError,
 } from '../../src/otlp/index.ts';
 import { batch as batchArbitrary } from './arbitraries.ts';
+import { decodeErrorOf } from './decode-error.ts';
 import { concat, encodeAnyValueProtobuf, encodeRequestProtobuf, pb, varintBytes } from './otlp-encoder.ts';
 
 const T0 = 1_700_000_000_123_456_789n;
@@ -44,15 +45,7 @@ function attribute(key: string, value: AttributeValue): Uint8Array {
   return pb.message(7, pb.string(1, key), pb.message(2, encodeAnyValueProtobuf(value)));
 }
 
-function decodeError(bytes: Uint8Array): OtlpDecodeError {
-  try {
-    decode(bytes);
-  } catch (error) {
-    if (error instanceof OtlpDecodeError) return error;
-    throw error;
-  }
-  throw new Error('expected an OtlpDecodeError');
-}
+const decodeError = (bytes: Uint8Array) => decodeErrorOf(decode, bytes);
 
 function onlyMetric(b: InputBatch) {
   const metric = b.resourceMetrics[0]?.scopeMetrics[0]?.metrics[0];

@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodeExportMetricsServiceRequestJson as decode,
-  OtlpDecodeError,
   type OtlpDecodeResult,
 } from '../../src/otlp/index.ts';
 import {
@@ -12,6 +11,7 @@ import {
   parseUint64,
   withExactIntegers,
 } from '../../src/otlp/json/json-values.ts';
+import { decodeErrorOf } from './decode-error.ts';
 
 type Json = unknown;
 
@@ -47,15 +47,7 @@ const exponential = (dataPoints: Json[]): Json => ({
 });
 const intAttribute = (key: string, intValue: string): Json => ({ key, value: { intValue } });
 
-function decodeError(text: string): OtlpDecodeError {
-  try {
-    decode(text);
-  } catch (error) {
-    if (error instanceof OtlpDecodeError) return error;
-    throw error;
-  }
-  throw new Error('expected an OtlpDecodeError');
-}
+const decodeError = (text: string) => decodeErrorOf(decode, text);
 
 function points(result: OtlpDecodeResult, metric = 0) {
   const found = result.batch.resourceMetrics[0]?.scopeMetrics[0]?.metrics[metric];
