@@ -61,8 +61,7 @@ export class Collector {
   private readonly ingestSequence: IngestSequence;
   /** HTTP/2 connections on the OTLP/HTTP port, answered with where OTLP/gRPC is. */
   private readonly http2Attempts: Http2Attempts;
-  /** The port OTLP/gRPC listens on, once started. */
-  grpcPort: number | undefined;
+  private boundGrpcPort: number | undefined;
   /** The write-ahead log (unless `TALLYHOUSE_WAL=false`). */
   readonly durable: DurableIngest | undefined;
   /** Per-tenant rate limits and quotas at the edge. */
@@ -189,6 +188,11 @@ export class Collector {
           });
   }
 
+  /** The port OTLP/gRPC listens on once started; `undefined` before, or when gRPC is off. */
+  get grpcPort(): number | undefined {
+    return this.boundGrpcPort;
+  }
+
   /** Opens storage (schema included), replays the write-ahead log, starts listening. Resolves with the address. */
   async start(): Promise<AddressInfo> {
     const { host, port, grpcPort } = this.config.collector;
@@ -215,7 +219,7 @@ export class Collector {
     const address = this.server.address() as AddressInfo;
     if (this.grpc !== undefined && grpcPort !== 'off') {
       try {
-        this.grpcPort = await this.grpc.listen(host, grpcPort);
+        this.boundGrpcPort = await this.grpc.listen(host, grpcPort);
       } catch (error) {
         throw listenError(error, host, grpcPort, 'TALLYHOUSE_GRPC_PORT');
       }
