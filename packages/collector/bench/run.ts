@@ -1,16 +1,20 @@
 /**
  * End-to-end ingestion benchmark: the real collector (`src/bin.ts`, its own process, embedded chDB in a temp dir)
- * under load for a fixed duration, first over OTLP/HTTP protobuf (`undici`, `http-load.ts`), then over OTLP/gRPC
- * (a lean HTTP/2 client, `grpc-wire-load.ts`, or with `--grpc-client=grpc-js` the stock exporters' grpc-js,
- * `grpc-load.ts`) with the same message bytes, the same number of exports in flight and the same time.
+ * under load over OTLP/HTTP protobuf (`undici`, `http-load.ts`) and over OTLP/gRPC (a lean HTTP/2 client,
+ * `grpc-wire-load.ts`, or with `--grpc-client=grpc-js` the stock exporters' grpc-js, `grpc-load.ts`) with the same
+ * message bytes, the same number of exports in flight and the same time. The protocols take turns over `--rounds`
+ * rounds in the order HTTP, gRPC | gRPC, HTTP | HTTP, gRPC …, so neither always runs on a store the other has
+ * already filled (background merges, a larger series table): a fixed order biases a comparison towards the
+ * protocol that runs first.
  *
  * Measures sustained data points/s accepted, request latency p50/p99/max per protocol and their ratio against the
  * goal (gRPC ≥ 0.8× HTTP's data points/s, p99 ≤ 1.5× HTTP's), the collector's peak RSS, and proves zero loss:
  * after SIGTERM (exit 0) the chDB data is opened here and `sum(Value)` per tenant must equal what was sent and
  * acknowledged over either protocol. The decode-only ceiling (`benchDecode`) is measured first, before any load.
  *
- *   npm run bench -w packages/collector                 # 20 s per protocol
- *   npm run bench -w packages/collector -- --quick      # 5 s per protocol
+ *   npm run bench -w packages/collector                 # 4 rounds of 10 s per protocol
+ *   npm run bench -w packages/collector -- --quick      # 2 rounds of 4 s per protocol
+ *   npm run bench -w packages/collector -- --rounds=6 --duration=10
  *   node --conditions=@tallyhouse/source bench/run.ts --duration=30 --clients=16 --points=1000   # defaults: 20, 8, 500
  *   npm run bench -w packages/collector -- --rate=200000 --clients=32                 # open loop: latency at a fixed load
  *   npm run bench -w packages/collector -- --flush-max-series=100000                 # TALLYHOUSE_FLUSH_MAX_SERIES
@@ -36,7 +40,9 @@ import { buildPayloads, type Payload } from './payloads.ts';
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
+    /** Seconds per protocol per round. */
     duration: { type: 'string' },
+    rounds: { type: 'string' },
     clients: { type: 'string', default: '8' },
     points: { type: 'string', default: '500' },
     tenants: { type: 'string', default: '10' },
@@ -59,7 +65,8 @@ function intArg(name: string, raw: string, min: number, max: number): number {
   return value;
 }
 
-const durationSeconds = intArg('duration', args.duration ?? (args.quick ? '5' : '20'), 1, 600);
+const durationSeconds = intArg('duration', args.duration ?? (args.quick ? '4' : '10'), 1, 600);
+const rounds = intArg('rounds', args.rounds ?? (args.quick ? '2' : '4'), 1, 100);
 const clients = intArg('clients', args.clients, 1, 256);
 const pointsPerRequest = intArg('points', args.points, 1, 100_000);
 const tenantCount = intArg('tenants', args.tenants, 1, 1_000);
@@ -190,9 +197,9 @@ try {
   // Resident memory of the idle collector (Node + embedded ClickHouse engine, schema created).
   const idleRss = (await memoryOf(pid))?.rss ?? 0;
 
-  // ---- 4. load: HTTP, then gRPC, `clients` exports in flight for `durationSeconds` each ----
+  // ---- 4. load: the protocols take turns, `clients` exports in flight for `durationSeconds` per turn ----
   const acknowledged = new Map<string, number>();
-  const phase = async (connect: () => Promise<Sender>) => {
+  const phase = async (connect: () => Promise<Sender>): Promise<Phase> => {
     const sender = await connect();
     const sampler = rssSampler(pid);
     let cpuBefore = { collector: 0, generator: process.cpuUsage() };
@@ -211,16 +218,30 @@ try {
     };
     const peakRss = await sampler.stop();
     await sender.close();
-    return { result, summary: summarize(result), peakRss, cpu };
+    // The last flush settles before the next turn, so no turn inherits the previous one's backlog.
+    await new Promise((resolve) => setTimeout(resolve, flushIntervalMs));
+    return { result, peakRss, cpu };
   };
-  const http = await phase(async () => httpSender(base, clients));
-  // The HTTP phase's last flush settles before gRPC starts, so neither phase inherits the other's backlog.
-  await new Promise((resolve) => setTimeout(resolve, flushIntervalMs));
-  const grpc = await phase(() =>
-    grpcClient === 'wire'
-      ? grpcWireSender('127.0.0.1', grpcPort, grpcChannels)
-      : grpcSender(`127.0.0.1:${grpcPort}`, grpcChannels),
-  );
+  const httpTurn = () => phase(async () => httpSender(base, clients));
+  const grpcTurn = () =>
+    phase(() =>
+      grpcClient === 'wire'
+        ? grpcWireSender('127.0.0.1', grpcPort, grpcChannels)
+        : grpcSender(`127.0.0.1:${grpcPort}`, grpcChannels),
+    );
+  const httpPhases: Phase[] = [];
+  const grpcPhases: Phase[] = [];
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      httpPhases.push(await httpTurn());
+      grpcPhases.push(await grpcTurn());
+    } else {
+      grpcPhases.push(await grpcTurn());
+      httpPhases.push(await httpTurn());
+    }
+  }
+  const http = combinePhases(httpPhases);
+  const grpc = combinePhases(grpcPhases);
   const memory = await memoryOf(pid);
 
   // ---- 5. SIGTERM: the collector flushes everything and exits; then storage is ours to read ----
@@ -251,13 +272,26 @@ try {
 
   // ---- 6. report ----
   console.log(
-    `\nend-to-end OTLP → collector → embedded chDB, HTTP protobuf (${clients} connections) then gRPC ` +
+    `\nend-to-end OTLP → collector → embedded chDB, ${rounds} rounds of HTTP protobuf (${clients} connections) and gRPC ` +
       `(${grpcClient === 'wire' ? 'lean HTTP/2 client' : 'grpc-js client'}, ${clients} calls in flight on ${grpcChannels} connection${grpcChannels === 1 ? '' : 's'}), ` +
       `${rate === undefined ? 'closed loop' : `open loop at ${rate} points/s offered`}, ${pointsPerRequest} points/request ` +
       `(delta sums, 5 attributes), ${tenantCount} tenants, flush every ${flushIntervalMs} ms or ` +
-      `${flushMaxSeries ?? process.env.TALLYHOUSE_FLUSH_MAX_SERIES ?? 'default'} series, ${durationSeconds} s each:`,
+      `${flushMaxSeries ?? process.env.TALLYHOUSE_FLUSH_MAX_SERIES ?? 'default'} series, ${durationSeconds} s per protocol per round:`,
   );
   console.table(comparison(http.summary, grpc.summary));
+  console.log('per round (data points/s accepted; odd rounds run gRPC first):');
+  console.table(
+    httpPhases.map((httpPhase, round) => {
+      const httpRate = summarize(httpPhase.result).pointsPerSecond;
+      const grpcRate = summarize(grpcPhases[round]!.result).pointsPerSecond;
+      return {
+        order: round % 2 === 0 ? 'HTTP, gRPC' : 'gRPC, HTTP',
+        HTTP: Math.round(httpRate),
+        gRPC: Math.round(grpcRate),
+        'gRPC/HTTP': ratio(grpcRate / httpRate),
+      };
+    }),
+  );
   const both = (pick: (p: typeof http) => string | number) => `${pick(http)} / ${pick(grpc)}`;
   const counts = (r: LoadResult) => `${r.ok} / ${r.pushedBack} / ${r.failed} / ${r.partial}`;
   console.table({
@@ -273,7 +307,7 @@ try {
     'end-to-end / decode-only HTTP / gRPC': both((p) => ratio(p.summary.pointsPerSecond / decodeCeiling)),
     'shutdown drain (ms)': Math.round(drainMs),
     'collector exit code': exitCode ?? 'killed',
-    'value acknowledged, both phases (incl. warm-up)': sentTotal,
+    'value acknowledged, every turn (incl. warm-ups)': sentTotal,
     'value stored (sum(Value))': storedTotal,
     'sum rows stored': storedRows,
     'zero loss': mismatches.length === 0 && exitCode === 0 ? 'yes' : `NO: ${mismatches.join('; ')}`,
@@ -287,6 +321,39 @@ try {
     await collectorExit;
   }
   await rm(dataDir, { recursive: true, force: true });
+}
+
+interface Phase {
+  readonly result: LoadResult;
+  readonly peakRss: number;
+  readonly cpu: { readonly collector: number; readonly generator: number };
+}
+
+/** One protocol's turns as if they were one run: counts, time and CPU added, latencies pooled. */
+function combinePhases(phases: readonly Phase[]): Phase & { summary: LoadSummary } {
+  const results = phases.map((p) => p.result);
+  const add = (pick: (r: LoadResult) => number) => results.reduce((total, r) => total + pick(r), 0);
+  const latencies = new Float64Array(add((r) => r.latencies.length));
+  let offset = 0;
+  for (const r of results) {
+    latencies.set(r.latencies, offset);
+    offset += r.latencies.length;
+  }
+  const result: LoadResult = {
+    requests: add((r) => r.requests),
+    ok: add((r) => r.ok),
+    partial: add((r) => r.partial),
+    pushedBack: add((r) => r.pushedBack),
+    failed: add((r) => r.failed),
+    acceptedPoints: add((r) => r.acceptedPoints),
+    elapsedSeconds: add((r) => r.elapsedSeconds),
+    latencies: latencies.sort(),
+  };
+  const cpu = {
+    collector: phases.reduce((total, p) => total + p.cpu.collector, 0),
+    generator: phases.reduce((total, p) => total + p.cpu.generator, 0),
+  };
+  return { result, summary: summarize(result), peakRss: Math.max(...phases.map((p) => p.peakRss)), cpu };
 }
 
 /** HTTP vs gRPC, with the issue's goals: gRPC ≥ 0.8× HTTP's data points/s, gRPC p99 ≤ 1.5× HTTP's. */
