@@ -17,8 +17,19 @@ import {
 import { metricKey, OVERFLOW_ATTRIBUTES } from './series-identity.ts';
 import { SeriesTable } from './series-table.ts';
 
-/** Shared by every series of one metric of one tenant. */
+/**
+ * The attribution window: points whose times fall in different windows never merge, so a stored row's time
+ * (its latest point's) lies in the same window as every point it sums. A quarter hour divides every billing
+ * period — hours, days and months in UTC or in any time zone, whose offsets are all whole quarter hours — so
+ * no row's usage leaks into the next period. Windows are `(end - window, end]` with `end` a multiple of the
+ * window, like the rollups' and the usage reader's buckets: a point stamped exactly on the hour closes the hour
+ * before (a delta over `(start, time]` happened before its time).
+ */
+export const ATTRIBUTION_WINDOW_NS = 15n * 60n * 1_000_000_000n;
+
+/** Shared by every series of one metric of one tenant within one attribution window. */
 export interface SeriesGroup {
+  readonly window: Window;
   readonly tenant: string;
   readonly metric: MetricInfo;
   readonly resource: Attributes;
@@ -37,6 +48,14 @@ interface MetricSlot {
   readonly metric: MetricInfo;
   readonly resource: Attributes;
   readonly byTenant: Map<string, SeriesGroup>;
+}
+
+/** What is buffered of one attribution window, and how many series each tenant holds in it. */
+interface Window {
+  /** The window's last nanosecond: it holds points with `end - windowNs < timeUnixNano <= end`. */
+  readonly end: bigint;
+  readonly slots: Map<string, MetricSlot>;
+  readonly seriesPerTenant: Map<string, number>;
 }
 
 /** Where the points of one input metric go; built once per metric of an input, not per point. */
@@ -59,19 +78,26 @@ export interface SeriesBufferOptions {
   /** The point attribute carrying the tenant: not part of a series' attributes. */
   readonly tenantAttribute: string;
   readonly maxExponentialBuckets: number;
+  /** `ATTRIBUTION_WINDOW_NS`; a benchmark's baseline passes a window longer than any time to merge across all. */
+  readonly attributionWindowNs: bigint;
 }
 
 /**
- * The buffered series: one held point per series (tenant + kept resource + metric + attribute set), found
- * through nested maps (metric → tenant → `SeriesTable`) and merged in place on arrival. `take()` removes
- * everything for hand-off; `restore()` merges back a point the next stage did not take, as an earlier arrival.
+ * The buffered series: one held point per series (tenant + kept resource + metric + attribute set) and
+ * attribution window, found through nested maps (window → metric → tenant → `SeriesTable`) and merged in place
+ * on arrival. A point goes to the window of its own time, so a held point never spans two windows. `take()`
+ * removes everything for hand-off; `restore()` merges back a point the next stage did not take, as an earlier
+ * arrival.
  */
 export class SeriesBuffer {
-  private readonly slots = new Map<string, MetricSlot>();
-  private readonly seriesPerTenant = new Map<string, number>();
+  /** Nearly always one window; two around a boundary, more only while the next stage keeps failing. */
+  private readonly windows = new Map<bigint, Window>();
+  // Points of one input nearly always share a window: the last one found, checked with two comparisons.
+  private lastWindow: Window | undefined;
   private buffered = 0;
   private readonly tenantAttribute: string;
   private readonly maxExponentialBuckets: number;
+  private readonly windowNs: bigint;
   private readonly cap: SeriesCap;
   /** Points kept as rows of their own because merging them into their series would overflow. */
   keptApartPoints = 0;
@@ -79,6 +105,7 @@ export class SeriesBuffer {
   constructor(options: SeriesBufferOptions, cap: SeriesCap) {
     this.tenantAttribute = options.tenantAttribute;
     this.maxExponentialBuckets = options.maxExponentialBuckets;
+    this.windowNs = options.attributionWindowNs;
     this.cap = cap;
   }
 
@@ -87,10 +114,26 @@ export class SeriesBuffer {
     return this.buffered;
   }
 
-  /** Whether the series of an input point (attributes with the tenant attribute) is held; creates nothing. */
-  holds(place: MetricPlace, tenant: string, attributes: Attributes, value: PointValue): boolean {
-    const series = this.slots.get(place.slotKey)?.byTenant.get(tenant)?.series;
+  /**
+   * Whether the series of an input point (attributes with the tenant attribute) is held in the window of
+   * `timeUnixNano`; creates nothing.
+   */
+  holds(
+    place: MetricPlace,
+    tenant: string,
+    attributes: Attributes,
+    value: PointValue,
+    timeUnixNano: bigint,
+  ): boolean {
+    const window = this.windows.get(this.windowEndOf(timeUnixNano));
+    const series = window?.slots.get(place.slotKey)?.byTenant.get(tenant)?.series;
     return series?.get(attributes, this.tenantAttribute, extraOf(place.metric, value)) !== undefined;
+  }
+
+  /** The last nanosecond of the window `timeUnixNano` falls in: also the window's key. */
+  windowEndOf(timeUnixNano: bigint): bigint {
+    const past = timeUnixNano % this.windowNs;
+    return past === 0n ? timeUnixNano : timeUnixNano - past + this.windowNs;
   }
 
   /**
@@ -98,7 +141,7 @@ export class SeriesBuffer {
    * cannot merge, a new series, or — past the tenant's series cap — folded into the tenant's overflow series.
    */
   add(place: MetricPlace, tenant: string, attributes: Attributes, point: TimedPoint) {
-    const group = this.groupAt(place, tenant);
+    const group = this.groupAt(place, tenant, this.windowOf(point.timeUnixNano));
     const metric = place.metric;
     const extra = extraOf(metric, point.value);
     const held = group.series.get(attributes, this.tenantAttribute, extra);
@@ -107,17 +150,36 @@ export class SeriesBuffer {
         this.keepApart(group, held, point);
       return;
     }
-    if (!this.cap.admitsNewSeries(this.seriesPerTenant.get(tenant) ?? 0)) {
+    if (!this.cap.admitsNewSeries(group.window.seriesPerTenant.get(tenant) ?? 0)) {
       this.foldIntoOverflow(group, point, extra);
       return;
     }
     this.addSeries(group, attributes, this.tenantAttribute, extra, point);
   }
 
-  private groupAt(place: MetricPlace, tenant: string): SeriesGroup {
+  /** The window of `timeUnixNano`, made on first use. */
+  private windowOf(timeUnixNano: bigint): Window {
+    const last = this.lastWindow;
+    if (last !== undefined && timeUnixNano <= last.end && last.end - timeUnixNano < this.windowNs)
+      return last;
+    const end = this.windowEndOf(timeUnixNano);
+    let window = this.windows.get(end);
+    if (window === undefined) {
+      window = { end, slots: new Map(), seriesPerTenant: new Map() };
+      this.windows.set(end, window);
+    }
+    this.lastWindow = window;
+    return window;
+  }
+
+  private groupAt(place: MetricPlace, tenant: string, window: Window): SeriesGroup {
     const last = place.lastGroup;
-    if (last !== undefined && last.tenant === tenant) return last;
-    const group = this.groupFor(this.slotFor(place.slotKey, place.metric, place.resource), tenant);
+    if (last !== undefined && last.tenant === tenant && last.window === window) return last;
+    const group = this.groupFor(
+      window,
+      this.slotFor(window, place.slotKey, place.metric, place.resource),
+      tenant,
+    );
     group.scope = place.scope;
     if (place.description !== '') group.description = place.description;
     place.lastGroup = group;
@@ -163,13 +225,15 @@ export class SeriesBuffer {
       value: ownedValue(group.metric.kind, point.value),
     });
     this.buffered++;
-    this.seriesPerTenant.set(group.tenant, (this.seriesPerTenant.get(group.tenant) ?? 0) + 1);
+    const perTenant = group.window.seriesPerTenant;
+    perTenant.set(group.tenant, (perTenant.get(group.tenant) ?? 0) + 1);
   }
 
-  private groupFor(slot: MetricSlot, tenant: string): SeriesGroup {
+  private groupFor(window: Window, slot: MetricSlot, tenant: string): SeriesGroup {
     let group = slot.byTenant.get(tenant);
     if (group === undefined) {
       group = {
+        window,
         tenant,
         metric: slot.metric,
         resource: slot.resource,
@@ -183,11 +247,11 @@ export class SeriesBuffer {
     return group;
   }
 
-  private slotFor(slotKey: string, metric: MetricInfo, resource: Attributes): MetricSlot {
-    let slot = this.slots.get(slotKey);
+  private slotFor(window: Window, slotKey: string, metric: MetricInfo, resource: Attributes): MetricSlot {
+    let slot = window.slots.get(slotKey);
     if (slot === undefined) {
       slot = { metric, resource, byTenant: new Map() };
-      this.slots.set(slotKey, slot);
+      window.slots.set(slotKey, slot);
     }
     return slot;
   }
@@ -195,30 +259,34 @@ export class SeriesBuffer {
   /** Removes every held point and returns them as points for hand-off (canonical attribute objects built here). */
   take(): SeriesPoint[] {
     const points: SeriesPoint[] = [];
-    for (const slot of this.slots.values()) {
-      for (const group of slot.byTenant.values()) {
-        const metric =
-          group.description === group.metric.description
-            ? group.metric
-            : { ...group.metric, description: group.description };
-        const apart = group.apart;
-        group.series.forEach((attributes, held) => {
-          points.push(rowOf(group, metric, attributes, held));
-          const rows = apart?.get(held);
-          if (rows !== undefined) for (const row of rows) points.push(rowOf(group, metric, attributes, row));
-        });
+    for (const window of this.windows.values()) {
+      for (const slot of window.slots.values()) {
+        for (const group of slot.byTenant.values()) {
+          const metric =
+            group.description === group.metric.description
+              ? group.metric
+              : { ...group.metric, description: group.description };
+          const apart = group.apart;
+          group.series.forEach((attributes, held) => {
+            points.push(rowOf(group, metric, attributes, held));
+            const rows = apart?.get(held);
+            if (rows !== undefined)
+              for (const row of rows) points.push(rowOf(group, metric, attributes, row));
+          });
+        }
       }
     }
-    this.slots.clear();
-    this.seriesPerTenant.clear();
+    this.windows.clear();
+    this.lastWindow = undefined;
     this.buffered = 0;
     return points;
   }
 
   /** Merges back a point the next stage did not take, as an earlier arrival than anything held since. */
   restore(point: SeriesPoint) {
-    const slot = this.slotFor(metricKey(point.resource, point.metric), point.metric, point.resource);
-    const group = this.groupFor(slot, point.tenant);
+    const window = this.windowOf(point.timeUnixNano);
+    const slot = this.slotFor(window, metricKey(point.resource, point.metric), point.metric, point.resource);
+    const group = this.groupFor(window, slot, point.tenant);
     if (group.scope.name === '' && group.scope.version === '') group.scope = point.scope;
     const extra = extraOf(point.metric, point.value);
     const held = group.series.get(point.attributes, undefined, extra);

@@ -5,10 +5,10 @@ import { Admission, type PreparedPoint } from '../src/admission.ts';
 import { BufferFullError } from '../src/errors.ts';
 import { Flight } from '../src/flight.ts';
 import type { MetricContext } from '../src/input-walk.ts';
-import { SeriesBuffer } from '../src/series-buffer.ts';
+import { ATTRIBUTION_WINDOW_NS, SeriesBuffer } from '../src/series-buffer.ts';
 import { metricKey, OVERFLOW_ATTRIBUTES } from '../src/series-identity.ts';
 import { StreamStore } from '../src/stream-store.ts';
-import { CHECKOUT, REQUESTS, SCOPE, seriesPoint } from './helpers/builders.ts';
+import { CHECKOUT, REQUESTS, SCOPE, seriesPoint, TEMPERATURE } from './helpers/builders.ts';
 
 function context(): MetricContext {
   return {
@@ -97,7 +97,11 @@ describe('StreamStore', () => {
 });
 
 describe('SeriesBuffer', () => {
-  const options = { tenantAttribute: 'tenant.id', maxExponentialBuckets: 160 };
+  const options = {
+    tenantAttribute: 'tenant.id',
+    maxExponentialBuckets: 160,
+    attributionWindowNs: ATTRIBUTION_WINDOW_NS,
+  };
   const attributes = (route: string): Attributes => ({ 'tenant.id': 'a', route });
 
   it('merges points of one series in place and hands each series off once', () => {
@@ -106,7 +110,9 @@ describe('SeriesBuffer', () => {
     buffer.add(place, 'a', attributes('/x'), sum(1));
     buffer.add(place, 'a', attributes('/x'), sum(2, 10n, 20n));
     buffer.add(place, 'a', attributes('/y'), sum(4));
-    expect(buffer.holds(place, 'a', attributes('/x'), { value: 0 })).toBe(true);
+    expect(buffer.holds(place, 'a', attributes('/x'), { value: 0 }, 20n)).toBe(true);
+    expect(buffer.holds(place, 'a', attributes('/x'), { value: 0 }, ATTRIBUTION_WINDOW_NS)).toBe(true);
+    expect(buffer.holds(place, 'a', attributes('/x'), { value: 0 }, ATTRIBUTION_WINDOW_NS + 1n)).toBe(false);
     expect(buffer.size).toBe(2);
     const taken = buffer.take();
     expect(taken.map((p) => [p.attributes, p.value])).toEqual([
@@ -147,6 +153,106 @@ describe('SeriesBuffer', () => {
     expect(buffer.take().map((p) => [p.startTimeUnixNano, p.timeUnixNano, p.value])).toEqual([
       [0n, 20n, { value: 3 }],
     ]);
+  });
+});
+
+describe('SeriesBuffer: attribution windows', () => {
+  const options = {
+    tenantAttribute: 'tenant.id',
+    maxExponentialBuckets: 160,
+    attributionWindowNs: ATTRIBUTION_WINDOW_NS,
+  };
+  const SECOND = 1_000_000_000n;
+  /** 2027-01-01T00:00:00Z, a boundary of every kind of period (quarter hour, hour, day, month, year). */
+  const NEW_YEAR = 1_798_761_600n * SECOND;
+  const route = { 'tenant.id': 'a', route: '/x' };
+
+  it("keeps delta points on both sides of a boundary apart, each row at its own points' latest time", () => {
+    const buffer = new SeriesBuffer(options, { admitsNewSeries: () => true });
+    const place = context();
+    buffer.add(place, 'a', route, sum(1, NEW_YEAR - 4n * SECOND, NEW_YEAR - 2n * SECOND));
+    buffer.add(place, 'a', route, sum(2, NEW_YEAR - 2n * SECOND, NEW_YEAR + 3n * SECOND));
+    buffer.add(place, 'a', route, sum(4, NEW_YEAR + 3n * SECOND, NEW_YEAR + 5n * SECOND));
+    buffer.add(place, 'a', route, sum(8, NEW_YEAR - 9n * SECOND, NEW_YEAR - 6n * SECOND));
+    expect(buffer.size).toBe(2);
+    const rows = buffer.take().map((p) => [p.startTimeUnixNano, p.timeUnixNano, p.value]);
+    expect(rows).toEqual([
+      // Within a window the interval is the union of its points' intervals.
+      [NEW_YEAR - 9n * SECOND, NEW_YEAR - 2n * SECOND, { value: 9 }],
+      // A point is attributed by its time: its start may lie in the previous window.
+      [NEW_YEAR - 2n * SECOND, NEW_YEAR + 5n * SECOND, { value: 6 }],
+    ]);
+  });
+
+  it("attributes a point stamped exactly on a boundary to the window it closes, as the rollups' buckets do", () => {
+    const buffer = new SeriesBuffer(options, { admitsNewSeries: () => true });
+    buffer.add(context(), 'a', route, sum(1, 0n, NEW_YEAR - 1n));
+    buffer.add(context(), 'a', route, sum(2, 0n, NEW_YEAR));
+    buffer.add(context(), 'a', route, sum(4, 0n, NEW_YEAR + 1n));
+    buffer.add(context(), 'a', route, sum(8, 0n, NEW_YEAR + ATTRIBUTION_WINDOW_NS));
+    expect(buffer.take().map((p) => [p.timeUnixNano, p.value])).toEqual([
+      [NEW_YEAR, { value: 3 }],
+      [NEW_YEAR + ATTRIBUTION_WINDOW_NS, { value: 12 }],
+    ]);
+  });
+
+  it('keeps the latest gauge value of each window', () => {
+    const buffer = new SeriesBuffer(options, { admitsNewSeries: () => true });
+    const place = { ...context(), slotKey: metricKey(CHECKOUT, TEMPERATURE), metric: TEMPERATURE };
+    const gauge = (value: number, time: bigint) => ({
+      startTimeUnixNano: 0n,
+      timeUnixNano: time,
+      value: { value },
+    });
+    buffer.add(place, 'a', route, gauge(20, NEW_YEAR - 3n * SECOND));
+    buffer.add(place, 'a', route, gauge(21, NEW_YEAR - 1n * SECOND));
+    buffer.add(place, 'a', route, gauge(22, NEW_YEAR + 1n * SECOND));
+    expect(buffer.take().map((p) => [p.timeUnixNano, p.value])).toEqual([
+      [NEW_YEAR - SECOND, { value: 21 }],
+      [NEW_YEAR + SECOND, { value: 22 }],
+    ]);
+  });
+
+  it('merges a point the next stage did not take back into its own window only', () => {
+    const buffer = new SeriesBuffer(options, { admitsNewSeries: () => true });
+    buffer.add(context(), 'a', route, sum(2, NEW_YEAR, NEW_YEAR + 10n * SECOND));
+    const failed = (value: number, time: bigint) =>
+      seriesPoint({
+        tenant: 'a',
+        metric: REQUESTS,
+        attributes: { route: '/x' },
+        start: time - SECOND,
+        time,
+        value: { value },
+      });
+    buffer.restore(failed(1, NEW_YEAR - SECOND));
+    buffer.restore(failed(4, NEW_YEAR + SECOND));
+    expect(buffer.take().map((p) => [p.startTimeUnixNano, p.timeUnixNano, p.value])).toEqual([
+      [NEW_YEAR, NEW_YEAR + 10n * SECOND, { value: 6 }],
+      [NEW_YEAR - 2n * SECOND, NEW_YEAR - SECOND, { value: 1 }],
+    ]);
+  });
+
+  it("counts a tenant's series cap per window: a held series does not fold into overflow in the next window", () => {
+    const buffer = new SeriesBuffer(options, { admitsNewSeries: (held) => held < 1 });
+    buffer.add(context(), 'a', route, sum(1, 0n, NEW_YEAR - SECOND));
+    buffer.add(context(), 'a', route, sum(2, 0n, NEW_YEAR + SECOND));
+    buffer.add(context(), 'a', { ...route, route: '/y' }, sum(4, 0n, NEW_YEAR + SECOND));
+    expect(buffer.take().map((p) => [p.attributes, p.value])).toEqual([
+      [{ route: '/x' }, { value: 1 }],
+      [{ route: '/x' }, { value: 2 }],
+      [OVERFLOW_ATTRIBUTES, { value: 4 }],
+    ]);
+  });
+
+  it("merges across all time with a window longer than any timestamp (the benchmarks' baseline)", () => {
+    const buffer = new SeriesBuffer(
+      { ...options, attributionWindowNs: 1n << 64n },
+      { admitsNewSeries: () => true },
+    );
+    buffer.add(context(), 'a', route, sum(1, 0n, NEW_YEAR - SECOND));
+    buffer.add(context(), 'a', route, sum(2, 0n, NEW_YEAR + SECOND));
+    expect(buffer.take().map((p) => [p.timeUnixNano, p.value])).toEqual([[NEW_YEAR + SECOND, { value: 3 }]]);
   });
 });
 

@@ -1,6 +1,8 @@
 /**
- * Nothing lost, nothing counted twice: random delta and cumulative traffic (resets, resends) through the
- * accumulator, random hand-off failures and retries; every series total reaches the next stage exactly once.
+ * Nothing lost, nothing counted twice, nothing in the wrong period: random delta and cumulative traffic (resets,
+ * resends) through the accumulator, its clock stepping across quarter-hour boundaries, random hand-off failures
+ * and retries; every series' total per quarter hour reaches the next stage exactly once, in rows whose time lies
+ * in that quarter hour (so the sum over any hour, day or month, in any time zone, is exact).
  */
 import type {
   Attributes,
@@ -12,6 +14,7 @@ import type {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Accumulator } from '../src/accumulator.ts';
+import { ATTRIBUTION_WINDOW_NS } from '../src/series-buffer.ts';
 import { CHECKOUT, histogram, inputMetric, LATENCY, REQUESTS, SCOPE, sumPoint } from './helpers/builders.ts';
 
 const TENANTS = ['acme', '0', 'a:b'] as const;
@@ -30,7 +33,12 @@ interface Emit {
   readonly action: 'delta' | 'add' | 'reset-start' | 'reset-decrease' | 'repeat';
   /** Non-negative integers: a sum increment, or per-bucket increments for histograms. */
   readonly amounts: readonly [number, number, number];
+  /** How far the clock moves before this point: often within a quarter hour, often across one or more. */
+  readonly advance: bigint;
 }
+
+const SECOND = 1_000_000_000n;
+const QUARTER_HOUR = 900n * SECOND;
 
 type Op =
   | { readonly type: 'consume'; readonly emits: readonly Emit[] }
@@ -45,6 +53,7 @@ const emitArb: fc.Arbitrary<Emit> = fc.record({
   instance: fc.constantFrom(...INSTANCES),
   action: fc.constantFrom('delta', 'add', 'add', 'reset-start', 'reset-decrease', 'repeat'),
   amounts: fc.tuple(fc.nat(20), fc.nat(20), fc.nat(20)),
+  advance: fc.constantFrom(1n, SECOND, 60n * SECOND, QUARTER_HOUR - 1n, QUARTER_HOUR, 2n * QUARTER_HOUR + 7n),
 });
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -68,7 +77,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 /** Exact totals per output series: sum value, or histogram count, sum and bucket counts. */
 type Totals = Map<string, number[]>;
 
-const totalsKey = (tenant: string, kind: Kind, route: string) => JSON.stringify([tenant, kind, route]);
+/** Exact totals per series and quarter hour `(k·15 min, (k+1)·15 min]`, the window a point's own time falls in. */
+const totalsKey = (tenant: string, kind: Kind, route: string, time: bigint) =>
+  JSON.stringify([tenant, kind, route, String((time - 1n) / QUARTER_HOUR)]);
 
 function addTo(totals: Totals, key: string, amounts: readonly number[]) {
   const held = totals.get(key) ?? amounts.map(() => 0);
@@ -96,15 +107,17 @@ interface CumulativeStream {
 class TrafficModel {
   readonly truth: Totals = new Map();
   private readonly streams = new Map<string, CumulativeStream>();
-  private clock = 1000n;
+  /** Starts a second before a quarter hour ends, so even short runs cross a boundary. */
+  private clock = 1_798_761_600n * SECOND - SECOND;
 
   toInput(emits: readonly Emit[]): InputBatch {
     const resourceMetrics: InputResourceMetrics[] = [];
     for (const emit of emits) {
       const resource = { ...CHECKOUT, 'service.instance.id': emit.instance };
       const attributes = { 'tenant.id': emit.tenant, route: emit.route };
-      const time = ++this.clock;
-      const key = totalsKey(emit.tenant, emit.kind, emit.route);
+      this.clock += emit.advance;
+      const time = this.clock;
+      const key = totalsKey(emit.tenant, emit.kind, emit.route, time);
       let temporality: 'delta' | 'cumulative' = 'cumulative';
       let start: bigint;
       let vector: number[];
@@ -217,12 +230,17 @@ class TrafficModel {
 function delivered(totals: Totals, points: readonly SeriesPoint[]) {
   for (const point of points) {
     const route = point.attributes.route;
-    addTo(totals, totalsKey(point.tenant, point.metric.kind as Kind, String(route)), vectorOf(point));
+    addTo(
+      totals,
+      totalsKey(point.tenant, point.metric.kind as Kind, String(route), point.timeUnixNano),
+      vectorOf(point),
+    );
   }
 }
 
 describe('property: hand-off with random failures', () => {
-  it('delivers every series total exactly once, whatever fails and is retried', () => {
+  it('delivers every series total per quarter hour exactly once, whatever fails and is retried', () => {
+    expect(ATTRIBUTION_WINDOW_NS).toBe(QUARTER_HOUR);
     fc.assert(
       fc.property(
         fc.array(opArb, { maxLength: 60 }),
