@@ -48,6 +48,19 @@ export interface StoredDump {
   readonly quarantined: { id: string; tenant: string; error: string }[];
 }
 
+/**
+ * Sum totals per tenant and metric in buckets `(b, b + step]` (the rollups' convention, by `TimeUnix`), keyed
+ * `tenant/metric/bucket index`: from the raw rows per quarter hour, hour and day, and from the hourly and daily
+ * rollup tables.
+ */
+export interface StoredBucketTotals {
+  readonly rawQuarterHours: Record<string, number>;
+  readonly rawHours: Record<string, number>;
+  readonly rollupHours: Record<string, number>;
+  readonly rawDays: Record<string, number>;
+  readonly rollupDays: Record<string, number>;
+}
+
 type Report = (connection: StorageConnection, db: string, dataDir: string) => Promise<unknown>;
 
 const REPORTS = {
@@ -86,6 +99,29 @@ const REPORTS = {
       finiteRows: Number(row.finiteRows),
       total: Number.isFinite(Number(row.total)) ? Number(row.total) : String(row.total),
     }));
+  },
+
+  async bucketTotals(connection, db): Promise<StoredBucketTotals> {
+    const keyed = async (sql: string) => {
+      const rows = await connection.queryRows<{ key: string; total: number }>(sql);
+      return Object.fromEntries(rows.map((row) => [row.key, Number(row.total)]));
+    };
+    const raw = (seconds: number) =>
+      keyed(`SELECT concat(TenantId, '/', MetricName, '/',
+                toString(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, ${seconds}000000000))) AS key,
+              sum(Value) AS total
+             FROM ${db}.otel_metrics_sum GROUP BY key HAVING total != 0`);
+    const rollup = (grain: '1h' | '1d', seconds: number) =>
+      keyed(`SELECT concat(TenantId, '/', MetricName, '/', toString(intDiv(toUnixTimestamp(BucketStart), ${seconds}))) AS key,
+              sum(Value) AS total
+             FROM ${db}.tallyhouse_usage_sum_${grain} GROUP BY key HAVING total != 0`);
+    return {
+      rawQuarterHours: await raw(900),
+      rawHours: await raw(3_600),
+      rollupHours: await rollup('1h', 3_600),
+      rawDays: await raw(86_400),
+      rollupDays: await rollup('1d', 86_400),
+    };
   },
 
   /** Every stored row, dead letters (table and file) and quarantined requests. */

@@ -6,13 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { lastJsonLine, startNodeProcess } from './node-process.ts';
 import type {
   Reports,
+  StoredBucketTotals,
   StoredDump,
   StoredPointCount,
   StoredStreamTotal,
   StoredTotal,
 } from './read-storage.ts';
 
-export type { StoredDump, StoredPointCount, StoredStreamTotal, StoredTotal };
+export type { StoredBucketTotals, StoredDump, StoredPointCount, StoredStreamTotal, StoredTotal };
 
 const READ_STORAGE = fileURLToPath(new URL('./read-storage.ts', import.meta.url));
 
@@ -28,6 +29,9 @@ export const readStoredTotals = (dataDir: string) => readInChild('totals', dataD
 
 /** Sum totals per tenant, source service, metric and `route` attribute. */
 export const readStoredStreamTotals = (dataDir: string) => readInChild('streamTotals', dataDir);
+
+/** Sum totals per quarter hour, hour and day from the raw rows, and per hour and day from the rollups. */
+export const readStoredBucketTotals = (dataDir: string) => readInChild('bucketTotals', dataDir);
 
 /** Per tenant: rows, finite rows and points counted, of the exponential-histogram and the sum table. */
 export const readStoredPointCounts = (dataDir: string) => readInChild('pointCounts', dataDir);

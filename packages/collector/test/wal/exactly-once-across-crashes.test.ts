@@ -12,7 +12,7 @@ import { freePort, startCollectorProcess } from '../support/collector-process.ts
 import { postJson } from '../support/http-client.ts';
 import { killStrayProcesses } from '../support/node-process.ts';
 import { seededRandom } from '../support/seeded-random.ts';
-import { readStoredTotals, totalsByKey } from '../support/stored-in-child.ts';
+import { readStoredBucketTotals, readStoredTotals, totalsByKey } from '../support/stored-in-child.ts';
 import { BASE_NS, sumRequest } from '../support/sum-requests.ts';
 import { tempDirsRemovedAfterAll } from '../support/temp-dirs.ts';
 import { FAULT_PRELOAD } from './faults.ts';
@@ -34,13 +34,15 @@ const dataDir = (name: string) => tempDir(`durable-${name}`);
 const FAST = { TALLYHOUSE_FLUSH_INTERVAL_MS: '150', TALLYHOUSE_LOG_LEVEL: 'info' };
 
 describe('crash and replay', () => {
-  it('SIGKILL mid-ingestion, restart, SIGTERM: storage holds exactly what got a 200 (delta sums)', async () => {
+  it('SIGKILL mid-ingestion, restart, SIGTERM: storage holds exactly what got a 200 (delta sums), per quarter hour, and the rollups agree', async () => {
     const seed = Number(process.env.DURABLE_SEED ?? Date.now() % 100_000);
     console.log(`crash-replay seed ${seed}`);
     const random = seededRandom(seed);
     const dir = dataDir('crash');
     const port = await freePort();
     const acknowledged: Record<string, number> = {};
+    // Per tenant, metric and quarter hour (k·15 min, (k+1)·15 min] of the point's time.
+    const acknowledgedByQuarter: Record<string, number> = {};
     let sequence = 0n;
     let stopSending = false;
     let collectorUrl = `http://127.0.0.1:${port}/v1/metrics`;
@@ -48,7 +50,8 @@ describe('crash and replay', () => {
     const sender = async (tenant: string) => {
       for (let i = 0; !stopSending && i < 100_000; i++) {
         const value = 1 + (i % 9);
-        const at = BASE_NS + ++sequence * 1_000_000n;
+        // 7 s apart: a run spans hours, so flushes and replays meet quarter-hour boundaries all the time.
+        const at = BASE_NS + ++sequence * 7_000_000_000n;
         const body = sumRequest(
           [
             { metric: 'requests', value, stream: `s${i % 3}`, startNs: at - 1_000_000n, timeNs: at },
@@ -61,6 +64,14 @@ describe('crash and replay', () => {
           if (result.status === 200) {
             acknowledged[`${tenant}/requests`] = (acknowledged[`${tenant}/requests`] ?? 0) + value;
             acknowledged[`${tenant}/bytes`] = (acknowledged[`${tenant}/bytes`] ?? 0) + value * 100;
+            const quarter = (at - 1n) / 900_000_000_000n;
+            for (const [metric, amount] of [
+              ['requests', value],
+              ['bytes', value * 100],
+            ] as const) {
+              const key = `${tenant}/${metric}/${quarter}`;
+              acknowledgedByQuarter[key] = (acknowledgedByQuarter[key] ?? 0) + amount;
+            }
             break;
           }
           if (stopSending) return;
@@ -85,6 +96,11 @@ describe('crash and replay', () => {
     const stored = totalsByKey(await readStoredTotals(dir));
     expect(Object.keys(acknowledged).length).toBeGreaterThan(0);
     expect(stored).toEqual(acknowledged);
+    const buckets = await readStoredBucketTotals(dir);
+    expect(buckets.rawQuarterHours).toEqual(acknowledgedByQuarter);
+    expect(Object.keys(buckets.rawHours).length).toBeGreaterThan(2 * 3);
+    expect(buckets.rollupHours).toEqual(buckets.rawHours);
+    expect(buckets.rollupDays).toEqual(buckets.rawDays);
   }, 120_000);
 });
 
