@@ -12,6 +12,7 @@ import {
 import type { InputBatch, InputMetric } from '@tallyhouse/model';
 import { Accumulator } from '../src/accumulator.ts';
 import { contextWithTenant, tenantView } from '../src/index.ts';
+import { ATTRIBUTION_WINDOW_NS } from '../src/series-buffer.ts';
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 
@@ -246,6 +247,108 @@ function benchMerge() {
   };
 }
 
+// ---- (d) the cost of attributing points to their quarter hour ----
+
+const SECOND = 1_000_000_000n;
+/** Baseline: one window longer than any time, so the buffer merges across quarter hours as it did before. */
+const NO_WINDOWS = 1n << 64n;
+
+interface AttributionRun {
+  rows: number;
+  points: number;
+  pointsPerSecond: number;
+}
+
+/**
+ * A simulated hour (half an hour with --quick) of a busy collector: 2,000 series (10 tenants × 200), each
+ * reported by 4 instances of one service every 10 s at their own phase, merged across the instances (the default
+ * identity keeps only `service.name`), flushed every 10 s. Counts the rows handed off and times `consume` +
+ * `take` (building the inputs is not timed), with quarter-hour windows or the baseline's single window.
+ */
+function attributionRun(windowNs: bigint): AttributionRun {
+  const seriesPerTenant = 200;
+  const instances = 4;
+  const simulatedSeconds = quick ? 1_800 : 3_600;
+  const accumulator = new Accumulator({ maxBufferedSeries: 1_000_000 }, windowNs);
+  // Every quarter-hour boundary falls inside a flush interval, between two instances' exports (the costly case).
+  const start = T0 - (T0 % (900n * SECOND)) + 124n * SECOND;
+  let rows = 0;
+  let points = 0;
+  let busyNs = 0n;
+  for (let second = 0; second < simulatedSeconds; second++) {
+    for (let instance = 0; instance < instances; instance++) {
+      // Instance i exports at seconds ≡ 2i + 1 (mod 10): four phases within each flush interval.
+      if (second % 10 !== 2 * instance + 1) continue;
+      const time = start + BigInt(second) * SECOND;
+      const input = exportOf(instance, seriesPerTenant, time - 10n * SECOND, time);
+      const began = process.hrtime.bigint();
+      accumulator.consume(input);
+      busyNs += process.hrtime.bigint() - began;
+      points += TENANTS * seriesPerTenant;
+    }
+    if (second % 10 === 9) {
+      const began = process.hrtime.bigint();
+      const taken = accumulator.take();
+      accumulator.settle(taken.length, []);
+      busyNs += process.hrtime.bigint() - began;
+      rows += taken.length;
+    }
+  }
+  return { rows, points, pointsPerSecond: points / (Number(busyNs) / 1e9) };
+}
+
+function exportOf(instance: number, seriesPerTenant: number, startNs: bigint, timeNs: bigint): InputBatch {
+  const points = [];
+  for (let t = 0; t < TENANTS; t++) {
+    for (let s = 0; s < seriesPerTenant; s++) {
+      points.push({
+        attributes: ROUTE_THEN_USER(t, s),
+        startTimeUnixNano: startNs,
+        timeUnixNano: timeNs,
+        value: { value: 1 },
+      });
+    }
+  }
+  return {
+    resourceMetrics: [
+      {
+        resource: { 'service.name': 'api', 'service.instance.id': `api-${instance}` },
+        scopeMetrics: [
+          {
+            scope: { name: 'bench', version: '' },
+            metrics: [
+              {
+                metric: { name: 'requests', description: '', unit: '1', kind: 'sum', monotonic: true },
+                temporality: 'delta',
+                points,
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Baseline and quarter-hour windows in turns (ABBA…), each with a fresh accumulator; medians of the rates. */
+function benchAttribution() {
+  const runs = { baseline: [] as AttributionRun[], windows: [] as AttributionRun[] };
+  // One of each first, not counted: the first run of all pays for the JIT.
+  attributionRun(NO_WINDOWS);
+  attributionRun(ATTRIBUTION_WINDOW_NS);
+  for (let i = 0; i < (quick ? 2 : 4); i++) {
+    const order = i % 2 === 0 ? (['baseline', 'windows'] as const) : (['windows', 'baseline'] as const);
+    for (const variant of order)
+      runs[variant].push(attributionRun(variant === 'baseline' ? NO_WINDOWS : ATTRIBUTION_WINDOW_NS));
+  }
+  const summary = (list: AttributionRun[]) => ({
+    rows: list[0]!.rows,
+    points: list[0]!.points,
+    pointsPerSecond: median(list.map((run) => run.pointsPerSecond)),
+  });
+  return { baseline: summary(runs.baseline), windows: summary(runs.windows) };
+}
+
 // ---- (c) memory per buffered series ----
 
 function fillAccumulator(shape: AttributeShape): Accumulator {
@@ -275,6 +378,7 @@ const bytesPerWideSeries = benchMemory(UNIQUE_FIRST_OF_FOUR);
 const bytesPerOddlyNamedSeries = benchMemory(NAME_PER_SERIES);
 const add = benchCounterAdd();
 const merge = benchMerge();
+const attribution = benchAttribution();
 
 const [plainNs, handStampedNs, viewNs] = add.map(({ ns }) => ns) as [number, number, number];
 const perSecond = (spread: { median: number; min: number; max: number }, unit: string) =>
@@ -328,5 +432,21 @@ console.table([
     benchmark: '(c) same, an attribute name per series',
     result: `${bytesPerOddlyNamedSeries.toFixed(0)} bytes`,
     goal: '',
+  },
+  {
+    benchmark: '(d) rows: merged across quarter hours / by quarter hour',
+    result: `${attribution.baseline.rows} / ${attribution.windows.rows} (+${(
+      (attribution.windows.rows / attribution.baseline.rows - 1) * 100
+    ).toFixed(2)}%; ${attribution.windows.points} points)`,
+    goal: '≤ +2%',
+  },
+  {
+    benchmark: '(d) consume + take: merged across quarter hours / by quarter hour',
+    result: `${(attribution.baseline.pointsPerSecond / 1e6).toFixed(2)}M / ${(
+      attribution.windows.pointsPerSecond / 1e6
+    ).toFixed(
+      2,
+    )}M points/s (${(attribution.windows.pointsPerSecond / attribution.baseline.pointsPerSecond).toFixed(2)}×)`,
+    goal: 'no loss beyond noise',
   },
 ]);
