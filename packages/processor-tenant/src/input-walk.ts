@@ -10,7 +10,14 @@ import type { ResolvedAccumulatorOptions } from './config.ts';
 import type { RejectionTally } from './consume-report.ts';
 import { valueProblem } from './point-validation.ts';
 import type { MetricPlace } from './series-buffer.ts';
-import { keptResource, metricKey, seriesKey, sourceStreamPrefix } from './series-identity.ts';
+import {
+  gaugeSourceKey,
+  keptResource,
+  metricKey,
+  seriesKey,
+  sourceResource,
+  sourceStreamPrefix,
+} from './series-identity.ts';
 
 /** Per-request tenant context, as the collector knows it from the request (header or API key). */
 export interface RequestTenant {
@@ -49,11 +56,11 @@ export class InputWalk {
 
   validPoints(input: InputBatch, request: RequestTenant, rejections: RejectionTally, visit: PointVisitor) {
     for (const resourceMetrics of input.resourceMetrics) {
-      const resource = keptResource(resourceMetrics.resource, this.options.keepResourceAttributes);
+      const resources = new ResourceViews(resourceMetrics.resource, this.options.keepResourceAttributes);
       const resourceTenant = resourceMetrics.resource[this.options.resourceTenantAttribute];
       for (const { scope, metrics } of resourceMetrics.scopeMetrics) {
         for (const input of metrics) {
-          const context = metricContext(resourceMetrics.resource, resource, scope, input);
+          const context = metricContext(resources, scope, input);
           const kind = input.metric.kind;
           for (const point of input.points) {
             const tenant = this.tenantOf(point.attributes, request, resourceTenant, input, rejections);
@@ -106,22 +113,47 @@ export class InputWalk {
   }
 }
 
+/** The views of one input resource that its metrics need, each made once and only when needed. */
+class ResourceViews {
+  readonly full: Attributes;
+  private readonly keep: readonly string[];
+  private keptView: Attributes | undefined;
+  private sourceView: Attributes | undefined;
+
+  constructor(full: Attributes, keep: readonly string[]) {
+    this.full = full;
+    this.keep = keep;
+  }
+
+  /** What sums and histograms are identified and stored by: the kept attributes. */
+  get kept(): Attributes {
+    this.keptView ??= keptResource(this.full, this.keep);
+    return this.keptView;
+  }
+
+  /** What gauges are identified and stored by: the whole source, bounded. */
+  get source(): Attributes {
+    this.sourceView ??= sourceResource(this.full);
+    return this.sourceView;
+  }
+}
+
 function metricContext(
-  fullResource: Attributes,
-  resource: Attributes,
+  resources: ResourceViews,
   scope: InstrumentationScopeInfo,
   input: InputMetric,
 ): MetricContext {
   // No slot is created here: only applying may change the buffer (replaying a log depends on the order).
-  const slotKey = metricKey(resource, input.metric);
-  const cumulative = input.temporality === 'cumulative' && input.metric.kind !== 'gauge';
+  const gauge = input.metric.kind === 'gauge';
+  const resource = gauge ? resources.source : resources.kept;
+  const cumulative = input.temporality === 'cumulative' && !gauge;
   return {
-    slotKey,
+    slotKey: gauge ? gaugeSourceKey(resource, scope, input.metric) : metricKey(resource, input.metric),
     metric: input.metric,
     resource,
     scope,
     description: input.metric.description,
-    streamPrefix: cumulative ? sourceStreamPrefix(fullResource, scope, input.metric) : undefined,
+    streamPrefix: cumulative ? sourceStreamPrefix(resources.full, scope, input.metric) : undefined,
     lastGroup: undefined,
   };
 }

@@ -14,7 +14,7 @@ import {
   ownedValue,
   type TimedPoint,
 } from './merge/index.ts';
-import { metricKey, OVERFLOW_ATTRIBUTES } from './series-identity.ts';
+import { OVERFLOW_ATTRIBUTES, slotKeyOfPoint } from './series-identity.ts';
 import { SeriesTable } from './series-table.ts';
 
 /**
@@ -285,7 +285,7 @@ export class SeriesBuffer {
   /** Merges back a point the next stage did not take, as an earlier arrival than anything held since. */
   restore(point: SeriesPoint) {
     const window = this.windowOf(point.timeUnixNano);
-    const slot = this.slotFor(window, metricKey(point.resource, point.metric), point.metric, point.resource);
+    const slot = this.slotFor(window, slotKeyOfPoint(point), point.metric, point.resource);
     const group = this.groupFor(window, slot, point.tenant);
     if (group.scope.name === '' && group.scope.version === '') group.scope = point.scope;
     const extra = extraOf(point.metric, point.value);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type {
   Attributes,
   HistogramValue,
@@ -12,6 +13,9 @@ import { canonicalAttributes, encodeAttributes, encodeAttributesWith } from '@ta
 /**
  * Series identity = tenant + kept resource attributes + metric (name, unit, point type, monotonicity)
  * + canonical attribute set (+ bucket bounds for explicit histograms, so different bounds never merge).
+ * Gauges are the exception: their values belong to their source, so a gauge's identity holds the source's
+ * resource attributes (all of them, bounded: `sourceResource`) and its scope instead of the kept resource —
+ * two hosts reporting the same gauge never overwrite each other, where their sums add.
  *
  * Keys are structured encodings (see canonical-attributes.ts): JSON texts, each self-delimiting, so
  * joining parts is still injective and two distinct identities can never produce the same key. Keys are
@@ -34,6 +38,45 @@ export function keptResource(resource: Attributes, keep: readonly string[]): Att
   return canonicalAttributes(Object.fromEntries(kept));
 }
 
+/** A gauge's rows keep at most this many resource attributes of their source… */
+export const MAX_SOURCE_RESOURCE_ATTRIBUTES = 64;
+/** …and at most this many bytes of their encoding. */
+export const MAX_SOURCE_RESOURCE_BYTES = 8_192;
+/** Replaces what a too-large source resource leaves out: the SHA-256 of its whole encoding, in hex. */
+export const SOURCE_DIGEST_ATTRIBUTE = 'tallyhouse.resource.sha256';
+
+/**
+ * The resource attributes a gauge series is identified by and stored with: all of the source's, canonicalised.
+ * A resource beyond the bounds (rare: SDK resources carry a few dozen small attributes) keeps its first
+ * attributes in name order that fit, plus `SOURCE_DIGEST_ATTRIBUTE`, so sources that differ only in what was
+ * left out still differ — in memory and in storage, which reads gauges per source.
+ */
+export function sourceResource(resource: Attributes): Attributes {
+  const canonical = canonicalAttributes(resource);
+  const encoded = encodeAttributes(canonical);
+  const names = Object.keys(canonical);
+  if (
+    names.length <= MAX_SOURCE_RESOURCE_ATTRIBUTES &&
+    Buffer.byteLength(encoded) <= MAX_SOURCE_RESOURCE_BYTES
+  )
+    return canonical;
+  const digest = createHash('sha256').update(encoded).digest('hex');
+  // Room for the digest attribute itself (name, 64 hex digits, quotes and commas).
+  let room = MAX_SOURCE_RESOURCE_BYTES - 128;
+  const kept: [string, Attributes[string]][] = [];
+  for (const name of names) {
+    if (kept.length === MAX_SOURCE_RESOURCE_ATTRIBUTES - 1) break;
+    if (name === SOURCE_DIGEST_ATTRIBUTE) continue;
+    const value = canonical[name]!;
+    const size = Buffer.byteLength(encodeAttributes(Object.fromEntries([[name, value]])));
+    if (size > room) break;
+    room -= size;
+    kept.push([name, value]);
+  }
+  kept.push([SOURCE_DIGEST_ATTRIBUTE, digest]);
+  return canonicalAttributes(Object.fromEntries(kept));
+}
+
 function metricPart(metric: MetricInfo): string {
   return JSON.stringify([metric.name, metric.unit, metric.kind, metric.monotonic]);
 }
@@ -41,6 +84,22 @@ function metricPart(metric: MetricInfo): string {
 /** Identity of a metric within the kept resource; the buffer's first level. */
 export function metricKey(keptResourceAttributes: Attributes, metric: MetricInfo): string {
   return `[${encodeAttributes(keptResourceAttributes)},${metricPart(metric)}]`;
+}
+
+/** Identity of a gauge within its source (`sourceResource` + scope); the buffer's first level for gauges. */
+export function gaugeSourceKey(
+  sourceResourceAttributes: Attributes,
+  scope: InstrumentationScopeInfo,
+  metric: MetricInfo,
+): string {
+  return `[${encodeAttributes(sourceResourceAttributes)},${JSON.stringify([scope.name, scope.version])},${metricPart(metric)}]`;
+}
+
+/** The buffer's first level for a point handed off before (a gauge's `resource` is its source resource). */
+export function slotKeyOfPoint(point: SeriesPoint): string {
+  return point.metric.kind === 'gauge'
+    ? gaugeSourceKey(point.resource, point.scope, point.metric)
+    : metricKey(point.resource, point.metric);
 }
 
 /**
@@ -76,5 +135,5 @@ export function sourceStreamPrefix(
 
 /** The complete identity of a series as one key, for tests and diagnostics. */
 export function fullSeriesKey(point: SeriesPoint): string {
-  return `${metricKey(point.resource, point.metric)}${JSON.stringify(point.tenant)}${seriesKeyOfPoint(point)}`;
+  return `${slotKeyOfPoint(point)}${JSON.stringify(point.tenant)}${seriesKeyOfPoint(point)}`;
 }

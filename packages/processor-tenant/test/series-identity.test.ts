@@ -9,8 +9,12 @@ import { Accumulator } from '../src/accumulator.ts';
 import {
   fullSeriesKey,
   keptResource,
+  MAX_SOURCE_RESOURCE_ATTRIBUTES,
+  MAX_SOURCE_RESOURCE_BYTES,
   metricKey,
+  SOURCE_DIGEST_ATTRIBUTE,
   seriesKey,
+  sourceResource,
   sourceStreamPrefix,
 } from '../src/series-identity.ts';
 import { keyArb, seededRandom, shuffleKeys, valueArb } from './helpers/attribute-arbitraries.ts';
@@ -239,5 +243,41 @@ describe('kept resource attributes are plain keys', () => {
     });
     const own = Object.fromEntries([['constructor', 'c']]);
     expect(keptResource(own, ['constructor'])).toEqual(own);
+  });
+});
+
+describe('sourceResource (what a gauge is identified and stored by)', () => {
+  const encodedBytes = (attributes: Attributes) => Buffer.byteLength(JSON.stringify(attributes));
+
+  it('is the whole resource, canonical, while it is within the bounds', () => {
+    const resource = { 'service.name': 'api', 'host.name': 'a', 'process.pid': 42 };
+    expect(sourceResource(resource)).toEqual(resource);
+    expect(Object.keys(sourceResource(resource))).toEqual(['host.name', 'process.pid', 'service.name']);
+  });
+
+  it('past the attribute count keeps the first names in order plus a digest of the whole set', () => {
+    const resource = Object.fromEntries(
+      Array.from({ length: MAX_SOURCE_RESOURCE_ATTRIBUTES + 10 }, (_, i) => [
+        `k${String(i).padStart(3, '0')}`,
+        i,
+      ]),
+    );
+    const bounded = sourceResource(resource);
+    expect(Object.keys(bounded)).toHaveLength(MAX_SOURCE_RESOURCE_ATTRIBUTES);
+    expect(bounded.k000).toBe(0);
+    expect(bounded[SOURCE_DIGEST_ATTRIBUTE]).toMatch(/^[0-9a-f]{64}$/);
+    // Sources that differ only in what was left out still differ.
+    expect(sourceResource({ ...resource, k073: 'other' })).not.toEqual(bounded);
+    expect(sourceResource({ ...resource })).toEqual(bounded);
+  });
+
+  it('past the byte bound stays within it, digest included, and still tells sources apart', () => {
+    const big = 'x'.repeat(3_000);
+    const resource = { a: big, b: big, c: big, d: big, 'service.name': 'api' };
+    const bounded = sourceResource(resource);
+    expect(encodedBytes(bounded)).toBeLessThanOrEqual(MAX_SOURCE_RESOURCE_BYTES);
+    expect(bounded.a).toBe(big);
+    expect(bounded[SOURCE_DIGEST_ATTRIBUTE]).toMatch(/^[0-9a-f]{64}$/);
+    expect(sourceResource({ ...resource, d: `${big}y` })).not.toEqual(bounded);
   });
 });

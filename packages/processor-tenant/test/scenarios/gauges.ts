@@ -1,10 +1,21 @@
-import { batch, CHECKOUT, gaugePoint, inputMetric, seriesPoint, TEMPERATURE } from '../helpers/builders.ts';
+import {
+  batch,
+  CHECKOUT,
+  gaugePoint,
+  inputMetric,
+  REQUESTS,
+  SCOPE,
+  seriesPoint,
+  sumPoint,
+  TEMPERATURE,
+} from '../helpers/builders.ts';
 import type { Scenario } from './scenario.ts';
 
 const KITCHEN = { 'tenant.id': 'acme', room: 'kitchen' };
 const ROOM = { room: 'kitchen' };
 const gauges = (...points: ReturnType<typeof gaugePoint>[]) =>
   batch(CHECKOUT, [inputMetric(TEMPERATURE, 'cumulative', points)]);
+const OTHER_SCOPE = { name: 'other-library', version: SCOPE.version };
 const reading = (time: bigint, value: number) =>
   seriesPoint({ tenant: 'acme', metric: TEMPERATURE, attributes: ROOM, start: 0n, time, value: { value } });
 
@@ -70,4 +81,73 @@ export const gaugeScenarios: Scenario[] = [
     ],
     output: [reading(30n, 25)],
   },
+  {
+    name: 'the_same_gauge_from_two_hosts_keeps_both_values_and_each_source',
+    steps: [
+      { consume: fromHost('a', gaugePoint(KITCHEN, 10n, 19)) },
+      { consume: fromHost('b', gaugePoint(KITCHEN, 20n, 25)) },
+      { consume: fromHost('a', gaugePoint(KITCHEN, 30n, 20)) },
+    ],
+    // With sums these would merge (the default identity keeps only service.name); a gauge's value belongs to
+    // its source, so each host's latest reading is a row of its own, with the host's resource attributes.
+    output: [readingFrom(hostResource('a'), 30n, 20), readingFrom(hostResource('b'), 20n, 25)],
+  },
+  {
+    name: 'the_same_gauge_from_two_scopes_keeps_both',
+    steps: [
+      { consume: gauges(gaugePoint(KITCHEN, 10n, 19)) },
+      {
+        consume: batch(
+          CHECKOUT,
+          [inputMetric(TEMPERATURE, 'cumulative', [gaugePoint(KITCHEN, 20n, 25)])],
+          OTHER_SCOPE,
+        ),
+      },
+    ],
+    output: [reading(10n, 19), { ...reading(20n, 25), scope: OTHER_SCOPE }],
+  },
+  {
+    name: 'sums_from_two_hosts_still_merge',
+    steps: [
+      {
+        consume: batch(hostResource('a'), [inputMetric(REQUESTS, 'delta', [sumPoint(KITCHEN, 0n, 10n, 2)])]),
+      },
+      {
+        consume: batch(hostResource('b'), [inputMetric(REQUESTS, 'delta', [sumPoint(KITCHEN, 0n, 10n, 3)])]),
+      },
+    ],
+    output: [
+      seriesPoint({
+        tenant: 'acme',
+        metric: REQUESTS,
+        attributes: ROOM,
+        start: 0n,
+        time: 10n,
+        value: { value: 5 },
+      }),
+    ],
+  },
+  {
+    name: 'a_failed_gauge_handoff_merges_back_into_its_own_source',
+    steps: [
+      { consume: fromHost('a', gaugePoint(KITCHEN, 30n, 19)) },
+      { take: [readingFrom(hostResource('a'), 30n, 19)] },
+      { consume: fromHost('b', gaugePoint(KITCHEN, 40n, 25)) },
+      { consume: fromHost('a', gaugePoint(KITCHEN, 20n, 21)) },
+      { settle: 'failed-all' },
+    ],
+    output: [readingFrom(hostResource('b'), 40n, 25), readingFrom(hostResource('a'), 30n, 19)],
+  },
 ];
+
+function hostResource(host: string) {
+  return { ...CHECKOUT, 'host.name': host };
+}
+
+function fromHost(host: string, ...points: ReturnType<typeof gaugePoint>[]) {
+  return batch(hostResource(host), [inputMetric(TEMPERATURE, 'cumulative', points)]);
+}
+
+function readingFrom(resource: Record<string, string>, time: bigint, value: number) {
+  return { ...reading(time, value), resource };
+}
