@@ -122,7 +122,8 @@ describe('POST /v1/metrics stores what it accepts', () => {
           name: 'queue.depth',
           value: 17.5,
           attributes: { queue: 'a' },
-          resource: { 'service.name': 'checkout' },
+          // A gauge keeps its whole source; the sum above keeps only service.name.
+          resource: { 'host.name': 'web-1', 'service.name': 'checkout' },
           scope: { name: 'collector-test', version: '1.0.0' },
         },
       ]);
