@@ -10,6 +10,7 @@ export {
 } from './canonical-attributes.ts';
 export { fsyncDirectory, writeAll, writeFileDurably } from './durable-file.ts';
 export { ConfigError, InvalidTenantError, TallyhouseError } from './errors.ts';
+export { mergeExemplars, mostRecentExemplars } from './exemplars.ts';
 export { nonFiniteField } from './finite-values.ts';
 export { consoleLogger, type Logger, silentLogger } from './logger.ts';
 export {

@@ -82,6 +82,27 @@ export interface PointValueByKind {
 
 export type PointValue = PointValueByKind[PointKind];
 
+/**
+ * A sample measurement with its trace context, carried next to a point (OTLP exemplars). Ids are lowercase hex,
+ * as OTLP/JSON spells them and the upstream ClickHouse exporter stores them; `''` when absent.
+ */
+export interface Exemplar {
+  /** The measurement's attributes that the point's attribute set filtered out. */
+  readonly filteredAttributes: Attributes;
+  readonly timeUnixNano: bigint;
+  readonly value: number;
+  /** 16 hex digits, or `''`. */
+  readonly spanId: string;
+  /** 32 hex digits, or `''`. */
+  readonly traceId: string;
+}
+
+/**
+ * Exemplars kept per point: the most recent by time. Decoders keep this many of each incoming point, and a merged
+ * point keeps this many of everything merged into it during one flush, so exemplars never grow with traffic.
+ */
+export const MAX_EXEMPLARS_PER_POINT = 10;
+
 /** A data point in a batch handed to the next stage. Sums are always deltas covering (start, time]. */
 export interface SeriesPoint<K extends PointKind = PointKind> {
   readonly tenant: string;
@@ -94,6 +115,8 @@ export interface SeriesPoint<K extends PointKind = PointKind> {
   readonly startTimeUnixNano: bigint;
   readonly timeUnixNano: bigint;
   readonly value: PointValueByKind[K];
+  /** At most `MAX_EXEMPLARS_PER_POINT`, oldest first; absent or empty when there are none. */
+  readonly exemplars?: readonly Exemplar[];
 }
 
 /** A unit of hand-off between stages. `id` is unique per batch, stable across re-sends of the same batch. */
@@ -122,6 +145,8 @@ export interface InputPoint<K extends PointKind = PointKind> {
   readonly startTimeUnixNano: bigint;
   readonly timeUnixNano: bigint;
   readonly value: PointValueByKind[K];
+  /** At most `MAX_EXEMPLARS_PER_POINT`, oldest first (the decoders keep a point's most recent). */
+  readonly exemplars?: readonly Exemplar[];
 }
 
 export interface InputMetric<K extends PointKind = PointKind> {
