@@ -220,7 +220,8 @@ export class Accumulator {
     if (streamKey !== undefined) {
       const delta = this.streams.toDelta(streamKey, tenant, metric, point, nowMs);
       if (delta === undefined) return;
-      point = delta;
+      // The converted delta carries the point's exemplars: they sample the measurements it counts.
+      point = input.exemplars === undefined ? delta : { ...delta, exemplars: input.exemplars };
     }
     this.buffer.add(context, tenant, input.attributes, point);
   }
@@ -229,7 +230,12 @@ export class Accumulator {
     const value = input.value as ExponentialHistogramValue;
     const fitted = fitExponentialHistogram(value, this.options.maxExponentialBuckets);
     if (fitted === value) return input;
-    return { startTimeUnixNano: input.startTimeUnixNano, timeUnixNano: input.timeUnixNano, value: fitted };
+    return {
+      startTimeUnixNano: input.startTimeUnixNano,
+      timeUnixNano: input.timeUnixNano,
+      value: fitted,
+      exemplars: input.exemplars,
+    };
   }
 
   /**

@@ -204,6 +204,7 @@ export class SeriesBuffer {
       startTimeUnixNano: point.startTimeUnixNano,
       timeUnixNano: point.timeUnixNano,
       value: point.value,
+      exemplars: point.exemplars,
     };
     const rows = group.apart.get(held);
     if (rows === undefined) group.apart.set(held, [row]);
@@ -223,6 +224,7 @@ export class SeriesBuffer {
       startTimeUnixNano: point.startTimeUnixNano,
       timeUnixNano: point.timeUnixNano,
       value: ownedValue(group.metric.kind, point.value),
+      exemplars: point.exemplars,
     });
     this.buffered++;
     const perTenant = group.window.seriesPerTenant;
@@ -307,7 +309,7 @@ function rowOf(
   attributes: Attributes,
   point: TimedPoint,
 ): SeriesPoint {
-  return {
+  const row: SeriesPoint = {
     tenant: group.tenant,
     resource: group.resource,
     scope: group.scope,
@@ -317,4 +319,8 @@ function rowOf(
     timeUnixNano: point.timeUnixNano,
     value: point.value,
   };
+  // Only rows with exemplars carry the field: most have none.
+  return point.exemplars === undefined || point.exemplars.length === 0
+    ? row
+    : { ...row, exemplars: point.exemplars };
 }

@@ -1,4 +1,5 @@
-import type { MetricInfo, PointValue, PointValueByKind } from '@tallyhouse/model';
+import type { Exemplar, MetricInfo, PointValue, PointValueByKind } from '@tallyhouse/model';
+import { mergeExemplars } from '@tallyhouse/model';
 import {
   addExponentialHistograms,
   canAddExponentialHistograms,
@@ -18,12 +19,15 @@ export interface HeldPoint {
   startTimeUnixNano: bigint;
   timeUnixNano: bigint;
   value: PointValue;
+  /** The most recent exemplars of everything merged into it (`MAX_EXEMPLARS_PER_POINT`); absent when none. */
+  exemplars?: readonly Exemplar[] | undefined;
 }
 
 export interface TimedPoint {
   readonly startTimeUnixNano: bigint;
   readonly timeUnixNano: bigint;
   readonly value: PointValue;
+  readonly exemplars?: readonly Exemplar[] | undefined;
 }
 
 type Value<K extends MetricInfo['kind']> = PointValueByKind[K];
@@ -84,15 +88,17 @@ export function mergeLaterArrival(
 ): boolean {
   if (kind === 'gauge') {
     if (incomingGaugeWins(held, incoming)) replaceWith(held, incoming);
-    return true;
-  }
-  if (kind === 'sum') {
-    if (!addSumInPlace(held, incoming.value as Value<'sum'>)) return false;
   } else {
-    if (!canMergeValues(kind, held.value, incoming.value, maxBuckets)) return false;
-    held.value = addValues(kind, held.value, incoming.value, maxBuckets);
+    if (kind === 'sum') {
+      if (!addSumInPlace(held, incoming.value as Value<'sum'>)) return false;
+    } else {
+      if (!canMergeValues(kind, held.value, incoming.value, maxBuckets)) return false;
+      held.value = addValues(kind, held.value, incoming.value, maxBuckets);
+    }
+    widen(held, incoming);
   }
-  widen(held, incoming);
+  // Exemplars sample the measurements of every merged point, whichever value won; one check when there are none.
+  if (incoming.exemplars !== undefined) held.exemplars = mergeExemplars(held.exemplars, incoming.exemplars);
   return true;
 }
 
@@ -127,11 +133,12 @@ export function mergeEarlierArrival(
 ): boolean {
   if (kind === 'gauge') {
     if (earlier.timeUnixNano > held.timeUnixNano) replaceWith(held, earlier);
-    return true;
+  } else {
+    if (!canMergeValues(kind, earlier.value, held.value, maxBuckets)) return false;
+    held.value = addValues(kind, earlier.value, held.value, maxBuckets);
+    widen(held, earlier);
   }
-  if (!canMergeValues(kind, earlier.value, held.value, maxBuckets)) return false;
-  held.value = addValues(kind, earlier.value, held.value, maxBuckets);
-  widen(held, earlier);
+  if (earlier.exemplars !== undefined) held.exemplars = mergeExemplars(earlier.exemplars, held.exemplars);
   return true;
 }
 

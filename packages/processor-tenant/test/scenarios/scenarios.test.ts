@@ -2,6 +2,7 @@ import { type SeriesPoint, TallyhouseError } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
 import { Accumulator } from '../../src/accumulator.ts';
 import { sortedBySeries } from '../helpers/builders.ts';
+import { exemplarScenarios } from './exemplars.ts';
 import { gaugeScenarios } from './gauges.ts';
 import { histogramScenarios } from './histograms.ts';
 import { identityScenarios } from './identity.ts';
@@ -46,6 +47,7 @@ function run(scenario: Scenario) {
 const groups: Record<string, Scenario[]> = {
   sums: sumScenarios,
   gauges: gaugeScenarios,
+  exemplars: exemplarScenarios,
   histograms: histogramScenarios,
   identity: identityScenarios,
   tenants: tenantScenarios,
