@@ -33,6 +33,7 @@ import type { ConsumeResult, SeriesBatch, SeriesBatchConsumer, SeriesPoint } fro
 import { silentLogger } from '@tallyhouse/model';
 import { TenantProcessor } from '@tallyhouse/processor-tenant';
 import { afterAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../packages/collector/test/support/seeded-random.ts';
 
 const SECOND = 1_000_000_000n;
 const QUARTER_HOUR = 900n * SECOND;
@@ -43,18 +44,6 @@ const FIRST_DAY = 1_801_699_200n * SECOND - DAY;
 const ZONES = { 'Asia/Kathmandu': 20_700n * SECOND, 'America/St_Johns': -12_600n * SECOND } as const;
 const TENANTS = ['acme', '0', 'globex'] as const;
 const ROUTES = ['/a', '/b'] as const;
-
-/** mulberry32: deterministic data for a printed seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** The index of the quarter hour `(k·15 min, (k+1)·15 min]` holding `time`: the rollups' bucket convention. */
 const quarterOf = (time: bigint) => (time - 1n) / QUARTER_HOUR;
