@@ -31,9 +31,14 @@ export type { SchemaOptions } from './schema/sql.ts';
 export type { ShutdownReport, UnwrittenPart } from './shutdown.ts';
 export type { ExporterStats } from './stats.ts';
 export type { QueryConnection } from './usage/bounded-read.ts';
+export { GAUGE_COMBINES } from './usage/gauge-combine.ts';
 export type { PercentileMethod } from './usage/percentiles.ts';
 export type {
+  CombinedGaugeLatest,
+  GaugeCombine,
   GaugeLatest,
+  GaugeLatestQuery,
+  GaugeSource,
   HistogramPercentiles,
   MetricQuery,
   PercentileQuery,

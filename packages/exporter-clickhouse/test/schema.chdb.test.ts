@@ -45,7 +45,7 @@ describe('schema on the embedded engine', () => {
     const first = await ensureSchema(executor(), options('s1'), silentLogger);
     const second = await ensureSchema(executor(), options('s1'), silentLogger);
     const forced = await ensureSchema(executor(), options('s1'), silentLogger, { force: true });
-    expect(first.applied).toEqual([1, 2]);
+    expect(first.applied).toEqual([1, 2, 3]);
     expect(second.applied).toEqual([]);
     expect(forced.applied).toEqual([]);
     const tables = await connection.queryRows<{ name: string; sorting_key: string; engine: string }>(
@@ -61,7 +61,15 @@ describe('schema on the embedded engine', () => {
         'tallyhouse_schema_versions',
       ],
     );
-    // Migration 2: a rollup table and its materialized view per kind and grain.
+    // Migrations 2 and 3: a rollup table and its materialized view per kind and grain; gauges per source.
+    expect(
+      tables.map((table) => table.name).filter((name) => name.startsWith('tallyhouse_usage_gauge')),
+    ).toEqual([
+      'tallyhouse_usage_gauge_source_1d',
+      'tallyhouse_usage_gauge_source_1d_mv',
+      'tallyhouse_usage_gauge_source_1h',
+      'tallyhouse_usage_gauge_source_1h_mv',
+    ]);
     expect(tables.filter((table) => table.name.startsWith('tallyhouse_usage_'))).toHaveLength(12);
     for (const table of tables.filter((t) => t.name.startsWith('otel_metrics_'))) {
       expect(table.sorting_key.startsWith('TenantId,')).toBe(true);
@@ -70,7 +78,7 @@ describe('schema on the embedded engine', () => {
     const versions = await connection.queryRows<{ Version: number }>(
       'SELECT Version FROM s1.tallyhouse_schema_versions',
     );
-    expect(versions.map((row) => row.Version).sort()).toEqual([1, 2]);
+    expect(versions.map((row) => row.Version).sort()).toEqual([1, 2, 3]);
   });
 
   it('has bloom-filter indexes on attribute keys and values, the dedup window and codecs', async () => {

@@ -121,7 +121,7 @@ describe('bounded time series', () => {
       week.timeSeries('gauges', { metric: 'requests', kind: 'gauge', step: '1d', range: WEEK }),
     ).rejects.toMatchObject({
       limit: 'maxPoints',
-      message: expect.stringMatching(/^more than 49 lines \(series\)/),
+      message: expect.stringMatching(/^more than 49 lines \(source series\)/),
     });
     // A day after the week holds no point, yet every series is carried in: still 50 lines (of one bucket).
     const after = { fromUnixNano: T0 + 8n * DAY, toUnixNano: T0 + 9n * DAY };

@@ -3,12 +3,20 @@
  * - isolation: whatever the tenant and the query, nothing of another tenant comes back, and every SQL text sent
  *   carries the tenant predicate and binds that tenant;
  * - rollups: every query answered from rollups + raw edges equals the raw-table answer exactly (integer values,
- *   so float sums are exact), and totals equal an in-memory model of the rows.
+ *   so float sums are exact), and totals equal an in-memory model of the rows. Gauges come from several sources
+ *   (hosts and scope versions) with equal point attributes: per-source and combined answers agree too.
  */
 import type { SeriesPoint } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StorageConnection, type TimeRange, type UsageFilter, UsageReader } from '../src/index.ts';
+import {
+  GAUGE_COMBINES,
+  type GaugeCombine,
+  type StorageConnection,
+  type TimeRange,
+  type UsageFilter,
+  UsageReader,
+} from '../src/index.ts';
 import { assertTenantScoped, TENANT_PREDICATE } from '../src/usage/tenant-scope.ts';
 import {
   embeddedExporter,
@@ -29,6 +37,7 @@ const SPAN = 5n * DAY;
 const TENANTS = ['t-alpha', 't-beta', 't-gamma', 't-delta'];
 const ROUTES = ['/a', '/b', '/c', '/d', '/e'];
 const REGIONS = ['eu', 'us', 'ap'];
+const HOSTS = ['host-1', 'host-2', 'host-3'];
 
 /** Deterministic data (mulberry32): the properties below vary the queries. */
 function random(seed: number): () => number {
@@ -82,20 +91,24 @@ function generate(): void {
       }),
     );
   }
-  // Gauges: distinct times everywhere (a tie has no defined winner), several series per tenant.
+  // Gauges: distinct times everywhere (a tie has no defined winner), several series per tenant, each reported
+  // by several sources — hosts and scope versions — with the same point attributes.
   const stride = SPAN / 2_000n;
   for (let i = 0; i < 2_000; i++) {
     const tenant = pick(TENANTS);
     const at = START + BigInt(i) * stride + BigInt(Math.floor(next() * Number(stride / 1_000n))) + 1n;
-    points.push(
-      gaugePoint(Math.floor(next() * 100), {
-        tenant,
-        name: 'queue.depth',
-        time: at,
-        start: at,
-        attributes: { owner: tenant, queue: pick(['q1', 'q2', 'q3']) },
-      }),
-    );
+    const point = gaugePoint(Math.floor(next() * 100), {
+      tenant,
+      name: 'queue.depth',
+      time: at,
+      start: at,
+      attributes: { owner: tenant, queue: pick(['q1', 'q2', 'q3']) },
+    });
+    points.push({
+      ...point,
+      resource: { 'service.name': 'checkout', 'host.name': pick(HOSTS) },
+      scope: { name: 'queue-meter', version: pick(['1', '2']) },
+    });
   }
   for (let i = 0; i < 1_500; i++) {
     const tenant = pick(TENANTS);
@@ -219,9 +232,11 @@ type QueryName =
   | 'sumTotals'
   | 'topN'
   | 'gaugeLatest'
+  | 'gaugeLatestCombined'
   | 'percentiles'
   | 'sumSeries'
   | 'gaugeSeries'
+  | 'gaugeSeriesCombined'
   | 'points';
 
 async function ask(
@@ -231,6 +246,7 @@ async function ask(
   range: TimeRange,
   filter: UsageFilter,
   step: '1h' | '1d',
+  combine: GaugeCombine = 'sum',
 ) {
   const metric = 'api.requests';
   switch (name) {
@@ -242,6 +258,8 @@ async function ask(
       return reader.topN(tenant, { ...filter, metric, range, by: 'owner', limit: 10 });
     case 'gaugeLatest':
       return reader.gaugeLatest(tenant, { metric: 'queue.depth', range });
+    case 'gaugeLatestCombined':
+      return reader.gaugeLatest(tenant, { metric: 'queue.depth', range, combine });
     case 'percentiles':
       return reader.percentiles(tenant, { metric: 'http.duration', range, quantiles: [0.5, 0.99] });
     case 'sumSeries':
@@ -260,6 +278,14 @@ async function ask(
         step,
         range: seriesRange(range),
       });
+    case 'gaugeSeriesCombined':
+      return reader.timeSeries(tenant, {
+        metric: 'queue.depth',
+        kind: 'gauge',
+        step,
+        range: seriesRange(range),
+        combine,
+      });
     case 'points':
       return reader.points(tenant, 'sum', range);
   }
@@ -270,9 +296,11 @@ const QUERIES: QueryName[] = [
   'sumTotals',
   'topN',
   'gaugeLatest',
+  'gaugeLatestCombined',
   'percentiles',
   'sumSeries',
   'gaugeSeries',
+  'gaugeSeriesCombined',
   'points',
 ];
 
@@ -312,18 +340,24 @@ describe('usage reads on random data', () => {
   }, 120_000);
 
   it('rollups plus raw edges answer exactly as a raw scan, and totals match the rows written', async () => {
+    /** The most sources seen behind one gauge line (the property must not hold vacuously for one source). */
+    let mostSources = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...TENANTS),
         rangeArb,
         filterArb,
         fc.constantFrom('1h' as const, '1d' as const),
-        async (tenant, range, filter, step) => {
+        fc.constantFrom(...GAUGE_COMBINES),
+        async (tenant, range, filter, step, combine) => {
           const attributes = { attributes: attributesOf(filter) };
           for (const name of QUERIES) {
-            const fromRollups = await ask(rollups, name, tenant, range, attributes, step);
-            const fromRaw = await ask(raw, name, tenant, range, attributes, step);
+            const fromRollups = await ask(rollups, name, tenant, range, attributes, step, combine);
+            const fromRaw = await ask(raw, name, tenant, range, attributes, step, combine);
             expect(fromRollups, name).toEqual(fromRaw);
+            if (name === 'gaugeSeriesCombined' && 'lines' in fromRaw) {
+              for (const line of fromRaw.lines) mostSources = Math.max(mostSources, line.sources ?? 0);
+            }
           }
           for (const metric of ['api.requests', 'bytes.out']) {
             expect(await rollups.total(tenant, { metric, range, ...attributes })).toEqual(
@@ -334,6 +368,7 @@ describe('usage reads on random data', () => {
       ),
       { numRuns: 25, seed: 11 },
     );
+    expect(mostSources).toBeGreaterThan(1);
   }, 150_000);
 
   it('admin totals by tenant equal the per-tenant totals', async () => {

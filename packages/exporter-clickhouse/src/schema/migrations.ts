@@ -5,7 +5,7 @@
  */
 import type { Logger } from '@tallyhouse/model';
 import { SchemaVersionError } from '../errors.ts';
-import { rollupMigrationStatements } from './rollups.ts';
+import { gaugeSourceMigrationStatements, rollupMigrationStatements } from './rollups.ts';
 import { qualified, quoteString, type SchemaOptions } from './sql.ts';
 import {
   createDatabaseStatement,
@@ -41,6 +41,12 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     description: 'hourly and daily usage rollups (tables, materialized views, backfill)',
     statements: (options) => rollupMigrationStatements(options),
+  },
+  {
+    version: 3,
+    description:
+      'gauge rollups per source series (resource attributes and scope), backfilled; old gauge rollups dropped',
+    statements: (options) => gaugeSourceMigrationStatements(options),
   },
 ];
 

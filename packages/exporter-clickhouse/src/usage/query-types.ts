@@ -20,12 +20,43 @@ export interface SumTotal {
   readonly rows: number;
 }
 
+/**
+ * Where a gauge series comes from: the reporting instance's resource attributes and instrumentation scope. Two
+ * hosts (or two scopes) reporting one gauge with equal attributes are two source series.
+ */
+export interface GaugeSource {
+  readonly resource: Readonly<Record<string, string>>;
+  readonly scope: { readonly name: string; readonly version: string };
+}
+
+/**
+ * How the sources of one (metric, unit, attributes) are combined: each source's latest value (in a time series,
+ * carried forward per source) summed, or the largest, smallest or mean of them. Sources without a value yet do not
+ * count.
+ */
+export type GaugeCombine = 'sum' | 'max' | 'min' | 'avg';
+
+/** The latest value of one source series: (metric, unit, source, attributes). */
 export interface GaugeLatest {
   readonly metricName: string;
   readonly unit: string;
   readonly attributes: Readonly<Record<string, string>>;
+  readonly source: GaugeSource;
   readonly value: number;
   readonly timeUnixNano: bigint;
+}
+
+/** The sources' latest values of one (metric, unit, attributes), combined. */
+export interface CombinedGaugeLatest {
+  readonly metricName: string;
+  readonly unit: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly combine: GaugeCombine;
+  readonly value: number;
+  /** The newest of the combined values' times. */
+  readonly timeUnixNano: bigint;
+  /** How many sources were combined. */
+  readonly sources: number;
 }
 
 /** What a read selects, besides tenant and time. Attribute keys and values are bound values, never SQL. */
@@ -39,6 +70,11 @@ export interface UsageFilter {
 
 export interface MetricQuery extends UsageFilter {
   readonly metric: string;
+}
+
+export interface GaugeLatestQuery extends UsageFilter {
+  /** Combine the sources of each (metric, unit, attributes); without it, one answer per source series. */
+  readonly combine?: GaugeCombine;
 }
 
 export interface UsageTotal {
@@ -67,12 +103,17 @@ export interface TimeSeriesQuery extends MetricQuery {
   readonly range: { readonly fromUnixNano: bigint; readonly toUnixNano: bigint };
   /** Sums only: one line per value of this attribute (rows without it under `''`). Default: one line. */
   readonly groupBy?: string;
+  /** Gauges only: one line per (unit, attributes), the sources combined bucket by bucket. Default: a line per source series. */
+  readonly combine?: GaugeCombine;
 }
 
 export interface TimeSeriesPoint {
   /** Bucket start `b`: the bucket holds `b < TimeUnix <= b + step`. */
   readonly startUnixNano: bigint;
-  /** Sums: the total (0 when empty). Gauges: the last value at or before the bucket's end; undefined before any. */
+  /**
+   * Sums: the total (0 when empty). Gauges: the last value at or before the bucket's end; undefined before any.
+   * Combined gauges: the sources' such values combined; undefined before any source has one.
+   */
   readonly value: number | undefined;
 }
 
@@ -80,6 +121,12 @@ export interface TimeSeriesLine {
   /** Sums: `{}` or `{ [groupBy]: value }`. Gauges: the series' attributes. */
   readonly key: Readonly<Record<string, string>>;
   readonly points: readonly TimeSeriesPoint[];
+  /** Gauges: the metric's unit. */
+  readonly unit?: string;
+  /** Gauges without `combine`: the source of this line's series. */
+  readonly source?: GaugeSource;
+  /** Gauges with `combine`: how many sources had a value in the answer (carried in or in the range). */
+  readonly sources?: number;
 }
 
 export interface TimeSeries {

@@ -8,6 +8,7 @@ import type { Slicer } from '@tallyhouse/model';
 import { histogramQuantile } from './percentiles.ts';
 import type {
   GaugeLatest,
+  GaugeSource,
   HistogramPercentiles,
   PercentileQuery,
   SumTotal,
@@ -33,10 +34,16 @@ export interface TenantTotalRow extends SumTotalRow {
 export interface TopRow extends TotalRow {
   readonly Label: string;
 }
-export interface GaugeLatestRow {
-  readonly MetricName: string;
+/** The columns that name a gauge's source series (besides the metric). */
+export interface GaugeSourceColumns {
   readonly MetricUnit: string;
   readonly Attributes: Record<string, string>;
+  readonly ResourceAttributes: Record<string, string>;
+  readonly ScopeName: string;
+  readonly ScopeVersion: string;
+}
+export interface GaugeLatestRow extends GaugeSourceColumns {
+  readonly MetricName: string;
   readonly Latest: number | string;
   readonly LatestTime: string;
 }
@@ -54,8 +61,7 @@ export interface SumSeriesRow {
   readonly Indexes: number[];
   readonly Totals: (number | string)[];
 }
-export interface GaugeSeriesRow {
-  readonly Attributes: Record<string, string>;
+export interface GaugeSeriesRow extends GaugeSourceColumns {
   readonly Indexes: number[];
   readonly LastValues: (number | string)[];
 }
@@ -84,11 +90,16 @@ export function topEntry(row: TopRow): TopEntry {
   return { value: row.Label, total: decodeFloat(row.Total), rows: Number(row.RowCount) };
 }
 
+function gaugeSource(row: GaugeSourceColumns): GaugeSource {
+  return { resource: row.ResourceAttributes, scope: { name: row.ScopeName, version: row.ScopeVersion } };
+}
+
 export function gaugeLatest(row: GaugeLatestRow): GaugeLatest {
   return {
     metricName: row.MetricName,
     unit: row.MetricUnit,
     attributes: row.Attributes,
+    source: gaugeSource(row),
     value: decodeFloat(row.Latest),
     timeUnixNano: BigInt(row.LatestTime),
   };
@@ -137,14 +148,38 @@ export async function zeroFilledLines(
   return out;
 }
 
-/** One gauge series: its last value per bucket (where it has one) and the value carried in before the range. */
+/** One gauge source series: its last value per bucket (where it has one) and the value carried in before the range. */
 export interface GaugeLine {
   readonly key: Record<string, string>;
+  readonly unit: string;
+  readonly source: GaugeSource;
   readonly values: (number | undefined)[];
   carry?: number;
 }
 
-/** Gauge lines by series (attributes as a sorted key), from the carry-in values and the bucket rows. */
+function sortedEntries(record: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * A source series as a key that sorts by attributes first, then unit, resource attributes and scope — so the lines
+ * of one (unit, attributes) are next to each other, and a single-source answer is ordered by attributes as before.
+ */
+function sourceSeriesId(
+  unit: string,
+  attributes: Readonly<Record<string, string>>,
+  source: GaugeSource,
+): string {
+  return JSON.stringify([
+    sortedEntries(attributes),
+    unit,
+    sortedEntries(source.resource),
+    source.scope.name,
+    source.scope.version,
+  ]);
+}
+
+/** Gauge lines by source series, from the carry-in values and the bucket rows. */
 export async function gaugeLines(
   rows: readonly GaugeSeriesRow[],
   carryIn: readonly GaugeLatest[],
@@ -153,20 +188,22 @@ export async function gaugeLines(
   slicer: Slicer,
 ): Promise<Map<string, GaugeLine>> {
   const lines = new Map<string, GaugeLine>();
-  const lineOf = (attributes: Record<string, string>) => {
-    const id = JSON.stringify(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const lineOf = (unit: string, attributes: Record<string, string>, source: GaugeSource) => {
+    const id = sourceSeriesId(unit, attributes, source);
     let line = lines.get(id);
     if (line === undefined) {
-      line = { key: attributes, values: new Array<number | undefined>(buckets) };
+      line = { key: attributes, unit, source, values: new Array<number | undefined>(buckets) };
       lines.set(id, line);
     }
     return line;
   };
   for (const latest of carryIn) {
-    if (latest.metricName === metric) lineOf({ ...latest.attributes }).carry = latest.value;
+    if (latest.metricName === metric) {
+      lineOf(latest.unit, { ...latest.attributes }, latest.source).carry = latest.value;
+    }
   }
   for (const row of rows) {
-    const line = lineOf(row.Attributes);
+    const line = lineOf(row.MetricUnit, row.Attributes, gaugeSource(row));
     placeBuckets(row.Indexes, row.LastValues, buckets, (index, last) => {
       line.values[index] = decodeFloat(last);
     });
@@ -175,7 +212,7 @@ export async function gaugeLines(
   return lines;
 }
 
-/** Gauge lines ordered by series, each bucket holding the last value at or before its end. */
+/** Gauge lines ordered by source series, each bucket holding the last value at or before its end. */
 export async function carriedForwardLines(
   lines: ReadonlyMap<string, GaugeLine>,
   starts: readonly bigint[],
@@ -193,7 +230,7 @@ export async function carriedForwardLines(
       },
       slicer,
     );
-    out.push({ key: line.key, points });
+    out.push({ key: line.key, unit: line.unit, source: line.source, points });
     await slicer.tick();
   }
   return out;

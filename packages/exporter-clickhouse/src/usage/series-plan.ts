@@ -16,7 +16,7 @@ export interface SeriesShape {
   readonly rangeNs: bigint;
   /** The most lines that fit both `maxPoints` (at these buckets) and `maxRows`. */
   readonly maxLines: number;
-  /** What a line is: `series`, or `values of "route"`. */
+  /** What a line is: `source series` (gauges, combined or not), or `values of "route"`. */
   readonly what: string;
 }
 
@@ -45,7 +45,7 @@ export function planSeries(query: TimeSeriesQuery, limits: ReadLimits): SeriesPl
     buckets,
     rangeNs: to - from,
     maxLines: Math.min(limits.maxRows, Math.floor(limits.maxPoints / Math.max(1, buckets))),
-    what: query.kind === 'gauge' ? 'series' : `values of ${JSON.stringify(query.groupBy)}`,
+    what: query.kind === 'gauge' ? 'source series' : `values of ${JSON.stringify(query.groupBy)}`,
   };
   if (shape.maxLines < 1) {
     throw new ReadLimitError(
@@ -66,7 +66,7 @@ export function checkLines(lines: number, shape: SeriesShape, limits: ReadLimits
   const byPoints = Math.floor(limits.maxPoints / Math.max(1, shape.buckets)) <= limits.maxRows;
   const counted = lines > shape.maxLines + 1 ? String(lines) : `more than ${shape.maxLines}`;
   const narrow =
-    shape.what === 'series'
+    shape.what === 'source series'
       ? 'filter on attributes or service to fewer series'
       : 'filter on attributes or service, or group by an attribute with fewer values';
   if (byPoints) {

@@ -49,6 +49,17 @@ const GAUGE_VALUES: PartValues = {
   raw: 'argMax(Value, TimeUnix) AS V, max(TimeUnix) AS T',
   rollup: 'argMaxMerge(Latest) AS V, max(LatestTime) AS T',
 };
+/** What names a gauge source series besides its metric: unit, attributes, resource attributes and scope. */
+const GAUGE_SOURCE: readonly Group[] = [
+  ['MetricUnit', 'MetricUnit'],
+  ['Attributes', 'Attributes'],
+  ['ResourceAttributes', 'ResourceAttributes'],
+  ['ScopeName', 'ScopeName'],
+  ['ScopeVersion', 'ScopeVersion'],
+];
+const GAUGE_ORDER =
+  'MetricName, MetricUnit, toString(Attributes), toString(ResourceAttributes), ScopeName, ScopeVersion';
+
 const HISTOGRAM_VALUES: PartValues = {
   raw: 'sum(Count) AS C, sum(Sum) AS S, sumForEach(BucketCounts) AS B',
   rollup: 'sum(Count) AS C, sum(Sum) AS S, sumForEachMerge(BucketCounts) AS B',
@@ -98,16 +109,16 @@ export class UsageStatements {
     return `${sql} ORDER BY Total DESC, Label ASC LIMIT ${q.bind('Int64', String(query.limit))}`;
   }
 
-  /** Per gauge series: `MetricName`, `MetricUnit`, `Attributes`, `Latest`, `LatestTime` (ns as text). */
+  /**
+   * Per gauge source series: `MetricName`, the source columns (`GAUGE_SOURCE`), `Latest`, `LatestTime` (ns as
+   * text). Each source's latest value stands on its own: another host's newer value never hides it.
+   */
   gaugeLatest(q: QueryBuilder, filter: UsageFilter): string | undefined {
-    const groups: Group[] = [
-      ['MetricName', 'MetricName'],
-      ['MetricUnit', 'MetricUnit'],
-      ['Attributes', 'Attributes'],
-    ];
+    const groups: Group[] = [['MetricName', 'MetricName'], ...GAUGE_SOURCE];
     const union = this.union(q, 'gauge', filter.range, filterConditions(q, filter), groups, GAUGE_VALUES);
     if (union === undefined) return undefined;
-    return `SELECT MetricName, MetricUnit, Attributes, argMax(V, T) AS Latest, toString(toUnixTimestamp64Nano(max(T))) AS LatestTime FROM (${union}) GROUP BY MetricName, MetricUnit, Attributes ORDER BY MetricName, MetricUnit, toString(Attributes)`;
+    const keys = aliases(groups);
+    return `SELECT ${keys}, argMax(V, T) AS Latest, toString(toUnixTimestamp64Nano(max(T))) AS LatestTime FROM (${union}) GROUP BY ${keys} ORDER BY ${GAUGE_ORDER}`;
   }
 
   /** Per distinct `ExplicitBounds`: merged `Buckets`, `Count`, `Sum`. */
@@ -159,7 +170,7 @@ export class UsageStatements {
     // Over the range's parts: whole hours and days from the rollups (a row per hour and series, not per
     // point), only the edges from raw rows. Same lines, as every raw row is in exactly one part.
     const lineCount =
-      group === undefined ? undefined : this.lineCount(q, 'sum', range, query, group, tooMany);
+      group === undefined ? undefined : this.lineCount(q, 'sum', range, query, [group], tooMany);
     const values = `${this.bucketColumn(query.step)} AS Bucket, sum(Value) AS Total`;
     const keys = [...groups.map(([alias]) => alias), 'Bucket'].join(', ');
     const inner = `SELECT ${projection(groups, values)} ${this.seriesFrom(q, 'sum', query, range)} GROUP BY ${keys}`;
@@ -168,8 +179,8 @@ export class UsageStatements {
   }
 
   /**
-   * Gauge buckets per series (`Attributes`, `Indexes`, `LastValues`). Lines are the series with a value at or
-   * before the range's end (carried in, or in the range), so they are counted over (−∞, to].
+   * Gauge buckets per source series (the source columns, `Indexes`, `LastValues`). Lines are the source series
+   * with a value at or before the range's end (carried in, or in the range), so they are counted over (−∞, to].
    */
   gaugeSeries(
     q: TenantScopedQuery,
@@ -178,13 +189,20 @@ export class UsageStatements {
     maxLines: number,
   ): SeriesStatements {
     const tooMany = q.bind('Int64', String(maxLines + 1));
-    const series: Group = ['Attributes', 'Attributes'];
-    const lineCount = this.lineCount(q, 'gauge', { toUnixNano: range.toUnixNano }, query, series, tooMany);
+    const lineCount = this.lineCount(
+      q,
+      'gauge',
+      { toUnixNano: range.toUnixNano },
+      query,
+      GAUGE_SOURCE,
+      tooMany,
+    );
     const value = this.usesRollup(query.step)
       ? 'argMaxMerge(Latest) AS LastValue'
       : 'argMax(Value, TimeUnix) AS LastValue';
-    const inner = `SELECT Attributes, ${this.bucketColumn(query.step)} AS Bucket, ${value} ${this.seriesFrom(q, 'gauge', query, range)} GROUP BY Attributes, Bucket`;
-    const lines = `SELECT Attributes, groupArray(${this.bucketIndex(q, query.step, range)}) AS Indexes, groupArray(LastValue) AS LastValues FROM (${inner}) GROUP BY Attributes LIMIT ${tooMany}`;
+    const keys = aliases(GAUGE_SOURCE);
+    const inner = `SELECT ${keys}, ${this.bucketColumn(query.step)} AS Bucket, ${value} ${this.seriesFrom(q, 'gauge', query, range)} GROUP BY ${keys}, Bucket`;
+    const lines = `SELECT ${keys}, groupArray(${this.bucketIndex(q, query.step, range)}) AS Indexes, groupArray(LastValue) AS LastValues FROM (${inner}) GROUP BY ${keys} LIMIT ${tooMany}`;
     return { lineCount, lines };
   }
 
@@ -202,19 +220,19 @@ export class UsageStatements {
     return `SELECT ${[...aliases, 'sum(Total) AS Total', 'sum(RowCount) AS RowCount'].join(', ')} FROM (${union})${groupBy(groups.map(([alias]) => [alias, alias]))}`;
   }
 
-  /** The distinct values of `line` over the range's parts, counted no further than `tooMany` (a placeholder). */
+  /** The distinct `line` tuples over the range's parts, counted no further than `tooMany` (a placeholder). */
   private lineCount(
     q: QueryBuilder,
     kind: RollupKind,
     range: TimeRange,
     filter: UsageFilter,
-    line: Group,
+    line: readonly Group[],
     tooMany: string,
   ): string | undefined {
-    const value = selected(line);
+    const value = line.map(selected).join(', ');
     const union = this.union(q, kind, range, filterConditions(q, filter), [], { raw: value, rollup: value });
     if (union === undefined) return undefined;
-    return `SELECT count() AS Lines FROM (SELECT DISTINCT ${line[0]} FROM (${union}) LIMIT ${tooMany})`;
+    return `SELECT count() AS Lines FROM (SELECT DISTINCT ${aliases(line)} FROM (${union}) LIMIT ${tooMany})`;
   }
 
   /** `SELECT <groups>, <values> FROM <part> … GROUP BY <groups>` per part of the range, joined by UNION ALL. */
@@ -299,6 +317,10 @@ export class UsageStatements {
     }
     return q.from({ raw: kind }, [...common, ...rawTimeConditions(q, range.fromUnixNano, range.toUnixNano)]);
   }
+}
+
+function aliases(groups: readonly Group[]): string {
+  return groups.map(([alias]) => alias).join(', ');
 }
 
 function selected([alias, expression]: Group): string {

@@ -15,9 +15,13 @@
  */
 import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import { beginRead, type QueryConnection, type ReadContext, runScoped } from './bounded-read.ts';
+import { checkCombine, combineLatest, combineLines } from './gauge-combine.ts';
 import { histogramQuantile } from './percentiles.ts';
 import type {
+  CombinedGaugeLatest,
+  GaugeCombine,
   GaugeLatest,
+  GaugeLatestQuery,
   HistogramPercentiles,
   MetricQuery,
   PercentileQuery,
@@ -129,32 +133,58 @@ export class UsageReader {
     return (await runScoped<TopRow>(this.connection, q, sql, read)).map(topEntry);
   }
 
-  /** Per gauge series (metric, unit, attributes): the value with the newest `TimeUnix` in the range. */
+  /**
+   * Per gauge source series (metric, unit, resource attributes, scope, attributes): the value with the newest
+   * `TimeUnix` in the range, naming its source. With `combine`: per (metric, unit, attributes), the sources'
+   * latest values combined (`gauge-combine.ts`). Bounded by `maxRows` source series either way.
+   */
+  gaugeLatest(
+    tenant: string,
+    query: GaugeLatestQuery & { readonly combine: GaugeCombine },
+    limits?: Partial<ReadLimits>,
+  ): Promise<CombinedGaugeLatest[]>;
+  gaugeLatest(
+    tenant: string,
+    query?: UsageFilter & { readonly combine?: undefined },
+    limits?: Partial<ReadLimits>,
+  ): Promise<GaugeLatest[]>;
+  gaugeLatest(
+    tenant: string,
+    query?: GaugeLatestQuery,
+    limits?: Partial<ReadLimits>,
+  ): Promise<GaugeLatest[] | CombinedGaugeLatest[]>;
   async gaugeLatest(
     tenant: string,
-    filter: UsageFilter = {},
+    query: GaugeLatestQuery = {},
     limits?: Partial<ReadLimits>,
-  ): Promise<GaugeLatest[]> {
+  ): Promise<GaugeLatest[] | CombinedGaugeLatest[]> {
+    const combine = checkCombine(query.combine);
     const q = this.scope(tenant);
-    return this.latestGauges(q, filter, beginRead(this.limits, limits));
+    const latest = await this.latestGauges(q, query, beginRead(this.limits, limits));
+    return combine === undefined ? latest : combineLatest(latest, combine);
   }
 
   /**
-   * Buckets of `step` over the range (widened to whole steps). Sums: totals, zero-filled. Gauges: per series,
-   * the last value in each bucket, carried forward through empty buckets (starting from the last value before
-   * the range).
+   * Buckets of `step` over the range (widened to whole steps). Sums: totals, zero-filled. Gauges: per source
+   * series, the last value in each bucket, carried forward through empty buckets (starting from the last value
+   * before the range); with `combine`, one line per (unit, attributes), the sources' carried values combined in
+   * each bucket.
    *
    * Bounded: lines × buckets of the answer (zero-filled) at most `maxPoints`, lines at most `maxRows`. The buckets
    * are known from range and step; the lines are counted by a `SELECT DISTINCT … LIMIT` that stops one past the
    * most that fit, before the statement that computes the buckets runs — so a query over too many values is
    * refused in the time of that count, holding at most that many values. The engine answers one row per line
-   * (its non-empty buckets as two arrays); zero-filling happens here, line by line, in slices.
+   * (its non-empty buckets as two arrays); zero-filling happens here, line by line, in slices. Gauge lines are
+   * counted per source series, combined or not: the sources are what is read and carried forward.
    */
   async timeSeries(
     tenant: string,
     query: TimeSeriesQuery,
     limits?: Partial<ReadLimits>,
   ): Promise<TimeSeries> {
+    if (checkCombine(query.combine) !== undefined && query.kind !== 'gauge') {
+      throw new RangeError('combine is for gauge time series only (sums already add up across sources)');
+    }
     const q = this.scope(tenant);
     const read = beginRead(this.limits, limits);
     const plan = planSeries(query, read.limits);
@@ -250,7 +280,7 @@ export class UsageReader {
     const statements = this.statements.gaugeSeries(q, query, plan.range, plan.shape.maxLines);
     await this.countLines(q, statements, plan, read);
     const rows = await runScoped<GaugeSeriesRow>(this.connection, q, statements.lines, read);
-    // Carry-in: each series' last value at or before the range start (a separate, equally scoped read).
+    // Carry-in: each source series' last value at or before the range start (a separate, equally scoped read).
     const before = await this.latestGauges(
       q,
       { ...query, range: { toUnixNano: plan.range.fromUnixNano } },
@@ -259,6 +289,7 @@ export class UsageReader {
     const lines = await gaugeLines(rows, before, query.metric, plan.starts.length, read.slicer);
     // Series written since the count may add lines; the answer stays within the limit or is refused.
     checkLines(lines.size, plan.shape, read.limits);
-    return carriedForwardLines(lines, plan.starts, read.slicer);
+    const carried = await carriedForwardLines(lines, plan.starts, read.slicer);
+    return query.combine === undefined ? carried : combineLines(carried, query.combine, read.slicer);
   }
 }

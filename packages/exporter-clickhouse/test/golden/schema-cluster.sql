@@ -286,3 +286,65 @@ AS
 SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ExplicitBounds, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 86400000000000) * 86400, 'UTC') AS BucketStart, sum(Count) AS Count, sum(Sum) AS Sum, sumForEachState(BucketCounts) AS BucketCounts, count() AS Rows
 FROM `otel`.`otel_metrics_histogram`
 GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ExplicitBounds;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_source_1h` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    ResourceAttributes Map(LowCardinality(String), String),
+    ScopeName LowCardinality(String),
+    ScopeVersion LowCardinality(String),
+    BucketStart DateTime('UTC'),
+    Latest AggregateFunction(argMax, Float64, DateTime64(9)),
+    LatestTime SimpleAggregateFunction(max, DateTime64(9)),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion)
+SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_source_1h_mv` ON CLUSTER `tallyhouse_cluster`
+TO `otel`.`tallyhouse_usage_gauge_source_1h`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ResourceAttributes, ScopeName, ScopeVersion, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 3600000000000) * 3600, 'UTC') AS BucketStart, argMaxState(Value, TimeUnix) AS Latest, max(TimeUnix) AS LatestTime, count() AS Rows
+FROM `otel`.`otel_metrics_gauge`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_source_1d` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    ResourceAttributes Map(LowCardinality(String), String),
+    ScopeName LowCardinality(String),
+    ScopeVersion LowCardinality(String),
+    BucketStart DateTime('UTC'),
+    Latest AggregateFunction(argMax, Float64, DateTime64(9)),
+    LatestTime SimpleAggregateFunction(max, DateTime64(9)),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYear(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion)
+SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_source_1d_mv` ON CLUSTER `tallyhouse_cluster`
+TO `otel`.`tallyhouse_usage_gauge_source_1d`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ResourceAttributes, ScopeName, ScopeVersion, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 86400000000000) * 86400, 'UTC') AS BucketStart, argMaxState(Value, TimeUnix) AS Latest, max(TimeUnix) AS LatestTime, count() AS Rows
+FROM `otel`.`otel_metrics_gauge`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion;
+
+DROP VIEW IF EXISTS `otel`.`tallyhouse_usage_gauge_1h_mv` ON CLUSTER `tallyhouse_cluster`;
+
+DROP TABLE IF EXISTS `otel`.`tallyhouse_usage_gauge_1h` ON CLUSTER `tallyhouse_cluster`;
+
+DROP VIEW IF EXISTS `otel`.`tallyhouse_usage_gauge_1d_mv` ON CLUSTER `tallyhouse_cluster`;
+
+DROP TABLE IF EXISTS `otel`.`tallyhouse_usage_gauge_1d` ON CLUSTER `tallyhouse_cluster`;

@@ -317,3 +317,77 @@ AS
 SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ExplicitBounds, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 86400000000000) * 86400, 'UTC') AS BucketStart, sum(Count) AS Count, sum(Sum) AS Sum, sumForEachState(BucketCounts) AS BucketCounts, count() AS Rows
 FROM `otel`.`otel_metrics_histogram`
 GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ExplicitBounds;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_source_1h`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    ResourceAttributes Map(LowCardinality(String), String),
+    ScopeName LowCardinality(String),
+    ScopeVersion LowCardinality(String),
+    BucketStart DateTime('UTC'),
+    Latest AggregateFunction(argMax, Float64, DateTime64(9)),
+    LatestTime SimpleAggregateFunction(max, DateTime64(9)),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toYYYYMM(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion)
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 10000;
+
+INSERT INTO `otel`.`tallyhouse_usage_gauge_source_1h` (TenantId, MetricName, MetricUnit, ServiceName, Attributes, ResourceAttributes, ScopeName, ScopeVersion, BucketStart, Latest, LatestTime, Rows)
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ResourceAttributes, ScopeName, ScopeVersion, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 3600000000000) * 3600, 'UTC') AS BucketStart, argMaxState(Value, TimeUnix) AS Latest, max(TimeUnix) AS LatestTime, count() AS Rows
+FROM `otel`.`otel_metrics_gauge`
+WHERE (SELECT count() FROM `otel`.`tallyhouse_usage_gauge_source_1h`) = 0
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_source_1h_mv`
+TO `otel`.`tallyhouse_usage_gauge_source_1h`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ResourceAttributes, ScopeName, ScopeVersion, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 3600000000000) * 3600, 'UTC') AS BucketStart, argMaxState(Value, TimeUnix) AS Latest, max(TimeUnix) AS LatestTime, count() AS Rows
+FROM `otel`.`otel_metrics_gauge`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_source_1d`
+(
+    TenantId LowCardinality(String),
+    MetricName LowCardinality(String),
+    MetricUnit LowCardinality(String),
+    ServiceName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    ResourceAttributes Map(LowCardinality(String), String),
+    ScopeName LowCardinality(String),
+    ScopeVersion LowCardinality(String),
+    BucketStart DateTime('UTC'),
+    Latest AggregateFunction(argMax, Float64, DateTime64(9)),
+    LatestTime SimpleAggregateFunction(max, DateTime64(9)),
+    Rows SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toYear(BucketStart)
+ORDER BY (TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion)
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 10000;
+
+INSERT INTO `otel`.`tallyhouse_usage_gauge_source_1d` (TenantId, MetricName, MetricUnit, ServiceName, Attributes, ResourceAttributes, ScopeName, ScopeVersion, BucketStart, Latest, LatestTime, Rows)
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ResourceAttributes, ScopeName, ScopeVersion, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 86400000000000) * 86400, 'UTC') AS BucketStart, argMaxState(Value, TimeUnix) AS Latest, max(TimeUnix) AS LatestTime, count() AS Rows
+FROM `otel`.`otel_metrics_gauge`
+WHERE (SELECT count() FROM `otel`.`tallyhouse_usage_gauge_source_1d`) = 0
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`tallyhouse_usage_gauge_source_1d_mv`
+TO `otel`.`tallyhouse_usage_gauge_source_1d`
+AS
+SELECT TenantId, MetricName, MetricUnit, ServiceName, Attributes, ResourceAttributes, ScopeName, ScopeVersion, toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, 86400000000000) * 86400, 'UTC') AS BucketStart, argMaxState(Value, TimeUnix) AS Latest, max(TimeUnix) AS LatestTime, count() AS Rows
+FROM `otel`.`otel_metrics_gauge`
+GROUP BY TenantId, MetricName, BucketStart, ServiceName, MetricUnit, Attributes, ResourceAttributes, ScopeName, ScopeVersion;
+
+DROP VIEW IF EXISTS `otel`.`tallyhouse_usage_gauge_1h_mv`;
+
+DROP TABLE IF EXISTS `otel`.`tallyhouse_usage_gauge_1h`;
+
+DROP VIEW IF EXISTS `otel`.`tallyhouse_usage_gauge_1d_mv`;
+
+DROP TABLE IF EXISTS `otel`.`tallyhouse_usage_gauge_1d`;
