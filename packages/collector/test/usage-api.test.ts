@@ -1,5 +1,6 @@
 /**
- * `GET /v1/usage/{tenant}/(total|timeseries|top)` over a real socket, reading real chDB: answers as JSON, read
+ * `GET /v1/usage/{tenant}/(total|timeseries|top|latest)` over a real socket, reading real chDB: answers as JSON
+ * (gauges per source series, or combined across sources), read
  * scoping (an API key reads its own tenant only; the admin key reads any; in header mode the tenant header is not
  * a read credential unless the operator says so), every parameter validated with a 400 naming it, and the cache:
  * N identical concurrent requests run one query, later ones are served from cache until the TTL.
@@ -22,6 +23,8 @@ import { ReadAccess } from '../src/usage-api/read-access.ts';
 import { formatTime, parseQueryTime } from '../src/usage-api/time-format.ts';
 import { UsageApi } from '../src/usage-api/usage-api.ts';
 import {
+  attributes,
+  gaugeMetric,
   holdUsageTotals,
   http,
   otlpRequest,
@@ -41,6 +44,15 @@ const MINUTE = 60_000_000_000n;
 const T0 = ((BigInt(Date.now()) * 1_000_000n) / MINUTE) * MINUTE - 10n * MINUTE;
 const SECOND = 1_000_000_000n;
 const at = (seconds: number) => T0 + BigInt(seconds) * SECOND;
+
+const SCOPE_1 = { name: 'pool-meter', version: '1' };
+const SCOPE_2 = { name: 'pool-meter', version: '2' };
+const HOST_A = { resource: { 'service.name': 'checkout', 'host.name': 'a' } };
+const HOST_B = { resource: { 'service.name': 'checkout', 'host.name': 'b' } };
+/** The three sources of the `connections` gauge, in answer order (attributes, then resource, then scope). */
+const A1 = { ...HOST_A, scope: SCOPE_1 };
+const A2 = { ...HOST_A, scope: SCOPE_2 };
+const B1 = { ...HOST_B, scope: SCOPE_1 };
 const iso = (ns: bigint) => formatTime(ns);
 
 interface Answer {
@@ -256,6 +268,25 @@ describe('usage endpoints on the collector (apikey mode)', () => {
       ]),
     ]);
     const globex = otlpRequest([sumMetric('requests', [point(100, 30, { route: '/pay', region: 'eu' })])]);
+    // One gauge with equal point attributes from three sources: hosts a and b, and a second scope on host a.
+    const gauges = {
+      resourceMetrics: [
+        {
+          resource: { attributes: attributes(HOST_A.resource) },
+          scopeMetrics: [
+            { scope: SCOPE_1, metrics: [gaugeMetric('connections', [point(10, 30, { pool: 'main' })])] },
+            { scope: SCOPE_2, metrics: [gaugeMetric('connections', [point(2, 100, { pool: 'main' })])] },
+          ],
+        },
+        {
+          resource: { attributes: attributes(HOST_B.resource) },
+          scopeMetrics: [
+            { scope: SCOPE_1, metrics: [gaugeMetric('connections', [point(5, 90, { pool: 'main' })])] },
+          ],
+        },
+      ],
+    };
+    expect((await postMetrics(port, gauges, 'json', bearer(ACME_KEY))).status).toBe(200);
     expect((await postMetrics(port, acme, 'json', bearer(ACME_KEY))).status).toBe(200);
     expect((await postMetrics(port, globex, 'json', bearer(GLOBEX_KEY))).status).toBe(200);
     await collector.processor.forceFlush();
@@ -336,6 +367,64 @@ describe('usage endpoints on the collector (apikey mode)', () => {
       ]);
     });
 
+    it('timeseries kind=gauge: a line per source series naming its source, carried forward; combine merges them per bucket', async () => {
+      const path = `/v1/usage/acme/timeseries?metric=connections&kind=gauge&step=1m&${range}`;
+      const perSource = await get(port, path, bearer(ACME_KEY));
+      expect(perSource.status).toBe(200);
+      const points = (values: (number | null)[]) =>
+        values.map((value, i) => ({ start: iso(at(60 * i)), value }));
+      expect(perSource.json.lines).toEqual([
+        { key: { pool: 'main' }, unit: '1', source: A1, points: points([10, 10, 10]) },
+        { key: { pool: 'main' }, unit: '1', source: A2, points: points([null, 2, 2]) },
+        { key: { pool: 'main' }, unit: '1', source: B1, points: points([null, 5, 5]) },
+      ]);
+      for (const [combine, values] of [
+        ['sum', [10, 17, 17]],
+        ['max', [10, 10, 10]],
+        ['min', [10, 2, 2]],
+        ['avg', [10, 17 / 3, 17 / 3]],
+      ] as const) {
+        const combined = await get(port, `${path}&combine=${combine}`, bearer(ACME_KEY));
+        expect(combined.status).toBe(200);
+        expect(combined.json).toMatchObject({ kind: 'gauge', combine });
+        expect(combined.json.lines).toEqual([
+          { key: { pool: 'main' }, unit: '1', sources: 3, points: points([...values]) },
+        ]);
+      }
+      // From 00:01 on: host a's first scope is carried in from before the range.
+      const later = await get(
+        port,
+        `/v1/usage/acme/timeseries?metric=connections&kind=gauge&step=1m&from=${encodeURIComponent(iso(at(60)))}&to=${encodeURIComponent(iso(at(180)))}&combine=sum`,
+        bearer(ACME_KEY),
+      );
+      expect((later.json.lines as { points: unknown }[]).map((line) => line.points)).toEqual([
+        [
+          { start: iso(at(60)), value: 17 },
+          { start: iso(at(120)), value: 17 },
+        ],
+      ]);
+    });
+
+    it('latest: the latest value of every source series, or combined across sources', async () => {
+      const perSource = await get(port, '/v1/usage/acme/latest?metric=connections', bearer(ACME_KEY));
+      expect(perSource.status).toBe(200);
+      expect(perSource.json).toMatchObject({ tenant: 'acme', metric: 'connections', from: null, to: null });
+      expect(perSource.json.latest).toEqual([
+        { unit: '1', attributes: { pool: 'main' }, source: A1, value: 10, time: iso(at(30)) },
+        { unit: '1', attributes: { pool: 'main' }, source: A2, value: 2, time: iso(at(100)) },
+        { unit: '1', attributes: { pool: 'main' }, source: B1, value: 5, time: iso(at(90)) },
+      ]);
+      const combined = await get(
+        port,
+        `/v1/usage/acme/latest?metric=connections&combine=max&to=${encodeURIComponent(iso(at(95)))}`,
+        bearer(ACME_KEY),
+      );
+      expect(combined.json).toMatchObject({ combine: 'max' });
+      expect(combined.json.latest).toEqual([
+        { unit: '1', attributes: { pool: 'main' }, sources: 2, value: 10, time: iso(at(90)) },
+      ]);
+    });
+
     it('top: the values of an attribute with the largest totals', async () => {
       const answer = await get(
         port,
@@ -358,6 +447,7 @@ describe('usage endpoints on the collector (apikey mode)', () => {
         'total?metric=requests',
         'top?metric=requests&by=route',
         `timeseries?metric=requests&step=1m&${range}`,
+        'latest?metric=connections',
       ]) {
         const answer = await http(port, {
           method: 'GET',
@@ -435,6 +525,17 @@ describe('usage endpoints on the collector (apikey mode)', () => {
         '/v1/usage/acme/timeseries?metric=requests&step=1m&from=0&to=60000&kind=gauge&group_by=route',
         'group_by',
       ],
+      [
+        '/v1/usage/acme/timeseries?metric=connections&step=1m&from=0&to=60000&kind=gauge&combine=median',
+        'combine',
+      ],
+      ['/v1/usage/acme/timeseries?metric=requests&step=1m&from=0&to=60000&combine=sum', 'combine'],
+      ['/v1/usage/acme/timeseries?metric=connections&step=1m&from=0&to=60000&kind=gauge&combine=', 'combine'],
+      ['/v1/usage/acme/latest?metric=connections&combine=SUM', 'combine'],
+      ['/v1/usage/acme/latest?metric=connections&combine=sum&combine=max', 'combine'],
+      ['/v1/usage/acme/latest?combine=sum', 'metric'],
+      ['/v1/usage/acme/latest?metric=connections&step=1m', 'step'],
+      ['/v1/usage/acme/total?metric=requests&combine=sum', 'combine'],
       ['/v1/usage/acme/top?metric=requests', 'by'],
       ['/v1/usage/acme/top?metric=requests&by=route&limit=0', 'limit'],
       ['/v1/usage/acme/top?metric=requests&by=route&limit=ten', 'limit'],

@@ -252,6 +252,46 @@ describe('bounded usage reads on the collector (real chDB)', () => {
     expect(bytes.json.message).toMatch(/TALLYHOUSE_USAGE_MAX_BYTES=2000/);
   });
 
+  it('counts gauge lines per source series, combined or not: 300 hosts of one gauge at 1m over a week are refused, at 1d combined into one line', async () => {
+    const hosts = 300;
+    // One gauge, equal point attributes, a value per host every 6 hours of the week (the views fire as usual).
+    await storage.command(
+      `INSERT INTO otel.otel_metrics_gauge (TenantId, ResourceAttributes, ServiceName, ScopeName, ScopeVersion, MetricName,
+         MetricDescription, MetricUnit, Attributes, StartTimeUnix, TimeUnix, Value)
+       SELECT 'fleet', map('host.name', concat('h', toString(number % ${hosts})), 'service.name', 'db'), 'db',
+         'pool-meter', '1', 'connections', '', '1', map('pool', 'main'),
+         fromUnixTimestamp64Nano(toInt64(${WEEK_AGO} + 1 + intDiv(number, ${hosts}) * ${DAY_NS / 4n})),
+         fromUnixTimestamp64Nano(toInt64(${WEEK_AGO} + 1 + intDiv(number, ${hosts}) * ${DAY_NS / 4n})),
+         1
+       FROM numbers(${hosts * 28})`,
+    );
+    const minutes = await get(
+      port,
+      `/v1/usage/fleet/timeseries?metric=connections&kind=gauge&step=1m&${week}&combine=sum`,
+    );
+    expect(minutes.status).toBe(400);
+    expect(String(minutes.json.message)).toMatch(
+      /^more than 19 lines \(source series\) × 10080 buckets of 1m are more than TALLYHOUSE_USAGE_MAX_POINTS=200000 points/,
+    );
+    const days = await get(
+      port,
+      `/v1/usage/fleet/timeseries?metric=connections&kind=gauge&step=1d&${week}&combine=sum`,
+    );
+    expect(days.status).toBe(200);
+    const lines = days.json.lines as { key: unknown; sources: number; points: { value: number | null }[] }[];
+    expect(lines.map((line) => [line.key, line.sources])).toEqual([[{ pool: 'main' }, hosts]]);
+    // Every bucket after the first rows: every host's value (1) carried forward and summed.
+    expect(lines[0]?.points.at(-1)?.value).toBe(hosts);
+    // The latest values are rows per source too: past TALLYHOUSE_USAGE_MAX_ROWS even when combined.
+    const few = await serveWith({ maxRows: 100 });
+    const latest = await get(few, '/v1/usage/fleet/latest?metric=connections&combine=sum');
+    expect(latest.status).toBe(400);
+    expect(String(latest.json.message)).toContain('TALLYHOUSE_USAGE_MAX_ROWS=100');
+    expect((await get(port, '/v1/usage/fleet/latest?metric=connections&combine=sum')).json.latest).toEqual([
+      expect.objectContaining({ attributes: { pool: 'main' }, sources: hosts, value: hosts }),
+    ]);
+  });
+
   it('answers 503 + Retry-After naming TALLYHOUSE_USAGE_MAX_CONCURRENT past the concurrency cap; shared and cached reads do not count', async () => {
     const { spy, release } = holdUsageTotals();
     const path = (service: string) => `/v1/usage/dense/total?metric=requests&service=${service}`;

@@ -1,5 +1,10 @@
 /** A usage read's JSON answer: the query run through the exporter's `UsageReader`, serialised within the limits. */
-import type { UsageReader } from '@tallyhouse/exporter-clickhouse';
+import type {
+  CombinedGaugeLatest,
+  GaugeLatest,
+  TimeSeriesLine,
+  UsageReader,
+} from '@tallyhouse/exporter-clickhouse';
 import { Slicer } from '@tallyhouse/model';
 import {
   readerLimits,
@@ -15,7 +20,7 @@ import type { UsageQuery } from './usage-query.ts';
  * refused as soon as it passes TALLYHOUSE_USAGE_MAX_BYTES. The event loop is handed back between slices.
  */
 export async function readAnswer(
-  reader: Pick<UsageReader, 'total' | 'timeSeries' | 'topN'>,
+  reader: Pick<UsageReader, 'total' | 'timeSeries' | 'topN' | 'gaugeLatest'>,
   query: UsageQuery,
   limits: UsageReadLimits,
 ): Promise<Answer> {
@@ -63,6 +68,21 @@ export async function readAnswer(
       );
       return out.finish();
     }
+    case 'latest': {
+      const latest = await reader.gaugeLatest(
+        query.tenant,
+        { ...filter, ...(query.combine === undefined ? {} : { combine: query.combine }) },
+        readLimits,
+      );
+      out.write(
+        JSON.stringify({
+          ...echo,
+          ...(query.combine === undefined ? {} : { combine: query.combine }),
+          latest: latest.map(latestJson),
+        }),
+      );
+      return out.finish();
+    }
     case 'timeseries': {
       const series = await reader.timeSeries(
         query.tenant,
@@ -72,6 +92,7 @@ export async function readAnswer(
           step: query.step,
           range: { fromUnixNano: query.fromUnixNano, toUnixNano: query.toUnixNano },
           ...(query.groupBy === undefined ? {} : { groupBy: query.groupBy }),
+          ...(query.combine === undefined ? {} : { combine: query.combine }),
         },
         readLimits,
       );
@@ -80,6 +101,7 @@ export async function readAnswer(
         kind: query.kind,
         step: series.step,
         ...(query.groupBy === undefined ? {} : { groupBy: query.groupBy }),
+        ...(query.combine === undefined ? {} : { combine: query.combine }),
         // The buckets actually answered: the range widened outwards to whole steps.
         bucketsFrom: formatTime(series.fromUnixNano),
         bucketsTo: formatTime(series.toUnixNano),
@@ -94,7 +116,7 @@ export async function readAnswer(
         if ((i & SLICE_CHECK) === SLICE_CHECK && slicer.due()) await slicer.pause();
       }
       for (const [index, line] of series.lines.entries()) {
-        out.write(`${index === 0 ? '' : ','}{"key":${JSON.stringify(line.key)},"points":[`);
+        out.write(`${index === 0 ? '' : ','}${lineHead(line).slice(0, -1)},"points":[`);
         // Points in blocks, each its own piece of the answer: no long string to flatten, no large copy.
         const points = line.points;
         for (let first = 0; first < points.length; first += BLOCK) {
@@ -154,6 +176,27 @@ class AnswerWriter {
 const SLICE_CHECK = 1_023;
 /** Points serialised into one piece of the answer. */
 const BLOCK = 1_024;
+
+/** A line's JSON before its points: its key, and for gauges the unit and the source (or how many were combined). */
+function lineHead(line: TimeSeriesLine): string {
+  return JSON.stringify({
+    key: line.key,
+    ...(line.unit === undefined ? {} : { unit: line.unit }),
+    ...(line.source === undefined ? {} : { source: line.source }),
+    ...(line.sources === undefined ? {} : { sources: line.sources }),
+  });
+}
+
+/** One latest gauge value: per source series (naming the source), or the sources combined (counting them). */
+function latestJson(entry: GaugeLatest | CombinedGaugeLatest) {
+  return {
+    unit: entry.unit,
+    attributes: entry.attributes,
+    ...('source' in entry ? { source: entry.source } : { sources: entry.sources }),
+    value: number(entry.value),
+    time: formatTime(entry.timeUnixNano),
+  };
+}
 
 /** A point's value as JSON: `null` before a gauge's first value, non-finite values as proto3 JSON strings. */
 function valueJson(value: number | undefined): string {

@@ -1,5 +1,5 @@
 /**
- * `GET /v1/usage/{tenant}/(total|timeseries|top)`: tenant-scoped usage reads over the exporter's `UsageReader`,
+ * `GET /v1/usage/{tenant}/(total|timeseries|top|latest)`: tenant-scoped usage reads over the exporter's `UsageReader`,
  * answered as JSON. Order of checks: credentials (401), the caller may read that tenant (403), parameters (400),
  * then the cache (TTL + single flight), the concurrency cap (503) and storage.
  *
@@ -38,7 +38,9 @@ const PERMISSION_DENIED = 7;
 /** google.rpc.Code DEADLINE_EXCEEDED: the read ran out of time (sent with HTTP 503, see the README). */
 const DEADLINE_EXCEEDED = 4;
 
-export type UsageReaderSource = () => Promise<Pick<UsageReader, 'total' | 'timeSeries' | 'topN'>>;
+export type UsageReaderSource = () => Promise<
+  Pick<UsageReader, 'total' | 'timeSeries' | 'topN' | 'gaugeLatest'>
+>;
 
 export interface UsageApiOptions {
   readonly access: ReadAccess;

@@ -2,11 +2,12 @@
  * Parses and validates a `GET /v1/usage/{tenant}/{view}` request into a typed query. Every parameter is checked;
  * an unknown, repeated, missing or malformed one is a `UsageQueryError` (400) naming it.
  */
+import { GAUGE_COMBINES, type GaugeCombine } from '@tallyhouse/exporter-clickhouse';
 import { tenantProblem } from '@tallyhouse/model';
 import { formatTime, parseQueryTime } from './time-format.ts';
 
 export const USAGE_PREFIX = '/v1/usage/';
-export const USAGE_VIEWS = ['total', 'timeseries', 'top'] as const;
+export const USAGE_VIEWS = ['total', 'timeseries', 'top', 'latest'] as const;
 export type UsageView = (typeof USAGE_VIEWS)[number];
 export const STEPS = ['1m', '1h', '1d'] as const;
 export type UsageStep = (typeof STEPS)[number];
@@ -56,16 +57,20 @@ export type UsageQuery =
       readonly step: UsageStep;
       readonly kind: 'sum' | 'gauge';
       readonly groupBy: string | undefined;
+      /** Gauges: combine the sources per (unit, attributes); undefined = a line per source series. */
+      readonly combine: GaugeCombine | undefined;
       readonly fromUnixNano: bigint;
       readonly toUnixNano: bigint;
     })
-  | (CommonQuery & { readonly view: 'top'; readonly by: string; readonly limit: number });
+  | (CommonQuery & { readonly view: 'top'; readonly by: string; readonly limit: number })
+  | (CommonQuery & { readonly view: 'latest'; readonly combine: GaugeCombine | undefined });
 
 const COMMON = ['metric', 'from', 'to', 'service'];
 const PARAMETERS: Record<UsageView, readonly string[]> = {
   total: COMMON,
-  timeseries: [...COMMON, 'step', 'kind', 'group_by'],
+  timeseries: [...COMMON, 'step', 'kind', 'group_by', 'combine'],
   top: [...COMMON, 'by', 'limit'],
+  latest: [...COMMON, 'combine'],
 };
 
 /** `{ tenant, view }` of a usage path, or a 404-style error. The tenant segment is percent-decoded. */
@@ -148,6 +153,14 @@ export function parseUsageQuery(tenant: string, view: UsageView, search: URLSear
   }
   const service = single.get('service');
   if (service === '') throw new UsageQueryError('service', 'empty');
+  const rawCombine = single.get('combine');
+  if (rawCombine !== undefined && !(GAUGE_COMBINES as readonly string[]).includes(rawCombine)) {
+    throw new UsageQueryError(
+      'combine',
+      `expected one of ${GAUGE_COMBINES.join(', ')}, got ${JSON.stringify(rawCombine)}`,
+    );
+  }
+  const combine = rawCombine as GaugeCombine | undefined;
   const common: CommonQuery = {
     tenant,
     metric: required('metric'),
@@ -159,6 +172,8 @@ export function parseUsageQuery(tenant: string, view: UsageView, search: URLSear
   switch (view) {
     case 'total':
       return { ...common, view };
+    case 'latest':
+      return { ...common, view, combine };
     case 'top': {
       const by = required('by');
       const rawLimit = single.get('limit');
@@ -189,6 +204,9 @@ export function parseUsageQuery(tenant: string, view: UsageView, search: URLSear
       if (groupBy !== undefined && rawKind === 'gauge') {
         throw new UsageQueryError('group_by', 'only for kind=sum (gauges answer one line per series)');
       }
+      if (combine !== undefined && rawKind !== 'gauge') {
+        throw new UsageQueryError('combine', 'only for kind=gauge (sums already add up across sources)');
+      }
       if (fromUnixNano === undefined) throw new UsageQueryError('from', 'required for a time series');
       if (toUnixNano === undefined) throw new UsageQueryError('to', 'required for a time series');
       const stepNs = STEP_NS[step];
@@ -199,7 +217,7 @@ export function parseUsageQuery(tenant: string, view: UsageView, search: URLSear
           `from..to holds about ${buckets} buckets of ${step}, more than ${MAX_BUCKETS}: use a larger step or a shorter range`,
         );
       }
-      return { ...common, view, step, kind: rawKind, groupBy, fromUnixNano, toUnixNano };
+      return { ...common, view, step, kind: rawKind, groupBy, combine, fromUnixNano, toUnixNano };
     }
   }
 }
