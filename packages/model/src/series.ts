@@ -22,6 +22,11 @@ export type Temporality = 'delta' | 'cumulative';
 export interface InstrumentationScopeInfo {
   readonly name: string;
   readonly version: string;
+  /** The scope's own attributes (OTLP `InstrumentationScope.attributes`); absent when it has none. */
+  readonly attributes?: Attributes;
+  readonly droppedAttributesCount?: number;
+  /** `ScopeMetrics.schema_url`; absent when empty. */
+  readonly schemaUrl?: string;
 }
 
 /** What a metric is, independent of tenant and attributes. */
@@ -109,6 +114,8 @@ export interface SeriesPoint<K extends PointKind = PointKind> {
   /** Kept resource attributes only (default: `service.name`). */
   readonly resource: Attributes;
   readonly scope: InstrumentationScopeInfo;
+  /** `ResourceMetrics.schema_url` of the (last) source; absent when empty. */
+  readonly resourceSchemaUrl?: string;
   readonly metric: MetricInfo & { readonly kind: K };
   /** Point attributes without the tenant attribute. */
   readonly attributes: Attributes;
@@ -164,6 +171,8 @@ export interface InputScopeMetrics {
 export interface InputResourceMetrics {
   /** All resource attributes of the source; identity keeps only the configured ones. */
   readonly resource: Attributes;
+  /** `ResourceMetrics.schema_url`; absent when empty. */
+  readonly schemaUrl?: string;
   readonly scopeMetrics: readonly InputScopeMetrics[];
 }
 
