@@ -60,7 +60,7 @@ export class InputWalk {
       const resourceTenant = resourceMetrics.resource[this.options.resourceTenantAttribute];
       for (const { scope, metrics } of resourceMetrics.scopeMetrics) {
         for (const input of metrics) {
-          const context = metricContext(resources, scope, input);
+          const context = metricContext(resources, resourceMetrics.schemaUrl ?? '', scope, input);
           const kind = input.metric.kind;
           for (const point of input.points) {
             const tenant = this.tenantOf(point.attributes, request, resourceTenant, input, rejections);
@@ -140,6 +140,7 @@ class ResourceViews {
 
 function metricContext(
   resources: ResourceViews,
+  resourceSchemaUrl: string,
   scope: InstrumentationScopeInfo,
   input: InputMetric,
 ): MetricContext {
@@ -152,6 +153,7 @@ function metricContext(
     metric: input.metric,
     resource,
     scope,
+    resourceSchemaUrl,
     description: input.metric.description,
     streamPrefix: cumulative ? sourceStreamPrefix(resources.full, scope, input.metric) : undefined,
     lastGroup: undefined,

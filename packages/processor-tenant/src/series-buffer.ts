@@ -34,6 +34,8 @@ export interface SeriesGroup {
   readonly metric: MetricInfo;
   readonly resource: Attributes;
   scope: InstrumentationScopeInfo;
+  /** The schema URL of the resource seen last (`''`: none). */
+  resourceSchemaUrl: string;
   description: string;
   readonly series: SeriesTable<HeldPoint>;
   /**
@@ -64,6 +66,7 @@ export interface MetricPlace {
   readonly metric: MetricInfo;
   readonly resource: Attributes;
   readonly scope: InstrumentationScopeInfo;
+  readonly resourceSchemaUrl: string;
   readonly description: string;
   /** The group of the tenant seen last: points of one tenant usually come together. */
   lastGroup: SeriesGroup | undefined;
@@ -181,6 +184,7 @@ export class SeriesBuffer {
       tenant,
     );
     group.scope = place.scope;
+    group.resourceSchemaUrl = place.resourceSchemaUrl;
     if (place.description !== '') group.description = place.description;
     place.lastGroup = group;
     return group;
@@ -239,7 +243,8 @@ export class SeriesBuffer {
         tenant,
         metric: slot.metric,
         resource: slot.resource,
-        scope: { name: '', version: '' },
+        scope: NO_SCOPE_YET,
+        resourceSchemaUrl: '',
         description: slot.metric.description,
         series: new SeriesTable(slot.metric.kind === 'histogram'),
         apart: undefined,
@@ -289,7 +294,10 @@ export class SeriesBuffer {
     const window = this.windowOf(point.timeUnixNano);
     const slot = this.slotFor(window, slotKeyOfPoint(point), point.metric, point.resource);
     const group = this.groupFor(window, slot, point.tenant);
-    if (group.scope.name === '' && group.scope.version === '') group.scope = point.scope;
+    if (group.scope === NO_SCOPE_YET) {
+      group.scope = point.scope;
+      group.resourceSchemaUrl = point.resourceSchemaUrl ?? '';
+    }
     const extra = extraOf(point.metric, point.value);
     const held = group.series.get(point.attributes, undefined, extra);
     if (held === undefined) this.addSeries(group, point.attributes, undefined, extra, point);
@@ -297,6 +305,9 @@ export class SeriesBuffer {
       this.keepApart(group, held, point);
   }
 }
+
+/** The scope of a group made by `restore` until a point gives it one (arrivals always do). */
+const NO_SCOPE_YET: InstrumentationScopeInfo = Object.freeze({ name: '', version: '' });
 
 /** Bucket bounds are part of an explicit histogram's identity: different bounds never merge. */
 function extraOf(metric: MetricInfo, value: PointValue): string | undefined {
@@ -319,8 +330,10 @@ function rowOf(
     timeUnixNano: point.timeUnixNano,
     value: point.value,
   };
-  // Only rows with exemplars carry the field: most have none.
+  // Optional fields only when set: most rows have neither.
+  const withUrl =
+    group.resourceSchemaUrl === '' ? row : { ...row, resourceSchemaUrl: group.resourceSchemaUrl };
   return point.exemplars === undefined || point.exemplars.length === 0
-    ? row
-    : { ...row, exemplars: point.exemplars };
+    ? withUrl
+    : { ...withUrl, exemplars: point.exemplars };
 }

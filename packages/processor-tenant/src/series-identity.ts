@@ -86,14 +86,21 @@ export function metricKey(keptResourceAttributes: Attributes, metric: MetricInfo
   return `[${encodeAttributes(keptResourceAttributes)},${metricPart(metric)}]`;
 }
 
-/** Identity of a gauge within its source (`sourceResource` + scope); the buffer's first level for gauges. */
+/**
+ * Identity of a gauge within its source (`sourceResource` + scope name, version and attributes); the buffer's
+ * first level for gauges.
+ */
 export function gaugeSourceKey(
   sourceResourceAttributes: Attributes,
   scope: InstrumentationScopeInfo,
   metric: MetricInfo,
 ): string {
-  return `[${encodeAttributes(sourceResourceAttributes)},${JSON.stringify([scope.name, scope.version])},${metricPart(metric)}]`;
+  const scopePart = JSON.stringify([scope.name, scope.version]);
+  const scopeAttributes = encodeAttributes(scope.attributes ?? NO_ATTRIBUTES);
+  return `[${encodeAttributes(sourceResourceAttributes)},${scopePart},${scopeAttributes},${metricPart(metric)}]`;
 }
+
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 /** The buffer's first level for a point handed off before (a gauge's `resource` is its source resource). */
 export function slotKeyOfPoint(point: SeriesPoint): string {

@@ -16,6 +16,7 @@ function context(): MetricContext {
     metric: REQUESTS,
     resource: CHECKOUT,
     scope: SCOPE,
+    resourceSchemaUrl: '',
     description: '',
     streamPrefix: undefined,
     lastGroup: undefined,

@@ -16,6 +16,8 @@ const ROOM = { room: 'kitchen' };
 const gauges = (...points: ReturnType<typeof gaugePoint>[]) =>
   batch(CHECKOUT, [inputMetric(TEMPERATURE, 'cumulative', points)]);
 const OTHER_SCOPE = { name: 'other-library', version: SCOPE.version };
+const POOL_A = { ...SCOPE, attributes: { pool: 'a' }, schemaUrl: 'https://example.com/pool' };
+const POOL_B = { ...SCOPE, attributes: { pool: 'b' } };
 const reading = (time: bigint, value: number) =>
   seriesPoint({ tenant: 'acme', metric: TEMPERATURE, attributes: ROOM, start: 0n, time, value: { value } });
 
@@ -137,6 +139,64 @@ export const gaugeScenarios: Scenario[] = [
       { settle: 'failed-all' },
     ],
     output: [readingFrom(hostResource('b'), 40n, 25), readingFrom(hostResource('a'), 30n, 19)],
+  },
+  {
+    name: 'gauge_scopes_that_differ_only_in_attributes_are_separate_sources',
+    steps: [
+      {
+        consume: batch(
+          CHECKOUT,
+          [inputMetric(TEMPERATURE, 'cumulative', [gaugePoint(KITCHEN, 10n, 19)])],
+          POOL_A,
+        ),
+      },
+      {
+        consume: batch(
+          CHECKOUT,
+          [inputMetric(TEMPERATURE, 'cumulative', [gaugePoint(KITCHEN, 20n, 25)])],
+          POOL_B,
+        ),
+      },
+    ],
+    output: [
+      { ...reading(10n, 19), scope: POOL_A },
+      { ...reading(20n, 25), scope: POOL_B },
+    ],
+  },
+  {
+    name: 'the_resource_schema_url_and_scope_attributes_reach_the_rows',
+    steps: [
+      {
+        consume: {
+          resourceMetrics: [
+            {
+              resource: CHECKOUT,
+              schemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+              scopeMetrics: [
+                {
+                  scope: POOL_A,
+                  metrics: [inputMetric(REQUESTS, 'delta', [sumPoint(KITCHEN, 0n, 10n, 2)])],
+                },
+              ],
+            },
+          ],
+        },
+      },
+    ],
+    output: [
+      {
+        ...seriesPoint({
+          tenant: 'acme',
+          metric: REQUESTS,
+          attributes: ROOM,
+          start: 0n,
+          time: 10n,
+          value: { value: 2 },
+        }),
+        scope: POOL_A,
+        resourceSchemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+      },
+    ],
   },
 ];
 
