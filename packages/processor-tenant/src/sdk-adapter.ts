@@ -36,6 +36,11 @@ export function nanosToHrTime(nanos: bigint): HrTime {
   return [Number(nanos / NANOS_PER_SECOND), Number(nanos % NANOS_PER_SECOND)];
 }
 
+/** `{ [key]: text }` when `text` is set and not empty, else nothing: the model leaves empty optional texts out. */
+function optionalText<K extends string>(key: K, text: string | undefined): { [P in K]?: string } {
+  return text === undefined || text === '' ? {} : ({ [key]: text } as { [P in K]?: string });
+}
+
 const KIND_OF: Record<DataPointType, PointKind> = {
   [DataPointType.SUM]: 'sum',
   [DataPointType.GAUGE]: 'gauge',
@@ -49,8 +54,13 @@ export function fromResourceMetrics(resourceMetrics: ResourceMetrics): InputBatc
     resourceMetrics: [
       {
         resource: resourceMetrics.resource.attributes as Attributes,
+        ...optionalText('schemaUrl', resourceMetrics.resource.schemaUrl),
         scopeMetrics: resourceMetrics.scopeMetrics.map((scopeMetrics) => ({
-          scope: { name: scopeMetrics.scope.name, version: scopeMetrics.scope.version ?? '' },
+          scope: {
+            name: scopeMetrics.scope.name,
+            version: scopeMetrics.scope.version ?? '',
+            ...optionalText('schemaUrl', scopeMetrics.scope.schemaUrl),
+          },
           metrics: scopeMetrics.metrics.map(fromMetricData),
         })),
       },

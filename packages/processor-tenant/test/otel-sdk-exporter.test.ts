@@ -163,6 +163,32 @@ describe('TenantProcessor inside the OTel SDK', () => {
     await provider.shutdown();
   });
 
+  it('carries the resource and scope schema URLs the SDK reports', async () => {
+    const consumer = new CollectingConsumer();
+    const processor = new TenantProcessor({ next: consumer, autoFlush: false });
+    const reader = new PeriodicExportingMetricReader({
+      exporter: processor,
+      exportIntervalMillis: 3_600_000,
+    });
+    const resource = resourceFromAttributes(
+      { 'service.name': 'billing-api' },
+      { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' },
+    );
+    const provider = new MeterProvider({ resource, views: [tenantView()], readers: [reader] });
+    const meter = provider.getMeter('lib', '2.0.0', { schemaUrl: 'https://example.com/lib-schema' });
+    withTenant('acme', () => meter.createCounter('hits').add(1));
+    await reader.forceFlush();
+    await processor.flush();
+    const [point] = consumer.points();
+    expect(point?.resourceSchemaUrl).toBe('https://opentelemetry.io/schemas/1.26.0');
+    expect(point?.scope).toEqual({
+      name: 'lib',
+      version: '2.0.0',
+      schemaUrl: 'https://example.com/lib-schema',
+    });
+    await provider.shutdown();
+  });
+
   it('forwards to a plain SDK exporter with the tenant restored as an attribute', async () => {
     const memory = new InMemoryMetricExporter(AggregationTemporality.DELTA);
     const processor = new TenantProcessor({ next: memory, autoFlush: false });
