@@ -7,7 +7,7 @@ import type { ResolvedExporterConfig } from './config.ts';
 import { type DeadLetter, DeadLetterSink, partDeadLetters, rejectedDeadLetters } from './dead-letters.ts';
 import { classifyFailure } from './retry-policy.ts';
 import { encodeBatch } from './row-encoding.ts';
-import { columnNames, METRIC_COLUMNS } from './schema/tables.ts';
+import { columnNames, layoutColumns } from './schema/tables.ts';
 import type { MutableStats } from './stats.ts';
 import type { StorageSession } from './storage-session.ts';
 import { createTablePart, type TablePart } from './table-part.ts';
@@ -64,7 +64,7 @@ export class PartWriter {
       await connection.insertEncoded({
         database: this.config.database,
         table: part.table,
-        columns: columnNames(METRIC_COLUMNS[part.table]),
+        columns: columnNames(layoutColumns(part.table, part.layout)),
         format: 'JSONCompactEachRow',
         body: part.body,
         // Every setting the insert relies on is stated each time: chDB applies them as session-wide SETs.

@@ -11,14 +11,27 @@
  *   `"nan"`/`"inf"`/`"-inf"` — except a sum's `Value`, where a non-finite delta would poison every `sum(Value)`
  *   of the tenant: such points are rejected (dead-lettered with code NON_FINITE_SUM).
  * - Min/Max the source did not record are stored as NaN and read back as `undefined`.
+ * - Upstream columns: the resource and scope schema URLs, scope attributes and dropped count as the point carries
+ *   them (empty when absent); `Flags` 0 (a merged row has no one point's flags); `AggregationTemporality` 1 on
+ *   sums and histograms alike (every such row is a delta).
+ * - Exemplars: one element per exemplar in each `Exemplars.*` array, in the point's order. Filtered attributes
+ *   are encoded as point attributes are, ids as lowercase hex (`''` when absent). An exemplar that may not be
+ *   stored — a value the finite-value rule (`nonFiniteField`) refuses for the point's kind, an id that is not hex
+ *   of the right length, a string that is not valid UTF-8 — is dropped, never the row: exemplars are samples,
+ *   the row is usage.
  * - A string holding an unpaired UTF-16 surrogate is refused: ClickHouse fails the whole insert on its `\ud…`
  *   escape, which would dead-letter every other row of the part with it.
  */
 import {
   type Attributes,
   canonicalJson,
+  type Exemplar,
   type ExponentialHistogramValue,
   type HistogramValue,
+  MAX_EXEMPLARS_PER_POINT,
+  MAX_STORABLE_TIME_UNIX_NANO,
+  mostRecentExemplars,
+  nonFiniteField,
   type PointKind,
   pointProblem,
   type SeriesPoint,
@@ -111,12 +124,17 @@ export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): stri
     throw new RowEncodingError(refused.code, `${describe(point)}:${field} ${refused.reason}`);
   }
   const serviceName = point.resource['service.name'];
+  const scope = point.scope;
   const row: unknown[] = [
     point.tenant,
     attributeMapValue(point.resource, undefined),
+    point.resourceSchemaUrl ?? '',
     typeof serviceName === 'string' ? serviceName : serviceName == null ? '' : canonicalJson(serviceName),
-    point.scope.name,
-    point.scope.version,
+    scope.name,
+    scope.version,
+    scope.attributes === undefined ? NO_ATTRIBUTES : attributeMapValue(scope.attributes, undefined),
+    droppedCount(scope.droppedAttributesCount),
+    scope.schemaUrl ?? '',
     point.metric.name,
     point.metric.description,
     point.metric.unit,
@@ -124,12 +142,23 @@ export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): stri
     rawJSON(point.startTimeUnixNano.toString()),
     rawJSON(point.timeUnixNano.toString()),
   ];
-  switch (point.metric.kind) {
+  const kind = point.metric.kind;
+  switch (kind) {
     case 'sum':
-      row.push(floatValue((point.value as { value: number }).value), 1, point.metric.monotonic);
+      row.push(
+        floatValue((point.value as { value: number }).value),
+        FLAGS,
+        ...exemplarColumns(kind, point.exemplars, options.tenantAttribute),
+        DELTA,
+        point.metric.monotonic,
+      );
       break;
     case 'gauge':
-      row.push(floatValue((point.value as { value: number }).value));
+      row.push(
+        floatValue((point.value as { value: number }).value),
+        FLAGS,
+        ...exemplarColumns(kind, point.exemplars, options.tenantAttribute),
+      );
       break;
     case 'histogram': {
       const value = point.value as HistogramValue;
@@ -138,8 +167,11 @@ export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): stri
         floatValue(value.sum),
         value.bucketCounts,
         floats(value.bounds),
+        ...exemplarColumns(kind, point.exemplars, options.tenantAttribute),
+        FLAGS,
         optionalFloat(value.min),
         optionalFloat(value.max),
+        DELTA,
       );
       break;
     }
@@ -154,8 +186,11 @@ export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): stri
         value.positive.bucketCounts,
         value.negative.offset,
         value.negative.bucketCounts,
+        ...exemplarColumns(kind, point.exemplars, options.tenantAttribute),
+        FLAGS,
         optionalFloat(value.min),
         optionalFloat(value.max),
+        DELTA,
       );
       break;
     }
@@ -180,8 +215,10 @@ const isWellFormedNative = (String.prototype as unknown as { isWellFormed(this: 
 /** The first string of the row with an unpaired surrogate (nested values are canonical JSON, escaped). */
 function unpairedSurrogateField(point: SeriesPoint): string | undefined {
   const texts: [string, unknown][] = [
+    ['resource schema URL', point.resourceSchemaUrl],
     ['scope name', point.scope.name],
     ['scope version', point.scope.version],
+    ['scope schema URL', point.scope.schemaUrl],
     ['metric name', point.metric.name],
     ['metric description', point.metric.description],
     ['metric unit', point.metric.unit],
@@ -191,16 +228,93 @@ function unpairedSurrogateField(point: SeriesPoint): string | undefined {
   }
   for (const [field, attributes] of [
     ['a resource attribute', point.resource],
+    ['a scope attribute', point.scope.attributes ?? NO_ATTRIBUTES],
     ['an attribute', point.attributes],
   ] as const) {
-    for (const key of Object.keys(attributes)) {
-      const value = attributes[key];
-      if (!isWellFormedNative.call(key) || (typeof value === 'string' && !isWellFormedNative.call(value))) {
-        return `${field} (${JSON.stringify(key)})`;
-      }
+    const key = malformedKey(attributes);
+    if (key !== undefined) return `${field} (${JSON.stringify(key)})`;
+  }
+  return undefined;
+}
+
+/** The first key whose key or string value holds an unpaired surrogate (nested values are escaped JSON). */
+function malformedKey(attributes: Attributes): string | undefined {
+  for (const key of Object.keys(attributes)) {
+    const value = attributes[key];
+    if (!isWellFormedNative.call(key) || (typeof value === 'string' && !isWellFormedNative.call(value))) {
+      return key;
     }
   }
   return undefined;
+}
+
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+const FLAGS = 0;
+/** `AggregationTemporality` of every sum and histogram row: delta (OTLP's `AGGREGATION_TEMPORALITY_DELTA`). */
+const DELTA = 1;
+const UINT32_MAX = 4_294_967_295;
+
+/** `ScopeDroppedAttrCount` (UInt32): absent is 0; a count outside UInt32 (a malformed point) is stored as 0. */
+function droppedCount(count: number | undefined): number {
+  return count !== undefined && Number.isInteger(count) && count >= 0 && count <= UINT32_MAX ? count : 0;
+}
+
+type ExemplarColumns = [
+  filteredAttributes: Attributes[],
+  times: unknown[],
+  values: unknown[],
+  spanIds: string[],
+  traceIds: string[],
+];
+
+const NO_EXEMPLARS: Readonly<ExemplarColumns> = Object.freeze([
+  [],
+  [],
+  [],
+  [],
+  [],
+]) as Readonly<ExemplarColumns>;
+const SPAN_ID = /^(?:[0-9a-f]{16})?$/;
+const TRACE_ID = /^(?:[0-9a-f]{32})?$/;
+
+/**
+ * The five `Exemplars.*` arrays of a row (parallel, one element per stored exemplar). At most
+ * `MAX_EXEMPLARS_PER_POINT`, the most recent, should a point ever carry more.
+ */
+function exemplarColumns(
+  kind: PointKind,
+  exemplars: readonly Exemplar[] | undefined,
+  tenantAttribute: string,
+): Readonly<ExemplarColumns> {
+  if (exemplars === undefined || exemplars.length === 0) return NO_EXEMPLARS;
+  const kept = exemplars.length > MAX_EXEMPLARS_PER_POINT ? mostRecentExemplars(exemplars) : exemplars;
+  const columns: ExemplarColumns = [[], [], [], [], []];
+  for (const exemplar of kept) {
+    const ids = storableIds(kind, exemplar);
+    if (ids === undefined) continue;
+    columns[0].push(attributeMapValue(exemplar.filteredAttributes, tenantAttribute));
+    columns[1].push(rawJSON(exemplar.timeUnixNano.toString()));
+    columns[2].push(floatValue(exemplar.value));
+    columns[3].push(ids[0]);
+    columns[4].push(ids[1]);
+  }
+  return columns[0].length === 0 ? NO_EXEMPLARS : columns;
+}
+
+/** The lowercase span and trace id of an exemplar that may be stored (see the module comment), else `undefined`. */
+function storableIds(kind: PointKind, exemplar: Exemplar): [spanId: string, traceId: string] | undefined {
+  // The rule for the point's own value, applied to the exemplar's measurement: a sum's value, a histogram's sum.
+  const value = exemplar.value;
+  const measured = kind === 'sum' || kind === 'gauge' ? { value } : { sum: value };
+  if (typeof value !== 'number' || nonFiniteField(kind, measured) !== undefined) return undefined;
+  const time = exemplar.timeUnixNano;
+  if (typeof time !== 'bigint' || time < 0n || time > MAX_STORABLE_TIME_UNIX_NANO) return undefined;
+  const { spanId, traceId, filteredAttributes } = exemplar;
+  if (typeof spanId !== 'string' || typeof traceId !== 'string') return undefined;
+  const ids: [string, string] = [spanId.toLowerCase(), traceId.toLowerCase()];
+  if (!SPAN_ID.test(ids[0]) || !TRACE_ID.test(ids[1])) return undefined;
+  if (typeof filteredAttributes !== 'object' || filteredAttributes === null) return undefined;
+  return malformedKey(filteredAttributes) === undefined ? ids : undefined;
 }
 
 /**

@@ -2,19 +2,23 @@
  * On-disk spool of retained table parts under `TALLYHOUSE_DATA_DIR/spool`. A part is written (atomically:
  * temp file, fsync, rename) before the exporter acknowledges it, removed once written or dead-lettered, and
  * replayed at start. Replay is safe because each part keeps its deduplication token.
+ *
+ * Format v2 records the row layout of the body (`schema/tables.ts`); a v1 record — written before layouts
+ * existed — holds layout-1 rows, replayed with layout 1's column list (the columns added since read their defaults).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@tallyhouse/model';
 import { writeFileDurably } from '@tallyhouse/model';
-import { METRIC_TABLE_NAMES, type MetricTableName } from './schema/tables.ts';
+import { isRowLayout, METRIC_TABLE_NAMES, type MetricTableName, type RowLayout } from './schema/tables.ts';
 import { type TablePart, tablePartFrom } from './table-part.ts';
 
 interface SpoolRecord {
-  readonly format: 'tallyhouse-spool-v1';
+  readonly format: 'tallyhouse-spool-v2';
   readonly batchId: string;
   readonly table: MetricTableName;
+  readonly layout: RowLayout;
   readonly token: string;
   readonly body: string;
   readonly rows: number;
@@ -39,9 +43,10 @@ export class Spool {
   /** Durable before it returns: a crash after this leaves the part on disk for the next start. */
   write(part: TablePart): void {
     const record: SpoolRecord = {
-      format: 'tallyhouse-spool-v1',
+      format: 'tallyhouse-spool-v2',
       batchId: part.batchId,
       table: part.table,
+      layout: part.layout,
       token: part.token,
       body: part.body,
       rows: part.rows,
@@ -67,16 +72,7 @@ export class Spool {
       }
       if (!name.endsWith('.json')) continue;
       try {
-        const record = JSON.parse(readFileSync(file, 'utf8')) as SpoolRecord;
-        if (
-          record.format !== 'tallyhouse-spool-v1' ||
-          !METRIC_TABLE_NAMES.includes(record.table) ||
-          typeof record.body !== 'string' ||
-          typeof record.token !== 'string' ||
-          record.rows !== record.tenants.length
-        ) {
-          throw new Error('not a tallyhouse-spool-v1 record');
-        }
+        const record = readRecord(JSON.parse(readFileSync(file, 'utf8')));
         const { format: _format, ...fields } = record;
         parts.push(tablePartFrom({ ...fields, points: undefined }));
       } catch (error) {
@@ -86,4 +82,21 @@ export class Spool {
     }
     return parts;
   }
+}
+
+/** A v2 record, or a v1 record read as layout 1; throws for anything else. */
+function readRecord(parsed: unknown): SpoolRecord {
+  const record = parsed as Omit<SpoolRecord, 'format' | 'layout'> & { format?: unknown; layout?: unknown };
+  const layout = record.format === 'tallyhouse-spool-v1' ? 1 : record.layout;
+  if (
+    (record.format !== 'tallyhouse-spool-v1' && record.format !== 'tallyhouse-spool-v2') ||
+    !isRowLayout(layout) ||
+    !METRIC_TABLE_NAMES.includes(record.table) ||
+    typeof record.body !== 'string' ||
+    typeof record.token !== 'string' ||
+    record.rows !== record.tenants.length
+  ) {
+    throw new Error('not a tallyhouse-spool-v1 or -v2 record');
+  }
+  return { ...record, format: 'tallyhouse-spool-v2', layout };
 }

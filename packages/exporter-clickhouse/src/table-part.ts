@@ -4,13 +4,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { SeriesPoint } from '@tallyhouse/model';
-import type { MetricTableName } from './schema/tables.ts';
+import { CURRENT_ROW_LAYOUT, type MetricTableName, type RowLayout } from './schema/tables.ts';
 
 export interface TablePart {
   /** Also the part's identity: at most one part per token is retained. */
   readonly token: string;
   readonly batchId: string;
   readonly table: MetricTableName;
+  /** The column list the rows are in: the current one, or an older one for a part spooled before an upgrade. */
+  readonly layout: RowLayout;
   /** The JSONCompactEachRow payload: one line per row, each ending in `\n` (JSON never has raw newlines). */
   readonly body: string;
   readonly rows: number;
@@ -51,14 +53,24 @@ export function createTablePart(
 ): TablePart {
   const body = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
   const token = deduplicationToken(batchId, table, body);
-  return tablePartFrom({ batchId, table, token, body, rows: lines.length, tenants, points, attempts: 0 });
+  return tablePartFrom({
+    batchId,
+    table,
+    layout: CURRENT_ROW_LAYOUT,
+    token,
+    body,
+    rows: lines.length,
+    tenants,
+    points,
+    attempts: 0,
+  });
 }
 
 /** A part from its stored fields (a new one, or one read back from the spool): not scheduled, no error yet. */
 export function tablePartFrom(
   fields: Pick<
     TablePart,
-    'batchId' | 'table' | 'token' | 'body' | 'rows' | 'tenants' | 'points' | 'attempts'
+    'batchId' | 'table' | 'layout' | 'token' | 'body' | 'rows' | 'tenants' | 'points' | 'attempts'
   >,
 ): TablePart {
   return { ...fields, bytes: Buffer.byteLength(fields.body), nextAttemptAt: 0, lastError: undefined };

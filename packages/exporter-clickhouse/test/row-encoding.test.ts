@@ -1,11 +1,55 @@
-import type { PointKind } from '@tallyhouse/model';
+import type { Exemplar, PointKind, SeriesPoint } from '@tallyhouse/model';
 import { INT32_MAX, INT32_MIN, MAX_STORABLE_TIME_UNIX_NANO, pointProblem } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
 import { encodeBatch, encodeRow, float } from '../src/row-encoding.ts';
+import { METRIC_COLUMNS, METRIC_TABLES } from '../src/schema/tables.ts';
 import { deduplicationToken } from '../src/table-part.ts';
 import { expHistogramPoint, gaugePoint, histogramPoint, sumPoint } from './support.ts';
 
 const options = { tenantAttribute: 'tenant.id' };
+
+/** An encoded row by column name (the table's columns, in order: the row must have exactly as many values). */
+function encodedColumns(point: SeriesPoint): Record<string, unknown> {
+  const row = JSON.parse(encodeRow(point, options)) as unknown[];
+  const columns = METRIC_COLUMNS[METRIC_TABLES[point.metric.kind]];
+  expect(row).toHaveLength(columns.length);
+  return Object.fromEntries(columns.map((column, index) => [column.name, row[index]]));
+}
+
+const EXEMPLARS: readonly Exemplar[] = [
+  {
+    filteredAttributes: { 'user.id': 'u1', retry: 2, tags: { b: 1, a: [true] } },
+    timeUnixNano: 1_700_000_000_123_456_789n,
+    value: 20.5,
+    spanId: '00f067aa0ba902b7',
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  },
+  {
+    filteredAttributes: {},
+    timeUnixNano: 1_700_000_001_000_000_001n,
+    value: -0,
+    spanId: '',
+    traceId: '',
+  },
+];
+
+const EXEMPLAR_COLUMNS = [
+  'Exemplars.FilteredAttributes',
+  'Exemplars.TimeUnix',
+  'Exemplars.Value',
+  'Exemplars.SpanId',
+  'Exemplars.TraceId',
+];
+
+function exemplarsOf(point: SeriesPoint): unknown[] {
+  const row = encodedColumns(point);
+  return EXEMPLAR_COLUMNS.map((name) => row[name]);
+}
+
+const everyKind = (exemplars: readonly Exemplar[] | undefined): SeriesPoint[] =>
+  [sumPoint(1), gaugePoint(1), histogramPoint(), expHistogramPoint()].map((point) =>
+    exemplars === undefined ? point : { ...point, exemplars },
+  );
 
 describe('row encoding', () => {
   it('puts the tenant first and leaves the tenant attribute out of Attributes', () => {
@@ -13,8 +57,11 @@ describe('row encoding', () => {
       encodeRow(sumPoint(1, { tenant: '0', attributes: { 'tenant.id': '0', b: 'x', a: 'y' } }), options),
     );
     expect(row[0]).toBe('0');
-    expect(row[8]).toEqual({ a: 'y', b: 'x' });
-    expect(Object.keys(row[8])).toEqual(['a', 'b']);
+    const { Attributes } = encodedColumns(
+      sumPoint(1, { tenant: '0', attributes: { 'tenant.id': '0', b: 'x', a: 'y' } }),
+    );
+    expect(Attributes).toEqual({ a: 'y', b: 'x' });
+    expect(Object.keys(Attributes as object)).toEqual(['a', 'b']);
   });
 
   it('writes times as exact integer nanoseconds', () => {
@@ -26,8 +73,8 @@ describe('row encoding', () => {
   });
 
   it('writes sums as deltas with their monotonicity', () => {
-    const row = JSON.parse(encodeRow(sumPoint(2.5), options));
-    expect(row.slice(-3)).toEqual([2.5, 1, true]);
+    const row = encodedColumns(sumPoint(2.5));
+    expect([row.Value, row.AggregationTemporality, row.IsMonotonic]).toEqual([2.5, 1, true]);
   });
 
   it('writes Float64 so ClickHouse reads back the same double, including -0, NaN and ±Inf', () => {
@@ -40,8 +87,8 @@ describe('row encoding', () => {
   });
 
   it('stores an unrecorded histogram min/max as NaN', () => {
-    const row = JSON.parse(encodeRow(histogramPoint({ min: undefined, max: undefined }), options));
-    expect(row.slice(-2)).toEqual(['nan', 'nan']);
+    const row = encodedColumns(histogramPoint({ min: undefined, max: undefined }));
+    expect([row.Min, row.Max]).toEqual(['nan', 'nan']);
   });
 
   it.each([
@@ -64,8 +111,13 @@ describe('row encoding', () => {
       positive: { offset: INT32_MIN, bucketCounts: [1] },
       negative: { offset: INT32_MAX, bucketCounts: [2] },
     });
-    const row = JSON.parse(encodeRow(point, options));
-    expect(row.slice(15, 19)).toEqual([INT32_MIN, [1], INT32_MAX, [2]]);
+    const row = encodedColumns(point);
+    expect([
+      row.PositiveOffset,
+      row.PositiveBucketCounts,
+      row.NegativeOffset,
+      row.NegativeBucketCounts,
+    ]).toEqual([INT32_MIN, [1], INT32_MAX, [2]]);
     expect(encodeBatch([point], options).rejected).toEqual([]);
   });
 
@@ -94,6 +146,17 @@ describe('row encoding', () => {
       'a resource attribute ("service.name")',
     ],
     ['the metric name', gaugePoint(1, { name: 'm\ud800' }), 'metric name'],
+    [
+      'a scope attribute',
+      { ...gaugePoint(1), scope: { name: 's', version: '1', attributes: { pool: '\ud800' } } },
+      'a scope attribute ("pool")',
+    ],
+    [
+      'the scope schema URL',
+      { ...gaugePoint(1), scope: { name: 's', version: '1', schemaUrl: 'https://x/\udc00' } },
+      'scope schema URL',
+    ],
+    ['the resource schema URL', { ...gaugePoint(1), resourceSchemaUrl: '\ud800' }, 'resource schema URL'],
   ])(
     'rejects a point whose %s holds an unpaired surrogate (ClickHouse would fail the whole insert)',
     (_what, point, field) => {
@@ -108,8 +171,11 @@ describe('row encoding', () => {
     const point = gaugePoint(1, {
       attributes: { emoji: '\ud83d\ude00', text: '\\ud800', nested: ['\ud800'] },
     });
-    const row = JSON.parse(encodeRow(point, options));
-    expect(row[8]).toEqual({ emoji: '\u{1f600}', nested: '["\\ud800"]', text: '\\ud800' });
+    expect(encodedColumns(point).Attributes).toEqual({
+      emoji: '\u{1f600}',
+      nested: '["\\ud800"]',
+      text: '\\ud800',
+    });
   });
 
   it('rejects a malformed point instead of throwing', () => {
@@ -125,6 +191,145 @@ describe('row encoding', () => {
       ['otel_metrics_gauge', 1],
       ['otel_metrics_histogram', 1],
     ]);
+  });
+
+  it.each(everyKind(undefined).map((point) => [point.metric.kind, point] as const))(
+    'writes the upstream columns a %s point has no data for as their empty defaults',
+    (kind, point) => {
+      const row = encodedColumns(point);
+      expect([
+        row.ResourceSchemaUrl,
+        row.ScopeAttributes,
+        row.ScopeDroppedAttrCount,
+        row.ScopeSchemaUrl,
+      ]).toEqual(['', {}, 0, '']);
+      expect(row.Flags).toBe(0);
+      expect(exemplarsOf(point)).toEqual([[], [], [], [], []]);
+      // Every sum and histogram row is a delta; gauges have no temporality column (as upstream).
+      expect(row.AggregationTemporality).toBe(kind === 'gauge' ? undefined : 1);
+      expect('AggregationTemporality' in row).toBe(kind !== 'gauge');
+    },
+  );
+
+  it('writes the schema URLs and the scope attributes and dropped count a point carries', () => {
+    const point: SeriesPoint = {
+      ...histogramPoint(),
+      resourceSchemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+      scope: {
+        name: 'lib',
+        version: '2',
+        attributes: { pool: 'primary', weight: 3, nested: { z: 1, a: null } },
+        droppedAttributesCount: 4,
+        schemaUrl: 'https://example.com/scope',
+      },
+    };
+    const row = encodedColumns(point);
+    expect([row.ResourceSchemaUrl, row.ScopeName, row.ScopeVersion]).toEqual([
+      'https://opentelemetry.io/schemas/1.26.0',
+      'lib',
+      '2',
+    ]);
+    expect(row.ScopeAttributes).toEqual({ nested: '{"a":null,"z":1}', pool: 'primary', weight: '3' });
+    expect(Object.keys(row.ScopeAttributes as object)).toEqual(['nested', 'pool', 'weight']);
+    expect([row.ScopeDroppedAttrCount, row.ScopeSchemaUrl]).toEqual([4, 'https://example.com/scope']);
+  });
+
+  it.each([-1, 1.5, 2 ** 32])(
+    'stores a dropped-attribute count of %s (not a UInt32) as 0 instead of failing the insert',
+    (count) => {
+      const point = { ...sumPoint(1), scope: { name: 's', version: '', droppedAttributesCount: count } };
+      expect(encodedColumns(point).ScopeDroppedAttrCount).toBe(0);
+    },
+  );
+
+  it.each(everyKind(EXEMPLARS).map((point) => [point.metric.kind, point] as const))(
+    'writes the exemplars of a %s point as parallel Exemplars.* arrays, in order',
+    (_kind, point) => {
+      expect(exemplarsOf(point)).toEqual([
+        [{ retry: '2', tags: '{"a":[true],"b":1}', 'user.id': 'u1' }, {}],
+        [1_700_000_000_123_456_800, 1_700_000_001_000_000_000],
+        [20.5, -0],
+        ['00f067aa0ba902b7', ''],
+        ['4bf92f3577b34da6a3ce929d0e0e4736', ''],
+      ]);
+      // Times are exact integer nanoseconds in the text (the parsed doubles above are rounded).
+      expect(encodeRow(point, options)).toContain(',[1700000000123456789,1700000001000000001],[20.5,-0],');
+    },
+  );
+
+  it('encodes filtered attributes as point attributes: sorted, canonical JSON, without the tenant attribute', () => {
+    const point = {
+      ...gaugePoint(1),
+      exemplars: [
+        { ...(EXEMPLARS[0] as Exemplar), filteredAttributes: { z: 'last', 'tenant.id': 'x', a: [2, 1] } },
+      ],
+    };
+    const [attributes] = exemplarsOf(point) as [Record<string, string>[]];
+    expect(attributes).toEqual([{ a: '[2,1]', z: 'last' }]);
+    expect(Object.keys(attributes[0] as object)).toEqual(['a', 'z']);
+  });
+
+  it.each([
+    ['sum', sumPoint(1), [20.5]],
+    ['histogram', histogramPoint(), [20.5]],
+    ['exponentialHistogram', expHistogramPoint(), [20.5]],
+    // A gauge is a reading kept as sent (nonFiniteField): so is a gauge's exemplar.
+    ['gauge', gaugePoint(1), ['nan', 20.5, 'inf', '-inf']],
+  ] as const)(
+    'applies the finite-value rule of a %s to its exemplars: a refused one is dropped, the row is written',
+    (_kind, point, values) => {
+      const sample = EXEMPLARS[0] as Exemplar;
+      const exemplars = [Number.NaN, 20.5, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY].map(
+        (value) => ({
+          ...sample,
+          value,
+        }),
+      );
+      const { tables, rejected } = encodeBatch([{ ...point, exemplars }], options);
+      expect(rejected).toEqual([]);
+      expect(tables.map((table) => table.lines.length)).toEqual([1]);
+      const [, times, stored, spans] = exemplarsOf({ ...point, exemplars });
+      expect(stored).toEqual(values);
+      expect([(times as unknown[]).length, (spans as unknown[]).length]).toEqual([
+        values.length,
+        values.length,
+      ]);
+    },
+  );
+
+  it('drops an exemplar it cannot store (ids not hex of the right length, a lone surrogate, a bad time), never the row', () => {
+    const sample = EXEMPLARS[0] as Exemplar;
+    const exemplars: Exemplar[] = [
+      { ...sample, spanId: '00F067AA0BA902B7', traceId: '4BF92F3577B34DA6A3CE929D0E0E4736' },
+      { ...sample, spanId: '00f067aa0ba902' },
+      { ...sample, traceId: 'zz' },
+      { ...sample, filteredAttributes: { 'user.id': 'u\ud800' } },
+      { ...sample, filteredAttributes: { '\udc00': 'x' } },
+      { ...sample, timeUnixNano: -1n },
+      { ...sample, spanId: undefined as unknown as string },
+      { ...sample, value: 7 },
+    ];
+    const point = { ...sumPoint(1), exemplars };
+    const { tables, rejected } = encodeBatch([point], options);
+    expect(rejected).toEqual([]);
+    expect(tables[0]?.lines).toHaveLength(1);
+    const [, , values, spans, traces] = exemplarsOf(point);
+    // Upper-case ids are stored lower-case, as upstream stores them.
+    expect(spans).toEqual(['00f067aa0ba902b7', '00f067aa0ba902b7']);
+    expect(traces).toEqual(['4bf92f3577b34da6a3ce929d0e0e4736', '4bf92f3577b34da6a3ce929d0e0e4736']);
+    expect(values).toEqual([20.5, 7]);
+  });
+
+  it('keeps at most the 10 most recent exemplars of a point', () => {
+    const sample = EXEMPLARS[0] as Exemplar;
+    const exemplars = Array.from({ length: 12 }, (_, index) => ({
+      ...sample,
+      timeUnixNano: 1_000n + BigInt(11 - index),
+      value: 11 - index,
+    }));
+    const [, , values] = exemplarsOf({ ...gaugePoint(1), exemplars });
+    // Values 11..0 at times newest..oldest: the 10 newest (2..11), oldest first.
+    expect(values).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   });
 
   it('derives the deduplication token from batch id, table and rows', () => {

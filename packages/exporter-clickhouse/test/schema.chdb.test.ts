@@ -13,7 +13,79 @@ import {
   SCHEMA_VERSION,
   schemaStatements,
 } from '../src/schema/migrations.ts';
+import { METRIC_COLUMNS } from '../src/schema/tables.ts';
 import { tempDir } from './support.ts';
+
+/*
+ * The metrics tables of the OpenTelemetry Collector's clickhouseexporter (its sqltemplates/metrics_*_table.sql),
+ * column by column: reference data for the parity test below. Times are upstream's current DateTime64(9).
+ */
+const UPSTREAM_COMMON: [string, string][] = [
+  ['ResourceAttributes', 'Map(LowCardinality(String), String)'],
+  ['ResourceSchemaUrl', 'String'],
+  ['ScopeName', 'String'],
+  ['ScopeVersion', 'String'],
+  ['ScopeAttributes', 'Map(LowCardinality(String), String)'],
+  ['ScopeDroppedAttrCount', 'UInt32'],
+  ['ScopeSchemaUrl', 'String'],
+  ['ServiceName', 'LowCardinality(String)'],
+  ['MetricName', 'String'],
+  ['MetricDescription', 'String'],
+  ['MetricUnit', 'String'],
+  ['Attributes', 'Map(LowCardinality(String), String)'],
+  ['StartTimeUnix', 'DateTime64(9)'],
+  ['TimeUnix', 'DateTime64(9)'],
+];
+const UPSTREAM_EXEMPLARS: [string, string][] = [
+  ['Exemplars.FilteredAttributes', 'Array(Map(LowCardinality(String), String))'],
+  ['Exemplars.TimeUnix', 'Array(DateTime64(9))'],
+  ['Exemplars.Value', 'Array(Float64)'],
+  ['Exemplars.SpanId', 'Array(String)'],
+  ['Exemplars.TraceId', 'Array(String)'],
+];
+const UPSTREAM_HISTOGRAM_TAIL: [string, string][] = [
+  ...UPSTREAM_EXEMPLARS,
+  ['Flags', 'UInt32'],
+  ['Min', 'Float64'],
+  ['Max', 'Float64'],
+  ['AggregationTemporality', 'Int32'],
+];
+const UPSTREAM: Record<string, [string, string][]> = {
+  otel_metrics_sum: [
+    ...UPSTREAM_COMMON,
+    ['Value', 'Float64'],
+    ['Flags', 'UInt32'],
+    ...UPSTREAM_EXEMPLARS,
+    ['AggregationTemporality', 'Int32'],
+    ['IsMonotonic', 'Bool'],
+  ],
+  otel_metrics_gauge: [...UPSTREAM_COMMON, ['Value', 'Float64'], ['Flags', 'UInt32'], ...UPSTREAM_EXEMPLARS],
+  otel_metrics_histogram: [
+    ...UPSTREAM_COMMON,
+    ['Count', 'UInt64'],
+    ['Sum', 'Float64'],
+    ['BucketCounts', 'Array(UInt64)'],
+    ['ExplicitBounds', 'Array(Float64)'],
+    ...UPSTREAM_HISTOGRAM_TAIL,
+  ],
+  otel_metrics_exponential_histogram: [
+    ...UPSTREAM_COMMON,
+    ['Count', 'UInt64'],
+    ['Sum', 'Float64'],
+    ['Scale', 'Int32'],
+    ['ZeroCount', 'UInt64'],
+    ['PositiveOffset', 'Int32'],
+    ['PositiveBucketCounts', 'Array(UInt64)'],
+    ['NegativeOffset', 'Int32'],
+    ['NegativeBucketCounts', 'Array(UInt64)'],
+    ...UPSTREAM_HISTOGRAM_TAIL,
+  ],
+};
+
+/** Same type, or one a query cannot tell apart (LowCardinality is a storage detail). */
+function compatible(ours: string, upstream: string): boolean {
+  return ours === upstream || ours === `LowCardinality(${upstream})`;
+}
 
 const dataDir = tempDir('schema');
 let connection: StorageConnection;
@@ -45,7 +117,7 @@ describe('schema on the embedded engine', () => {
     const first = await ensureSchema(executor(), options('s1'), silentLogger);
     const second = await ensureSchema(executor(), options('s1'), silentLogger);
     const forced = await ensureSchema(executor(), options('s1'), silentLogger, { force: true });
-    expect(first.applied).toEqual([1, 2, 3]);
+    expect(first.applied).toEqual([1, 2, 3, 4]);
     expect(second.applied).toEqual([]);
     expect(forced.applied).toEqual([]);
     const tables = await connection.queryRows<{ name: string; sorting_key: string; engine: string }>(
@@ -78,7 +150,7 @@ describe('schema on the embedded engine', () => {
     const versions = await connection.queryRows<{ Version: number }>(
       'SELECT Version FROM s1.tallyhouse_schema_versions',
     );
-    expect(versions.map((row) => row.Version).sort()).toEqual([1, 2, 3]);
+    expect(versions.map((row) => row.Version).sort()).toEqual([1, 2, 3, 4]);
   });
 
   it('has bloom-filter indexes on attribute keys and values, the dedup window and codecs', async () => {
@@ -91,6 +163,8 @@ describe('schema on the embedded engine', () => {
       ['idx_attr_value', 'bloom_filter', 'mapValues(Attributes)'],
       ['idx_res_attr_key', 'bloom_filter', 'mapKeys(ResourceAttributes)'],
       ['idx_res_attr_value', 'bloom_filter', 'mapValues(ResourceAttributes)'],
+      ['idx_scope_attr_key', 'bloom_filter', 'mapKeys(ScopeAttributes)'],
+      ['idx_scope_attr_value', 'bloom_filter', 'mapValues(ScopeAttributes)'],
     ]);
     const [table] = await connection.queryRows<{ create_table_query: string }>(
       "SELECT create_table_query FROM system.tables WHERE database = 's2' AND name = 'otel_metrics_gauge'",
@@ -98,6 +172,36 @@ describe('schema on the embedded engine', () => {
     expect(table?.create_table_query).toContain('non_replicated_deduplication_window = 10000');
     expect(table?.create_table_query).toContain('`TimeUnix` DateTime64(9) CODEC(Delta(8), ZSTD(1))');
     expect(table?.create_table_query).toContain('PARTITION BY toDate(TimeUnix)');
+  });
+
+  it('has every upstream clickhouseexporter column under its name with a compatible type, in layout order', async () => {
+    await ensureSchema(executor(), options('s5'), silentLogger);
+    for (const [table, upstream] of Object.entries(UPSTREAM)) {
+      const columns = await connection.queryRows<{ name: string; type: string; default_expression: string }>(
+        `SELECT name, type, default_expression FROM system.columns WHERE database = 's5' AND table = '${table}' ORDER BY position`,
+      );
+      const types = new Map(columns.map((column) => [column.name, column.type]));
+      for (const [name, type] of upstream) {
+        expect({ table, name, compatible: compatible(types.get(name) ?? 'missing', type) }).toEqual({
+          table,
+          name,
+          compatible: true,
+        });
+      }
+      // Upstream's columns plus TenantId, nothing else; the table's order is the encoder's row order.
+      expect(columns.map((column) => column.name).sort()).toEqual(
+        ['TenantId', ...upstream.map(([name]) => name)].sort(),
+      );
+      expect(columns.map((column) => [column.name, column.type])).toEqual(
+        METRIC_COLUMNS[table as keyof typeof METRIC_COLUMNS].map((column) => [column.name, column.type]),
+      );
+      // Only the histogram temporality has a default of its own: rows written before it existed were deltas too.
+      expect(columns.filter((column) => column.default_expression !== '')).toEqual(
+        table.includes('histogram')
+          ? [{ name: 'AggregationTemporality', type: 'Int32', default_expression: '1' }]
+          : [],
+      );
+    }
   });
 
   it('adds a TTL in days when asked', async () => {

@@ -21,6 +21,12 @@ import {
   resolveExporterConfig,
   type StorageConnection,
 } from '../src/index.ts';
+import {
+  CURRENT_ROW_LAYOUT,
+  layoutColumns,
+  METRIC_TABLE_NAMES,
+  type RowLayout,
+} from '../src/schema/tables.ts';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `tallyhouse-${prefix}-`));
@@ -301,4 +307,66 @@ export class FaultInjectingConnection implements ClickHouseConnection {
 
 interface RawInsertExtension {
   rawInsert(params: { table: string; settings?: Record<string, unknown> }): Promise<unknown>;
+}
+
+/**
+ * The embedded connection of an exporter that predates row layout `layout`: every metric-table insert keeps
+ * only that layout's columns (the rows an older exporter wrote: it encoded those columns the same way). Lets a
+ * test build a data directory at an old schema version with the current exporter.
+ */
+export function olderLayoutConnection(dataDir: string, layout: RowLayout): ClickHouseConnection {
+  const inner = openEmbeddedConnection(dataDir);
+  const raw = (inner as unknown as { chdb: { rawInsert(params: RawInsertParams): Promise<unknown> } }).chdb;
+  const chdb = {
+    ...raw,
+    rawInsert: (params: RawInsertParams) => {
+      const table = METRIC_TABLE_NAMES.find((name) => params.table.endsWith(`.${name}`));
+      if (table === undefined) return raw.rawInsert(params);
+      const current = layoutColumns(table, CURRENT_ROW_LAYOUT).map((column) => column.name);
+      const older = layoutColumns(table, layout).map((column) => column.name);
+      if (params.columns.join() !== current.join()) throw new Error(`unexpected columns ${params.columns}`);
+      const keep = older.map((name) => current.indexOf(name));
+      const lines = params.values
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line !== '');
+      const projected = lines.map((line) => {
+        const row = parseExactly(line) as unknown[];
+        return JSON.stringify(keep.map((index) => row[index]));
+      });
+      return raw.rawInsert({
+        ...params,
+        columns: older,
+        values: Buffer.from(`${projected.join('\n')}\n`, 'utf8'),
+      });
+    },
+  };
+  return new Proxy(inner, {
+    get: (target, property) => {
+      if (property === 'chdb') return chdb;
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+interface RawInsertParams {
+  table: string;
+  columns: readonly string[];
+  values: Buffer;
+  settings?: Record<string, unknown>;
+}
+
+/** JSON.parse keeping every number's text (nanosecond times exceed a double). */
+function parseExactly(text: string): unknown {
+  const json = JSON as unknown as {
+    rawJSON(text: string): unknown;
+    parse(
+      text: string,
+      reviver: (key: string, value: unknown, context: { source?: string }) => unknown,
+    ): unknown;
+  };
+  return json.parse(text, (_key, value, context) =>
+    typeof value === 'number' && context?.source !== undefined ? json.rawJSON(context.source) : value,
+  );
 }

@@ -8,13 +8,12 @@ import { silentLogger } from '@tallyhouse/model';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ClickHouseMetricExporter,
-  openEmbeddedConnection,
   type SchemaOptions,
   type StorageConnection,
   UsageReader,
 } from '../src/index.ts';
 import { ensureSchema, MIGRATIONS } from '../src/schema/migrations.ts';
-import { embeddedExporter, embeddedStorage, gaugePoint, tempDir } from './support.ts';
+import { embeddedExporter, embeddedStorage, gaugePoint, olderLayoutConnection, tempDir } from './support.ts';
 
 const dataDir = tempDir('upgrade-gauge-sources');
 const HOUR = 3_600_000_000_000n;
@@ -50,14 +49,15 @@ describe('a version-2 data directory opened by the current exporter', () => {
       queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
     };
     // The previous schema version, written to by an exporter that does not migrate.
-    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3]);
+    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4]);
     await ensureSchema(executor, v2Options, silentLogger, { migrations: MIGRATIONS.slice(0, 2) });
     const previous = new ClickHouseMetricExporter({
       dataDir,
       env: {},
       logger: silentLogger,
       createSchema: false,
-      connection: openEmbeddedConnection(dataDir),
+      // Rows as the exporter of schema version 2 wrote them (row layout 1).
+      connection: olderLayoutConnection(dataDir, 1),
     });
     const before = [hostGauge('a', 40, T0 + HOUR / 2n), hostGauge('b', 90, T0 + HOUR / 4n)];
     expect((await previous.consumeBatch({ id: 'v2', points: before })).ok).toBe(true);
@@ -70,7 +70,7 @@ describe('a version-2 data directory opened by the current exporter', () => {
     );
     expect(mixed).toEqual([{ Latest: 40, Rows: '2' }]);
 
-    // The current exporter opens the directory: migration 3 runs at start.
+    // The current exporter opens the directory: migrations 3 and 4 run at start.
     const current = embeddedExporter(dataDir);
     expect(
       (await current.consumeBatch({ id: 'v3', points: [hostGauge('b', 95, T0 + 2n * HOUR + 1n)] })).ok,
@@ -79,7 +79,7 @@ describe('a version-2 data directory opened by the current exporter', () => {
     const versions = await storage.queryRows<{ Version: number }>(
       'SELECT Version FROM otel.tallyhouse_schema_versions ORDER BY Version',
     );
-    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3]);
+    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4]);
     const gaugeTables = await storage.queryRows<{ name: string }>(
       "SELECT name FROM system.tables WHERE database = 'otel' AND name LIKE 'tallyhouse_usage_gauge%' ORDER BY name",
     );

@@ -15,6 +15,7 @@ import {
   embeddedStorage,
   gaugePoint,
   histogramPoint,
+  olderLayoutConnection,
   recordingConnection,
   sumPoint,
   tempDir,
@@ -360,14 +361,15 @@ describe('upgrading a database written before the rollups existed', () => {
       env: {},
       logger: silentLogger,
       createSchema: false,
-      connection: openEmbeddedConnection(dataDir),
+      // Rows as the exporter of schema version 1 wrote them (row layout 1).
+      connection: olderLayoutConnection(dataDir, 1),
     });
     expect(
       (await old.consumeBatch({ id: 'old', points: [sum('up', 4, T0 + DAY + HOUR), sum('up', 1, T0 + 5n)] }))
         .ok,
     ).toBe(true);
     await old.shutdown();
-    expect((await ensureSchema(executor, options, silentLogger)).applied).toEqual([2, 3]);
+    expect((await ensureSchema(executor, options, silentLogger)).applied).toEqual([2, 3, 4]);
     // Re-running every migration (as after a missing table) does not backfill twice.
     await ensureSchema(executor, options, silentLogger, { force: true });
     const upgraded = new UsageReader(connection, database);

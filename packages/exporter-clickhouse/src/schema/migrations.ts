@@ -12,6 +12,7 @@ import {
   createDeadLetterTableStatement,
   createMetricTableStatement,
   createSchemaVersionTableStatement,
+  upstreamColumnsMigrationStatements,
 } from './table-ddl.ts';
 import { METRIC_TABLE_NAMES, SCHEMA_VERSION_TABLE } from './tables.ts';
 
@@ -47,6 +48,12 @@ export const MIGRATIONS: readonly Migration[] = [
     description:
       'gauge rollups per source series (resource attributes and scope), backfilled; old gauge rollups dropped',
     statements: (options) => gaugeSourceMigrationStatements(options),
+  },
+  {
+    version: 4,
+    description:
+      'every column of the upstream clickhouseexporter metrics tables (schema URLs, scope attributes, flags, exemplars, histogram temporality); scope attribute indexes',
+    statements: (options) => upstreamColumnsMigrationStatements(options),
   },
 ];
 

@@ -70,3 +70,15 @@ export function createTableStatement(options: SchemaOptions, spec: TableSpec): s
     ...(spec.settings === undefined ? [] : [`SETTINGS ${spec.settings.join(', ')}`]),
   ].join('\n');
 }
+
+/** `ALTER TABLE … [ON CLUSTER …]` with one action per line (each idempotent: `IF NOT EXISTS`). */
+export function alterTableStatement(
+  options: SchemaOptions,
+  table: string,
+  actions: readonly string[],
+): string {
+  return [
+    `ALTER TABLE ${qualified(options, table)}${onCluster(options)}`,
+    actions.map((action) => `    ${action}`).join(',\n'),
+  ].join('\n');
+}

@@ -3,6 +3,7 @@
  * statement is idempotent (`IF NOT EXISTS`), so running it twice — or from two exporters at once — is safe.
  */
 import {
+  alterTableStatement,
   createTableStatement,
   dedupSetting,
   engine,
@@ -14,7 +15,9 @@ import {
   type ColumnDefinition,
   DEAD_LETTER_COLUMNS,
   DEAD_LETTER_TABLE,
-  METRIC_COLUMNS,
+  METRIC_COLUMNS_V1,
+  METRIC_COLUMNS_V2,
+  METRIC_TABLE_NAMES,
   type MetricTableName,
   SCHEMA_VERSION_TABLE,
 } from './tables.ts';
@@ -32,24 +35,42 @@ function rowTableSettings(options: SchemaOptions): string[] {
   return settings;
 }
 
-function columnLines(columns: readonly ColumnDefinition[]): string[] {
-  return columns.map((column) => `    ${column.name} ${column.type} CODEC(${column.codec})`);
+/** A column's name as DDL spells it: a Nested field (`Exemplars.Value`) quoted, every other name bare. */
+function columnIdentifier(name: string): string {
+  return name.includes('.') ? quoteIdentifier(name) : name;
 }
+
+function columnDefinition(column: ColumnDefinition): string {
+  const fallback = column.default === undefined ? '' : ` DEFAULT ${column.default}`;
+  return `${columnIdentifier(column.name)} ${column.type}${fallback} CODEC(${column.codec})`;
+}
+
+function columnLines(columns: readonly ColumnDefinition[]): string[] {
+  return columns.map((column) => `    ${columnDefinition(column)}`);
+}
+
+const ATTRIBUTE_INDEXES = [
+  'INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+];
+
+/** Added by migration 4, with `ScopeAttributes` (as upstream has them). */
+const SCOPE_ATTRIBUTE_INDEXES = [
+  'INDEX IF NOT EXISTS idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'INDEX IF NOT EXISTS idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+];
 
 export function createDatabaseStatement(options: SchemaOptions): string {
   return `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(options.database)}${onCluster(options)}`;
 }
 
+/** A metric table as migration 1 creates it: row layout 1 (later migrations add columns). */
 export function createMetricTableStatement(options: SchemaOptions, table: MetricTableName): string {
-  const indexes = [
-    '    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-    '    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-    '    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-    '    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-  ];
   return createTableStatement(options, {
     table,
-    columns: [...columnLines(METRIC_COLUMNS[table]), ...indexes],
+    columns: [...columnLines(METRIC_COLUMNS_V1[table]), ...ATTRIBUTE_INDEXES.map((index) => `    ${index}`)],
     engine: engine(options, 'MergeTree'),
     partitionBy: 'toDate(TimeUnix)',
     orderBy:
@@ -76,5 +97,33 @@ export function createSchemaVersionTableStatement(options: SchemaOptions): strin
     columns: ['    Version UInt32', '    Description String', '    AppliedAt DateTime64(3)'],
     engine: engine(options, 'ReplacingMergeTree'),
     orderBy: 'Version',
+  });
+}
+
+/**
+ * Migration 4: the columns of row layout 2 that layout 1 lacks, each added after its predecessor in layout 2 (so
+ * an upgraded table and a new one have the same columns in the same order), then the scope-attribute indexes.
+ * Rows written before read the type's default (`''`, `{}`, `0`, `[]`) or the column's `DEFAULT`.
+ */
+export function upstreamColumnsMigrationStatements(options: SchemaOptions): string[] {
+  return METRIC_TABLE_NAMES.flatMap((table) => {
+    const existing = new Set(METRIC_COLUMNS_V1[table].map((column) => column.name));
+    const target = METRIC_COLUMNS_V2[table];
+    const additions: string[] = [];
+    target.forEach((column, index) => {
+      if (existing.has(column.name)) return;
+      const previous = target[index - 1] as ColumnDefinition;
+      additions.push(
+        `ADD COLUMN IF NOT EXISTS ${columnDefinition(column)} AFTER ${columnIdentifier(previous.name)}`,
+      );
+    });
+    return [
+      alterTableStatement(options, table, additions),
+      alterTableStatement(
+        options,
+        table,
+        SCOPE_ATTRIBUTE_INDEXES.map((index) => `ADD ${index}`),
+      ),
+    ];
   });
 }

@@ -5,9 +5,12 @@
 import type { PointKind } from '@tallyhouse/model';
 
 export interface ColumnDefinition {
+  /** A dotted name (`Exemplars.Value`) is one array of a Nested structure, stored as such (flattened). */
   readonly name: string;
   readonly type: string;
   readonly codec: string;
+  /** A `DEFAULT` expression, only where the type's own default would misdescribe rows written before it existed. */
+  readonly default?: string;
 }
 
 export const METRIC_TABLES = {
@@ -27,12 +30,30 @@ export const SCHEMA_VERSION_TABLE = 'tallyhouse_schema_versions';
 const ZSTD = 'ZSTD(1)';
 const DELTA_ZSTD = 'Delta, ZSTD(1)';
 
-const COMMON_COLUMNS: readonly ColumnDefinition[] = [
-  { name: 'TenantId', type: 'LowCardinality(String)', codec: ZSTD },
-  { name: 'ResourceAttributes', type: 'Map(LowCardinality(String), String)', codec: ZSTD },
-  { name: 'ServiceName', type: 'LowCardinality(String)', codec: ZSTD },
+/*
+ * Row layouts. A layout is the column list rows are encoded in; each is frozen once released, because the
+ * migrations that create a layout's columns (a migration's statements never change) and spooled parts written in
+ * it (replayed after an upgrade) both depend on it.
+ *
+ * - Layout 1 (schema versions 1–3): what migration 1 creates.
+ * - Layout 2 (schema version 4): every column of the upstream `clickhouseexporter` metrics tables, under the same
+ *   name, with a compatible type, in upstream's relative order — migration 4 adds the ones layout 1 lacked, each
+ *   after its predecessor here. `ServiceName` stays where layout 1 put it (before the scope columns; upstream has it
+ *   after them): moving an existing column buys nothing, every insert and read names its columns.
+ */
+
+const TENANT: ColumnDefinition = { name: 'TenantId', type: 'LowCardinality(String)', codec: ZSTD };
+const RESOURCE_ATTRIBUTES: ColumnDefinition = {
+  name: 'ResourceAttributes',
+  type: 'Map(LowCardinality(String), String)',
+  codec: ZSTD,
+};
+const SERVICE_NAME: ColumnDefinition = { name: 'ServiceName', type: 'LowCardinality(String)', codec: ZSTD };
+const SCOPE_NAME_VERSION: readonly ColumnDefinition[] = [
   { name: 'ScopeName', type: 'String', codec: ZSTD },
   { name: 'ScopeVersion', type: 'String', codec: ZSTD },
+];
+const METRIC_AND_TIME: readonly ColumnDefinition[] = [
   { name: 'MetricName', type: 'LowCardinality(String)', codec: ZSTD },
   { name: 'MetricDescription', type: 'String', codec: ZSTD },
   { name: 'MetricUnit', type: 'String', codec: ZSTD },
@@ -41,37 +62,131 @@ const COMMON_COLUMNS: readonly ColumnDefinition[] = [
   { name: 'TimeUnix', type: 'DateTime64(9)', codec: DELTA_ZSTD },
 ];
 
-export const METRIC_COLUMNS: Readonly<Record<MetricTableName, readonly ColumnDefinition[]>> = {
-  otel_metrics_sum: [
-    ...COMMON_COLUMNS,
-    { name: 'Value', type: 'Float64', codec: ZSTD },
-    { name: 'AggregationTemporality', type: 'Int32', codec: ZSTD },
-    { name: 'IsMonotonic', type: 'Bool', codec: DELTA_ZSTD },
-  ],
-  otel_metrics_gauge: [...COMMON_COLUMNS, { name: 'Value', type: 'Float64', codec: ZSTD }],
-  otel_metrics_histogram: [
-    ...COMMON_COLUMNS,
-    { name: 'Count', type: 'UInt64', codec: DELTA_ZSTD },
-    { name: 'Sum', type: 'Float64', codec: ZSTD },
-    { name: 'BucketCounts', type: 'Array(UInt64)', codec: ZSTD },
-    { name: 'ExplicitBounds', type: 'Array(Float64)', codec: ZSTD },
-    { name: 'Min', type: 'Float64', codec: ZSTD },
-    { name: 'Max', type: 'Float64', codec: ZSTD },
-  ],
+const COMMON_COLUMNS_V1: readonly ColumnDefinition[] = [
+  TENANT,
+  RESOURCE_ATTRIBUTES,
+  SERVICE_NAME,
+  ...SCOPE_NAME_VERSION,
+  ...METRIC_AND_TIME,
+];
+
+const VALUE: ColumnDefinition = { name: 'Value', type: 'Float64', codec: ZSTD };
+const SUM_TEMPORALITY: ColumnDefinition = { name: 'AggregationTemporality', type: 'Int32', codec: ZSTD };
+const IS_MONOTONIC: ColumnDefinition = { name: 'IsMonotonic', type: 'Bool', codec: DELTA_ZSTD };
+const COUNT_SUM: readonly ColumnDefinition[] = [
+  { name: 'Count', type: 'UInt64', codec: DELTA_ZSTD },
+  { name: 'Sum', type: 'Float64', codec: ZSTD },
+];
+const EXPLICIT_BUCKETS: readonly ColumnDefinition[] = [
+  { name: 'BucketCounts', type: 'Array(UInt64)', codec: ZSTD },
+  { name: 'ExplicitBounds', type: 'Array(Float64)', codec: ZSTD },
+];
+const EXPONENTIAL_BUCKETS: readonly ColumnDefinition[] = [
+  { name: 'Scale', type: 'Int32', codec: ZSTD },
+  { name: 'ZeroCount', type: 'UInt64', codec: ZSTD },
+  { name: 'PositiveOffset', type: 'Int32', codec: ZSTD },
+  { name: 'PositiveBucketCounts', type: 'Array(UInt64)', codec: ZSTD },
+  { name: 'NegativeOffset', type: 'Int32', codec: ZSTD },
+  { name: 'NegativeBucketCounts', type: 'Array(UInt64)', codec: ZSTD },
+];
+const MIN_MAX: readonly ColumnDefinition[] = [
+  { name: 'Min', type: 'Float64', codec: ZSTD },
+  { name: 'Max', type: 'Float64', codec: ZSTD },
+];
+
+/** Layout 1: the metric tables as migration 1 creates them (frozen). */
+export const METRIC_COLUMNS_V1: Readonly<Record<MetricTableName, readonly ColumnDefinition[]>> = {
+  otel_metrics_sum: [...COMMON_COLUMNS_V1, VALUE, SUM_TEMPORALITY, IS_MONOTONIC],
+  otel_metrics_gauge: [...COMMON_COLUMNS_V1, VALUE],
+  otel_metrics_histogram: [...COMMON_COLUMNS_V1, ...COUNT_SUM, ...EXPLICIT_BUCKETS, ...MIN_MAX],
   otel_metrics_exponential_histogram: [
-    ...COMMON_COLUMNS,
-    { name: 'Count', type: 'UInt64', codec: DELTA_ZSTD },
-    { name: 'Sum', type: 'Float64', codec: ZSTD },
-    { name: 'Scale', type: 'Int32', codec: ZSTD },
-    { name: 'ZeroCount', type: 'UInt64', codec: ZSTD },
-    { name: 'PositiveOffset', type: 'Int32', codec: ZSTD },
-    { name: 'PositiveBucketCounts', type: 'Array(UInt64)', codec: ZSTD },
-    { name: 'NegativeOffset', type: 'Int32', codec: ZSTD },
-    { name: 'NegativeBucketCounts', type: 'Array(UInt64)', codec: ZSTD },
-    { name: 'Min', type: 'Float64', codec: ZSTD },
-    { name: 'Max', type: 'Float64', codec: ZSTD },
+    ...COMMON_COLUMNS_V1,
+    ...COUNT_SUM,
+    ...EXPONENTIAL_BUCKETS,
+    ...MIN_MAX,
   ],
 };
+
+const COMMON_COLUMNS_V2: readonly ColumnDefinition[] = [
+  TENANT,
+  RESOURCE_ATTRIBUTES,
+  { name: 'ResourceSchemaUrl', type: 'String', codec: ZSTD },
+  SERVICE_NAME,
+  ...SCOPE_NAME_VERSION,
+  { name: 'ScopeAttributes', type: 'Map(LowCardinality(String), String)', codec: ZSTD },
+  { name: 'ScopeDroppedAttrCount', type: 'UInt32', codec: ZSTD },
+  { name: 'ScopeSchemaUrl', type: 'String', codec: ZSTD },
+  ...METRIC_AND_TIME,
+];
+
+const FLAGS: ColumnDefinition = { name: 'Flags', type: 'UInt32', codec: ZSTD };
+
+/** Upstream's `Exemplars Nested(...)`, as the engine stores it: one array per field, all of a row's equally long. */
+const EXEMPLARS: readonly ColumnDefinition[] = [
+  { name: 'Exemplars.FilteredAttributes', type: 'Array(Map(LowCardinality(String), String))', codec: ZSTD },
+  { name: 'Exemplars.TimeUnix', type: 'Array(DateTime64(9))', codec: ZSTD },
+  { name: 'Exemplars.Value', type: 'Array(Float64)', codec: ZSTD },
+  { name: 'Exemplars.SpanId', type: 'Array(String)', codec: ZSTD },
+  { name: 'Exemplars.TraceId', type: 'Array(String)', codec: ZSTD },
+];
+
+/**
+ * Histogram rows have always been deltas, like sums: rows written before the column existed read `1` too
+ * (`DEFAULT 1`), so no row ever claims an unspecified temporality.
+ */
+const HISTOGRAM_TEMPORALITY: ColumnDefinition = {
+  name: 'AggregationTemporality',
+  type: 'Int32',
+  codec: ZSTD,
+  default: '1',
+};
+
+/** Layout 2: layout 1 plus every other upstream column (frozen). */
+export const METRIC_COLUMNS_V2: Readonly<Record<MetricTableName, readonly ColumnDefinition[]>> = {
+  otel_metrics_sum: [...COMMON_COLUMNS_V2, VALUE, FLAGS, ...EXEMPLARS, SUM_TEMPORALITY, IS_MONOTONIC],
+  otel_metrics_gauge: [...COMMON_COLUMNS_V2, VALUE, FLAGS, ...EXEMPLARS],
+  otel_metrics_histogram: [
+    ...COMMON_COLUMNS_V2,
+    ...COUNT_SUM,
+    ...EXPLICIT_BUCKETS,
+    ...EXEMPLARS,
+    FLAGS,
+    ...MIN_MAX,
+    HISTOGRAM_TEMPORALITY,
+  ],
+  otel_metrics_exponential_histogram: [
+    ...COMMON_COLUMNS_V2,
+    ...COUNT_SUM,
+    ...EXPONENTIAL_BUCKETS,
+    ...EXEMPLARS,
+    FLAGS,
+    ...MIN_MAX,
+    HISTOGRAM_TEMPORALITY,
+  ],
+};
+
+export type RowLayout = 1 | 2;
+
+/** The layout the row encoder writes. */
+export const CURRENT_ROW_LAYOUT: RowLayout = 2;
+
+const LAYOUTS: Readonly<Record<RowLayout, Readonly<Record<MetricTableName, readonly ColumnDefinition[]>>>> = {
+  1: METRIC_COLUMNS_V1,
+  2: METRIC_COLUMNS_V2,
+};
+
+/** The columns of the current layout, in table order: what the encoder writes and `UsageReader.points` reads. */
+export const METRIC_COLUMNS: Readonly<Record<MetricTableName, readonly ColumnDefinition[]>> =
+  LAYOUTS[CURRENT_ROW_LAYOUT];
+
+/** The columns a row of `layout` holds, in row order (an insert names them). */
+export function layoutColumns(table: MetricTableName, layout: RowLayout): readonly ColumnDefinition[] {
+  return LAYOUTS[layout][table];
+}
+
+export function isRowLayout(value: unknown): value is RowLayout {
+  return value === 1 || value === 2;
+}
 
 export const DEAD_LETTER_COLUMNS: readonly ColumnDefinition[] = [
   { name: 'TimeUnix', type: 'DateTime64(9)', codec: DELTA_ZSTD },

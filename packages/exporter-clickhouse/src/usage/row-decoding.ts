@@ -1,8 +1,31 @@
 /**
  * Stored values back to what was written: Float64s as JSONEachRow writes them, and whole rows back to series
- * points (`UsageReader.points`).
+ * points (`UsageReader.points`): which columns a row is read with (`storedColumnReads`) and how it is decoded.
  */
-import type { PointKind, SeriesPoint } from '@tallyhouse/model';
+import type {
+  Attributes,
+  Exemplar,
+  InstrumentationScopeInfo,
+  PointKind,
+  SeriesPoint,
+} from '@tallyhouse/model';
+import type { ColumnDefinition } from '../schema/tables.ts';
+
+/**
+ * The select list that reads every column of a stored row for `decodeRow`. Times come as decimal nanosecond
+ * strings (`<column>Nano`): a DateTime64's text depends on the session's time zone, a JSON number would round.
+ */
+export function storedColumnReads(columns: readonly ColumnDefinition[]): string[] {
+  return columns.map((column) => {
+    const name = column.name.includes('.') ? `\`${column.name}\`` : column.name;
+    if (column.type === 'DateTime64(9)')
+      return `toString(toUnixTimestamp64Nano(${name})) AS ${column.name}Nano`;
+    if (column.type === 'Array(DateTime64(9))') {
+      return `arrayMap(t -> toString(toUnixTimestamp64Nano(t)), ${name}) AS \`${column.name}Nano\``;
+    }
+    return name;
+  });
+}
 
 /** A Float64 as JSONEachRow writes it (non-finite values quoted: `nan`, `inf`, `-inf`). */
 export function decodeFloat(value: unknown): number {
@@ -30,15 +53,53 @@ function decodeInts(value: unknown): number[] {
   return (value as unknown[]).map((item) => Number(item));
 }
 
-/** One stored row back to a series point (see `points`); times are read as `<column>Nano` decimal strings. */
+/** The scope as the model has it: attributes, dropped count and schema URL only when set. */
+function decodeScope(row: Record<string, unknown>): InstrumentationScopeInfo {
+  const attributes = row.ScopeAttributes as Attributes | undefined;
+  const dropped = Number(row.ScopeDroppedAttrCount ?? 0);
+  const schemaUrl = (row.ScopeSchemaUrl as string | undefined) ?? '';
+  return {
+    name: row.ScopeName as string,
+    version: row.ScopeVersion as string,
+    ...(attributes === undefined || Object.keys(attributes).length === 0 ? {} : { attributes }),
+    ...(dropped === 0 ? {} : { droppedAttributesCount: dropped }),
+    ...(schemaUrl === '' ? {} : { schemaUrl }),
+  };
+}
+
+/** The `Exemplars.*` arrays back to exemplars, in stored order; `undefined` when the row has none. */
+function decodeExemplars(row: Record<string, unknown>): Exemplar[] | undefined {
+  const times = row['Exemplars.TimeUnixNano'] as string[] | undefined;
+  if (times === undefined || times.length === 0) return undefined;
+  const attributes = row['Exemplars.FilteredAttributes'] as Attributes[];
+  const values = row['Exemplars.Value'] as unknown[];
+  const spanIds = row['Exemplars.SpanId'] as string[];
+  const traceIds = row['Exemplars.TraceId'] as string[];
+  return times.map((time, index) => ({
+    filteredAttributes: attributes[index] as Attributes,
+    timeUnixNano: BigInt(time),
+    value: decodeFloat(values[index]),
+    spanId: spanIds[index] as string,
+    traceId: traceIds[index] as string,
+  }));
+}
+
+/**
+ * One stored row back to a series point (see `points`), read with `storedColumnReads`. Fields the model keeps
+ * optional (schema URLs, scope attributes and dropped count, exemplars) are absent when stored empty.
+ */
 export function decodeRow(kind: PointKind, row: Record<string, unknown>): SeriesPoint {
+  const resourceSchemaUrl = (row.ResourceSchemaUrl as string | undefined) ?? '';
+  const exemplars = decodeExemplars(row);
   const common = {
     tenant: row.TenantId as string,
     resource: row.ResourceAttributes as Record<string, string>,
-    scope: { name: row.ScopeName as string, version: row.ScopeVersion as string },
+    ...(resourceSchemaUrl === '' ? {} : { resourceSchemaUrl }),
+    scope: decodeScope(row),
     attributes: row.Attributes as Record<string, string>,
     startTimeUnixNano: BigInt(row.StartTimeUnixNano as string),
     timeUnixNano: BigInt(row.TimeUnixNano as string),
+    ...(exemplars === undefined ? {} : { exemplars }),
   };
   const info = {
     name: row.MetricName as string,

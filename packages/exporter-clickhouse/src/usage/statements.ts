@@ -14,6 +14,7 @@ import { METRIC_COLUMNS, METRIC_TABLES } from '../schema/tables.ts';
 import { bucketConditions, filterConditions, rawTimeConditions } from './conditions.ts';
 import type { TimeRange, TimeSeriesQuery, TopNQuery, UsageFilter } from './query-types.ts';
 import { planRange, type RangePart } from './range-plan.ts';
+import { storedColumnReads } from './row-decoding.ts';
 import type { QueryBuilder, TenantScopedQuery } from './tenant-scope.ts';
 
 type Group = readonly [alias: string, expression: string];
@@ -143,11 +144,7 @@ export class UsageStatements {
       ...filterConditions(q, filter),
       ...rawTimeConditions(q, range.fromUnixNano, range.toUnixNano),
     ];
-    const columns = METRIC_COLUMNS[METRIC_TABLES[kind]].map((column) =>
-      column.type === 'DateTime64(9)'
-        ? `toString(toUnixTimestamp64Nano(${column.name})) AS ${column.name}Nano`
-        : column.name,
-    );
+    const columns = storedColumnReads(METRIC_COLUMNS[METRIC_TABLES[kind]]);
     return `SELECT ${columns.join(', ')} ${q.from({ raw: kind }, conditions)}
        ORDER BY TimeUnix, MetricName, StartTimeUnix, toString(Attributes)`;
   }

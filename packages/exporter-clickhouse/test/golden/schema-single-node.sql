@@ -391,3 +391,69 @@ DROP TABLE IF EXISTS `otel`.`tallyhouse_usage_gauge_1h`;
 DROP VIEW IF EXISTS `otel`.`tallyhouse_usage_gauge_1d_mv`;
 
 DROP TABLE IF EXISTS `otel`.`tallyhouse_usage_gauge_1d`;
+
+ALTER TABLE `otel`.`otel_metrics_sum`
+    ADD COLUMN IF NOT EXISTS ResourceSchemaUrl String CODEC(ZSTD(1)) AFTER ResourceAttributes,
+    ADD COLUMN IF NOT EXISTS ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) AFTER ScopeVersion,
+    ADD COLUMN IF NOT EXISTS ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)) AFTER ScopeAttributes,
+    ADD COLUMN IF NOT EXISTS ScopeSchemaUrl String CODEC(ZSTD(1)) AFTER ScopeDroppedAttrCount,
+    ADD COLUMN IF NOT EXISTS Flags UInt32 CODEC(ZSTD(1)) AFTER Value,
+    ADD COLUMN IF NOT EXISTS `Exemplars.FilteredAttributes` Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)) AFTER Flags,
+    ADD COLUMN IF NOT EXISTS `Exemplars.TimeUnix` Array(DateTime64(9)) CODEC(ZSTD(1)) AFTER `Exemplars.FilteredAttributes`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.Value` Array(Float64) CODEC(ZSTD(1)) AFTER `Exemplars.TimeUnix`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.SpanId` Array(String) CODEC(ZSTD(1)) AFTER `Exemplars.Value`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.TraceId` Array(String) CODEC(ZSTD(1)) AFTER `Exemplars.SpanId`;
+
+ALTER TABLE `otel`.`otel_metrics_sum`
+    ADD INDEX IF NOT EXISTS idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    ADD INDEX IF NOT EXISTS idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1;
+
+ALTER TABLE `otel`.`otel_metrics_gauge`
+    ADD COLUMN IF NOT EXISTS ResourceSchemaUrl String CODEC(ZSTD(1)) AFTER ResourceAttributes,
+    ADD COLUMN IF NOT EXISTS ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) AFTER ScopeVersion,
+    ADD COLUMN IF NOT EXISTS ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)) AFTER ScopeAttributes,
+    ADD COLUMN IF NOT EXISTS ScopeSchemaUrl String CODEC(ZSTD(1)) AFTER ScopeDroppedAttrCount,
+    ADD COLUMN IF NOT EXISTS Flags UInt32 CODEC(ZSTD(1)) AFTER Value,
+    ADD COLUMN IF NOT EXISTS `Exemplars.FilteredAttributes` Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)) AFTER Flags,
+    ADD COLUMN IF NOT EXISTS `Exemplars.TimeUnix` Array(DateTime64(9)) CODEC(ZSTD(1)) AFTER `Exemplars.FilteredAttributes`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.Value` Array(Float64) CODEC(ZSTD(1)) AFTER `Exemplars.TimeUnix`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.SpanId` Array(String) CODEC(ZSTD(1)) AFTER `Exemplars.Value`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.TraceId` Array(String) CODEC(ZSTD(1)) AFTER `Exemplars.SpanId`;
+
+ALTER TABLE `otel`.`otel_metrics_gauge`
+    ADD INDEX IF NOT EXISTS idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    ADD INDEX IF NOT EXISTS idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1;
+
+ALTER TABLE `otel`.`otel_metrics_histogram`
+    ADD COLUMN IF NOT EXISTS ResourceSchemaUrl String CODEC(ZSTD(1)) AFTER ResourceAttributes,
+    ADD COLUMN IF NOT EXISTS ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) AFTER ScopeVersion,
+    ADD COLUMN IF NOT EXISTS ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)) AFTER ScopeAttributes,
+    ADD COLUMN IF NOT EXISTS ScopeSchemaUrl String CODEC(ZSTD(1)) AFTER ScopeDroppedAttrCount,
+    ADD COLUMN IF NOT EXISTS `Exemplars.FilteredAttributes` Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)) AFTER ExplicitBounds,
+    ADD COLUMN IF NOT EXISTS `Exemplars.TimeUnix` Array(DateTime64(9)) CODEC(ZSTD(1)) AFTER `Exemplars.FilteredAttributes`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.Value` Array(Float64) CODEC(ZSTD(1)) AFTER `Exemplars.TimeUnix`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.SpanId` Array(String) CODEC(ZSTD(1)) AFTER `Exemplars.Value`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.TraceId` Array(String) CODEC(ZSTD(1)) AFTER `Exemplars.SpanId`,
+    ADD COLUMN IF NOT EXISTS Flags UInt32 CODEC(ZSTD(1)) AFTER `Exemplars.TraceId`,
+    ADD COLUMN IF NOT EXISTS AggregationTemporality Int32 DEFAULT 1 CODEC(ZSTD(1)) AFTER Max;
+
+ALTER TABLE `otel`.`otel_metrics_histogram`
+    ADD INDEX IF NOT EXISTS idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    ADD INDEX IF NOT EXISTS idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1;
+
+ALTER TABLE `otel`.`otel_metrics_exponential_histogram`
+    ADD COLUMN IF NOT EXISTS ResourceSchemaUrl String CODEC(ZSTD(1)) AFTER ResourceAttributes,
+    ADD COLUMN IF NOT EXISTS ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) AFTER ScopeVersion,
+    ADD COLUMN IF NOT EXISTS ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)) AFTER ScopeAttributes,
+    ADD COLUMN IF NOT EXISTS ScopeSchemaUrl String CODEC(ZSTD(1)) AFTER ScopeDroppedAttrCount,
+    ADD COLUMN IF NOT EXISTS `Exemplars.FilteredAttributes` Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)) AFTER NegativeBucketCounts,
+    ADD COLUMN IF NOT EXISTS `Exemplars.TimeUnix` Array(DateTime64(9)) CODEC(ZSTD(1)) AFTER `Exemplars.FilteredAttributes`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.Value` Array(Float64) CODEC(ZSTD(1)) AFTER `Exemplars.TimeUnix`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.SpanId` Array(String) CODEC(ZSTD(1)) AFTER `Exemplars.Value`,
+    ADD COLUMN IF NOT EXISTS `Exemplars.TraceId` Array(String) CODEC(ZSTD(1)) AFTER `Exemplars.SpanId`,
+    ADD COLUMN IF NOT EXISTS Flags UInt32 CODEC(ZSTD(1)) AFTER `Exemplars.TraceId`,
+    ADD COLUMN IF NOT EXISTS AggregationTemporality Int32 DEFAULT 1 CODEC(ZSTD(1)) AFTER Max;
+
+ALTER TABLE `otel`.`otel_metrics_exponential_histogram`
+    ADD INDEX IF NOT EXISTS idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    ADD INDEX IF NOT EXISTS idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1;
