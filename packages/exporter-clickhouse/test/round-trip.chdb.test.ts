@@ -1,4 +1,4 @@
-import type { PointKind, SeriesPoint } from '@tallyhouse/model';
+import type { Exemplar, PointKind, SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +26,59 @@ function stored(point: SeriesPoint): SeriesPoint {
         .filter(([key]) => key !== 'tenant.id')
         .map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]),
     );
-  return { ...point, resource: strings(point.resource), attributes: strings(point.attributes) };
+  const scope =
+    point.scope.attributes === undefined
+      ? point.scope
+      : { ...point.scope, attributes: strings(point.scope.attributes) };
+  const exemplars = point.exemplars?.map((exemplar) => ({
+    ...exemplar,
+    filteredAttributes: strings(exemplar.filteredAttributes),
+  }));
+  return {
+    ...point,
+    resource: strings(point.resource),
+    scope,
+    attributes: strings(point.attributes),
+    ...(exemplars === undefined ? {} : { exemplars }),
+  };
+}
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN = '00f067aa0ba902b7';
+
+/** Two exemplars: one with trace context and filtered attributes, one bare; nanosecond times, awkward doubles. */
+function exemplars(value: number): Exemplar[] {
+  return [
+    {
+      filteredAttributes: { 'user.id': 'u-1', retries: 2, ünï: 'cödé ☃' },
+      timeUnixNano: 1_700_000_000_123_456_789n,
+      value,
+      spanId: SPAN,
+      traceId: TRACE,
+    },
+    {
+      filteredAttributes: {},
+      timeUnixNano: 1_700_000_009_999_999_999n,
+      value: -0,
+      spanId: '',
+      traceId: '',
+    },
+  ];
+}
+
+/** A point with every upstream field the pipeline can fill: exemplars, schema URLs, scope attributes. */
+function upstreamFields(point: SeriesPoint, value: number): SeriesPoint {
+  return {
+    ...point,
+    resourceSchemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+    scope: {
+      ...point.scope,
+      attributes: { pool: 'primary', shard: 3 },
+      droppedAttributesCount: 2,
+      schemaUrl: 'https://example.com/scope-schema',
+    },
+    exemplars: exemplars(value),
+  };
 }
 
 /** The exporter's own connection, for SQL the reader does not offer. */
@@ -57,6 +109,81 @@ describe('storage round trip on the embedded engine', () => {
     expect(await readBack('rt-all', 'gauge')).toEqual([stored(points[1]!)]);
     expect(await readBack('rt-all', 'histogram')).toEqual([stored(points[2]!), stored(points[3]!)]);
     expect(await readBack('rt-all', 'exponentialHistogram')).toEqual([stored(points[4]!)]);
+  });
+
+  it('writes exemplars, schema URLs and scope attributes on every kind and reads them back exactly', async () => {
+    const tenant = 'rt-upstream';
+    const points = [
+      upstreamFields(sumPoint(12.5, { tenant }), 0.1 + 0.2),
+      upstreamFields(gaugePoint(-3.25, { tenant }), Number.NaN),
+      upstreamFields(histogramPoint({}, { tenant }), 1e-300),
+      upstreamFields(expHistogramPoint({}, { tenant }), -1.7976931348623157e308),
+    ];
+    expect(await exporter.consumeBatch({ id: 'rt-upstream-1', points })).toEqual({ ok: true });
+    expect(await readBack(tenant, 'sum')).toEqual([stored(points[0]!)]);
+    expect(await readBack(tenant, 'gauge')).toEqual([stored(points[1]!)]);
+    expect(await readBack(tenant, 'histogram')).toEqual([stored(points[2]!)]);
+    expect(await readBack(tenant, 'exponentialHistogram')).toEqual([stored(points[3]!)]);
+    // As upstream's queries see them: one row per exemplar through ARRAY JOIN, ids as lowercase hex.
+    const rows = await storage().queryRows<Record<string, unknown>>(
+      `SELECT MetricName, Exemplars.TraceId AS trace, Exemplars.SpanId AS span,
+              Exemplars.FilteredAttributes['user.id'] AS user, toUnixTimestamp64Nano(Exemplars.TimeUnix) AS time,
+              ScopeAttributes['pool'] AS pool, Flags
+       FROM otel.otel_metrics_histogram ARRAY JOIN Exemplars
+       WHERE TenantId = {tenant:String} ORDER BY Exemplars.TimeUnix`,
+      { tenant },
+    );
+    expect(rows).toEqual([
+      {
+        MetricName: 'test.histogram',
+        trace: TRACE,
+        span: SPAN,
+        user: 'u-1',
+        time: '1700000000123456789',
+        pool: 'primary',
+        Flags: 0,
+      },
+      {
+        MetricName: 'test.histogram',
+        trace: '',
+        span: '',
+        user: '',
+        time: '1700000009999999999',
+        pool: 'primary',
+        Flags: 0,
+      },
+    ]);
+  });
+
+  it('reads a point without exemplars, schema URLs or scope attributes back without them (absent, not empty)', async () => {
+    const point = histogramPoint({}, { tenant: 'rt-bare' });
+    expect(await exporter.consumeBatch({ id: 'rt-bare-1', points: [point] })).toEqual({ ok: true });
+    const [read] = await readBack('rt-bare', 'histogram');
+    expect(read).toEqual(point);
+    expect(Object.keys(read ?? {})).not.toContain('exemplars');
+    expect(Object.keys(read ?? {})).not.toContain('resourceSchemaUrl');
+    expect(Object.keys(read?.scope ?? {})).toEqual(['name', 'version']);
+  });
+
+  it('stores a sum whose exemplar value is NaN or ±Inf, without that exemplar (the row is usage)', async () => {
+    const tenant = 'rt-nonfinite-exemplar';
+    const [sample] = exemplars(4);
+    const point: SeriesPoint = {
+      ...sumPoint(7, { tenant }),
+      exemplars: [
+        { ...sample!, value: Number.NaN },
+        { ...sample!, value: 4 },
+        { ...sample!, value: Number.POSITIVE_INFINITY },
+      ],
+    };
+    expect(await exporter.consumeBatch({ id: 'rt-nonfinite-exemplar-1', points: [point] })).toEqual({
+      ok: true,
+    });
+    expect(await readBack(tenant, 'sum')).toEqual([
+      stored({ ...point, exemplars: [{ ...sample!, value: 4 }] }),
+    ]);
+    const [total] = await reader.sumTotals(tenant);
+    expect(total?.total).toBe(7);
   });
 
   it('writes a batch whose points span more than 100 daily partitions (ClickHouse refuses that by default)', async () => {
@@ -200,6 +327,23 @@ describe('storage round trip on the embedded engine', () => {
     for (const kind of ['sum', 'gauge', 'histogram', 'exponentialHistogram'] as const) {
       expect(await readBack('rt-resend', kind)).toHaveLength(1);
     }
+  });
+
+  it('adds nothing when a batch with exemplars is sent again (the token covers the exemplars too)', async () => {
+    const tenant = 'rt-resend-exemplars';
+    const batch = mixedBatch('rt-resend-exemplars-1', tenant);
+    const withExemplars = { ...batch, points: batch.points.map((point) => upstreamFields(point, 3)) };
+    for (let i = 0; i < 3; i++) expect(await exporter.consumeBatch(withExemplars)).toEqual({ ok: true });
+    for (const [index, kind] of (['sum', 'gauge', 'histogram', 'exponentialHistogram'] as const).entries()) {
+      expect(await readBack(tenant, kind)).toEqual([stored(withExemplars.points[index]!)]);
+    }
+    // Same id, same points, other exemplars: other rows, so a different token: written.
+    const otherExemplars = {
+      ...batch,
+      points: [upstreamFields(batch.points[0]!, 5)],
+    };
+    expect(await exporter.consumeBatch(otherExemplars)).toEqual({ ok: true });
+    expect(await readBack(tenant, 'sum')).toHaveLength(2);
   });
 
   it('writes a batch re-using an id with different rows (the token covers the content)', async () => {

@@ -25,6 +25,7 @@ import {
   CURRENT_ROW_LAYOUT,
   layoutColumns,
   METRIC_TABLE_NAMES,
+  type MetricTableName,
   type RowLayout,
 } from '../src/schema/tables.ts';
 
@@ -323,21 +324,11 @@ export function olderLayoutConnection(dataDir: string, layout: RowLayout): Click
       const table = METRIC_TABLE_NAMES.find((name) => params.table.endsWith(`.${name}`));
       if (table === undefined) return raw.rawInsert(params);
       const current = layoutColumns(table, CURRENT_ROW_LAYOUT).map((column) => column.name);
-      const older = layoutColumns(table, layout).map((column) => column.name);
       if (params.columns.join() !== current.join()) throw new Error(`unexpected columns ${params.columns}`);
-      const keep = older.map((name) => current.indexOf(name));
-      const lines = params.values
-        .toString('utf8')
-        .split('\n')
-        .filter((line) => line !== '');
-      const projected = lines.map((line) => {
-        const row = parseExactly(line) as unknown[];
-        return JSON.stringify(keep.map((index) => row[index]));
-      });
       return raw.rawInsert({
         ...params,
-        columns: older,
-        values: Buffer.from(`${projected.join('\n')}\n`, 'utf8'),
+        columns: layoutColumns(table, layout).map((column) => column.name),
+        values: Buffer.from(inOlderLayout(table, params.values.toString('utf8'), layout), 'utf8'),
       });
     },
   };
@@ -348,6 +339,18 @@ export function olderLayoutConnection(dataDir: string, layout: RowLayout): Click
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+}
+
+/** A JSONCompactEachRow body of the current layout with only `layout`'s columns (what an older exporter wrote). */
+export function inOlderLayout(table: MetricTableName, body: string, layout: RowLayout): string {
+  const current = layoutColumns(table, CURRENT_ROW_LAYOUT).map((column) => column.name);
+  const keep = layoutColumns(table, layout).map((column) => current.indexOf(column.name));
+  const lines = body.split('\n').filter((line) => line !== '');
+  const projected = lines.map((line) => {
+    const row = parseExactly(line) as unknown[];
+    return JSON.stringify(keep.map((index) => row[index]));
+  });
+  return `${projected.join('\n')}\n`;
 }
 
 interface RawInsertParams {
