@@ -353,30 +353,48 @@ describe('storage round trip on the embedded engine', () => {
     expect(total?.total).toBe(3);
   });
 
-  it('round-trips arbitrary doubles, times and strings exactly (property)', async () => {
+  it('round-trips arbitrary doubles, times, strings and exemplars exactly (property)', async () => {
     let run = 0;
+    const time = fc.bigInt({ min: 0n, max: 9_223_372_036_854_775_807n });
+    const hex = (length: number) =>
+      fc.oneof(
+        fc.constant(''),
+        fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: length, maxLength: length }),
+      );
+    const exemplar = fc.record({
+      filteredAttributes: fc.dictionary(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), {
+        maxKeys: 3,
+      }),
+      timeUnixNano: time,
+      value: fc.double(),
+      spanId: hex(16),
+      traceId: hex(32),
+    });
     await fc.assert(
       fc.asyncProperty(
         fc.array(
           fc.record({
             value: fc.double(),
-            time: fc.bigInt({ min: 0n, max: 9_223_372_036_854_775_807n }),
+            time,
             route: fc.string({ unit: 'grapheme' }),
+            exemplars: fc.array(exemplar, { maxLength: 10 }),
           }),
           { minLength: 1, maxLength: 20 },
         ),
         async (records) => {
           run += 1;
           const tenant = `rt-prop-${run}`;
-          const points = records.map((record, index) =>
-            gaugePoint(record.value, {
+          const points = records.map((record, index): SeriesPoint => {
+            const point = gaugePoint(record.value, {
               tenant,
               name: `g${index}`,
               start: record.time,
               time: record.time,
               attributes: { route: record.route },
-            }),
-          );
+            });
+            // A gauge's exemplars are kept whatever their value (NaN and ±Inf included), in the point's order.
+            return record.exemplars.length === 0 ? point : { ...point, exemplars: record.exemplars };
+          });
           expect(await exporter.consumeBatch({ id: `${tenant}-1`, points })).toEqual({ ok: true });
           const back = await readBack(tenant, 'gauge');
           const key = (point: SeriesPoint) => point.metric.name;
