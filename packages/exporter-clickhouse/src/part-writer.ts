@@ -50,7 +50,7 @@ export class PartWriter {
       }
     }
     const parts = encoded.tables.map((rows) =>
-      createTablePart(batch.id, rows.table, rows.lines, rows.tenants, rows.points),
+      createTablePart(batch.id, rows.table, rows, rows.tenants, rows.points),
     );
     return { parts, unstored };
   }

@@ -38,12 +38,20 @@ import {
   tenantProblem,
 } from '@tallyhouse/model';
 import { RowEncodingError, type RowRejectionCode } from './errors.ts';
-import { METRIC_TABLES, type MetricTableName } from './schema/tables.ts';
+import {
+  CURRENT_ROW_LAYOUT,
+  layoutColumns,
+  METRIC_TABLE_NAMES,
+  METRIC_TABLES,
+  type MetricTableName,
+} from './schema/tables.ts';
 
 export interface EncodedTableRows {
   readonly table: MetricTableName;
   /** One JSONCompactEachRow line per row, without the trailing newline. */
   readonly lines: string[];
+  /** Each row's deduplication key: its line in row layout 1 (see `DEDUPLICATION_COLUMNS`). */
+  readonly deduplicationLines: string[];
   /** Tenant of each row (for dead letters). */
   readonly tenants: string[];
   /** The point of each row, in order. */
@@ -74,9 +82,9 @@ export function encodeBatch(points: readonly SeriesPoint[], options: RowEncoding
   for (const point of points) {
     const kind = point.metric.kind;
     const table = METRIC_TABLES[kind];
-    let line: string;
+    let encoded: { line: string; deduplicationLine: string };
     try {
-      line = encodeRow(point, options);
+      encoded = encodeRowWithKey(point, options);
     } catch (error) {
       // A malformed point (wrong shape from a buggy upstream) is a dead letter too, never a thrown batch.
       if (error instanceof RowEncodingError)
@@ -92,10 +100,11 @@ export function encodeBatch(points: readonly SeriesPoint[], options: RowEncoding
     }
     let rows = byKind.get(kind);
     if (rows === undefined) {
-      rows = { table, lines: [], tenants: [], points: [] };
+      rows = { table, lines: [], deduplicationLines: [], tenants: [], points: [] };
       byKind.set(kind, rows);
     }
-    rows.lines.push(line);
+    rows.lines.push(encoded.line);
+    rows.deduplicationLines.push(encoded.deduplicationLine);
     rows.tenants.push(point.tenant);
     rows.points.push(point);
   }
@@ -115,7 +124,28 @@ const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 const NEGATIVE_ZERO = rawJSON('-0');
 
 /** One JSONCompactEachRow line for a point; throws `RowEncodingError` for a point that must not be stored. */
+/**
+ * What a row's deduplication key covers: the columns of row layout 1, the usage a row carries as every released
+ * version has encoded it. Columns added later (schema URLs, scope attributes, flags, exemplars) leave a batch's
+ * token unchanged, so a batch that an older version wrote and a newer one re-sends — its write-ahead log replayed
+ * after an upgrade — is still recognised as a re-send. Positions of those columns in the current layout.
+ */
+const DEDUPLICATION_COLUMNS: Readonly<Record<MetricTableName, readonly number[]>> = Object.fromEntries(
+  METRIC_TABLE_NAMES.map((table) => {
+    const current = layoutColumns(table, CURRENT_ROW_LAYOUT).map((column) => column.name);
+    return [table, layoutColumns(table, 1).map((column) => current.indexOf(column.name))];
+  }),
+) as unknown as Record<MetricTableName, readonly number[]>;
+
 export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): string {
+  return encodeRowWithKey(point, options).line;
+}
+
+/** The row's line and its deduplication line (the same values in layout 1's columns). */
+function encodeRowWithKey(
+  point: SeriesPoint,
+  options: RowEncodingOptions,
+): { line: string; deduplicationLine: string } {
   const problem = tenantProblem(point.tenant);
   if (problem !== undefined) throw new RowEncodingError('INVALID_TENANT', problem);
   const refused = pointProblem(point.metric.kind, point.startTimeUnixNano, point.timeUnixNano, point.value);
@@ -206,7 +236,8 @@ export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): stri
       );
     }
   }
-  return line;
+  const positions = DEDUPLICATION_COLUMNS[METRIC_TABLES[kind]];
+  return { line, deduplicationLine: JSON.stringify(positions.map((index) => row[index])) };
 }
 
 const isWellFormedNative = (String.prototype as unknown as { isWellFormed(this: string): boolean })

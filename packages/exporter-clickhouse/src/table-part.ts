@@ -25,6 +25,11 @@ export interface TablePart {
   lastError: string | undefined;
 }
 
+/** JSONCompactEachRow lines as one body: each line ends in `\n`. */
+function bodyOf(lines: readonly string[]): string {
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}
+
 /** The rows of a part, one JSONCompactEachRow line each (for dead letters). */
 export function partLines(part: Pick<TablePart, 'body'>): string[] {
   return part.body.length === 0 ? [] : part.body.slice(0, -1).split('\n');
@@ -33,6 +38,8 @@ export function partLines(part: Pick<TablePart, 'body'>): string[] {
 /**
  * Deterministic per (batch id, table, rows). The content digest guards against an upstream that reuses a
  * batch id for different rows: those get a different token, so ClickHouse never mistakes them for a re-send.
+ * `body` is the rows in row layout 1 (`deduplicationLines` of the encoder), whatever layout is written, so the
+ * token of a batch does not change when a release adds columns.
  */
 export function deduplicationToken(batchId: string, table: MetricTableName, body: string): string {
   const hash = createHash('sha256');
@@ -47,19 +54,19 @@ export function deduplicationToken(batchId: string, table: MetricTableName, body
 export function createTablePart(
   batchId: string,
   table: MetricTableName,
-  lines: readonly string[],
+  rows: { readonly lines: readonly string[]; readonly deduplicationLines: readonly string[] },
   tenants: readonly string[],
   points: readonly SeriesPoint[] | undefined,
 ): TablePart {
-  const body = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-  const token = deduplicationToken(batchId, table, body);
+  const body = bodyOf(rows.lines);
+  const token = deduplicationToken(batchId, table, bodyOf(rows.deduplicationLines));
   return tablePartFrom({
     batchId,
     table,
     layout: CURRENT_ROW_LAYOUT,
     token,
     body,
-    rows: lines.length,
+    rows: rows.lines.length,
     tenants,
     points,
     attempts: 0,

@@ -329,7 +329,7 @@ describe('storage round trip on the embedded engine', () => {
     }
   });
 
-  it('adds nothing when a batch with exemplars is sent again (the token covers the exemplars too)', async () => {
+  it('adds nothing when a batch with exemplars is sent again, whatever its exemplars', async () => {
     const tenant = 'rt-resend-exemplars';
     const batch = mixedBatch('rt-resend-exemplars-1', tenant);
     const withExemplars = { ...batch, points: batch.points.map((point) => upstreamFields(point, 3)) };
@@ -337,13 +337,11 @@ describe('storage round trip on the embedded engine', () => {
     for (const [index, kind] of (['sum', 'gauge', 'histogram', 'exponentialHistogram'] as const).entries()) {
       expect(await readBack(tenant, kind)).toEqual([stored(withExemplars.points[index]!)]);
     }
-    // Same id, same points, other exemplars: other rows, so a different token: written.
-    const otherExemplars = {
-      ...batch,
-      points: [upstreamFields(batch.points[0]!, 5)],
-    };
+    // Same id, same usage, other exemplars: still a re-send (the token covers the usage columns of row layout 1,
+    // so a release that adds columns never re-counts a batch an older one wrote): nothing added.
+    const otherExemplars = { ...batch, points: batch.points.map((point) => upstreamFields(point, 5)) };
     expect(await exporter.consumeBatch(otherExemplars)).toEqual({ ok: true });
-    expect(await readBack(tenant, 'sum')).toHaveLength(2);
+    expect(await readBack(tenant, 'sum')).toHaveLength(1);
   });
 
   it('writes a batch re-using an id with different rows (the token covers the content)', async () => {
