@@ -87,20 +87,16 @@ export function metricKey(keptResourceAttributes: Attributes, metric: MetricInfo
 }
 
 /**
- * Identity of a gauge within its source (`sourceResource` + scope name, version and attributes); the buffer's
- * first level for gauges.
+ * Identity of a gauge within its source (`sourceResource` + scope name and version — what storage reads gauges by;
+ * the scope's attributes describe it, they do not tell sources apart); the buffer's first level for gauges.
  */
 export function gaugeSourceKey(
   sourceResourceAttributes: Attributes,
   scope: InstrumentationScopeInfo,
   metric: MetricInfo,
 ): string {
-  const scopePart = JSON.stringify([scope.name, scope.version]);
-  const scopeAttributes = encodeAttributes(scope.attributes ?? NO_ATTRIBUTES);
-  return `[${encodeAttributes(sourceResourceAttributes)},${scopePart},${scopeAttributes},${metricPart(metric)}]`;
+  return `[${encodeAttributes(sourceResourceAttributes)},${JSON.stringify([scope.name, scope.version])},${metricPart(metric)}]`;
 }
-
-const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
 /** The buffer's first level for a point handed off before (a gauge's `resource` is its source resource). */
 export function slotKeyOfPoint(point: SeriesPoint): string {
