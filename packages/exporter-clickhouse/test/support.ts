@@ -19,8 +19,10 @@ import {
   openStorageConnection,
   type QueryConnection,
   resolveExporterConfig,
+  type SchemaOptions,
   type StorageConnection,
 } from '../src/index.ts';
+import { ensureSchema, MIGRATIONS } from '../src/schema/migrations.ts';
 import {
   CURRENT_ROW_LAYOUT,
   layoutColumns,
@@ -372,4 +374,40 @@ function parseExactly(text: string): unknown {
   return json.parse(text, (_key, value, context) =>
     typeof value === 'number' && context?.source !== undefined ? json.rawJSON(context.source) : value,
   );
+}
+
+/** The schema options of a single-node data directory in database `otel`, as the exporter's defaults give. */
+export const SINGLE_NODE_SCHEMA: SchemaOptions = {
+  database: 'otel',
+  cluster: undefined,
+  replicationPath: '',
+  replicaName: '',
+  ttlDays: undefined,
+  dedupWindow: 10_000,
+};
+
+/**
+ * A data directory at schema `version` (the migrations up to it only) and an exporter that writes what that
+ * version's exporter wrote (row layout 1) and migrates nothing: how an upgrade test builds the directory the
+ * current exporter then opens. `storage` runs the migrations.
+ */
+export async function exporterAtSchemaVersion(
+  dataDir: string,
+  version: number,
+  storage: StorageConnection,
+): Promise<ClickHouseMetricExporter> {
+  const executor = {
+    command: (sql: string) => storage.command(sql),
+    queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
+  };
+  await ensureSchema(executor, SINGLE_NODE_SCHEMA, silentLogger, {
+    migrations: MIGRATIONS.filter((migration) => migration.version <= version),
+  });
+  return new ClickHouseMetricExporter({
+    dataDir,
+    env: {},
+    logger: silentLogger,
+    createSchema: false,
+    connection: olderLayoutConnection(dataDir, 1),
+  });
 }

@@ -6,29 +6,22 @@
 import type { SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  ClickHouseMetricExporter,
-  type SchemaOptions,
-  type StorageConnection,
-  UsageReader,
-} from '../src/index.ts';
+import { type StorageConnection, UsageReader } from '../src/index.ts';
 import { ensureSchema, MIGRATIONS } from '../src/schema/migrations.ts';
-import { embeddedExporter, embeddedStorage, gaugePoint, olderLayoutConnection, tempDir } from './support.ts';
+import {
+  embeddedExporter,
+  embeddedStorage,
+  exporterAtSchemaVersion,
+  gaugePoint,
+  SINGLE_NODE_SCHEMA,
+  tempDir,
+} from './support.ts';
 
 const dataDir = tempDir('upgrade-gauge-sources');
 const HOUR = 3_600_000_000_000n;
 /** 2024-06-01T00:00:00Z */
 const T0 = 1_717_200_000_000_000_000n;
 const TENANT = 'upgraded';
-
-const v2Options: SchemaOptions = {
-  database: 'otel',
-  cluster: undefined,
-  replicationPath: '',
-  replicaName: '',
-  ttlDays: undefined,
-  dedupWindow: 10_000,
-};
 
 function hostGauge(host: string, value: number, time: bigint): SeriesPoint {
   const point = gaugePoint(value, { tenant: TENANT, name: 'disk.used', time, start: time, attributes: {} });
@@ -48,17 +41,9 @@ describe('a version-2 data directory opened by the current exporter', () => {
       command: (sql: string) => storage.command(sql),
       queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
     };
-    // The previous schema version, written to by an exporter that does not migrate.
     expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4]);
-    await ensureSchema(executor, v2Options, silentLogger, { migrations: MIGRATIONS.slice(0, 2) });
-    const previous = new ClickHouseMetricExporter({
-      dataDir,
-      env: {},
-      logger: silentLogger,
-      createSchema: false,
-      // Rows as the exporter of schema version 2 wrote them (row layout 1).
-      connection: olderLayoutConnection(dataDir, 1),
-    });
+    // The previous schema version, and rows as its exporter wrote them (row layout 1).
+    const previous = await exporterAtSchemaVersion(dataDir, 2, storage);
     const before = [hostGauge('a', 40, T0 + HOUR / 2n), hostGauge('b', 90, T0 + HOUR / 4n)];
     expect((await previous.consumeBatch({ id: 'v2', points: before })).ok).toBe(true);
     await previous.shutdown();
@@ -122,7 +107,7 @@ describe('a version-2 data directory opened by the current exporter', () => {
 
     // A forced re-run of every migration (as after a missing table) neither brings back the old gauge rollups
     // nor backfills the new ones twice.
-    await ensureSchema(executor, v2Options, silentLogger, { force: true });
+    await ensureSchema(executor, SINGLE_NODE_SCHEMA, silentLogger, { force: true });
     const [rows] = await storage.queryRows<{ Rows: string }>(
       `SELECT sum(Rows) AS Rows FROM otel.tallyhouse_usage_gauge_source_1h WHERE TenantId = {tenant:String}`,
       { tenant: TENANT },

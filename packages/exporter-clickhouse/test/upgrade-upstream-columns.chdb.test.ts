@@ -13,7 +13,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   ClickHouseMetricExporter,
   openEmbeddedConnection,
-  type SchemaOptions,
   type StorageConnection,
   UsageReader,
 } from '../src/index.ts';
@@ -23,24 +22,16 @@ import { METRIC_TABLES } from '../src/schema/tables.ts';
 import { deduplicationToken } from '../src/table-part.ts';
 import {
   embeddedStorage,
+  exporterAtSchemaVersion,
   inOlderLayout,
   mixedBatch,
-  olderLayoutConnection,
+  SINGLE_NODE_SCHEMA,
   sumPoint,
   tempDir,
 } from './support.ts';
 
 const dataDir = tempDir('upgrade-upstream-columns');
 const KINDS: readonly PointKind[] = ['sum', 'gauge', 'histogram', 'exponentialHistogram'];
-
-const v3Options: SchemaOptions = {
-  database: 'otel',
-  cluster: undefined,
-  replicationPath: '',
-  replicaName: '',
-  ttlDays: undefined,
-  dedupWindow: 10_000,
-};
 
 const EXEMPLARS: readonly Exemplar[] = [
   {
@@ -99,15 +90,8 @@ describe('a version-3 data directory opened by the current exporter', () => {
       queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
     };
     expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4]);
-    await ensureSchema(executor, v3Options, silentLogger, { migrations: MIGRATIONS.slice(0, 3) });
-    const previous = new ClickHouseMetricExporter({
-      dataDir,
-      env: {},
-      logger: silentLogger,
-      createSchema: false,
-      // Rows as the exporter of schema version 3 wrote them (row layout 1).
-      connection: olderLayoutConnection(dataDir, 1),
-    });
+    // The previous schema version, and rows as its exporter wrote them (row layout 1).
+    const previous = await exporterAtSchemaVersion(dataDir, 3, storage);
     const before = mixedBatch('v3', 'old', 3);
     expect(await previous.consumeBatch(before)).toEqual({ ok: true });
     await previous.shutdown();
@@ -193,7 +177,7 @@ describe('a version-3 data directory opened by the current exporter', () => {
     const columnsBefore = await storage.queryRows<{ table: string; name: string; type: string }>(
       "SELECT table, name, type FROM system.columns WHERE database = 'otel' AND table LIKE 'otel_metrics_%' ORDER BY table, position",
     );
-    await ensureSchema(executor, v3Options, silentLogger, { force: true });
+    await ensureSchema(executor, SINGLE_NODE_SCHEMA, silentLogger, { force: true });
     expect(
       await storage.queryRows(
         "SELECT table, name, type FROM system.columns WHERE database = 'otel' AND table LIKE 'otel_metrics_%' ORDER BY table, position",
