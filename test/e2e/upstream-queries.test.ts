@@ -3,17 +3,60 @@
  * query builder and the upstream docs produce them — run unchanged on Tallyhouse's tables (plus the `TenantId`
  * filter every Tallyhouse read carries) and return what was sent:
  *
- *   2 stock OTel SDK apps (delta protobuf, cumulative JSON) ──OTLP/HTTP──► collector process ──► embedded chDB
- *   ──► the queries below
+ *   2 stock OTel SDK apps (delta protobuf, cumulative JSON) + one OTLP/JSON request with scope attributes and
+ *   schema URLs ──OTLP/HTTP──► collector process ──► embedded chDB ──► the queries below
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollectorProcess } from '../../packages/collector/test/support/collector-process.ts';
+import { postJson } from '../../packages/collector/test/support/http-client.ts';
 import { tempDirsRemovedAfterAll } from '../../packages/collector/test/support/temp-dirs.ts';
 import { type AppSummary, METRICS } from '../fixtures/app-summary.ts';
 import { runApp } from '../support/run-app.ts';
 import { openStoredUsage, type StoredUsage } from '../support/stored-usage.ts';
 
 const TENANT = 'acme';
+const NOW_NS = BigInt(Date.now()) * 1_000_000n;
+
+/** A checkout service's latency histogram from a scope with attributes, with resource and scope schema URLs. */
+const SCOPED_REQUEST = JSON.stringify({
+  resourceMetrics: [
+    {
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] },
+      schemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+      scopeMetrics: [
+        {
+          scope: {
+            name: 'checkout-instrumentation',
+            version: '3.1.0',
+            attributes: [{ key: 'pool', value: { stringValue: 'primary' } }],
+          },
+          schemaUrl: 'https://example.com/checkout-schema',
+          metrics: [
+            {
+              name: 'checkout.latency',
+              unit: 'ms',
+              histogram: {
+                aggregationTemporality: 1,
+                dataPoints: [
+                  {
+                    attributes: [{ key: 'http.route', value: { stringValue: '/pay' } }],
+                    startTimeUnixNano: String(NOW_NS - 10_000_000_000n),
+                    timeUnixNano: String(NOW_NS),
+                    count: '3',
+                    sum: 61,
+                    bucketCounts: ['1', '2', '0'],
+                    explicitBounds: [10, 50],
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    },
+  ],
+});
+
 const dataDir = tempDirsRemovedAfterAll()('upstream-queries');
 let summaries: AppSummary[];
 let stored: StoredUsage;
@@ -35,6 +78,8 @@ beforeAll(async () => {
         encoding: 'json',
       }),
     ]);
+    const answer = await postJson(collector.metricsUrl, TENANT, SCOPED_REQUEST);
+    expect(answer.status, answer.body).toBe(200);
   } finally {
     expect(await collector.stop()).toBe(0);
   }
@@ -97,7 +142,7 @@ describe('queries written for the upstream clickhouseexporter tables', () => {
     expect(Number(rows[0]!.count)).toBe(recorded);
   });
 
-  it('key discovery on ResourceAttributes (the query builder fills its pickers so)', async () => {
+  it('key discovery on ResourceAttributes and ScopeAttributes (the query builder fills its pickers so)', async () => {
     const keys = async (column: string, table: string) =>
       (
         await stored.rows<{ key: string }>(
@@ -111,6 +156,24 @@ describe('queries written for the upstream clickhouseexporter tables', () => {
     expect(await keys('ResourceAttributes', 'otel_metrics_gauge')).toEqual([
       'service.instance.id',
       'service.name',
+    ]);
+    expect(await keys('ScopeAttributes', 'otel_metrics_histogram')).toEqual(['pool']);
+  });
+
+  it('schema URLs and scope columns as upstream names them', async () => {
+    const rows = await stored.rows<Record<string, string>>(
+      `SELECT ResourceSchemaUrl, ScopeName, ScopeVersion, ScopeSchemaUrl, ScopeAttributes['pool'] AS pool
+       FROM otel.otel_metrics_histogram WHERE TenantId = {tenant:String} AND MetricName = 'checkout.latency'`,
+      tenant,
+    );
+    expect(rows).toEqual([
+      {
+        ResourceSchemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+        ScopeName: 'checkout-instrumentation',
+        ScopeVersion: '3.1.0',
+        ScopeSchemaUrl: 'https://example.com/checkout-schema',
+        pool: 'primary',
+      },
     ]);
   });
 });

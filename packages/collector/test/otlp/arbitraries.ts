@@ -147,18 +147,37 @@ export const metric: fc.Arbitrary<InputMetric> = fc.oneof(
     ),
 );
 
+/** A schema URL, present or not (the model leaves an empty one out). */
+const schemaUrl = fc.option(fc.constantFrom('https://opentelemetry.io/schemas/1.30.0', 'x', 'ü'), {
+  nil: undefined,
+});
+
+const scope = fc
+  .record(
+    {
+      name: fc.string({ maxLength: 8 }),
+      version: fc.string({ maxLength: 5 }),
+      attributes: attributes.filter((set) => Object.keys(set).length > 0),
+      droppedAttributesCount: fc.integer({ min: 1, max: 0xffff_ffff }),
+      schemaUrl: schemaUrl.filter((url) => url !== undefined),
+    },
+    { requiredKeys: ['name', 'version'] },
+  )
+  .map((fields) => fields as InputBatch['resourceMetrics'][number]['scopeMetrics'][number]['scope']);
+
 export const batch: fc.Arbitrary<InputBatch> = fc.record({
   resourceMetrics: fc.array(
-    fc.record({
-      resource: attributes,
-      scopeMetrics: fc.array(
-        fc.record({
-          scope: fc.record({ name: fc.string({ maxLength: 8 }), version: fc.string({ maxLength: 5 }) }),
-          metrics: fc.array(metric, { minLength: 1, maxLength: 3 }),
-        }),
-        { minLength: 1, maxLength: 2 },
-      ),
-    }),
+    fc
+      .record({
+        resource: attributes,
+        schemaUrl,
+        scopeMetrics: fc.array(
+          fc.record({ scope, metrics: fc.array(metric, { minLength: 1, maxLength: 3 }) }),
+          { minLength: 1, maxLength: 2 },
+        ),
+      })
+      // The model has no key for an absent schema URL.
+      .map(({ schemaUrl: url, ...rest }) => (url === undefined ? rest : { ...rest, schemaUrl: url })),
     { maxLength: 2 },
   ),
 });

@@ -54,7 +54,7 @@ describe('JSON decoding', () => {
     ]);
   });
 
-  it('accepts the proto snake_case names and enum names, and ignores unknown fields and nulls', () => {
+  it('accepts the proto snake_case names (schema_url too) and enum names, and ignores unknown fields and nulls', () => {
     const text = JSON.stringify({
       resource_metrics: [
         {
@@ -98,6 +98,7 @@ describe('JSON decoding', () => {
       resourceMetrics: [
         {
           resource: { 'service.name': 'svc' },
+          schemaUrl: 'x',
           scopeMetrics: [
             {
               scope: { name: 's', version: '' },

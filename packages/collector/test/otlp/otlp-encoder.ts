@@ -234,12 +234,19 @@ export function encodeRequestProtobuf(batch: InputBatch, options: ProtobufOption
         ...rm.scopeMetrics.map((sm) =>
           pb.message(
             2,
-            pb.message(1, pb.string(1, sm.scope.name), pb.string(2, sm.scope.version), ...unknowns(options)),
+            pb.message(
+              1,
+              pb.string(1, sm.scope.name),
+              pb.string(2, sm.scope.version),
+              ...encodeAttributesProtobuf(3, sm.scope.attributes ?? {}, options),
+              pb.varint(4, sm.scope.droppedAttributesCount ?? 0),
+              ...unknowns(options),
+            ),
             ...sm.metrics.map((m) => pb.message(2, encodeMetricProtobuf(m, options))),
-            pb.string(3, 'https://opentelemetry.io/schemas/1.30.0'),
+            pb.string(3, sm.scope.schemaUrl ?? ''),
           ),
         ),
-        pb.string(3, 'https://opentelemetry.io/schemas/1.30.0'),
+        pb.string(3, rm.schemaUrl ?? ''),
         ...unknowns(options),
       ),
     ),
@@ -396,6 +403,7 @@ export function requestJson(batch: InputBatch, options: JsonOptions = {}): strin
       batch.resourceMetrics.map((rm) =>
         obj(options, [
           ['resource', obj(options, [['attributes', attributesJson(rm.resource, options)]])],
+          ['schemaUrl', rm.schemaUrl],
           [
             'scopeMetrics',
             rm.scopeMetrics.map((sm) =>
@@ -405,9 +413,12 @@ export function requestJson(batch: InputBatch, options: JsonOptions = {}): strin
                   obj(options, [
                     ['name', sm.scope.name],
                     ['version', sm.scope.version],
+                    ['attributes', attributesJson(sm.scope.attributes ?? {}, options)],
+                    ['droppedAttributesCount', sm.scope.droppedAttributesCount],
                   ]),
                 ],
                 ['metrics', sm.metrics.map((m) => metricJson(m, options))],
+                ['schemaUrl', sm.scope.schemaUrl],
               ]),
             ),
           ],

@@ -223,14 +223,25 @@ export function referenceBatch(bytes: Uint8Array): InputBatch {
       }
       if (metrics.length === 0) continue;
       const scope = (sm.scope as Obj | undefined) ?? {};
+      const scopeAttributes = attributes(scope.attributes);
+      const dropped = int(scope.droppedAttributesCount);
+      const scopeSchemaUrl = (sm.schemaUrl as string | undefined) ?? '';
       scopeMetrics.push({
-        scope: { name: (scope.name as string) ?? '', version: (scope.version as string) ?? '' },
+        scope: {
+          name: (scope.name as string) ?? '',
+          version: (scope.version as string) ?? '',
+          ...(Object.keys(scopeAttributes).length === 0 ? {} : { attributes: scopeAttributes }),
+          ...(dropped === 0 ? {} : { droppedAttributesCount: dropped }),
+          ...(scopeSchemaUrl === '' ? {} : { schemaUrl: scopeSchemaUrl }),
+        },
         metrics,
       });
     }
     if (scopeMetrics.length === 0) continue;
+    const schemaUrl = (rm.schemaUrl as string | undefined) ?? '';
     resourceMetrics.push({
       resource: attributes((rm.resource as Obj | undefined)?.attributes),
+      ...(schemaUrl === '' ? {} : { schemaUrl }),
       scopeMetrics,
     });
   }

@@ -30,6 +30,7 @@ import {
   get,
   type JsonObject,
   stringField,
+  uint32Field,
   withPath,
 } from './json-values.ts';
 
@@ -59,7 +60,8 @@ function decodeResourceMetrics(d: JsonDecoder, rm: JsonObject, ri: number): Inpu
   const list = arrayField(rm, 'scopeMetrics', 'scope_metrics');
   const scopeMetrics = decodeElements(list, 'scopeMetrics', (sm, si) => decodeScopeMetrics(d, sm, ri, si));
   if (scopeMetrics.length === 0) return undefined;
-  return { resource, scopeMetrics };
+  const schemaUrl = stringField(rm, 'schemaUrl', 'schema_url');
+  return schemaUrl === '' ? { resource, scopeMetrics } : { resource, schemaUrl, scopeMetrics };
 }
 
 function decodeResource(value: unknown): Attributes {
@@ -68,7 +70,14 @@ function decodeResource(value: unknown): Attributes {
 
 function decodeScope(value: unknown): InstrumentationScopeInfo {
   const scope = asObject(value);
-  return { name: stringField(scope, 'name', 'name'), version: stringField(scope, 'version', 'version') };
+  const attributes = decodeAttributes(scope);
+  const dropped = uint32Field(scope, 'droppedAttributesCount', 'dropped_attributes_count');
+  return {
+    name: stringField(scope, 'name', 'name'),
+    version: stringField(scope, 'version', 'version'),
+    ...(attributes === EMPTY_ATTRIBUTES ? {} : { attributes }),
+    ...(dropped === 0 ? {} : { droppedAttributesCount: dropped }),
+  };
 }
 
 function decodeScopeMetrics(
@@ -83,7 +92,8 @@ function decodeScopeMetrics(
     finishMetric(decodeMetric(d, metric), d, ri, si, mi),
   );
   if (metrics.length === 0) return undefined;
-  return { scope, metrics };
+  const schemaUrl = stringField(sm, 'schemaUrl', 'schema_url');
+  return { scope: schemaUrl === '' ? scope : { ...scope, schemaUrl }, metrics };
 }
 
 function decodeMetric(d: JsonDecoder, metric: JsonObject): MetricDraft {

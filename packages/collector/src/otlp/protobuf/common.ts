@@ -26,8 +26,8 @@ const Resource = {
 const InstrumentationScope = {
   name: 1,
   version: 2,
-  attributes: 3, // skipped
-  dropped_attributes_count: 4, // skipped
+  attributes: 3,
+  dropped_attributes_count: 4,
 } as const;
 const KeyValue = {
   key: 1,
@@ -87,6 +87,10 @@ export function decodeScope(
 ): InstrumentationScopeInfo {
   let name = previous.name;
   let version = previous.version;
+  // Attributes of repeated occurrences merge, as a resource's do.
+  let attributes = previous.attributes === undefined ? undefined : { ...previous.attributes };
+  let dropped = previous.droppedAttributesCount;
+  let count = 0;
   while (d.pos < end) {
     const tag = readTag(d, end);
     switch (tag >>> 3) {
@@ -96,11 +100,26 @@ export function decodeScope(
       case InstrumentationScope.version:
         version = readStringField(d, tag, end, 'version');
         break;
+      case InstrumentationScope.attributes:
+        attributes ??= {};
+        readAttribute(d, tag, end, attributes, count++);
+        break;
+      case InstrumentationScope.dropped_attributes_count:
+        expectWire(tag, VARINT, 'droppedAttributesCount');
+        readVarint(d, end);
+        // uint32 on the wire; a longer varint keeps its low 32 bits, as protobuf's own decoders do.
+        dropped = d.lo;
+        break;
       default:
         skipField(d, tag, end);
     }
   }
-  return { name, version };
+  return {
+    name,
+    version,
+    ...(attributes === undefined ? {} : { attributes }),
+    ...(dropped === undefined || dropped === 0 ? {} : { droppedAttributesCount: dropped }),
+  };
 }
 
 /** Decodes a `KeyValue` into `d.key` / `d.value`. `depth` counts enclosing AnyValues. */

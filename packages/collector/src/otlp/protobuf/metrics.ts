@@ -29,12 +29,12 @@ const ExportMetricsServiceRequest = { resource_metrics: 1 } as const;
 const ResourceMetrics = {
   resource: 1,
   scope_metrics: 2,
-  schema_url: 3, // skipped
+  schema_url: 3,
 } as const;
 const ScopeMetrics = {
   scope: 1,
   metrics: 2,
-  schema_url: 3, // skipped
+  schema_url: 3,
 } as const;
 const Metric = {
   name: 1,
@@ -102,12 +102,16 @@ function decodeResourceMetrics(
   // Every occurrence of `resource` adds its attributes to the same set (a merge).
   const resource: AttributeSink = { attributes: undefined, count: 0 };
   const scopeMetrics: InputScopeMetrics[] = [];
+  let schemaUrl = '';
   let si = 0;
   while (d.pos < end) {
     const tag = readTag(d, end);
     switch (tag >>> 3) {
       case ResourceMetrics.resource:
         readMessageField(d, tag, end, 'resource', decodeResource, resource);
+        break;
+      case ResourceMetrics.schema_url:
+        schemaUrl = readStringField(d, tag, end, 'schemaUrl');
         break;
       case ResourceMetrics.scope_metrics: {
         const sm = readRepeatedMessage(d, tag, end, 'scopeMetrics', si++, decodeScopeMetrics, ri);
@@ -119,7 +123,10 @@ function decodeResourceMetrics(
     }
   }
   if (scopeMetrics.length === 0) return undefined;
-  return { resource: resource.attributes ?? EMPTY_ATTRIBUTES, scopeMetrics };
+  const attributes = resource.attributes ?? EMPTY_ATTRIBUTES;
+  return schemaUrl === ''
+    ? { resource: attributes, scopeMetrics }
+    : { resource: attributes, schemaUrl, scopeMetrics };
 }
 
 function decodeScopeMetrics(
@@ -129,6 +136,7 @@ function decodeScopeMetrics(
   si: number,
 ): InputScopeMetrics | undefined {
   let scope: InstrumentationScopeInfo = { name: '', version: '' };
+  let schemaUrl = '';
   const metrics: InputMetric[] = [];
   let mi = 0;
   while (d.pos < end) {
@@ -136,6 +144,9 @@ function decodeScopeMetrics(
     switch (tag >>> 3) {
       case ScopeMetrics.scope:
         scope = readMessageField(d, tag, end, 'scope', decodeScope, scope);
+        break;
+      case ScopeMetrics.schema_url:
+        schemaUrl = readStringField(d, tag, end, 'schemaUrl');
         break;
       case ScopeMetrics.metrics: {
         const draft = readRepeatedMessage(d, tag, end, 'metrics', mi, decodeMetric, undefined);
@@ -148,7 +159,7 @@ function decodeScopeMetrics(
     }
   }
   if (metrics.length === 0) return undefined;
-  return { scope, metrics };
+  return { scope: schemaUrl === '' ? scope : { ...scope, schemaUrl }, metrics };
 }
 
 function decodeMetric(d: ProtoDecoder, end: number): MetricDraft {
