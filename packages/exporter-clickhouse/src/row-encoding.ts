@@ -123,7 +123,6 @@ export function encodeBatch(points: readonly SeriesPoint[], options: RowEncoding
 const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 const NEGATIVE_ZERO = rawJSON('-0');
 
-/** One JSONCompactEachRow line for a point; throws `RowEncodingError` for a point that must not be stored. */
 /**
  * What a row's deduplication key covers: the columns of row layout 1, the usage a row carries as every released
  * version has encoded it. Columns added later (schema URLs, scope attributes, flags, exemplars) leave a batch's
@@ -137,6 +136,7 @@ const DEDUPLICATION_COLUMNS: Readonly<Record<MetricTableName, readonly number[]>
   }),
 ) as unknown as Record<MetricTableName, readonly number[]>;
 
+/** One JSONCompactEachRow line for a point; throws `RowEncodingError` for a point that must not be stored. */
 export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): string {
   return encodeRowWithKey(point, options).line;
 }
