@@ -5,7 +5,8 @@ import type { PointKind } from './series.ts';
  * encoder), so no path accepts what another refuses:
  * - a sum's value and a histogram's sum must be finite: one NaN or ±Inf added into a total poisons every
  *   total of that tenant for good;
- * - a gauge is a reading kept as sent, NaN and ±Inf included: only its latest value counts, nothing adds it.
+ * - a gauge or a summary is a reading kept as sent, NaN and ±Inf included: only its latest value counts,
+ *   nothing adds it.
  * Returns the OTLP/JSON field at fault (`value` for sums, `sum` for histograms), or `undefined`.
  */
 export function nonFiniteField(kind: PointKind, value: unknown): 'value' | 'sum' | undefined {

@@ -8,7 +8,13 @@
  * `positive.offset`), so an edge can put them into a field path.
  */
 import { nonFiniteField } from './finite-values.ts';
-import type { ExponentialBuckets, ExponentialHistogramValue, HistogramValue, PointKind } from './series.ts';
+import type {
+  ExponentialBuckets,
+  ExponentialHistogramValue,
+  HistogramValue,
+  PointKind,
+  SummaryValue,
+} from './series.ts';
 
 /** Why a point cannot be stored; the dead-letter `ErrorCode` of a refused row. */
 export type PointProblemCode = 'INVALID_TENANT' | 'NON_FINITE_SUM' | 'TIME_OUT_OF_RANGE' | 'INVALID_VALUE';
@@ -71,6 +77,8 @@ export function pointProblem(
         exponentialHistogramProblem(value as Partial<ExponentialHistogramValue>) ??
         nonFiniteProblem(kind, value)
       );
+    case 'summary':
+      return summaryProblem(value as Partial<SummaryValue>);
     default:
       return invalid('', `unknown point kind ${JSON.stringify(kind)}`);
   }
@@ -143,6 +151,31 @@ function exponentialHistogramProblem(value: Partial<ExponentialHistogramValue>):
     optionalNumberProblem(value.min, 'min') ??
     optionalNumberProblem(value.max, 'max')
   );
+}
+
+/**
+ * A summary is a reading kept as sent, like a gauge: its sum and quantile values may be NaN or ±Inf (nothing adds
+ * them). Its count must be a count and each quantile a number in [0, 1], as OTLP defines it.
+ */
+function summaryProblem(value: Partial<SummaryValue>): PointProblem | undefined {
+  const { quantileValues } = value;
+  const listed =
+    countProblem(value.count, 'count') ??
+    numberProblem(value.sum, 'sum') ??
+    (Array.isArray(quantileValues) ? undefined : invalid('quantileValues', 'is not a list'));
+  if (listed !== undefined) return listed;
+  const list = quantileValues as readonly unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i] as Partial<{ quantile: unknown; value: unknown }> | null;
+    const field = `quantileValues[${i}]`;
+    if (typeof entry !== 'object' || entry === null) return invalid(field, 'is not a ValueAtQuantile');
+    const q = entry.quantile;
+    if (typeof q !== 'number' || !(q >= 0 && q <= 1)) {
+      return invalid(`${field}.quantile`, `${String(q)} is not a quantile (a number in [0, 1])`);
+    }
+    if (typeof entry.value !== 'number') return notANumber(`${field}.value`, entry.value);
+  }
+  return undefined;
 }
 
 function bucketsProblem(buckets: ExponentialBuckets | undefined, side: string): PointProblem | undefined {

@@ -16,7 +16,18 @@ export type AttributeValue =
 
 export type Attributes = { readonly [key: string]: AttributeValue };
 
-export type PointKind = 'sum' | 'gauge' | 'histogram' | 'exponentialHistogram';
+export type PointKind = 'sum' | 'gauge' | 'histogram' | 'exponentialHistogram' | 'summary';
+
+/**
+ * Kinds whose points are readings of one source, kept as sent: never added to another point, the latest per
+ * source series wins. Their series identity is the full source (resource attributes and scope), so two sources
+ * never overwrite each other.
+ */
+export type LatestValueKind = 'gauge' | 'summary';
+
+export function isLatestValueKind(kind: PointKind): kind is LatestValueKind {
+  return kind === 'gauge' || kind === 'summary';
+}
 export type Temporality = 'delta' | 'cumulative';
 
 export interface InstrumentationScopeInfo {
@@ -78,11 +89,29 @@ export interface ExponentialHistogramValue {
   readonly max: number | undefined;
 }
 
+/** One `ValueAtQuantile` of a summary: `quantile` in [0, 1] (0 is the minimum, 1 the maximum). */
+export interface QuantileValue {
+  readonly quantile: number;
+  readonly value: number;
+}
+
+/**
+ * An OTLP summary point, stored as sent: quantiles of different points cannot be combined, so a summary is never
+ * merged or converted (its count and sum are whatever the source reports, usually cumulative).
+ */
+export interface SummaryValue {
+  readonly count: number;
+  readonly sum: number;
+  /** In the order the source sent them. */
+  readonly quantileValues: readonly QuantileValue[];
+}
+
 export interface PointValueByKind {
   sum: SumValue;
   gauge: GaugeValue;
   histogram: HistogramValue;
   exponentialHistogram: ExponentialHistogramValue;
+  summary: SummaryValue;
 }
 
 export type PointValue = PointValueByKind[PointKind];
@@ -158,7 +187,7 @@ export interface InputPoint<K extends PointKind = PointKind> {
 
 export interface InputMetric<K extends PointKind = PointKind> {
   readonly metric: MetricInfo & { readonly kind: K };
-  /** Sums and histograms; gauges ignore it. */
+  /** Sums and histograms; gauges and summaries ignore it. */
   readonly temporality: Temporality;
   readonly points: readonly InputPoint<K>[];
 }

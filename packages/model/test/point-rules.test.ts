@@ -75,3 +75,52 @@ describe('pointProblem applies the same rule', () => {
     });
   });
 });
+
+describe('summaries: readings kept as sent', () => {
+  const summary = (over: Record<string, unknown> = {}) => ({
+    count: 3,
+    sum: 7.5,
+    quantileValues: [
+      { quantile: 0, value: 1 },
+      { quantile: 0.5, value: 2.5 },
+      { quantile: 1, value: 4 },
+    ],
+    ...over,
+  });
+
+  it('stores a summary, NaN and ±Inf sums and quantile values included (nothing adds them)', () => {
+    expect(pointProblem('summary', T, T, summary())).toBeUndefined();
+    expect(pointProblem('summary', T, T, summary({ sum: Number.NaN, quantileValues: [] }))).toBeUndefined();
+    expect(
+      pointProblem('summary', T, T, summary({ quantileValues: [{ quantile: 0.99, value: Infinity }] })),
+    ).toBeUndefined();
+    expect(nonFiniteField('summary', summary({ sum: Number.NaN }))).toBeUndefined();
+  });
+
+  it.each<[Record<string, unknown>, string, RegExp]>([
+    [{ count: -1 }, 'count', /not a count/],
+    [{ count: 2 ** 53 }, 'count', /not a count/],
+    [{ sum: '1' }, 'sum', /not a number/],
+    [{ quantileValues: 'x' }, 'quantileValues', /not a list/],
+    [{ quantileValues: [null] }, 'quantileValues[0]', /not a ValueAtQuantile/],
+    [
+      { quantileValues: [{ quantile: 1.5, value: 1 }] },
+      'quantileValues[0].quantile',
+      /1\.5 is not a quantile/,
+    ],
+    [
+      { quantileValues: [{ quantile: Number.NaN, value: 1 }] },
+      'quantileValues[0].quantile',
+      /not a quantile/,
+    ],
+    [
+      { quantileValues: [{ quantile: 0.5, value: 1 }, { quantile: 0.9 }] },
+      'quantileValues[1].value',
+      /not a number/,
+    ],
+  ])('refuses %j at %s', (over, field, reason) => {
+    const problem = pointProblem('summary', T, T, summary(over));
+    expect(problem).toMatchObject({ code: 'INVALID_VALUE', field });
+    expect(problem?.reason).toMatch(reason);
+  });
+});
