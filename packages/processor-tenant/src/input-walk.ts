@@ -5,7 +5,7 @@ import type {
   InputPoint,
   InstrumentationScopeInfo,
 } from '@tallyhouse/model';
-import { isValidTenant, tenantProblem } from '@tallyhouse/model';
+import { isLatestValueKind, isValidTenant, tenantProblem } from '@tallyhouse/model';
 import type { ResolvedAccumulatorOptions } from './config.ts';
 import type { RejectionTally } from './consume-report.ts';
 import { valueProblem } from './point-validation.ts';
@@ -145,11 +145,12 @@ function metricContext(
   input: InputMetric,
 ): MetricContext {
   // No slot is created here: only applying may change the buffer (replaying a log depends on the order).
-  const gauge = input.metric.kind === 'gauge';
-  const resource = gauge ? resources.source : resources.kept;
-  const cumulative = input.temporality === 'cumulative' && !gauge;
+  // Gauges and summaries are readings of their source: identified by it, never converted to deltas.
+  const perSource = isLatestValueKind(input.metric.kind);
+  const resource = perSource ? resources.source : resources.kept;
+  const cumulative = input.temporality === 'cumulative' && !perSource;
   return {
-    slotKey: gauge ? gaugeSourceKey(resource, scope, input.metric) : metricKey(resource, input.metric),
+    slotKey: perSource ? gaugeSourceKey(resource, scope, input.metric) : metricKey(resource, input.metric),
     metric: input.metric,
     resource,
     scope,
@@ -160,7 +161,7 @@ function metricContext(
   };
 }
 
-/** The key of a cumulative point's source stream; `undefined` for points of delta metrics and gauges. */
+/** The key of a cumulative point's source stream; `undefined` for delta metrics, gauges and summaries. */
 export function streamKeyOf(
   context: MetricContext,
   tenant: string,

@@ -6,6 +6,7 @@ import {
   nonFiniteField,
   type PointKind,
   type PointValue,
+  type SummaryValue,
 } from '@tallyhouse/model';
 
 /** Why a point is not buffered: a value that would poison totals, or one storage would refuse later. */
@@ -34,6 +35,8 @@ export function valueProblem(kind: PointKind, value: PointValue): ValueProblem |
       return nonFiniteField(kind, value) === undefined ? undefined : NON_FINITE;
     case 'gauge':
       return undefined;
+    case 'summary':
+      return summaryProblem(value as SummaryValue);
     case 'histogram':
       return histogramProblem(value as HistogramValue);
     case 'exponentialHistogram':
@@ -77,6 +80,17 @@ function exponentialHistogramProblem(value: ExponentialHistogramValue): ValuePro
     [value.positive.bucketCounts, value.negative.bucketCounts],
     value.zeroCount,
   );
+}
+
+/** A summary is kept as sent (NaN sums included, like a gauge); only what storage cannot hold is refused. */
+function summaryProblem(value: SummaryValue): ValueProblem | undefined {
+  if (!isCount(value.count)) return invalid(`a summary count of ${value.count}${COUNT_RULE}`);
+  for (const { quantile, value: atQuantile } of value.quantileValues) {
+    if (!(quantile >= 0 && quantile <= 1))
+      return invalid(`a summary quantile of ${quantile} (not in [0, 1])`);
+    if (typeof atQuantile !== 'number') return invalid(`a summary quantile value of ${String(atQuantile)}`);
+  }
+  return undefined;
 }
 
 /** Every bucket a count, and all of them together (with `base`) still counted exactly. */

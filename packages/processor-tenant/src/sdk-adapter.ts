@@ -41,7 +41,10 @@ function optionalText<K extends string>(key: K, text: string | undefined): { [P 
   return text === undefined || text === '' ? {} : ({ [key]: text } as { [P in K]?: string });
 }
 
-const KIND_OF: Record<DataPointType, PointKind> = {
+/** The kinds the SDK's `MetricData` can hold: it has no summaries (those come only from OTLP input). */
+type SdkPointKind = Exclude<PointKind, 'summary'>;
+
+const KIND_OF: Record<DataPointType, SdkPointKind> = {
   [DataPointType.SUM]: 'sum',
   [DataPointType.GAUGE]: 'gauge',
   [DataPointType.HISTOGRAM]: 'histogram',
@@ -69,11 +72,12 @@ export function fromResourceMetrics(resourceMetrics: ResourceMetrics): InputBatc
 }
 
 function fromMetricData(data: MetricData): InputMetric {
+  const kind = KIND_OF[data.dataPointType];
   const metric: MetricInfo = {
     name: data.descriptor.name,
     description: data.descriptor.description,
     unit: data.descriptor.unit,
-    kind: KIND_OF[data.dataPointType],
+    kind,
     monotonic: data.dataPointType === DataPointType.SUM ? data.isMonotonic : false,
   };
   const temporality =
@@ -84,13 +88,13 @@ function fromMetricData(data: MetricData): InputMetric {
       attributes: point.attributes as Attributes,
       startTimeUnixNano: hrTimeToNanos(point.startTime),
       timeUnixNano: hrTimeToNanos(point.endTime),
-      value: pointValue(metric.kind, point.value),
+      value: pointValue(kind, point.value),
     });
   }
   return { metric, temporality, points };
 }
 
-function pointValue(kind: PointKind, value: unknown): InputPoint['value'] {
+function pointValue(kind: SdkPointKind, value: unknown): InputPoint['value'] {
   switch (kind) {
     case 'sum':
     case 'gauge':
@@ -132,12 +136,21 @@ export interface ResourceMetricsPart {
  * Converts a batch back to SDK `ResourceMetrics` for a plain `PushMetricExporter`: one per kept resource,
  * the tenant restored as the `tenantAttribute` point attribute, sums as deltas.
  */
-export function toResourceMetrics(batch: SeriesBatch, tenantAttribute: string): ResourceMetricsPart[] {
+export function toResourceMetrics(
+  batch: SeriesBatch,
+  tenantAttribute: string,
+): { readonly parts: ResourceMetricsPart[]; readonly summaries: readonly SeriesPoint[] } {
+  const summaries: SeriesPoint[] = [];
   const byResource = new Map<
     string,
     { resource: Attributes; points: SeriesPoint[]; scopes: Map<string, Map<string, MetricData>> }
   >();
   for (const point of batch.points) {
+    if (point.metric.kind === 'summary') {
+      summaries.push(point);
+      continue;
+    }
+    const sdkPoint = point as SeriesPoint<SdkPointKind>;
     const resourceKey = encodeAttributes(point.resource);
     let resource = byResource.get(resourceKey);
     if (resource === undefined) {
@@ -158,13 +171,13 @@ export function toResourceMetrics(batch: SeriesBatch, tenantAttribute: string): 
     ]);
     let data = metrics.get(metricKey);
     if (data === undefined) {
-      data = emptyMetricData(point);
+      data = emptyMetricData(sdkPoint);
       metrics.set(metricKey, data);
     }
-    (data.dataPoints as DataPoint<unknown>[]).push(toDataPoint(point, tenantAttribute));
+    (data.dataPoints as DataPoint<unknown>[]).push(toDataPoint(sdkPoint, tenantAttribute));
     resource.points.push(point);
   }
-  return [...byResource.values()].map(({ resource, points, scopes }) => ({
+  const parts = [...byResource.values()].map(({ resource, points, scopes }) => ({
     points,
     resourceMetrics: {
       resource: resourceFromAttributes(resource as OtelAttributes),
@@ -174,9 +187,10 @@ export function toResourceMetrics(batch: SeriesBatch, tenantAttribute: string): 
       }),
     },
   }));
+  return { parts, summaries };
 }
 
-function emptyMetricData(point: SeriesPoint): MetricData {
+function emptyMetricData(point: SeriesPoint<SdkPointKind>): MetricData {
   const descriptor = {
     name: point.metric.name,
     description: point.metric.description,
@@ -207,7 +221,7 @@ function emptyMetricData(point: SeriesPoint): MetricData {
   }
 }
 
-function toDataPoint(point: SeriesPoint, tenantAttribute: string): DataPoint<unknown> {
+function toDataPoint(point: SeriesPoint<SdkPointKind>, tenantAttribute: string): DataPoint<unknown> {
   return {
     startTime: nanosToHrTime(point.startTimeUnixNano),
     endTime: nanosToHrTime(point.timeUnixNano),
@@ -216,7 +230,7 @@ function toDataPoint(point: SeriesPoint, tenantAttribute: string): DataPoint<unk
   };
 }
 
-function toSdkValue(point: SeriesPoint): unknown {
+function toSdkValue(point: SeriesPoint<SdkPointKind>): unknown {
   switch (point.metric.kind) {
     case 'sum':
     case 'gauge':

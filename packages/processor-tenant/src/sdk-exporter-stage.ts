@@ -5,6 +5,7 @@ import {
   isSeriesBatchConsumer,
   type SeriesBatch,
   type SeriesBatchConsumer,
+  type SeriesPoint,
 } from '@tallyhouse/model';
 import { toResourceMetrics } from './sdk-adapter.ts';
 
@@ -30,17 +31,20 @@ export class SdkExporterStage implements SeriesBatchConsumer {
   }
 
   async consumeBatch(batch: SeriesBatch): Promise<ConsumeResult> {
-    const parts = toResourceMetrics(batch, this.tenantAttribute);
+    const { parts, summaries } = toResourceMetrics(batch, this.tenantAttribute);
     for (const [index, part] of parts.entries()) {
       const result = await new Promise<ExportResult>((resolve) =>
         this.exporter.export(part.resourceMetrics, resolve),
       );
       if (result.code !== ExportResultCode.SUCCESS) {
         // A plain exporter answers all-or-nothing per call: the parts it already took are done.
-        const failed = parts.slice(index).flatMap((rest) => rest.points);
+        const failed = [...parts.slice(index).flatMap((rest) => rest.points), ...summaries];
         return { ok: false, error: result.error ?? new Error('next exporter reported FAILED'), failed };
       }
     }
+    // Kept, not dropped: each series holds only its latest summary, so what is kept stays bounded.
+    if (summaries.length > 0)
+      return { ok: false, error: summariesNotExportable(summaries), failed: summaries };
     return { ok: true };
   }
 
@@ -51,4 +55,12 @@ export class SdkExporterStage implements SeriesBatchConsumer {
   async shutdown(): Promise<void> {
     await this.exporter.shutdown?.();
   }
+}
+
+/** The SDK's `MetricData` has no summary type (only OTLP input carries summaries), so none can be exported. */
+function summariesNotExportable(summaries: readonly SeriesPoint[]): Error {
+  const names = [...new Set(summaries.map((point) => JSON.stringify(point.metric.name)))];
+  return new Error(
+    `${summaries.length} summary point(s) of metric(s) ${names.slice(0, 5).join(', ')} cannot be handed to an SDK exporter: the SDK has no summary data point type; use the ClickHouse exporter (or another Tallyhouse stage) for OTLP input that carries summaries`,
+  );
 }

@@ -8,12 +8,17 @@ import type {
   PointValue,
   SeriesPoint,
 } from '@tallyhouse/model';
-import { canonicalAttributes, encodeAttributes, encodeAttributesWith } from '@tallyhouse/model';
+import {
+  canonicalAttributes,
+  encodeAttributes,
+  encodeAttributesWith,
+  isLatestValueKind,
+} from '@tallyhouse/model';
 
 /**
  * Series identity = tenant + kept resource attributes + metric (name, unit, point type, monotonicity)
  * + canonical attribute set (+ bucket bounds for explicit histograms, so different bounds never merge).
- * Gauges are the exception: their values belong to their source, so a gauge's identity holds the source's
+ * Gauges and summaries are the exception: their values belong to their source, so their identity holds the source's
  * resource attributes (all of them, bounded: `sourceResource`) and its scope instead of the kept resource —
  * two hosts reporting the same gauge never overwrite each other, where their sums add.
  *
@@ -100,7 +105,7 @@ export function gaugeSourceKey(
 
 /** The buffer's first level for a point handed off before (a gauge's `resource` is its source resource). */
 export function slotKeyOfPoint(point: SeriesPoint): string {
-  return point.metric.kind === 'gauge'
+  return isLatestValueKind(point.metric.kind)
     ? gaugeSourceKey(point.resource, point.scope, point.metric)
     : metricKey(point.resource, point.metric);
 }

@@ -212,4 +212,61 @@ describe('TenantProcessor inside the OTel SDK', () => {
     expect(processor.selectAggregationTemporality(InstrumentType.COUNTER)).toBe(AggregationTemporality.DELTA);
     await provider.shutdown();
   });
+
+  it('keeps summary points a plain SDK exporter cannot take, and says why, while the rest is exported', async () => {
+    const memory = new InMemoryMetricExporter(AggregationTemporality.DELTA);
+    const processor = new TenantProcessor({ next: memory, autoFlush: false });
+    const scope = { name: 'otlp-input', version: '' };
+    const metric = <K extends 'sum' | 'summary'>(kind: K, name: string) =>
+      ({ name, description: '', unit: '', kind, monotonic: kind === 'sum' }) as const;
+    processor.consume({
+      resourceMetrics: [
+        {
+          resource: { 'service.name': 'api' },
+          scopeMetrics: [
+            {
+              scope,
+              metrics: [
+                {
+                  metric: metric('sum', 'hits'),
+                  temporality: 'delta',
+                  points: [
+                    {
+                      attributes: { 'tenant.id': 'acme' },
+                      startTimeUnixNano: 1n,
+                      timeUnixNano: 2n,
+                      value: { value: 4 },
+                    },
+                  ],
+                },
+                {
+                  metric: metric('summary', 'rpc.duration'),
+                  temporality: 'cumulative',
+                  points: [
+                    {
+                      attributes: { 'tenant.id': 'acme' },
+                      startTimeUnixNano: 1n,
+                      timeUnixNano: 2n,
+                      value: { count: 2, sum: 3, quantileValues: [{ quantile: 0.5, value: 1 }] },
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const report = await processor.flush();
+    expect(
+      memory
+        .getMetrics()
+        .flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics.map((m) => m.descriptor.name))),
+    ).toEqual(['hits']);
+    expect(report.retained).toBe(1);
+    expect(report.errors.map(String).join()).toMatch(
+      /summary point\(s\) of metric\(s\) "rpc.duration" cannot be handed to an SDK exporter/,
+    );
+    expect(processor.count()).toBe(1);
+  });
 });

@@ -1,5 +1,5 @@
 import type { Exemplar, MetricInfo, PointValue, PointValueByKind } from '@tallyhouse/model';
-import { mergeExemplars } from '@tallyhouse/model';
+import { isLatestValueKind, mergeExemplars } from '@tallyhouse/model';
 import {
   addExponentialHistograms,
   canAddExponentialHistograms,
@@ -45,13 +45,14 @@ function addValues(kind: MetricInfo['kind'], held: PointValue, incoming: PointVa
         maxBuckets,
       );
     case 'gauge':
-      throw new RangeError('gauges are not added');
+    case 'summary':
+      throw new RangeError(`${kind} points are not added`);
   }
 }
 
 /**
  * Whether `held` and `incoming` of one series can be added into one exact, storable value (see `canAddSums`,
- * `canAddHistograms`, `canAddExponentialHistograms`). Gauges always merge: one of them wins.
+ * `canAddHistograms`, `canAddExponentialHistograms`). Gauges and summaries always merge: one of them wins.
  */
 export function canMergeValues(
   kind: MetricInfo['kind'],
@@ -71,13 +72,14 @@ export function canMergeValues(
         maxBuckets,
       );
     case 'gauge':
+    case 'summary':
       return true;
   }
 }
 
 /**
  * Merges `incoming` (the later arrival) into `held`, in place. Deltas add and the covered interval widens;
- * gauges keep the newer timestamp, the later arrival on a tie. Returns `false`, changing nothing, when the
+ * gauges and summaries keep the newer timestamp, the later arrival on a tie. Returns `false`, changing nothing, when the
  * two cannot be merged exactly (`canMergeValues`): the caller keeps `incoming` as a point of its own.
  */
 export function mergeLaterArrival(
@@ -86,7 +88,7 @@ export function mergeLaterArrival(
   incoming: TimedPoint,
   maxBuckets: number,
 ): boolean {
-  if (kind === 'gauge') {
+  if (isLatestValueKind(kind)) {
     if (incomingGaugeWins(held, incoming)) replaceWith(held, incoming);
   } else {
     if (kind === 'sum') {
@@ -122,7 +124,7 @@ export function ownedValue(kind: MetricInfo['kind'], value: PointValue): PointVa
 
 /**
  * Merges `earlier` (an earlier arrival, e.g. a batch the next stage failed to take) into `held`, in place.
- * Only gauges care about arrival order: on equal timestamps the held, later arrival stays. Returns `false`,
+ * Only gauges and summaries care about arrival order: on equal timestamps the held, later arrival stays. Returns `false`,
  * changing nothing, when the two cannot be merged exactly: the caller keeps `earlier` apart.
  */
 export function mergeEarlierArrival(
@@ -131,7 +133,7 @@ export function mergeEarlierArrival(
   earlier: TimedPoint,
   maxBuckets: number,
 ): boolean {
-  if (kind === 'gauge') {
+  if (isLatestValueKind(kind)) {
     if (earlier.timeUnixNano > held.timeUnixNano) replaceWith(held, earlier);
   } else {
     if (!canMergeValues(kind, earlier.value, held.value, maxBuckets)) return false;
@@ -170,6 +172,7 @@ export function diffValues(
         current as Value<'exponentialHistogram'>,
       );
     case 'gauge':
+    case 'summary':
       return current;
   }
 }

@@ -7,6 +7,7 @@ import { gaugeScenarios } from './gauges.ts';
 import { histogramScenarios } from './histograms.ts';
 import { identityScenarios } from './identity.ts';
 import type { Scenario } from './scenario.ts';
+import { summaryScenarios } from './summaries.ts';
 import { sumScenarios } from './sums.ts';
 import { tenantScenarios } from './tenants.ts';
 
@@ -49,6 +50,7 @@ const groups: Record<string, Scenario[]> = {
   gauges: gaugeScenarios,
   exemplars: exemplarScenarios,
   histograms: histogramScenarios,
+  summaries: summaryScenarios,
   identity: identityScenarios,
   tenants: tenantScenarios,
 };
