@@ -177,3 +177,30 @@ describe('queries written for the upstream clickhouseexporter tables', () => {
     ]);
   });
 });
+
+/** The rewrites docs/upstream-compatibility.md tells a dashboard to make, run as written there. */
+describe('pointing an existing dashboard at Tallyhouse', () => {
+  it('a counter increase per minute is sum(Value): it adds up to what the apps recorded', async () => {
+    const rows = await stored.rows<{ t: string; increase: number }>(
+      `SELECT toStartOfInterval(TimeUnix, INTERVAL 1 minute) AS t, sum(Value) AS increase
+       FROM otel.otel_metrics_sum
+       WHERE TenantId = {tenant:String} AND MetricName = '${METRICS.requests}' GROUP BY Attributes, t`,
+      tenant,
+    );
+    const recorded = summaries.reduce((total, summary) => total + summary.sums[METRICS.requests]!, 0);
+    expect(rows.reduce((total, row) => total + row.increase, 0)).toBe(recorded);
+  });
+
+  it('gauges across instances: the latest value of each source, then combined', async () => {
+    const rows = await stored.rows<{ total: number }>(
+      `SELECT sum(latest) AS total FROM (
+         SELECT argMax(Value, TimeUnix) AS latest FROM otel.otel_metrics_gauge
+         WHERE TenantId = {tenant:String} AND MetricName = '${METRICS.storage}'
+         GROUP BY ResourceAttributes, ScopeName, ScopeVersion, Attributes)`,
+      tenant,
+    );
+    const latest = summaries.flatMap((summary) => Object.values(summary.gauges[METRICS.storage] ?? {}));
+    expect(latest).toHaveLength(2);
+    expect(rows).toEqual([{ total: latest[0]! + latest[1]! }]);
+  });
+});
