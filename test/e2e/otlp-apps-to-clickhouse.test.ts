@@ -2,17 +2,19 @@
  * End to end, every stage real and in its own process:
  *
  *   7 OTel SDK apps (3 tenants; cumulative and delta; stock JSON exporter and stock-built protobuf exporter)
- *     ──OTLP/HTTP, x-tenant-id──► collector (bin.ts, env config, own data dir) ──► embedded chDB
+ *     ──OTLP/HTTP, x-tenant-id──► collector (bin.ts, env config, own data dir) ──► embedded chDB, or
+ *                                                                                ClickHouse over HTTP
  *
- * After SIGTERM the collector must exit 0; this process then opens the data directory and the per-tenant
- * totals in ClickHouse must equal, exactly, what the apps say they recorded.
+ * After SIGTERM the collector must exit 0; this process then reads the store, and the per-tenant totals in
+ * ClickHouse must equal, exactly, what the apps say they recorded. Once per store.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollectorProcess } from '../../packages/collector/test/support/collector-process.ts';
 import { tempDirsRemovedAfterAll } from '../../packages/collector/test/support/temp-dirs.ts';
 import { type AppSummary, METRICS } from '../fixtures/app-summary.ts';
 import { type AppRun, runApp } from '../support/run-app.ts';
-import { openStoredUsage, type StoredUsage } from '../support/stored-usage.ts';
+import type { StoredUsage } from '../support/stored-usage.ts';
+import { STORE_KINDS, startStore, type TestStore } from '../support/stores.ts';
 
 const TENANTS = ['acme', 'globex', 'initech'] as const;
 
@@ -27,32 +29,8 @@ const RUNS: readonly AppRun[] = [
   { tenant: 'initech', instance: '3', temporality: 'cumulative', encoding: 'json', spoofTenant: 'acme' },
 ];
 
-const dataDir = tempDirsRemovedAfterAll()('e2e');
-let summaries: AppSummary[];
-let collectorExit: number | null;
-let collectorOutput: string;
-let stored: StoredUsage;
-
-beforeAll(async () => {
-  const collector = await startCollectorProcess({
-    dataDir,
-    // A short flush interval so the apps' exports land in several flushes (several parts per table).
-    env: { TALLYHOUSE_FLUSH_INTERVAL_MS: '300', TALLYHOUSE_LOG_LEVEL: 'warn' },
-  });
-  try {
-    summaries = await Promise.all(RUNS.map((run) => runApp(collector.metricsUrl, run)));
-  } finally {
-    collectorExit = await collector.stop();
-    collectorOutput = collector.output();
-  }
-  stored = openStoredUsage(dataDir);
-});
-
-afterAll(async () => {
-  await stored?.close();
-});
-
-function recorded(tenant: string) {
+const tempDir = tempDirsRemovedAfterAll();
+function recordedBy(summaries: readonly AppSummary[], tenant: string) {
   const mine = summaries.filter((summary) => summary.tenant === tenant);
   const total = (pick: (summary: AppSummary) => number) =>
     mine.reduce((sum, summary) => sum + pick(summary), 0);
@@ -66,7 +44,36 @@ function recorded(tenant: string) {
   };
 }
 
-describe('stock OTLP exporters → collector process → ClickHouse', () => {
+describe.each(STORE_KINDS)('stock OTLP exporters → collector process → ClickHouse (%s store)', (kind) => {
+  const dataDir = tempDir(`e2e-${kind}`);
+  let summaries: AppSummary[];
+  let collectorExit: number | null;
+  let collectorOutput: string;
+  let store: TestStore;
+  let stored: StoredUsage;
+  const recorded = (tenant: string) => recordedBy(summaries, tenant);
+
+  beforeAll(async () => {
+    store = await startStore(kind, tempDir(`e2e-store-${kind}`));
+    const collector = await startCollectorProcess({
+      dataDir,
+      // A short flush interval so the apps' exports land in several flushes (several parts per table).
+      env: { TALLYHOUSE_FLUSH_INTERVAL_MS: '300', TALLYHOUSE_LOG_LEVEL: 'warn', ...store.collectorEnv },
+    });
+    try {
+      summaries = await Promise.all(RUNS.map((run) => runApp(collector.metricsUrl, run)));
+    } finally {
+      collectorExit = await collector.stop();
+      collectorOutput = collector.output();
+    }
+    stored = store.open(dataDir);
+  });
+
+  afterAll(async () => {
+    await stored?.close();
+    await store?.close();
+  });
+
   it('runs every app to completion and the collector drains and exits 0 on SIGTERM', () => {
     expect(summaries).toHaveLength(RUNS.length);
     expect(collectorExit, collectorOutput).toBe(0);

@@ -1,6 +1,6 @@
 /**
- * Reads what the collector stored, straight from its embedded chDB data directory. Only call this after the
- * collector process exited: chDB binds one data directory per process.
+ * Reads what a collector stored: straight from its embedded chDB data directory (only after the collector process
+ * exited: chDB binds one data directory per process), or from the ClickHouse server it wrote to.
  */
 import {
   openStorageConnection,
@@ -21,7 +21,19 @@ export interface StoredUsage {
 
 export function openStoredUsage(dataDir: string): StoredUsage {
   // An empty env: CLICKHOUSE_URL from the surroundings must not redirect the read to a server.
-  const config = resolveExporterConfig({ env: {}, dataDir });
+  return openWith(resolveExporterConfig({ env: {}, dataDir }));
+}
+
+/** Reads what collectors stored in a ClickHouse server (any time: a server serves several processes). */
+export function openStoredUsageOverHttp(server: {
+  url: string;
+  username: string;
+  password: string;
+}): StoredUsage {
+  return openWith(resolveExporterConfig({ env: {}, ...server }));
+}
+
+function openWith(config: ReturnType<typeof resolveExporterConfig>): StoredUsage {
   const connection = openStorageConnection(config);
   return {
     connection,
