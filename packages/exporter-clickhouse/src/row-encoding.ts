@@ -14,6 +14,9 @@
  * - Upstream columns: the resource and scope schema URLs, scope attributes and dropped count as the point carries
  *   them (empty when absent); `Flags` 0 (a merged row has no one point's flags); `AggregationTemporality` 1 on
  *   sums and histograms alike (every such row is a delta).
+ * - Summaries: `Count`, `Sum` (NaN/±Inf stored as such: a summary is a reading kept as sent) and the quantiles as
+ *   the parallel `ValueAtQuantiles.Quantile`/`.Value` arrays, in the point's order. Their table has no exemplar
+ *   columns (an OTLP summary has none).
  * - Exemplars: one element per exemplar in each `Exemplars.*` array, in the point's order. Filtered attributes
  *   are encoded as point attributes are, ids as lowercase hex (`''` when absent). An exemplar that may not be
  *   stored — a value the finite-value rule (`nonFiniteField`) refuses for the point's kind, an id that is not hex
@@ -34,12 +37,16 @@ import {
   nonFiniteField,
   type PointKind,
   pointProblem,
+  type QuantileValue,
   type SeriesPoint,
+  type SummaryValue,
   tenantProblem,
 } from '@tallyhouse/model';
 import { RowEncodingError, type RowRejectionCode } from './errors.ts';
 import {
   CURRENT_ROW_LAYOUT,
+  columnNames,
+  firstRowLayout,
   layoutColumns,
   METRIC_TABLE_NAMES,
   METRIC_TABLES,
@@ -50,7 +57,7 @@ export interface EncodedTableRows {
   readonly table: MetricTableName;
   /** One JSONCompactEachRow line per row, without the trailing newline. */
   readonly lines: string[];
-  /** Each row's deduplication key: its line in row layout 1 (see `DEDUPLICATION_COLUMNS`). */
+  /** Each row's deduplication key: its line in its table's first row layout (see `DEDUPLICATION_COLUMNS`). */
   readonly deduplicationLines: string[];
   /** Tenant of each row (for dead letters). */
   readonly tenants: string[];
@@ -124,15 +131,17 @@ const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 const NEGATIVE_ZERO = rawJSON('-0');
 
 /**
- * What a row's deduplication key covers: the columns of row layout 1, the usage a row carries as every released
- * version has encoded it. Columns added later (schema URLs, scope attributes, flags, exemplars) leave a batch's
- * token unchanged, so a batch that an older version wrote and a newer one re-sends — its write-ahead log replayed
- * after an upgrade — is still recognised as a re-send. Positions of those columns in the current layout.
+ * What a row's deduplication key covers: the columns of the first row layout its table was written in (layout 1;
+ * layout 2 for summaries, which no earlier version stored), the usage a row carries as every released version has
+ * encoded it. Columns added later (schema URLs, scope attributes, flags, exemplars) leave a batch's token
+ * unchanged, so a batch that an older version wrote and a newer one re-sends — its write-ahead log replayed after
+ * an upgrade — is still recognised as a re-send. Positions of those columns in the current layout.
  */
 const DEDUPLICATION_COLUMNS: Readonly<Record<MetricTableName, readonly number[]>> = Object.fromEntries(
   METRIC_TABLE_NAMES.map((table) => {
-    const current = layoutColumns(table, CURRENT_ROW_LAYOUT).map((column) => column.name);
-    return [table, layoutColumns(table, 1).map((column) => current.indexOf(column.name))];
+    const current = columnNames(layoutColumns(table, CURRENT_ROW_LAYOUT));
+    const key = columnNames(layoutColumns(table, firstRowLayout(table)));
+    return [table, key.map((name) => current.indexOf(name))];
   }),
 ) as unknown as Record<MetricTableName, readonly number[]>;
 
@@ -141,7 +150,7 @@ export function encodeRow(point: SeriesPoint, options: RowEncodingOptions): stri
   return encodeRowWithKey(point, options).line;
 }
 
-/** The row's line and its deduplication line (the same values in layout 1's columns). */
+/** The row's line and its deduplication line (the same values in the columns of `DEDUPLICATION_COLUMNS`). */
 function encodeRowWithKey(
   point: SeriesPoint,
   options: RowEncodingOptions,
@@ -222,6 +231,11 @@ function encodeRowWithKey(
         optionalFloat(value.max),
         DELTA,
       );
+      break;
+    }
+    case 'summary': {
+      const value = point.value as SummaryValue;
+      row.push(value.count, floatValue(value.sum), ...quantileColumns(value.quantileValues), FLAGS);
       break;
     }
   }
@@ -346,6 +360,19 @@ function storableIds(kind: PointKind, exemplar: Exemplar): [spanId: string, trac
   if (!SPAN_ID.test(ids[0]) || !TRACE_ID.test(ids[1])) return undefined;
   if (typeof filteredAttributes !== 'object' || filteredAttributes === null) return undefined;
   return malformedKey(filteredAttributes) === undefined ? ids : undefined;
+}
+
+/** The `ValueAtQuantiles.Quantile` and `.Value` arrays of a summary row: parallel, in the point's order. */
+function quantileColumns(
+  quantileValues: readonly QuantileValue[],
+): [quantiles: unknown[], values: unknown[]] {
+  const quantiles: unknown[] = [];
+  const values: unknown[] = [];
+  for (const { quantile, value } of quantileValues) {
+    quantiles.push(floatValue(quantile));
+    values.push(floatValue(value));
+  }
+  return [quantiles, values];
 }
 
 /**

@@ -5,13 +5,14 @@
  *
  * Format v2 records the row layout of the body (`schema/tables.ts`); a v1 record — written before layouts
  * existed — holds layout-1 rows, replayed with layout 1's column list (the columns added since read their defaults).
+ * A record naming a layout its table never had (a summary part in layout 1) is unreadable.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '@tallyhouse/model';
 import { writeFileDurably } from '@tallyhouse/model';
-import { isRowLayout, METRIC_TABLE_NAMES, type MetricTableName, type RowLayout } from './schema/tables.ts';
+import { isRowLayoutOf, METRIC_TABLE_NAMES, type MetricTableName, type RowLayout } from './schema/tables.ts';
 import { type TablePart, tablePartFrom } from './table-part.ts';
 
 interface SpoolRecord {
@@ -90,8 +91,8 @@ function readRecord(parsed: unknown): SpoolRecord {
   const layout = record.format === 'tallyhouse-spool-v1' ? 1 : record.layout;
   if (
     (record.format !== 'tallyhouse-spool-v1' && record.format !== 'tallyhouse-spool-v2') ||
-    !isRowLayout(layout) ||
     !METRIC_TABLE_NAMES.includes(record.table) ||
+    !isRowLayoutOf(record.table, layout) ||
     typeof record.body !== 'string' ||
     typeof record.token !== 'string' ||
     record.rows !== record.tenants.length

@@ -38,8 +38,8 @@ export function partLines(part: Pick<TablePart, 'body'>): string[] {
 /**
  * Deterministic per (batch id, table, rows). The content digest guards against an upstream that reuses a
  * batch id for different rows: those get a different token, so ClickHouse never mistakes them for a re-send.
- * `body` is the rows in row layout 1 (`deduplicationLines` of the encoder), whatever layout is written, so the
- * token of a batch does not change when a release adds columns.
+ * `body` is the rows in their table's first row layout (`deduplicationLines` of the encoder), whatever layout is
+ * written, so the token of a batch does not change when a release adds columns.
  */
 export function deduplicationToken(batchId: string, table: MetricTableName, body: string): string {
   const hash = createHash('sha256');

@@ -37,6 +37,6 @@ describe('when the embedded engine cannot be opened', () => {
     if (result.ok) return;
     expect(result.error).toBeInstanceOf(EmbeddedEngineUnavailableError);
     expect(result.failed).toEqual(batch.points);
-    expect(exporter.stats().refusedPoints).toBe(4);
+    expect(exporter.stats().refusedPoints).toBe(5);
   });
 });

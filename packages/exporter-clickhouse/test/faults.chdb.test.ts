@@ -73,15 +73,15 @@ async function rowCounts(_connection: FaultInjectingConnection, database: string
   return counts;
 }
 
-const once = { sum: 1, gauge: 1, histogram: 1, exponentialHistogram: 1 };
+const once = { sum: 1, gauge: 1, histogram: 1, exponentialHistogram: 1, summary: 1 };
 
 describe('retryable failures: kept, retried, written exactly once', () => {
   it('keeps a batch whose inserts fail three times and writes it once', async () => {
     const { exporter, connection, database } = setup();
     await exporter.start();
-    connection.fail({ mode: 'before', times: 12, error: tooManyParts });
+    connection.fail({ mode: 'before', times: 15, error: tooManyParts });
     expect(await exporter.consumeBatch(mixedBatch('b-three', 'acme'))).toEqual({ ok: true });
-    expect(exporter.stats().retainedParts).toBe(4);
+    expect(exporter.stats().retainedParts).toBe(5);
     await drain(exporter);
     expect(await rowCounts(connection, database, 'acme')).toEqual(once);
     expect(exporter.stats().retries).toBeGreaterThanOrEqual(3);
@@ -90,14 +90,21 @@ describe('retryable failures: kept, retried, written exactly once', () => {
       otel_metrics_gauge: 1,
       otel_metrics_histogram: 1,
       otel_metrics_exponential_histogram: 1,
+      otel_metrics_summary: 1,
     });
   });
 
-  it('re-sends only the table that failed when one table of four fails', async () => {
-    const { exporter, connection, database } = setup();
+  it('re-sends only the table that failed when one table of five fails', async () => {
+    // A backoff long enough that no timer retries before the count below (a 0 ms one races the batch's other
+    // inserts); drain() forces the retry.
+    const { exporter, connection, database } = setup({
+      retryInitialDelayMs: 60_000,
+      retryMaxDelayMs: 60_000,
+      random: () => 0.5,
+    });
     await exporter.start();
     connection.fail({ table: '.otel_metrics_histogram', mode: 'before', error: tooManyParts });
-    expect(await exporter.consumeBatch(mixedBatch('b-one-of-four', 'acme'))).toEqual({ ok: true });
+    expect(await exporter.consumeBatch(mixedBatch('b-one-of-five', 'acme'))).toEqual({ ok: true });
     expect(exporter.stats().retainedParts).toBe(1);
     await drain(exporter);
     expect(await rowCounts(connection, database, 'acme')).toEqual(once);
@@ -110,21 +117,22 @@ describe('retryable failures: kept, retried, written exactly once', () => {
       'otel_metrics_gauge',
       'otel_metrics_histogram',
       'otel_metrics_sum',
+      'otel_metrics_summary',
     ]);
   });
 
   it('does not double count when a timed-out insert is applied later by the server', async () => {
     const { exporter, connection, database } = setup();
     await exporter.start();
-    connection.fail({ mode: 'timeout-then-apply', times: 4, error: () => new Error('Timeout error.') });
+    connection.fail({ mode: 'timeout-then-apply', times: 5, error: () => new Error('Timeout error.') });
     expect(await exporter.consumeBatch(mixedBatch('b-timeout', 'acme'))).toEqual({ ok: true });
     await drain(exporter);
     await connection.settled();
     expect(await rowCounts(connection, database, 'acme')).toEqual(once);
     // Each table's rows reached the engine twice (late original + retry) under one token.
     const tokens = connection.applied.map((insert) => insert.token);
-    expect(tokens).toHaveLength(8);
-    expect(new Set(tokens).size).toBe(4);
+    expect(tokens).toHaveLength(10);
+    expect(new Set(tokens).size).toBe(5);
   });
 
   it('does not double count when ClickHouse applied the insert but the acknowledgement was lost', async () => {
@@ -132,7 +140,7 @@ describe('retryable failures: kept, retried, written exactly once', () => {
     await exporter.start();
     connection.fail({
       mode: 'after',
-      times: 4,
+      times: 5,
       error: () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
     });
     expect(await exporter.consumeBatch(mixedBatch('b-after', 'acme'))).toEqual({ ok: true });
@@ -150,7 +158,7 @@ describe('retryable failures: kept, retried, written exactly once', () => {
   });
 
   it('hands points back when the retry buffer is full, and a re-send of them adds no duplicates', async () => {
-    const { exporter, connection, database } = setup({ maxRetainedRows: 2 });
+    const { exporter, connection, database } = setup({ maxRetainedRows: 3 });
     await exporter.start();
     const fault = connection.fail({ mode: 'before', times: 1000, error: connectionRefused });
     const batch = mixedBatch('b-full', 'acme');
@@ -159,11 +167,11 @@ describe('retryable failures: kept, retried, written exactly once', () => {
     if (result.ok) return;
     expect(result.error).toBeInstanceOf(RetentionFullError);
     expect(result.failed).toHaveLength(2);
-    expect(exporter.stats().retainedRows).toBe(2);
+    expect(exporter.stats().retainedRows).toBe(3);
     expect(exporter.stats().refusedPoints).toBe(2);
     // Exactly the points it did not take: retained + failed = the batch.
     const kinds = result.failed.map((point) => point.metric.kind).sort();
-    expect(kinds).toEqual(['exponentialHistogram', 'histogram']);
+    expect(kinds).toEqual(['exponentialHistogram', 'summary']);
     const attemptsWhenFull = exporter.stats().insertAttempts;
 
     // While the buffer is full, handed-back parts are not even attempted (an attempt that might apply
@@ -254,13 +262,14 @@ describe('shutdown and spool', () => {
     connection.fail({ mode: 'before', times: 1_000_000, error: connectionRefused });
     expect(await exporter.consumeBatch(mixedBatch('b-shutdown', 'tenant-down'))).toEqual({ ok: true });
     const report = await exporter.shutdownWithReport();
-    expect(report.unwrittenRows).toBe(4);
+    expect(report.unwrittenRows).toBe(5);
     expect(report.keptIn).toBe('dead-letter-file');
     expect(report.unwritten.map((part) => part.table).sort()).toEqual([
       'otel_metrics_exponential_histogram',
       'otel_metrics_gauge',
       'otel_metrics_histogram',
       'otel_metrics_sum',
+      'otel_metrics_summary',
     ]);
     const lines = readFileSync(join(dataDir, 'dead-letters', 'dead-letters.ndjson'), 'utf8')
       .trim()
@@ -268,7 +277,7 @@ describe('shutdown and spool', () => {
     const mine = lines
       .map((line) => JSON.parse(line) as Record<string, string>)
       .filter((letter) => letter.batchId === 'b-shutdown');
-    expect(mine.map((letter) => letter.errorCode)).toEqual(Array(4).fill('SHUTDOWN_UNWRITTEN'));
+    expect(mine.map((letter) => letter.errorCode)).toEqual(Array(5).fill('SHUTDOWN_UNWRITTEN'));
     expect(await exporter.consumeBatch(mixedBatch('b-late', 'tenant-down'))).toMatchObject({ ok: false });
   });
 
@@ -294,16 +303,22 @@ describe('shutdown and spool', () => {
       error: connectionRefused,
     });
     first.connection.fail({ mode: 'before', times: 1_000_000, error: connectionRefused });
-    expect(await first.exporter.consumeBatch(mixedBatch('b-spool', 'tenant-spool'))).toEqual({ ok: true });
-    expect(first.exporter.stats().spooledParts).toBe(4);
+    const batch = mixedBatch('b-spool', 'tenant-spool');
+    expect(await first.exporter.consumeBatch(batch)).toEqual({ ok: true });
+    expect(first.exporter.stats().spooledParts).toBe(5);
     const report = await first.exporter.shutdownWithReport();
     expect(report.keptIn).toBe('spool');
 
     // "Restart": a new exporter on the same data dir (spool dir is the dataDir's, the engine is this file's).
     const second = setup({ dataDir: spoolDir, spool: true, database: 'spooled' });
-    expect(second.exporter.stats().replayedParts).toBe(4);
+    expect(second.exporter.stats().replayedParts).toBe(5);
     await drain(second.exporter);
     expect(await rowCounts(second.connection, 'spooled', 'tenant-spool')).toEqual(once);
     expect(second.exporter.stats().spooledParts).toBe(0);
+    // A replayed part holds the rows as encoded: every kind reads back as sent, a summary with its quantiles.
+    const reader = await second.exporter.reader();
+    for (const point of batch.points) {
+      expect(await reader.points('tenant-spool', point.metric.kind)).toEqual([point]);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { silentLogger } from '@tallyhouse/model';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseMetricExporter, type ClickHouseMetricExporterOptions } from '../src/index.ts';
 import { ClickHouseHttpFacade, closedPort } from './http-facade.ts';
-import { mixedBatch, tempDir } from './support.ts';
+import { mixedBatch, POINT_KINDS, tempDir } from './support.ts';
 
 // The engine behind the HTTP facade owns this process's chDB data directory.
 const engineDir = tempDir('http-engine');
@@ -49,13 +49,13 @@ async function drain(exporter: ClickHouseMetricExporter): Promise<void> {
 async function counts(exporter: ClickHouseMetricExporter, tenant: string) {
   const reader = await exporter.reader();
   const result: Record<string, number> = {};
-  for (const kind of ['sum', 'gauge', 'histogram', 'exponentialHistogram'] as const) {
+  for (const kind of POINT_KINDS) {
     result[kind] = (await reader.points(tenant, kind)).length;
   }
   return result;
 }
 
-const once = { sum: 1, gauge: 1, histogram: 1, exponentialHistogram: 1 };
+const once = { sum: 1, gauge: 1, histogram: 1, exponentialHistogram: 1, summary: 1 };
 
 describe('HTTP path against sockets on 127.0.0.1', () => {
   it('creates the schema, writes, and deduplicates a re-sent batch over HTTP', async () => {
@@ -74,11 +74,11 @@ describe('HTTP path against sockets on 127.0.0.1', () => {
       shutdownTimeoutMs: 50,
     });
     expect(await refused.consumeBatch(mixedBatch('h-refused', 'acme'))).toEqual({ ok: true });
-    expect(refused.stats().retainedParts).toBe(4);
+    expect(refused.stats().retainedParts).toBe(5);
     await refused.forceFlush();
     await refused.forceFlush();
     const stats = refused.stats();
-    expect(stats.retainedParts).toBe(4);
+    expect(stats.retainedParts).toBe(5);
     expect(stats.retries).toBeGreaterThanOrEqual(2);
     expect(stats.insertFailures).toBeGreaterThanOrEqual(stats.insertAttempts);
     expect(await refused.isReady()).toBe(false);
@@ -89,7 +89,7 @@ describe('HTTP path against sockets on 127.0.0.1', () => {
     await exporter.start();
     facade.misbehave('stall');
     expect(await exporter.consumeBatch(mixedBatch('h-stall', 'acme'))).toEqual({ ok: true });
-    expect(exporter.stats().retainedParts).toBe(4);
+    expect(exporter.stats().retainedParts).toBe(5);
     facade.misbehave('ok');
     await drain(exporter);
     expect(await counts(exporter, 'acme')).toEqual(once);
@@ -98,9 +98,9 @@ describe('HTTP path against sockets on 127.0.0.1', () => {
   it('does not double count when the server applied the insert and then stalled', async () => {
     const { exporter } = httpExporter();
     await exporter.start();
-    facade.misbehave('apply-then-stall', 4);
+    facade.misbehave('apply-then-stall', 5);
     expect(await exporter.consumeBatch(mixedBatch('h-applied', 'acme'))).toEqual({ ok: true });
-    expect(exporter.stats().retainedParts).toBe(4);
+    expect(exporter.stats().retainedParts).toBe(5);
     await drain(exporter);
     expect(await counts(exporter, 'acme')).toEqual(once);
   });
@@ -110,7 +110,7 @@ describe('HTTP path against sockets on 127.0.0.1', () => {
     await exporter.start();
     facade.misbehave('503', 10);
     expect(await exporter.consumeBatch(mixedBatch('h-503', 'acme'))).toEqual({ ok: true });
-    expect(exporter.stats().retainedParts).toBe(4);
+    expect(exporter.stats().retainedParts).toBe(5);
     await drain(exporter);
     expect(await counts(exporter, 'acme')).toEqual(once);
     expect(facade.seen.filter((request) => request.mode === '503')).toHaveLength(10);

@@ -1,9 +1,22 @@
-import type { Exemplar, PointKind, SeriesPoint } from '@tallyhouse/model';
+import type { Exemplar, PointKind, SeriesPoint, SummaryValue } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseMetricExporter, type StorageConnection, type UsageReader } from '../src/index.ts';
-import { expHistogramPoint, gaugePoint, histogramPoint, mixedBatch, sumPoint, tempDir } from './support.ts';
+import {
+  ClickHouseMetricExporter,
+  type StorageConnection,
+  type TimeSeriesQuery,
+  type UsageReader,
+} from '../src/index.ts';
+import {
+  expHistogramPoint,
+  gaugePoint,
+  histogramPoint,
+  mixedBatch,
+  summaryPoint,
+  sumPoint,
+  tempDir,
+} from './support.ts';
 
 // One chDB data directory for this file (one per process); tests separate by tenant.
 const dataDir = tempDir('round-trip');
@@ -42,6 +55,9 @@ function stored(point: SeriesPoint): SeriesPoint {
     ...(exemplars === undefined ? {} : { exemplars }),
   };
 }
+
+/** Every kind but summaries (an OTLP summary point has no exemplars, nor has upstream's summary table). */
+const KINDS_WITH_EXEMPLARS = ['sum', 'gauge', 'histogram', 'exponentialHistogram'] as const;
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN = '00f067aa0ba902b7';
@@ -324,17 +340,17 @@ describe('storage round trip on the embedded engine', () => {
   it('adds nothing when the same batch is sent again', async () => {
     const batch = mixedBatch('rt-resend-1', 'rt-resend');
     for (let i = 0; i < 3; i++) expect(await exporter.consumeBatch(batch)).toEqual({ ok: true });
-    for (const kind of ['sum', 'gauge', 'histogram', 'exponentialHistogram'] as const) {
-      expect(await readBack('rt-resend', kind)).toHaveLength(1);
+    for (const point of batch.points) {
+      expect(await readBack('rt-resend', point.metric.kind)).toEqual([point]);
     }
   });
 
   it('adds nothing when a batch with exemplars is sent again, whatever its exemplars', async () => {
     const tenant = 'rt-resend-exemplars';
-    const batch = mixedBatch('rt-resend-exemplars-1', tenant);
+    const batch = mixedBatch('rt-resend-exemplars-1', tenant, 1, KINDS_WITH_EXEMPLARS);
     const withExemplars = { ...batch, points: batch.points.map((point) => upstreamFields(point, 3)) };
     for (let i = 0; i < 3; i++) expect(await exporter.consumeBatch(withExemplars)).toEqual({ ok: true });
-    for (const [index, kind] of (['sum', 'gauge', 'histogram', 'exponentialHistogram'] as const).entries()) {
+    for (const [index, kind] of KINDS_WITH_EXEMPLARS.entries()) {
       expect(await readBack(tenant, kind)).toEqual([stored(withExemplars.points[index]!)]);
     }
     // Same id, same usage, other exemplars: still a re-send (the token covers the usage columns of row layout 1,
@@ -342,6 +358,135 @@ describe('storage round trip on the embedded engine', () => {
     const otherExemplars = { ...batch, points: batch.points.map((point) => upstreamFields(point, 5)) };
     expect(await exporter.consumeBatch(otherExemplars)).toEqual({ ok: true });
     expect(await readBack(tenant, 'sum')).toHaveLength(1);
+  });
+
+  it('stores summaries as sent: NaN and ±Inf sums and values, no quantiles, many quantiles, every upstream field', async () => {
+    const tenant = 'rt-summary';
+    const many = Array.from({ length: 101 }, (_, index) => ({
+      quantile: index / 100,
+      value: index === 0 ? -0 : Math.sqrt(index) * 1e-3 + 0.1,
+    }));
+    const points: SeriesPoint[] = [
+      summaryPoint({}, { tenant, name: 's.a.basic' }),
+      summaryPoint({ sum: Number.NaN, quantileValues: [] }, { tenant, name: 's.b.nan-empty' }),
+      summaryPoint(
+        {
+          count: 0,
+          sum: Number.NEGATIVE_INFINITY,
+          quantileValues: [
+            { quantile: 0.5, value: Number.NaN },
+            { quantile: 0.99, value: Number.POSITIVE_INFINITY },
+          ],
+        },
+        { tenant, name: 's.c.non-finite' },
+      ),
+      summaryPoint(
+        { count: 2 ** 53 - 1, sum: 0.1 + 0.2, quantileValues: many },
+        { tenant, name: 's.d.many' },
+      ),
+      // A summary's resource is its source's whole resource (as for gauges); the scope with every field.
+      {
+        ...summaryPoint({}, { tenant, name: 's.e.upstream', attributes: { route: '/a', code: 200 } }),
+        resource: { 'service.name': 'checkout', 'host.name': 'node-7', 'k8s.pod.uid': 'p-1' },
+        resourceSchemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+        scope: {
+          name: 'lib',
+          version: '2',
+          attributes: { pool: 'primary', shard: 3 },
+          droppedAttributesCount: 1,
+          schemaUrl: 'https://example.com/scope-schema',
+        },
+      },
+    ];
+    expect(await exporter.consumeBatch({ id: 'rt-summary-1', points })).toEqual({ ok: true });
+    const back = await readBack(tenant, 'summary');
+    expect(back).toEqual(points.map(stored));
+    expect(Object.is((back[3]!.value as SummaryValue).quantileValues[0]!.value, -0)).toBe(true);
+    // As upstream's queries read them: one row per quantile through ARRAY JOIN, Flags 0.
+    const rows = await storage().queryRows<Record<string, unknown>>(
+      `SELECT MetricName, Count, ValueAtQuantiles.Quantile AS q, ValueAtQuantiles.Value AS v, Flags
+       FROM otel.otel_metrics_summary ARRAY JOIN ValueAtQuantiles
+       WHERE TenantId = {tenant:String} AND MetricName = 's.a.basic' ORDER BY q`,
+      { tenant },
+    );
+    expect(rows).toEqual(
+      [
+        [0, 1.5],
+        [0.5, 20],
+        [0.99, 88.25],
+        [1, 90],
+      ].map(([q, v]) => ({ MetricName: 's.a.basic', Count: '12', q, v, Flags: 0 })),
+    );
+  });
+
+  it('dead-letters a summary the storage rules refuse, with the rule broken, and writes the rest', async () => {
+    const tenant = 'rt-summary-refused';
+    const good = summaryPoint({}, { tenant, name: 'good' });
+    const points = [
+      good,
+      summaryPoint({ quantileValues: [{ quantile: 1.5, value: 1 }] }, { tenant, name: 'quantile' }),
+      summaryPoint({ count: -1 }, { tenant, name: 'count' }),
+    ];
+    const before = exporter.stats();
+    expect(await exporter.consumeBatch({ id: 'rt-summary-refused-1', points })).toEqual({ ok: true });
+    expect(await readBack(tenant, 'summary')).toEqual([stored(good)]);
+    const after = exporter.stats();
+    expect(after.rejectedRows - before.rejectedRows).toBe(2);
+    expect(after.deadLetterRows - before.deadLetterRows).toBe(2);
+    const letters = await storage().queryRows<{ TableName: string; ErrorCode: string; Error: string }>(
+      'SELECT TableName, ErrorCode, Error FROM otel.tallyhouse_dead_letters WHERE TenantId = {tenant:String} ORDER BY Error',
+      { tenant },
+    );
+    expect(letters).toEqual([
+      {
+        TableName: 'otel_metrics_summary',
+        ErrorCode: 'INVALID_VALUE',
+        Error: `summary "count" of tenant "${tenant}": count -1 is not a count (an integer 0..2^53 - 1)`,
+      },
+      {
+        TableName: 'otel_metrics_summary',
+        ErrorCode: 'INVALID_VALUE',
+        Error: `summary "quantile" of tenant "${tenant}": quantileValues[0].quantile 1.5 is not a quantile (a number in [0, 1])`,
+      },
+    ]);
+  });
+
+  it('adds nothing when a batch of summaries is sent again; another batch id is new data', async () => {
+    const tenant = 'rt-summary-resend';
+    const points = [
+      summaryPoint({ sum: Number.NaN }, { tenant, name: 'a' }),
+      summaryPoint({ quantileValues: [] }, { tenant, name: 'b' }),
+    ];
+    for (let i = 0; i < 3; i++) {
+      expect(await exporter.consumeBatch({ id: 'rt-summary-resend-1', points })).toEqual({ ok: true });
+    }
+    expect(await readBack(tenant, 'summary')).toEqual(points);
+    expect(await exporter.consumeBatch({ id: 'rt-summary-resend-2', points })).toEqual({ ok: true });
+    expect(await readBack(tenant, 'summary')).toHaveLength(4);
+  });
+
+  it('never aggregates summaries: aggregate reads of a summary metric answer as for an unknown metric', async () => {
+    const tenant = 'rt-summary-reads';
+    const point = summaryPoint({}, { tenant, name: 'rpc.duration' });
+    expect(await exporter.consumeBatch({ id: 'rt-summary-reads-1', points: [point] })).toEqual({ ok: true });
+    const metric = 'rpc.duration';
+    for (const name of [metric, 'no.such.metric']) {
+      expect(await reader.total(tenant, { metric: name })).toEqual({ total: 0, rows: 0 });
+      expect(await reader.topN(tenant, { metric: name, by: 'route', limit: 5 })).toEqual([]);
+      expect(await reader.gaugeLatest(tenant, { metric: name })).toEqual([]);
+      expect(await reader.percentiles(tenant, { metric: name, quantiles: [0.5] })).toEqual([]);
+    }
+    expect(await reader.sumTotals(tenant)).toEqual([]);
+    const range = { fromUnixNano: 1_700_000_000_000_000_000n, toUnixNano: 1_700_000_060_000_000_000n };
+    const series = await reader.timeSeries(tenant, { metric, kind: 'gauge', step: '1m', range });
+    expect(series.lines).toEqual([]);
+    // A plain JavaScript caller naming the kind is told the reads have no such kind.
+    const summarySeries = { metric, kind: 'summary', step: '1m', range } as unknown as TimeSeriesQuery;
+    await expect(reader.timeSeries(tenant, summarySeries)).rejects.toThrow(
+      /kind must be 'sum' or 'gauge', got "summary"/,
+    );
+    // The stored point is there, for `points`.
+    expect(await readBack(tenant, 'summary')).toEqual([point]);
   });
 
   it('writes a batch re-using an id with different rows (the token covers the content)', async () => {

@@ -2,9 +2,9 @@ import type { Exemplar, PointKind, SeriesPoint } from '@tallyhouse/model';
 import { INT32_MAX, INT32_MIN, MAX_STORABLE_TIME_UNIX_NANO, pointProblem } from '@tallyhouse/model';
 import { describe, expect, it } from 'vitest';
 import { encodeBatch, encodeRow, float } from '../src/row-encoding.ts';
-import { METRIC_COLUMNS, METRIC_TABLES } from '../src/schema/tables.ts';
+import { METRIC_COLUMNS, METRIC_COLUMNS_V1, METRIC_TABLES } from '../src/schema/tables.ts';
 import { deduplicationToken } from '../src/table-part.ts';
-import { expHistogramPoint, gaugePoint, histogramPoint, sumPoint } from './support.ts';
+import { expHistogramPoint, gaugePoint, histogramPoint, summaryPoint, sumPoint } from './support.ts';
 
 const options = { tenantAttribute: 'tenant.id' };
 
@@ -46,7 +46,8 @@ function exemplarsOf(point: SeriesPoint): unknown[] {
   return EXEMPLAR_COLUMNS.map((name) => row[name]);
 }
 
-const everyKind = (exemplars: readonly Exemplar[] | undefined): SeriesPoint[] =>
+/** A point of every kind that carries exemplars (all but summaries), with `exemplars`. */
+const kindsWithExemplars = (exemplars: readonly Exemplar[] | undefined): SeriesPoint[] =>
   [sumPoint(1), gaugePoint(1), histogramPoint(), expHistogramPoint()].map((point) =>
     exemplars === undefined ? point : { ...point, exemplars },
   );
@@ -100,10 +101,51 @@ describe('row encoding', () => {
     ['a start time past 2262', gaugePoint(1, { start: 2n ** 64n - 1n }), 'TIME_OUT_OF_RANGE'],
     ['a fractional count', histogramPoint({ count: 1.5 }), 'INVALID_VALUE'],
     ['mismatched buckets', histogramPoint({ bucketCounts: [1] }), 'INVALID_VALUE'],
+    ['a negative summary count', summaryPoint({ count: -1 }), 'INVALID_VALUE'],
+    ['a quantile above 1', summaryPoint({ quantileValues: [{ quantile: 1.01, value: 2 }] }), 'INVALID_VALUE'],
+    ['a summary time past 2262', summaryPoint({}, { time: 2n ** 63n }), 'TIME_OUT_OF_RANGE'],
   ])('rejects %s (it goes to the dead letters)', (_name, point, code) => {
     const { tables, rejected } = encodeBatch([point], options);
     expect(tables).toEqual([]);
     expect(rejected.map((r) => r.code)).toEqual([code]);
+  });
+
+  it('writes a summary as sent: count, sum, the quantiles as parallel arrays in order, Flags 0', () => {
+    const row = encodedColumns(
+      summaryPoint({
+        count: 5,
+        sum: Number.NaN,
+        quantileValues: [
+          { quantile: 0.9, value: Number.POSITIVE_INFINITY },
+          { quantile: 0.1, value: -0 },
+          { quantile: 0.5, value: 2.5 },
+        ],
+      }),
+    );
+    expect([row.Count, row.Sum, row.Flags]).toEqual([5, 'nan', 0]);
+    // The source's order is kept (OTLP does not require it sorted).
+    expect(row['ValueAtQuantiles.Quantile']).toEqual([0.9, 0.1, 0.5]);
+    expect(row['ValueAtQuantiles.Value']).toEqual(['inf', -0, 2.5]);
+    expect(Object.is((row['ValueAtQuantiles.Value'] as number[])[1], -0)).toBe(true);
+    // As upstream's summary table: no exemplars, no temporality.
+    expect(Object.keys(row).filter((name) => /Exemplars|Temporality|Value$/.test(name))).toEqual([
+      'ValueAtQuantiles.Value',
+    ]);
+  });
+
+  it('writes a summary without quantiles as two empty arrays', () => {
+    const row = encodedColumns(summaryPoint({ quantileValues: [] }));
+    expect([row['ValueAtQuantiles.Quantile'], row['ValueAtQuantiles.Value']]).toEqual([[], []]);
+  });
+
+  it("keys a summary row's deduplication on its whole row (layout 2 is the first its table had)", () => {
+    const [rows] = encodeBatch([summaryPoint()], options).tables;
+    expect(rows?.deduplicationLines).toEqual(rows?.lines);
+    // Other tables are keyed on their layout-1 columns only.
+    const [sums] = encodeBatch([sumPoint(1)], options).tables;
+    expect(JSON.parse(sums?.deduplicationLines[0] ?? '')).toHaveLength(
+      METRIC_COLUMNS_V1.otel_metrics_sum.length,
+    );
   });
 
   it('writes exponential offsets and scales over the whole Int32 range, -2147483648 included', () => {
@@ -185,15 +227,19 @@ describe('row encoding', () => {
   });
 
   it('groups points by table in a fixed table order', () => {
-    const { tables } = encodeBatch([histogramPoint(), sumPoint(1), gaugePoint(1), sumPoint(2)], options);
+    const { tables } = encodeBatch(
+      [summaryPoint(), histogramPoint(), sumPoint(1), gaugePoint(1), sumPoint(2)],
+      options,
+    );
     expect(tables.map((t) => [t.table, t.lines.length])).toEqual([
       ['otel_metrics_sum', 2],
       ['otel_metrics_gauge', 1],
       ['otel_metrics_histogram', 1],
+      ['otel_metrics_summary', 1],
     ]);
   });
 
-  it.each(everyKind(undefined).map((point) => [point.metric.kind, point] as const))(
+  it.each(kindsWithExemplars(undefined).map((point) => [point.metric.kind, point] as const))(
     'writes the upstream columns a %s point has no data for as their empty defaults',
     (kind, point) => {
       const row = encodedColumns(point);
@@ -242,7 +288,7 @@ describe('row encoding', () => {
     },
   );
 
-  it.each(everyKind(EXEMPLARS).map((point) => [point.metric.kind, point] as const))(
+  it.each(kindsWithExemplars(EXEMPLARS).map((point) => [point.metric.kind, point] as const))(
     'writes the exemplars of a %s point as parallel Exemplars.* arrays, in order',
     (_kind, point) => {
       expect(exemplarsOf(point)).toEqual([

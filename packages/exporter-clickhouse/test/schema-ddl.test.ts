@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { SchemaOptions } from '../src/index.ts';
 import { schemaStatements } from '../src/schema/migrations.ts';
-import { createMetricTableStatement } from '../src/schema/table-ddl.ts';
+import { createMetricTableStatement, createSummaryTableStatement } from '../src/schema/table-ddl.ts';
 
 const singleNode: SchemaOptions = {
   database: 'otel',
@@ -46,5 +46,6 @@ describe('schema DDL goldens', () => {
     ] as const) {
       expect(createMetricTableStatement(singleNode, table)).toMatch(/\nORDER BY \(TenantId, /);
     }
+    expect(createSummaryTableStatement(singleNode)).toMatch(/\nORDER BY \(TenantId, /);
   });
 });

@@ -80,6 +80,14 @@ const UPSTREAM: Record<string, [string, string][]> = {
     ['NegativeBucketCounts', 'Array(UInt64)'],
     ...UPSTREAM_HISTOGRAM_TAIL,
   ],
+  otel_metrics_summary: [
+    ...UPSTREAM_COMMON,
+    ['Count', 'UInt64'],
+    ['Sum', 'Float64'],
+    ['ValueAtQuantiles.Quantile', 'Array(Float64)'],
+    ['ValueAtQuantiles.Value', 'Array(Float64)'],
+    ['Flags', 'UInt32'],
+  ],
 };
 
 /** Same type, or one a query cannot tell apart (LowCardinality is a storage detail). */
@@ -113,11 +121,11 @@ afterAll(async () => {
 });
 
 describe('schema on the embedded engine', () => {
-  it('creates the database and the four tables plus dead letters, idempotently', async () => {
+  it('creates the database and the five metric tables plus dead letters, idempotently', async () => {
     const first = await ensureSchema(executor(), options('s1'), silentLogger);
     const second = await ensureSchema(executor(), options('s1'), silentLogger);
     const forced = await ensureSchema(executor(), options('s1'), silentLogger, { force: true });
-    expect(first.applied).toEqual([1, 2, 3, 4]);
+    expect(first.applied).toEqual([1, 2, 3, 4, 5]);
     expect(second.applied).toEqual([]);
     expect(forced.applied).toEqual([]);
     const tables = await connection.queryRows<{ name: string; sorting_key: string; engine: string }>(
@@ -129,6 +137,7 @@ describe('schema on the embedded engine', () => {
         'otel_metrics_gauge',
         'otel_metrics_histogram',
         'otel_metrics_sum',
+        'otel_metrics_summary',
         'tallyhouse_dead_letters',
         'tallyhouse_schema_versions',
       ],
@@ -150,22 +159,25 @@ describe('schema on the embedded engine', () => {
     const versions = await connection.queryRows<{ Version: number }>(
       'SELECT Version FROM s1.tallyhouse_schema_versions',
     );
-    expect(versions.map((row) => row.Version).sort()).toEqual([1, 2, 3, 4]);
+    expect(versions.map((row) => row.Version).sort()).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('has bloom-filter indexes on attribute keys and values, the dedup window and codecs', async () => {
     await ensureSchema(executor(), options('s2'), silentLogger);
-    const indexes = await connection.queryRows<{ table: string; name: string; type: string; expr: string }>(
-      "SELECT table, name, type, expr FROM system.data_skipping_indices WHERE database = 's2' AND table = 'otel_metrics_sum' ORDER BY name",
-    );
-    expect(indexes.map((index) => [index.name, index.type, index.expr])).toEqual([
-      ['idx_attr_key', 'bloom_filter', 'mapKeys(Attributes)'],
-      ['idx_attr_value', 'bloom_filter', 'mapValues(Attributes)'],
-      ['idx_res_attr_key', 'bloom_filter', 'mapKeys(ResourceAttributes)'],
-      ['idx_res_attr_value', 'bloom_filter', 'mapValues(ResourceAttributes)'],
-      ['idx_scope_attr_key', 'bloom_filter', 'mapKeys(ScopeAttributes)'],
-      ['idx_scope_attr_value', 'bloom_filter', 'mapValues(ScopeAttributes)'],
-    ]);
+    // The summary table, created by migration 5, has the indexes migration 4 gave the others.
+    for (const table of ['otel_metrics_sum', 'otel_metrics_summary']) {
+      const indexes = await connection.queryRows<{ name: string; type: string; expr: string }>(
+        `SELECT name, type, expr FROM system.data_skipping_indices WHERE database = 's2' AND table = '${table}' ORDER BY name`,
+      );
+      expect(indexes.map((index) => [index.name, index.type, index.expr])).toEqual([
+        ['idx_attr_key', 'bloom_filter', 'mapKeys(Attributes)'],
+        ['idx_attr_value', 'bloom_filter', 'mapValues(Attributes)'],
+        ['idx_res_attr_key', 'bloom_filter', 'mapKeys(ResourceAttributes)'],
+        ['idx_res_attr_value', 'bloom_filter', 'mapValues(ResourceAttributes)'],
+        ['idx_scope_attr_key', 'bloom_filter', 'mapKeys(ScopeAttributes)'],
+        ['idx_scope_attr_value', 'bloom_filter', 'mapValues(ScopeAttributes)'],
+      ]);
+    }
     const [table] = await connection.queryRows<{ create_table_query: string }>(
       "SELECT create_table_query FROM system.tables WHERE database = 's2' AND name = 'otel_metrics_gauge'",
     );

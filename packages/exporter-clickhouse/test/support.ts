@@ -10,6 +10,7 @@ import type {
   PointKind,
   SeriesBatch,
   SeriesPoint,
+  SummaryValue,
 } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import {
@@ -27,6 +28,7 @@ import {
   CURRENT_ROW_LAYOUT,
   layoutColumns,
   METRIC_TABLE_NAMES,
+  METRIC_TABLES,
   type MetricTableName,
   type RowLayout,
 } from '../src/schema/tables.ts';
@@ -138,17 +140,46 @@ export function expHistogramPoint(
   };
 }
 
-/** One point of each kind for `tenant`. */
-export function mixedBatch(id: string, tenant = 'acme', value = 1): SeriesBatch {
+export function summaryPoint(
+  value: Partial<SummaryValue> = {},
+  options: PointOptions = {},
+): SeriesPoint<'summary'> {
+  const point = base('summary', options);
   return {
-    id,
-    points: [
-      sumPoint(value, { tenant }),
-      gaugePoint(value * 2, { tenant }),
-      histogramPoint({}, { tenant }),
-      expHistogramPoint({}, { tenant }),
-    ],
+    ...point,
+    metric: { ...point.metric, kind: 'summary', monotonic: false },
+    value: {
+      count: 12,
+      sum: 300.75,
+      quantileValues: [
+        { quantile: 0, value: 1.5 },
+        { quantile: 0.5, value: 20 },
+        { quantile: 0.99, value: 88.25 },
+        { quantile: 1, value: 90 },
+      ],
+      ...value,
+    },
   };
+}
+
+/** Every point kind, in `METRIC_TABLES` order. */
+export const POINT_KINDS = Object.keys(METRIC_TABLES) as PointKind[];
+
+/** One point of each of `kinds` (default: every kind) for `tenant`, in that order. */
+export function mixedBatch(
+  id: string,
+  tenant = 'acme',
+  value = 1,
+  kinds: readonly PointKind[] = POINT_KINDS,
+): SeriesBatch {
+  const of: Record<PointKind, () => SeriesPoint> = {
+    sum: () => sumPoint(value, { tenant }),
+    gauge: () => gaugePoint(value * 2, { tenant }),
+    histogram: () => histogramPoint({}, { tenant }),
+    exponentialHistogram: () => expHistogramPoint({}, { tenant }),
+    summary: () => summaryPoint({}, { tenant }),
+  };
+  return { id, points: kinds.map((kind) => of[kind]()) };
 }
 
 export function tooManyParts(): ClickHouseError {
@@ -180,7 +211,7 @@ export type FaultMode =
   | 'timeout-then-apply';
 
 export interface Fault {
-  /** Matches inserts whose statement contains this text (a table name). Default: every insert. */
+  /** Matches inserts into this table (its name, or the name's end: `.otel_metrics_sum`). Default: every insert. */
   readonly table?: string;
   /** How many matching inserts fail. */
   times: number;
@@ -279,7 +310,7 @@ export class FaultInjectingConnection implements ClickHouseConnection {
     const plain = statement.replace(/`/g, '');
     const fault = this.faults.find(
       (candidate) =>
-        candidate.times > 0 && (candidate.table === undefined || plain.includes(candidate.table)),
+        candidate.times > 0 && (candidate.table === undefined || insertsInto(plain, candidate.table)),
     );
     if (fault === undefined) {
       await run();
@@ -306,6 +337,11 @@ export class FaultInjectingConnection implements ClickHouseConnection {
       }
     }
   }
+}
+
+/** Whether an insert statement names `table` (so `.otel_metrics_sum` never matches `….otel_metrics_summary`). */
+function insertsInto(statement: string, table: string): boolean {
+  return statement.split(/[\s(]+/).some((word) => word.endsWith(table));
 }
 
 interface RawInsertExtension {
@@ -388,8 +424,8 @@ export const SINGLE_NODE_SCHEMA: SchemaOptions = {
 
 /**
  * A data directory at schema `version` (the migrations up to it only) and an exporter that writes what that
- * version's exporter wrote (row layout 1) and migrates nothing: how an upgrade test builds the directory the
- * current exporter then opens. `storage` runs the migrations.
+ * version's exporter wrote (row layout 1 before version 4, then 2) and migrates nothing: how an upgrade test
+ * builds the directory the current exporter then opens. `storage` runs the migrations.
  */
 export async function exporterAtSchemaVersion(
   dataDir: string,
@@ -408,6 +444,6 @@ export async function exporterAtSchemaVersion(
     env: {},
     logger: silentLogger,
     createSchema: false,
-    connection: olderLayoutConnection(dataDir, 1),
+    connection: olderLayoutConnection(dataDir, version < 4 ? 1 : 2),
   });
 }

@@ -41,7 +41,7 @@ describe('a version-2 data directory opened by the current exporter', () => {
       command: (sql: string) => storage.command(sql),
       queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
     };
-    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4]);
+    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5]);
     // The previous schema version, and rows as its exporter wrote them (row layout 1).
     const previous = await exporterAtSchemaVersion(dataDir, 2, storage);
     const before = [hostGauge('a', 40, T0 + HOUR / 2n), hostGauge('b', 90, T0 + HOUR / 4n)];
@@ -64,7 +64,7 @@ describe('a version-2 data directory opened by the current exporter', () => {
     const versions = await storage.queryRows<{ Version: number }>(
       'SELECT Version FROM otel.tallyhouse_schema_versions ORDER BY Version',
     );
-    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4]);
+    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4, 5]);
     const gaugeTables = await storage.queryRows<{ name: string }>(
       "SELECT name FROM system.tables WHERE database = 'otel' AND name LIKE 'tallyhouse_usage_gauge%' ORDER BY name",
     );

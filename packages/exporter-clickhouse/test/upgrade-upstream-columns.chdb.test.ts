@@ -31,6 +31,7 @@ import {
 } from './support.ts';
 
 const dataDir = tempDir('upgrade-upstream-columns');
+/** The kinds a version-3 exporter stored (summaries came with version 5). */
 const KINDS: readonly PointKind[] = ['sum', 'gauge', 'histogram', 'exponentialHistogram'];
 
 const EXEMPLARS: readonly Exemplar[] = [
@@ -89,10 +90,10 @@ describe('a version-3 data directory opened by the current exporter', () => {
       command: (sql: string) => storage.command(sql),
       queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
     };
-    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4]);
+    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5]);
     // The previous schema version, and rows as its exporter wrote them (row layout 1).
     const previous = await exporterAtSchemaVersion(dataDir, 3, storage);
-    const before = mixedBatch('v3', 'old', 3);
+    const before = mixedBatch('v3', 'old', 3, KINDS);
     expect(await previous.consumeBatch(before)).toEqual({ ok: true });
     await previous.shutdown();
     const [missing] = await storage.queryRows<{ n: string }>(
@@ -106,7 +107,7 @@ describe('a version-3 data directory opened by the current exporter', () => {
     ];
     writeVersion1SpoolFile('v3-spooled', spooled);
 
-    // The current exporter opens the directory: migration 4 runs at start, then the spool replays.
+    // The current exporter opens the directory: migrations 4 and 5 run at start, then the spool replays.
     const current = new ClickHouseMetricExporter({
       dataDir,
       env: {},
@@ -115,7 +116,7 @@ describe('a version-3 data directory opened by the current exporter', () => {
       connection: openEmbeddedConnection(dataDir),
     });
     expect(current.stats().replayedParts).toBe(1);
-    const after = mixedBatch('v4', 'new', 5);
+    const after = mixedBatch('v4', 'new', 5, KINDS);
     const withExemplars = { ...after, points: after.points.map(withUpstreamFields) };
     expect(await current.consumeBatch(withExemplars)).toEqual({ ok: true });
     for (let pass = 0; pass < 50 && current.stats().retainedParts > 0; pass++) await current.forceFlush();
@@ -126,7 +127,7 @@ describe('a version-3 data directory opened by the current exporter', () => {
     const versions = await storage.queryRows<{ Version: number }>(
       'SELECT Version FROM otel.tallyhouse_schema_versions ORDER BY Version',
     );
-    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4]);
+    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4, 5]);
 
     const reader = new UsageReader(storage, 'otel');
     for (const [index, kind] of KINDS.entries()) {

@@ -12,9 +12,10 @@ import {
   createDeadLetterTableStatement,
   createMetricTableStatement,
   createSchemaVersionTableStatement,
+  createSummaryTableStatement,
   upstreamColumnsMigrationStatements,
 } from './table-ddl.ts';
-import { METRIC_TABLE_NAMES, SCHEMA_VERSION_TABLE } from './tables.ts';
+import { METRIC_TABLE_NAMES_V1, SCHEMA_VERSION_TABLE } from './tables.ts';
 
 export interface Migration {
   readonly version: number;
@@ -34,7 +35,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     description: 'tenant-first metric tables and dead letters',
     statements: (options) => [
-      ...METRIC_TABLE_NAMES.map((table) => createMetricTableStatement(options, table)),
+      ...METRIC_TABLE_NAMES_V1.map((table) => createMetricTableStatement(options, table)),
       createDeadLetterTableStatement(options),
     ],
   },
@@ -54,6 +55,12 @@ export const MIGRATIONS: readonly Migration[] = [
     description:
       'every column of the upstream clickhouseexporter metrics tables (schema URLs, scope attributes, flags, exemplars, histogram temporality); scope attribute indexes',
     statements: (options) => upstreamColumnsMigrationStatements(options),
+  },
+  {
+    version: 5,
+    description:
+      'summary points in otel_metrics_summary (the upstream clickhouseexporter summary table, tenant first); no rollups',
+    statements: (options) => [createSummaryTableStatement(options)],
   },
 ];
 

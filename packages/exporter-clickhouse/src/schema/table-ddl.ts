@@ -1,6 +1,7 @@
 /**
- * DDL of the database, the tenant-first metric tables, the dead letters and the schema-version record. Every
- * statement is idempotent (`IF NOT EXISTS`), so running it twice — or from two exporters at once — is safe.
+ * DDL of the database, the tenant-first metric tables (the four of migration 1, the summary table of migration 5),
+ * the dead letters and the schema-version record. Every statement is idempotent (`IF NOT EXISTS`), so running it
+ * twice — or from two exporters at once — is safe.
  */
 import {
   alterTableStatement,
@@ -17,8 +18,10 @@ import {
   DEAD_LETTER_TABLE,
   METRIC_COLUMNS_V1,
   METRIC_COLUMNS_V2,
-  METRIC_TABLE_NAMES,
+  METRIC_TABLE_NAMES_V1,
+  METRIC_TABLES,
   type MetricTableName,
+  type MetricTableNameV1,
   SCHEMA_VERSION_TABLE,
 } from './tables.ts';
 
@@ -49,17 +52,21 @@ function columnLines(columns: readonly ColumnDefinition[]): string[] {
   return columns.map((column) => `    ${columnDefinition(column)}`);
 }
 
+/**
+ * Bloom-filter indexes on attribute keys and values, as `<name> <expression> TYPE … GRANULARITY …`: a
+ * `CREATE TABLE` writes `INDEX` before each, an `ALTER TABLE` `ADD INDEX IF NOT EXISTS`.
+ */
 const ATTRIBUTE_INDEXES = [
-  'INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-  'INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-  'INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-  'INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1',
 ];
 
 /** Added by migration 4, with `ScopeAttributes` (as upstream has them). */
 const SCOPE_ATTRIBUTE_INDEXES = [
-  'INDEX IF NOT EXISTS idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
-  'INDEX IF NOT EXISTS idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
+  'idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1',
 ];
 
 export function createDatabaseStatement(options: SchemaOptions): string {
@@ -67,10 +74,32 @@ export function createDatabaseStatement(options: SchemaOptions): string {
 }
 
 /** A metric table as migration 1 creates it: row layout 1 (later migrations add columns). */
-export function createMetricTableStatement(options: SchemaOptions, table: MetricTableName): string {
+export function createMetricTableStatement(options: SchemaOptions, table: MetricTableNameV1): string {
+  return metricTableStatement(options, table, METRIC_COLUMNS_V1[table], ATTRIBUTE_INDEXES);
+}
+
+/**
+ * Migration 5: the summary table, in row layout 2 from the start, with the indexes the other metric tables have
+ * after migration 4.
+ */
+export function createSummaryTableStatement(options: SchemaOptions): string {
+  const table = METRIC_TABLES.summary;
+  return metricTableStatement(options, table, METRIC_COLUMNS_V2[table], [
+    ...ATTRIBUTE_INDEXES,
+    ...SCOPE_ATTRIBUTE_INDEXES,
+  ]);
+}
+
+/** What every metric table shares: tenant-first sort key, daily partitions, dedup window, TTL when configured. */
+function metricTableStatement(
+  options: SchemaOptions,
+  table: MetricTableName,
+  columns: readonly ColumnDefinition[],
+  indexes: readonly string[],
+): string {
   return createTableStatement(options, {
     table,
-    columns: [...columnLines(METRIC_COLUMNS_V1[table]), ...ATTRIBUTE_INDEXES.map((index) => `    ${index}`)],
+    columns: [...columnLines(columns), ...indexes.map((index) => `    INDEX ${index}`)],
     engine: engine(options, 'MergeTree'),
     partitionBy: 'toDate(TimeUnix)',
     orderBy:
@@ -106,7 +135,7 @@ export function createSchemaVersionTableStatement(options: SchemaOptions): strin
  * Rows written before read the type's default (`''`, `{}`, `0`, `[]`) or the column's `DEFAULT`.
  */
 export function upstreamColumnsMigrationStatements(options: SchemaOptions): string[] {
-  return METRIC_TABLE_NAMES.flatMap((table) => {
+  return METRIC_TABLE_NAMES_V1.flatMap((table) => {
     const existing = new Set(METRIC_COLUMNS_V1[table].map((column) => column.name));
     const target = METRIC_COLUMNS_V2[table];
     const additions: string[] = [];
@@ -122,7 +151,7 @@ export function upstreamColumnsMigrationStatements(options: SchemaOptions): stri
       alterTableStatement(
         options,
         table,
-        SCOPE_ATTRIBUTE_INDEXES.map((index) => `ADD ${index}`),
+        SCOPE_ATTRIBUTE_INDEXES.map((index) => `ADD INDEX IF NOT EXISTS ${index}`),
       ),
     ];
   });

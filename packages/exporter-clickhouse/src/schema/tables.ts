@@ -18,11 +18,15 @@ export const METRIC_TABLES = {
   gauge: 'otel_metrics_gauge',
   histogram: 'otel_metrics_histogram',
   exponentialHistogram: 'otel_metrics_exponential_histogram',
+  summary: 'otel_metrics_summary',
 } as const satisfies Record<PointKind, string>;
 
 export type MetricTableName = (typeof METRIC_TABLES)[PointKind];
 
 export const METRIC_TABLE_NAMES: readonly MetricTableName[] = Object.values(METRIC_TABLES);
+
+/** The metric tables of migration 1, the only ones row layout 1 has (the summary table came with migration 5). */
+export type MetricTableNameV1 = Exclude<MetricTableName, typeof METRIC_TABLES.summary>;
 
 export const DEAD_LETTER_TABLE = 'tallyhouse_dead_letters';
 export const SCHEMA_VERSION_TABLE = 'tallyhouse_schema_versions';
@@ -36,10 +40,13 @@ const DELTA_ZSTD = 'Delta, ZSTD(1)';
  * it (replayed after an upgrade) both depend on it.
  *
  * - Layout 1 (schema versions 1–3): what migration 1 creates.
- * - Layout 2 (schema version 4): every column of the upstream `clickhouseexporter` metrics tables, under the same
- *   name, with a compatible type, in upstream's relative order — migration 4 adds the ones layout 1 lacked, each
- *   after its predecessor here. `ServiceName` stays where layout 1 put it (before the scope columns; upstream has it
- *   after them): moving an existing column buys nothing, every insert and read names its columns.
+ * - Layout 2 (schema versions 4 and later): every column of the upstream `clickhouseexporter` metrics tables, under
+ *   the same name, with a compatible type, in upstream's relative order — migration 4 adds the ones layout 1
+ *   lacked, each after its predecessor here. `ServiceName` stays where layout 1 put it (before the scope columns;
+ *   upstream has it after them): moving an existing column buys nothing, every insert and read names its columns.
+ *   The summary table (migration 5) is created in layout 2 and has no layout-1 form. Adding it changed no other
+ *   table's columns, so it needed no layout of its own: parts spooled by a version-4 exporter replay here, and a
+ *   version-4 exporter still replays this one's parts of the other tables.
  */
 
 const TENANT: ColumnDefinition = { name: 'TenantId', type: 'LowCardinality(String)', codec: ZSTD };
@@ -95,7 +102,7 @@ const MIN_MAX: readonly ColumnDefinition[] = [
 ];
 
 /** Layout 1: the metric tables as migration 1 creates them (frozen). */
-export const METRIC_COLUMNS_V1: Readonly<Record<MetricTableName, readonly ColumnDefinition[]>> = {
+export const METRIC_COLUMNS_V1: Readonly<Record<MetricTableNameV1, readonly ColumnDefinition[]>> = {
   otel_metrics_sum: [...COMMON_COLUMNS_V1, VALUE, SUM_TEMPORALITY, IS_MONOTONIC],
   otel_metrics_gauge: [...COMMON_COLUMNS_V1, VALUE],
   otel_metrics_histogram: [...COMMON_COLUMNS_V1, ...COUNT_SUM, ...EXPLICIT_BUCKETS, ...MIN_MAX],
@@ -141,7 +148,13 @@ const HISTOGRAM_TEMPORALITY: ColumnDefinition = {
   default: '1',
 };
 
-/** Layout 2: layout 1 plus every other upstream column (frozen). */
+/** Upstream's `ValueAtQuantiles Nested(Quantile Float64, Value Float64)`, flattened like `Exemplars`. */
+const VALUE_AT_QUANTILES: readonly ColumnDefinition[] = [
+  { name: 'ValueAtQuantiles.Quantile', type: 'Array(Float64)', codec: ZSTD },
+  { name: 'ValueAtQuantiles.Value', type: 'Array(Float64)', codec: ZSTD },
+];
+
+/** Layout 2: layout 1 plus every other upstream column, and upstream's summary table (frozen). */
 export const METRIC_COLUMNS_V2: Readonly<Record<MetricTableName, readonly ColumnDefinition[]>> = {
   otel_metrics_sum: [...COMMON_COLUMNS_V2, VALUE, FLAGS, ...EXEMPLARS, SUM_TEMPORALITY, IS_MONOTONIC],
   otel_metrics_gauge: [...COMMON_COLUMNS_V2, VALUE, FLAGS, ...EXEMPLARS],
@@ -163,29 +176,53 @@ export const METRIC_COLUMNS_V2: Readonly<Record<MetricTableName, readonly Column
     ...MIN_MAX,
     HISTOGRAM_TEMPORALITY,
   ],
+  // As upstream: no exemplars (an OTLP summary point has none) and no temporality.
+  otel_metrics_summary: [...COMMON_COLUMNS_V2, ...COUNT_SUM, ...VALUE_AT_QUANTILES, FLAGS],
 };
 
 export type RowLayout = 1 | 2;
 
-/** The layout the row encoder writes. */
-export const CURRENT_ROW_LAYOUT: RowLayout = 2;
-
-const LAYOUTS: Readonly<Record<RowLayout, Readonly<Record<MetricTableName, readonly ColumnDefinition[]>>>> = {
+const LAYOUTS = {
   1: METRIC_COLUMNS_V1,
   2: METRIC_COLUMNS_V2,
-};
+} as const satisfies Record<
+  RowLayout,
+  Readonly<Partial<Record<MetricTableName, readonly ColumnDefinition[]>>>
+>;
+
+/** The layout the row encoder writes. */
+export const CURRENT_ROW_LAYOUT = 2 satisfies RowLayout;
 
 /** The columns of the current layout, in table order: what the encoder writes and `UsageReader.points` reads. */
 export const METRIC_COLUMNS: Readonly<Record<MetricTableName, readonly ColumnDefinition[]>> =
   LAYOUTS[CURRENT_ROW_LAYOUT];
 
+/** The metric tables of layout 1, in `METRIC_TABLES` order. */
+export const METRIC_TABLE_NAMES_V1: readonly MetricTableNameV1[] = METRIC_TABLE_NAMES.filter(
+  (table): table is MetricTableNameV1 => firstRowLayout(table) === 1,
+);
+
 /** The columns a row of `layout` holds, in row order (an insert names them). */
 export function layoutColumns(table: MetricTableName, layout: RowLayout): readonly ColumnDefinition[] {
-  return LAYOUTS[layout][table];
+  const columns = tableInLayout(table, layout);
+  if (columns === undefined) throw new RangeError(`${table} has no row layout ${layout}`);
+  return columns;
 }
 
-export function isRowLayout(value: unknown): value is RowLayout {
-  return value === 1 || value === 2;
+/** A layout rows of `table` have been written in (a spool record's, say). */
+export function isRowLayoutOf(table: MetricTableName, value: unknown): value is RowLayout {
+  return (value === 1 || value === 2) && tableInLayout(table, value) !== undefined;
+}
+
+/** The layout `table`'s rows were first written in: 1, or 2 for the summary table (created in layout 2). */
+export function firstRowLayout(table: MetricTableName): RowLayout {
+  return tableInLayout(table, 1) === undefined ? 2 : 1;
+}
+
+/** `table`'s columns in `layout`; `undefined` for a table created after that layout. */
+function tableInLayout(table: MetricTableName, layout: RowLayout): readonly ColumnDefinition[] | undefined {
+  const tables: Readonly<Partial<Record<MetricTableName, readonly ColumnDefinition[]>>> = LAYOUTS[layout];
+  return tables[table];
 }
 
 export const DEAD_LETTER_COLUMNS: readonly ColumnDefinition[] = [

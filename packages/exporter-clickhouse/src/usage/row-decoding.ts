@@ -7,6 +7,7 @@ import type {
   Exemplar,
   InstrumentationScopeInfo,
   PointKind,
+  QuantileValue,
   SeriesPoint,
 } from '@tallyhouse/model';
 import type { ColumnDefinition } from '../schema/tables.ts';
@@ -84,6 +85,16 @@ function decodeExemplars(row: Record<string, unknown>): Exemplar[] | undefined {
   }));
 }
 
+/** The `ValueAtQuantiles.*` arrays back to a summary's quantile values, in stored order. */
+function decodeQuantiles(row: Record<string, unknown>): QuantileValue[] {
+  const quantiles = row['ValueAtQuantiles.Quantile'] as unknown[];
+  const values = row['ValueAtQuantiles.Value'] as unknown[];
+  return quantiles.map((quantile, index) => ({
+    quantile: decodeFloat(quantile),
+    value: decodeFloat(values[index]),
+  }));
+}
+
 /**
  * One stored row back to a series point (see `points`), read with `storedColumnReads`. Fields the model keeps
  * optional (schema URLs, scope attributes and dropped count, exemplars) are absent when stored empty.
@@ -152,6 +163,12 @@ export function decodeRow(kind: PointKind, row: Record<string, unknown>): Series
           min: decodeOptional(row.Min),
           max: decodeOptional(row.Max),
         },
+      };
+    case 'summary':
+      return {
+        ...common,
+        metric: { ...info, kind, monotonic: false },
+        value: { count: Number(row.Count), sum: decodeFloat(row.Sum), quantileValues: decodeQuantiles(row) },
       };
   }
 }

@@ -9,6 +9,9 @@
  * whole hours/days from the rollups and the open edges from raw rows (see `range-plan.ts`), with the same result
  * as a raw scan.
  *
+ * Summaries are stored as sent and never aggregated: only `points` returns them. The aggregate reads name the sum,
+ * gauge and histogram tables only, so one naming a summary metric finds no rows, as for an unknown metric.
+ *
  * Every tenant aggregate read is bounded (`read-limits.ts`): answer size checked before the big statement, engine
  * time, rows, bytes and memory per statement, and answers assembled in slices that hand the event loop back.
  * `points` (the stored rows, for export and tests) and the `admin*` reads are not bounded.
@@ -182,6 +185,10 @@ export class UsageReader {
     query: TimeSeriesQuery,
     limits?: Partial<ReadLimits>,
   ): Promise<TimeSeries> {
+    if (query.kind !== 'sum' && query.kind !== 'gauge') {
+      // A plain JavaScript caller may name any kind: none other has buckets to read (summaries: `points`).
+      throw new RangeError(`kind must be 'sum' or 'gauge', got ${JSON.stringify(query.kind)}`);
+    }
     if (checkCombine(query.combine) !== undefined && query.kind !== 'gauge') {
       throw new RangeError('combine is for gauge time series only (sums already add up across sources)');
     }
@@ -212,8 +219,8 @@ export class UsageReader {
 
   /**
    * The stored rows of one point kind as series points (attributes as stored: strings, non-string values as
-   * their canonical JSON; Min/Max stored as NaN come back `undefined`). Ordered by time, then metric. Not bounded:
-   * for export and tests, never behind a request.
+   * their canonical JSON; Min/Max stored as NaN come back `undefined`; summaries with their quantile values).
+   * Ordered by time, then metric. Not bounded: for export and tests, never behind a request.
    */
   async points(
     tenant: string,
