@@ -2,7 +2,7 @@
  * Usage lands in the period it happened in, through the whole in-app path: SDK collections (the `ResourceMetrics`
  * a metric reader hands its exporter, timestamps spread over three days around a month end) → `TenantProcessor`
  * → a next stage that fails random batches and random parts of batches → `ClickHouseMetricExporter` → the real
- * engine (embedded chDB). Flushes come at random moments between collections, so failed points merge back into
+ * engine, embedded (chDB) and as a ClickHouse server over HTTP (the test endpoint). Flushes come at random moments between collections, so failed points merge back into
  * batches holding newer data.
  *
  * Checked against the input itself: per quarter hour, the stored rows whose `TimeUnix` falls in it sum to exactly
@@ -10,9 +10,6 @@
  * change they carry); hence per UTC hour and day and per day in zones at +05:45 and −03:30; and the hourly and
  * daily rollup tables equal the raw rows per bucket.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ValueType } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -28,12 +25,15 @@ import {
   openEmbeddedConnection,
   openStorageConnection,
   resolveExporterConfig,
+  type StorageConnection,
 } from '@tallyhouse/exporter-clickhouse';
 import type { ConsumeResult, SeriesBatch, SeriesBatchConsumer, SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import { TenantProcessor } from '@tallyhouse/processor-tenant';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../packages/collector/test/support/seeded-random.ts';
+import { tempDirsRemovedAfterAll } from '../../packages/collector/test/support/temp-dirs.ts';
+import { STORE_KINDS, startStore, type TestStore } from '../support/stores.ts';
 
 const SECOND = 1_000_000_000n;
 const QUARTER_HOUR = 900n * SECOND;
@@ -204,17 +204,9 @@ class FlakyStage implements SeriesBatchConsumer {
   }
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'tallyhouse-periods-'));
-const exporter = new ClickHouseMetricExporter({
-  dataDir,
-  env: {},
-  logger: silentLogger,
-  connection: openEmbeddedConnection(dataDir),
-});
-const storage = openStorageConnection(
-  resolveExporterConfig({ dataDir, env: {}, connection: openEmbeddedConnection(dataDir) }),
-);
-afterAll(() => storage.close());
+const tempDir = tempDirsRemovedAfterAll();
+/** The store of the running `describe`: what the helpers below read. */
+let storage: StorageConnection;
 
 /** `[tenant, metric, bucket]` → total, from SQL giving `TenantId`, `Metric`, `Bucket` and `Total`. */
 async function totals(sql: string): Promise<Record<string, number>> {
@@ -250,45 +242,74 @@ function rollupTotals(grain: '1h' | '1d'): Promise<Record<string, number>> {
     FROM otel.tallyhouse_usage_histogram_${grain} GROUP BY TenantId, Metric, Bucket`);
 }
 
-describe('period attribution through SDK collections, failures and retries', () => {
-  it('stores every quarter hour, hour and day (UTC and zoned) exactly as the input, and the rollups agree', async () => {
-    const seed = Number(process.env.PERIOD_SEED ?? Date.now() % 100_000);
-    console.log(`period-attribution seed ${seed}`);
-    const random = seededRandom(seed);
-    const traffic = new Traffic(random);
-    const stage = new FlakyStage(exporter, random);
-    const processor = new TenantProcessor({ next: stage, logger: silentLogger, flushIntervalMs: 3_600_000 });
+describe.each(STORE_KINDS)(
+  'period attribution through SDK collections, failures and retries (%s store)',
+  (kind) => {
+    let store: TestStore;
+    let exporter: ClickHouseMetricExporter;
 
-    // Collections 1 s to 20 min apart over three days; one in ten exactly on the next quarter-hour boundary.
-    let time = FIRST_DAY - 10n * SECOND;
-    while (time < FIRST_DAY + 3n * DAY) {
-      if (random() < 0.1) time += QUARTER_HOUR - (time % QUARTER_HOUR);
-      else time += BigInt(1 + Math.floor(random() * 1_200)) * SECOND;
-      const exported = await new Promise<{ code: number }>((resolve) =>
-        processor.export(traffic.collection(time), resolve),
-      );
-      expect(exported.code).toBe(0);
-      if (random() < 0.3) await processor.flush();
-    }
-    // The stage recovers: everything left merges into what follows and drains.
-    for (let round = 0; processor.count() > 0; round++) {
-      if (round > 50) throw new Error('the processor does not drain');
-      await processor.flush();
-    }
-    await exporter.forceFlush();
-    expect(stage.failedBatches).toBeGreaterThan(0);
+    beforeAll(async () => {
+      const dataDir = tempDir(`periods-${kind}`);
+      store = await startStore(kind, tempDir(`periods-store-${kind}`));
+      const env = { TALLYHOUSE_DATA_DIR: dataDir, ...store.collectorEnv };
+      // Embedded: the exporter and the reads share one engine (a data directory binds to one per process).
+      const connection = kind === 'embedded' ? openEmbeddedConnection(dataDir) : undefined;
+      exporter = new ClickHouseMetricExporter({
+        env,
+        logger: silentLogger,
+        ...(connection ? { connection } : {}),
+      });
+      storage = openStorageConnection(resolveExporterConfig({ env, ...(connection ? { connection } : {}) }));
+    });
 
-    const { truth } = traffic;
-    expect(await rawTotals(QUARTER_HOUR)).toEqual(truth.per((quarter) => quarter));
-    expect(await rawTotals(HOUR)).toEqual(truth.per((quarter) => quarter / 4n));
-    expect(await rawTotals(DAY)).toEqual(truth.per((quarter) => quarter / 96n));
-    for (const offset of Object.values(ZONES)) {
-      // Local days begin on quarter-hour boundaries, so each quarter hour lies in one local day.
-      const zoneDay = (quarter: bigint) => (quarter + offset / QUARTER_HOUR) / 96n;
-      expect(await rawTotals(DAY, offset)).toEqual(truth.per(zoneDay));
-    }
-    expect(await rollupTotals('1h')).toEqual(await rawTotals(HOUR));
-    expect(await rollupTotals('1d')).toEqual(await rawTotals(DAY));
-    await processor.shutdown();
-  }, 120_000);
-});
+    afterAll(async () => {
+      await storage?.close();
+      await store?.close();
+    });
+
+    it('stores every quarter hour, hour and day (UTC and zoned) exactly as the input, and the rollups agree', async () => {
+      const seed = Number(process.env.PERIOD_SEED ?? Date.now() % 100_000);
+      console.log(`period-attribution seed ${seed}`);
+      const random = seededRandom(seed);
+      const traffic = new Traffic(random);
+      const stage = new FlakyStage(exporter, random);
+      const processor = new TenantProcessor({
+        next: stage,
+        logger: silentLogger,
+        flushIntervalMs: 3_600_000,
+      });
+
+      // Collections 1 s to 20 min apart over three days; one in ten exactly on the next quarter-hour boundary.
+      let time = FIRST_DAY - 10n * SECOND;
+      while (time < FIRST_DAY + 3n * DAY) {
+        if (random() < 0.1) time += QUARTER_HOUR - (time % QUARTER_HOUR);
+        else time += BigInt(1 + Math.floor(random() * 1_200)) * SECOND;
+        const exported = await new Promise<{ code: number }>((resolve) =>
+          processor.export(traffic.collection(time), resolve),
+        );
+        expect(exported.code).toBe(0);
+        if (random() < 0.3) await processor.flush();
+      }
+      // The stage recovers: everything left merges into what follows and drains.
+      for (let round = 0; processor.count() > 0; round++) {
+        if (round > 50) throw new Error('the processor does not drain');
+        await processor.flush();
+      }
+      await exporter.forceFlush();
+      expect(stage.failedBatches).toBeGreaterThan(0);
+
+      const { truth } = traffic;
+      expect(await rawTotals(QUARTER_HOUR)).toEqual(truth.per((quarter) => quarter));
+      expect(await rawTotals(HOUR)).toEqual(truth.per((quarter) => quarter / 4n));
+      expect(await rawTotals(DAY)).toEqual(truth.per((quarter) => quarter / 96n));
+      for (const offset of Object.values(ZONES)) {
+        // Local days begin on quarter-hour boundaries, so each quarter hour lies in one local day.
+        const zoneDay = (quarter: bigint) => (quarter + offset / QUARTER_HOUR) / 96n;
+        expect(await rawTotals(DAY, offset)).toEqual(truth.per(zoneDay));
+      }
+      expect(await rollupTotals('1h')).toEqual(await rawTotals(HOUR));
+      expect(await rollupTotals('1d')).toEqual(await rawTotals(DAY));
+      await processor.shutdown();
+    }, 120_000);
+  },
+);

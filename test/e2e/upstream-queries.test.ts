@@ -4,7 +4,8 @@
  * filter every Tallyhouse read carries) and return what was sent:
  *
  *   2 stock OTel SDK apps (delta protobuf, cumulative JSON) + one OTLP/JSON request with scope attributes and
- *   schema URLs ──OTLP/HTTP──► collector process ──► embedded chDB ──► the queries below
+ *   schema URLs ──OTLP/HTTP──► collector process ──► embedded chDB, or a ClickHouse server over HTTP ──► the
+ *   queries below
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollectorProcess } from '../../packages/collector/test/support/collector-process.ts';
@@ -12,7 +13,8 @@ import { postJson } from '../../packages/collector/test/support/http-client.ts';
 import { tempDirsRemovedAfterAll } from '../../packages/collector/test/support/temp-dirs.ts';
 import { type AppSummary, METRICS } from '../fixtures/app-summary.ts';
 import { runApp } from '../support/run-app.ts';
-import { openStoredUsage, type StoredUsage } from '../support/stored-usage.ts';
+import type { StoredUsage } from '../support/stored-usage.ts';
+import { STORE_KINDS, startStore, type TestStore } from '../support/stores.ts';
 
 const TENANT = 'acme';
 const NOW_NS = BigInt(Date.now()) * 1_000_000n;
@@ -57,45 +59,53 @@ const SCOPED_REQUEST = JSON.stringify({
   ],
 });
 
-const dataDir = tempDirsRemovedAfterAll()('upstream-queries');
-let summaries: AppSummary[];
-let stored: StoredUsage;
-
-beforeAll(async () => {
-  const collector = await startCollectorProcess({ dataDir, env: { TALLYHOUSE_LOG_LEVEL: 'warn' } });
-  try {
-    summaries = await Promise.all([
-      runApp(collector.metricsUrl, {
-        tenant: TENANT,
-        instance: '1',
-        temporality: 'delta',
-        encoding: 'protobuf',
-      }),
-      runApp(collector.metricsUrl, {
-        tenant: TENANT,
-        instance: '2',
-        temporality: 'cumulative',
-        encoding: 'json',
-      }),
-    ]);
-    const answer = await postJson(collector.metricsUrl, TENANT, SCOPED_REQUEST);
-    expect(answer.status, answer.body).toBe(200);
-  } finally {
-    expect(await collector.stop()).toBe(0);
-  }
-  stored = openStoredUsage(dataDir);
-});
-
-afterAll(async () => {
-  await stored?.close();
-});
-
+const tempDir = tempDirsRemovedAfterAll();
 const tenant = { tenant: TENANT };
 
-describe('queries written for the upstream clickhouseexporter tables', () => {
-  it('time series of sum(Value) by ServiceName (Grafana query builder, 1 min interval)', async () => {
-    const rows = await stored.rows<{ time: string; ServiceName: string; value: number }>(
-      `SELECT toStartOfInterval("TimeUnix", INTERVAL 1 minute) AS time, "ServiceName", sum("Value") AS value
+describe.each(STORE_KINDS)('on the %s store', (kind) => {
+  const dataDir = tempDir(`upstream-queries-${kind}`);
+  let summaries: AppSummary[];
+  let store: TestStore;
+  let stored: StoredUsage;
+
+  beforeAll(async () => {
+    store = await startStore(kind, tempDir(`upstream-queries-store-${kind}`));
+    const collector = await startCollectorProcess({
+      dataDir,
+      env: { TALLYHOUSE_LOG_LEVEL: 'warn', ...store.collectorEnv },
+    });
+    try {
+      summaries = await Promise.all([
+        runApp(collector.metricsUrl, {
+          tenant: TENANT,
+          instance: '1',
+          temporality: 'delta',
+          encoding: 'protobuf',
+        }),
+        runApp(collector.metricsUrl, {
+          tenant: TENANT,
+          instance: '2',
+          temporality: 'cumulative',
+          encoding: 'json',
+        }),
+      ]);
+      const answer = await postJson(collector.metricsUrl, TENANT, SCOPED_REQUEST);
+      expect(answer.status, answer.body).toBe(200);
+    } finally {
+      expect(await collector.stop()).toBe(0);
+    }
+    stored = store.open(dataDir);
+  });
+
+  afterAll(async () => {
+    await stored?.close();
+    await store?.close();
+  });
+
+  describe('queries written for the upstream clickhouseexporter tables', () => {
+    it('time series of sum(Value) by ServiceName (Grafana query builder, 1 min interval)', async () => {
+      const rows = await stored.rows<{ time: string; ServiceName: string; value: number }>(
+        `SELECT toStartOfInterval("TimeUnix", INTERVAL 1 minute) AS time, "ServiceName", sum("Value") AS value
        FROM "otel"."otel_metrics_sum"
        WHERE TenantId = {tenant:String}
          AND ( time >= now() - INTERVAL 1 DAY AND time <= now() + INTERVAL 1 DAY )
@@ -103,104 +113,105 @@ describe('queries written for the upstream clickhouseexporter tables', () => {
        GROUP BY "ServiceName", time
        ORDER BY time ASC
        LIMIT 1000`,
-      tenant,
-    );
-    const perService: Record<string, number> = {};
-    for (const row of rows) perService[row.ServiceName] = (perService[row.ServiceName] ?? 0) + row.value;
-    expect(perService).toEqual(
-      Object.fromEntries(summaries.map((summary) => [summary.service, summary.sums[METRICS.requests]])),
-    );
-  });
+        tenant,
+      );
+      const perService: Record<string, number> = {};
+      for (const row of rows) perService[row.ServiceName] = (perService[row.ServiceName] ?? 0) + row.value;
+      expect(perService).toEqual(
+        Object.fromEntries(summaries.map((summary) => [summary.service, summary.sums[METRICS.requests]])),
+      );
+    });
 
-  it('a gauge filtered by an Attributes[...] key: the latest value per instance', async () => {
-    for (const summary of summaries) {
-      const [instance, value] = Object.entries(summary.gauges[METRICS.storage] ?? {})[0]!;
-      const rows = await stored.rows<{ TimeUnix: string; Value: number }>(
-        `SELECT TimeUnix, Value FROM otel.otel_metrics_gauge
+    it('a gauge filtered by an Attributes[...] key: the latest value per instance', async () => {
+      for (const summary of summaries) {
+        const [instance, value] = Object.entries(summary.gauges[METRICS.storage] ?? {})[0]!;
+        const rows = await stored.rows<{ TimeUnix: string; Value: number }>(
+          `SELECT TimeUnix, Value FROM otel.otel_metrics_gauge
          WHERE TenantId = {tenant:String} AND MetricName = '${METRICS.storage}' AND Attributes['instance'] = {instance:String}
          ORDER BY TimeUnix DESC LIMIT 1`,
-        { ...tenant, instance },
-      );
-      expect(rows.map((row) => row.Value)).toEqual([value]);
-    }
-  });
+          { ...tenant, instance },
+        );
+        expect(rows.map((row) => row.Value)).toEqual([value]);
+      }
+    });
 
-  it('histogram bucket sums with sumForEach(BucketCounts) per ExplicitBounds', async () => {
-    const rows = await stored.rows<{ ExplicitBounds: number[]; buckets: string[]; count: string }>(
-      `SELECT ExplicitBounds, sumForEach(BucketCounts) AS buckets, sum(Count) AS count
+    it('histogram bucket sums with sumForEach(BucketCounts) per ExplicitBounds', async () => {
+      const rows = await stored.rows<{ ExplicitBounds: number[]; buckets: string[]; count: string }>(
+        `SELECT ExplicitBounds, sumForEach(BucketCounts) AS buckets, sum(Count) AS count
        FROM otel.otel_metrics_histogram
        WHERE TenantId = {tenant:String} AND MetricName = '${METRICS.duration}'
        GROUP BY ExplicitBounds`,
-      tenant,
-    );
-    const recorded = summaries.reduce(
-      (total, summary) => total + summary.histograms[METRICS.duration]!.count,
-      0,
-    );
-    expect(rows).toHaveLength(1);
-    expect(rows[0]!.buckets.map(Number).reduce((a, b) => a + b, 0)).toBe(recorded);
-    expect(Number(rows[0]!.count)).toBe(recorded);
-  });
+        tenant,
+      );
+      const recorded = summaries.reduce(
+        (total, summary) => total + summary.histograms[METRICS.duration]!.count,
+        0,
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.buckets.map(Number).reduce((a, b) => a + b, 0)).toBe(recorded);
+      expect(Number(rows[0]!.count)).toBe(recorded);
+    });
 
-  it('key discovery on ResourceAttributes and ScopeAttributes (the query builder fills its pickers so)', async () => {
-    const keys = async (column: string, table: string) =>
-      (
-        await stored.rows<{ key: string }>(
-          `SELECT DISTINCT arrayJoin(mapKeys(${column})) AS key FROM otel.${table}
+    it('key discovery on ResourceAttributes and ScopeAttributes (the query builder fills its pickers so)', async () => {
+      const keys = async (column: string, table: string) =>
+        (
+          await stored.rows<{ key: string }>(
+            `SELECT DISTINCT arrayJoin(mapKeys(${column})) AS key FROM otel.${table}
            WHERE TenantId = {tenant:String} ORDER BY key LIMIT 1000`,
-          tenant,
-        )
-      ).map((row) => row.key);
-    // Sums keep service.name only (merged across instances); gauges keep their whole source.
-    expect(await keys('ResourceAttributes', 'otel_metrics_sum')).toEqual(['service.name']);
-    expect(await keys('ResourceAttributes', 'otel_metrics_gauge')).toEqual([
-      'service.instance.id',
-      'service.name',
-    ]);
-    expect(await keys('ScopeAttributes', 'otel_metrics_histogram')).toEqual(['pool']);
-  });
+            tenant,
+          )
+        ).map((row) => row.key);
+      // Sums keep service.name only (merged across instances); gauges keep their whole source.
+      expect(await keys('ResourceAttributes', 'otel_metrics_sum')).toEqual(['service.name']);
+      expect(await keys('ResourceAttributes', 'otel_metrics_gauge')).toEqual([
+        'service.instance.id',
+        'service.name',
+      ]);
+      expect(await keys('ScopeAttributes', 'otel_metrics_histogram')).toEqual(['pool']);
+    });
 
-  it('schema URLs and scope columns as upstream names them', async () => {
-    const rows = await stored.rows<Record<string, string>>(
-      `SELECT ResourceSchemaUrl, ScopeName, ScopeVersion, ScopeSchemaUrl, ScopeAttributes['pool'] AS pool
+    it('schema URLs and scope columns as upstream names them', async () => {
+      const rows = await stored.rows<Record<string, string>>(
+        `SELECT ResourceSchemaUrl, ScopeName, ScopeVersion, ScopeSchemaUrl, ScopeAttributes['pool'] AS pool
        FROM otel.otel_metrics_histogram WHERE TenantId = {tenant:String} AND MetricName = 'checkout.latency'`,
-      tenant,
-    );
-    expect(rows).toEqual([
-      {
-        ResourceSchemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
-        ScopeName: 'checkout-instrumentation',
-        ScopeVersion: '3.1.0',
-        ScopeSchemaUrl: 'https://example.com/checkout-schema',
-        pool: 'primary',
-      },
-    ]);
+        tenant,
+      );
+      expect(rows).toEqual([
+        {
+          ResourceSchemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+          ScopeName: 'checkout-instrumentation',
+          ScopeVersion: '3.1.0',
+          ScopeSchemaUrl: 'https://example.com/checkout-schema',
+          pool: 'primary',
+        },
+      ]);
+    });
   });
-});
 
-/** The rewrites docs/upstream-compatibility.md tells a dashboard to make, run as written there. */
-describe('pointing an existing dashboard at Tallyhouse', () => {
-  it('a counter increase per minute is sum(Value): it adds up to what the apps recorded', async () => {
-    const rows = await stored.rows<{ t: string; increase: number }>(
-      `SELECT toStartOfInterval(TimeUnix, INTERVAL 1 minute) AS t, sum(Value) AS increase
+  /** The rewrites docs/upstream-compatibility.md tells a dashboard to make, run as written there. */
+  describe('pointing an existing dashboard at Tallyhouse', () => {
+    it('a counter increase per minute is sum(Value): it adds up to what the apps recorded', async () => {
+      const rows = await stored.rows<{ t: string; increase: number }>(
+        `SELECT toStartOfInterval(TimeUnix, INTERVAL 1 minute) AS t, sum(Value) AS increase
        FROM otel.otel_metrics_sum
        WHERE TenantId = {tenant:String} AND MetricName = '${METRICS.requests}' GROUP BY Attributes, t`,
-      tenant,
-    );
-    const recorded = summaries.reduce((total, summary) => total + summary.sums[METRICS.requests]!, 0);
-    expect(rows.reduce((total, row) => total + row.increase, 0)).toBe(recorded);
-  });
+        tenant,
+      );
+      const recorded = summaries.reduce((total, summary) => total + summary.sums[METRICS.requests]!, 0);
+      expect(rows.reduce((total, row) => total + row.increase, 0)).toBe(recorded);
+    });
 
-  it('gauges across instances: the latest value of each source, then combined', async () => {
-    const rows = await stored.rows<{ total: number }>(
-      `SELECT sum(latest) AS total FROM (
+    it('gauges across instances: the latest value of each source, then combined', async () => {
+      const rows = await stored.rows<{ total: number }>(
+        `SELECT sum(latest) AS total FROM (
          SELECT argMax(Value, TimeUnix) AS latest FROM otel.otel_metrics_gauge
          WHERE TenantId = {tenant:String} AND MetricName = '${METRICS.storage}'
          GROUP BY ResourceAttributes, ScopeName, ScopeVersion, Attributes)`,
-      tenant,
-    );
-    const latest = summaries.flatMap((summary) => Object.values(summary.gauges[METRICS.storage] ?? {}));
-    expect(latest).toHaveLength(2);
-    expect(rows).toEqual([{ total: latest[0]! + latest[1]! }]);
+        tenant,
+      );
+      const latest = summaries.flatMap((summary) => Object.values(summary.gauges[METRICS.storage] ?? {}));
+      expect(latest).toHaveLength(2);
+      expect(rows).toEqual([{ total: latest[0]! + latest[1]! }]);
+    });
   });
 });

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { EndpointProcess } from '@tallyhouse/clickhouse-http-endpoint';
+import type { StorageServer } from '../../packages/collector/test/support/stored-in-child.ts';
 import { openStoredUsage, openStoredUsageOverHttp, type StoredUsage } from './stored-usage.ts';
 
 export type StoreKind = 'embedded' | 'http';
@@ -19,6 +20,8 @@ export interface TestStore {
   readonly collectorEnv: Readonly<Record<string, string>>;
   /** The HTTP store's process (fault switch, kill, restart); `undefined` for the embedded store. */
   readonly endpoint: EndpointProcess | undefined;
+  /** The HTTP store as the collector's test support reads it (`readStored*` in a child); `undefined` if embedded. */
+  readonly server: StorageServer | undefined;
   /**
    * Reads what was stored. Embedded: only once the collector whose data directory `dataDir` is has exited
    * (the engine binds a data directory to one process). HTTP: at any time.
@@ -34,6 +37,7 @@ export async function startStore(kind: StoreKind, dir: string): Promise<TestStor
       kind,
       collectorEnv: {},
       endpoint: undefined,
+      server: undefined,
       open: (dataDir) => openStoredUsage(dataDir),
       close: async () => {},
     };
@@ -47,6 +51,7 @@ export async function startStore(kind: StoreKind, dir: string): Promise<TestStor
     kind,
     collectorEnv: { CLICKHOUSE_URL: endpoint.url, CLICKHOUSE_USER: USER, CLICKHOUSE_PASSWORD: PASSWORD },
     endpoint,
+    server: { url: endpoint.url, username: USER, password: PASSWORD },
     open: () => openStoredUsageOverHttp({ url: endpoint.url, username: USER, password: PASSWORD }),
     close: () => endpoint.stop(),
   };

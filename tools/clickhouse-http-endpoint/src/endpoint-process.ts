@@ -113,6 +113,10 @@ export class EndpointProcess {
       },
     );
     this.child = child;
+    // A test process that dies (or forgets to stop it) must not leave an engine running behind it.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
     child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       this.stderr = (this.stderr + text).slice(-64 * 1024);
     });

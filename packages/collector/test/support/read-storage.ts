@@ -1,5 +1,6 @@
 /**
- * Prints, as one JSON line, a report on what a collector stored in its embedded chDB data directory:
+ * Prints, as one JSON line, a report on what a collector stored in its embedded chDB data directory, or in the
+ * ClickHouse server at READ_STORAGE_URL (files such as dead letters still come from the data directory):
  *
  *   node --conditions=@tallyhouse/source packages/collector/test/support/read-storage.ts <report> <dataDir>
  *
@@ -193,8 +194,20 @@ if (report === undefined || dataDir === undefined || !Object.hasOwn(REPORTS, rep
   console.error(`usage: read-storage.ts <${Object.keys(REPORTS).join('|')}> <dataDir>`);
   process.exit(2);
 }
-// An empty env: CLICKHOUSE_URL from the surroundings must not redirect the read to a server.
-const config = resolveExporterConfig({ env: {}, dataDir });
+// Only READ_STORAGE_URL (with READ_STORAGE_USER / READ_STORAGE_PASSWORD) sends the read to a server: a
+// CLICKHOUSE_URL from the surroundings must not redirect it.
+const server = process.env.READ_STORAGE_URL;
+const config = resolveExporterConfig({
+  env: {},
+  dataDir,
+  ...(server === undefined
+    ? {}
+    : {
+        url: server,
+        username: process.env.READ_STORAGE_USER ?? 'default',
+        password: process.env.READ_STORAGE_PASSWORD ?? '',
+      }),
+});
 const connection = openStorageConnection(config);
 try {
   const result = await REPORTS[report as keyof Reports](connection, config.database, dataDir);
