@@ -1,3 +1,36 @@
 import { workspaceVitestConfig } from '../../vitest.shared.ts';
 
-export default workspaceVitestConfig();
+/**
+ * The storage suites that run twice: on the embedded engine, and (project `http-store`) on a ClickHouse server
+ * over HTTP. The others test one path on purpose: the embedded engine's own failures, the HTTP path's faults, or
+ * no storage at all.
+ */
+const STORAGE_SUITES = [
+  'test/round-trip.chdb.test.ts',
+  'test/schema.chdb.test.ts',
+  'test/dedup-across-layouts.chdb.test.ts',
+  'test/upgrade-summary-table.chdb.test.ts',
+  'test/upgrade-upstream-columns.chdb.test.ts',
+  'test/upgrade-gauge-sources.chdb.test.ts',
+  'test/gauge-sources.test.ts',
+  'test/usage-reader.test.ts',
+  'test/usage-limits.test.ts',
+  'test/usage-properties.test.ts',
+];
+
+export default workspaceVitestConfig({
+  // Each project names its own files (a root include would be added to both).
+  include: [],
+  projects: [
+    { extends: true, test: { name: 'embedded', include: ['test/**/*.test.ts'] } },
+    {
+      extends: true,
+      test: {
+        name: 'http-store',
+        include: STORAGE_SUITES,
+        env: { TALLYHOUSE_TEST_STORE: 'http' },
+        setupFiles: ['test/http-store-setup.ts'],
+      },
+    },
+  ],
+});

@@ -8,18 +8,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeBatch } from '../src/row-encoding.ts';
 import { layoutColumns } from '../src/schema/tables.ts';
 import { createTablePart, deduplicationToken } from '../src/table-part.ts';
-import {
-  embeddedExporter,
-  embeddedStorage,
-  histogramPoint,
-  inOlderLayout,
-  sumPoint,
-  tempDir,
-} from './support.ts';
+import { histogramPoint, inOlderLayout, storeExporter, storeStorage, sumPoint, tempDir } from './support.ts';
 
 const dataDir = tempDir('dedup-layouts');
-const exporter = embeddedExporter(dataDir);
-const storage = embeddedStorage(dataDir);
+const exporter = storeExporter(dataDir);
+const storage = storeStorage(dataDir);
 afterAll(async () => {
   await exporter.shutdown();
   await storage.close();

@@ -14,7 +14,7 @@ import {
   type TimeSeriesLine,
   UsageReader,
 } from '../src/index.ts';
-import { embeddedExporter, embeddedStorage, gaugePoint, tempDir } from './support.ts';
+import { gaugePoint, storeExporter, storeStorage, tempDir } from './support.ts';
 
 const dataDir = tempDir('gauge-sources');
 const MINUTE = 60_000_000_000n;
@@ -47,7 +47,7 @@ let rollups: UsageReader;
 let raw: UsageReader;
 
 beforeAll(async () => {
-  exporter = embeddedExporter(dataDir);
+  exporter = storeExporter(dataDir);
   const result = await exporter.consumeBatch({
     id: 'sources',
     points: [
@@ -62,7 +62,7 @@ beforeAll(async () => {
     ],
   });
   expect(result.ok).toBe(true);
-  connection = embeddedStorage(dataDir);
+  connection = storeStorage(dataDir);
   rollups = new UsageReader(connection, 'otel');
   raw = new UsageReader(connection, 'otel', { useRollups: false });
 });

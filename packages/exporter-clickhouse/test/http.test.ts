@@ -1,31 +1,42 @@
+/**
+ * The exporter's HTTP path against a ClickHouse server in its own process on 127.0.0.1: the real engine behind
+ * the test endpoint, whose fault switch stalls, loses answers and answers 503; and a port nobody listens on.
+ */
+import { createServer } from 'node:net';
+import { EndpointProcess } from '@tallyhouse/clickhouse-http-endpoint';
 import { silentLogger } from '@tallyhouse/model';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseMetricExporter, type ClickHouseMetricExporterOptions } from '../src/index.ts';
-import { ClickHouseHttpFacade, closedPort } from './http-facade.ts';
 import { mixedBatch, POINT_KINDS, tempDir } from './support.ts';
 
-// The engine behind the HTTP facade owns this process's chDB data directory.
-const engineDir = tempDir('http-engine');
-const facade = new ClickHouseHttpFacade(engineDir);
-let port: number;
+let server: EndpointProcess;
 const open: ClickHouseMetricExporter[] = [];
 let databases = 0;
 
 beforeAll(async () => {
-  port = await facade.listen();
+  server = await EndpointProcess.start({ dataDir: tempDir('http-engine') });
 });
 afterEach(async () => {
-  facade.misbehave('ok');
+  await server.setFault(undefined);
   await Promise.all(open.splice(0).map((exporter) => exporter.shutdown()));
 });
 afterAll(async () => {
-  await facade.close();
+  await server.stop();
 });
+
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
 
 function httpExporter(options: Partial<ClickHouseMetricExporterOptions> = {}) {
   const database = `http_${++databases}`;
   const exporter = new ClickHouseMetricExporter({
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     database,
     dataDir: tempDir('http-exporter'),
     logger: silentLogger,
@@ -87,10 +98,10 @@ describe('HTTP path against sockets on 127.0.0.1', () => {
   it('keeps a batch while the server stalls, and writes it once when the server answers again', async () => {
     const { exporter } = httpExporter();
     await exporter.start();
-    facade.misbehave('stall');
+    await server.setFault({ fault: { mode: 'stall' } });
     expect(await exporter.consumeBatch(mixedBatch('h-stall', 'acme'))).toEqual({ ok: true });
     expect(exporter.stats().retainedParts).toBe(5);
-    facade.misbehave('ok');
+    await server.setFault(undefined);
     await drain(exporter);
     expect(await counts(exporter, 'acme')).toEqual(once);
   });
@@ -98,7 +109,7 @@ describe('HTTP path against sockets on 127.0.0.1', () => {
   it('does not double count when the server applied the insert and then stalled', async () => {
     const { exporter } = httpExporter();
     await exporter.start();
-    facade.misbehave('apply-then-stall', 5);
+    await server.setFault({ fault: { mode: 'apply-then-stall' }, count: 5 });
     expect(await exporter.consumeBatch(mixedBatch('h-applied', 'acme'))).toEqual({ ok: true });
     expect(exporter.stats().retainedParts).toBe(5);
     await drain(exporter);
@@ -108,11 +119,11 @@ describe('HTTP path against sockets on 127.0.0.1', () => {
   it('keeps and retries a batch while the server answers 503', async () => {
     const { exporter } = httpExporter();
     await exporter.start();
-    facade.misbehave('503', 10);
+    await server.setFault({ fault: { mode: 'unavailable' }, count: 10 });
     expect(await exporter.consumeBatch(mixedBatch('h-503', 'acme'))).toEqual({ ok: true });
     expect(exporter.stats().retainedParts).toBe(5);
     await drain(exporter);
     expect(await counts(exporter, 'acme')).toEqual(once);
-    expect(facade.seen.filter((request) => request.mode === '503')).toHaveLength(10);
+    expect((await server.stats()).faultsApplied.unavailable).toBe(10);
   });
 });

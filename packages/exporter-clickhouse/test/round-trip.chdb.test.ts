@@ -13,6 +13,7 @@ import {
   gaugePoint,
   histogramPoint,
   mixedBatch,
+  storeEnv,
   summaryPoint,
   sumPoint,
   tempDir,
@@ -24,7 +25,7 @@ let exporter: ClickHouseMetricExporter;
 let reader: UsageReader;
 
 beforeAll(async () => {
-  exporter = new ClickHouseMetricExporter({ dataDir, logger: silentLogger, env: {} });
+  exporter = new ClickHouseMetricExporter({ dataDir, logger: silentLogger, env: storeEnv() });
   reader = await exporter.reader();
 });
 afterAll(async () => {

@@ -14,7 +14,7 @@ import {
   schemaStatements,
 } from '../src/schema/migrations.ts';
 import { METRIC_COLUMNS } from '../src/schema/tables.ts';
-import { tempDir } from './support.ts';
+import { storeEnv, tempDir } from './support.ts';
 
 /*
  * The metrics tables of the OpenTelemetry Collector's clickhouseexporter (its sqltemplates/metrics_*_table.sql),
@@ -114,7 +114,7 @@ const executor = () => ({
 });
 
 beforeAll(() => {
-  connection = openStorageConnection(resolveExporterConfig({ dataDir, env: {} }));
+  connection = openStorageConnection(resolveExporterConfig({ dataDir, env: storeEnv() }));
 });
 afterAll(async () => {
   await connection.close();

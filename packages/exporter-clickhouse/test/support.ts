@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ClickHouseError } from '@clickhouse/client';
+import { EndpointProcess } from '@tallyhouse/clickhouse-http-endpoint';
 import type {
   ExponentialHistogramValue,
   HistogramValue,
@@ -12,7 +13,8 @@ import type {
   SeriesPoint,
   SummaryValue,
 } from '@tallyhouse/model';
-import { silentLogger } from '@tallyhouse/model';
+import { type Env, silentLogger } from '@tallyhouse/model';
+import { embeddedDataPath } from '../src/connection.ts';
 import {
   type ClickHouseConnection,
   ClickHouseMetricExporter,
@@ -23,7 +25,9 @@ import {
   type SchemaOptions,
   type StorageConnection,
 } from '../src/index.ts';
+import { encodeBatch } from '../src/row-encoding.ts';
 import { ensureSchema, MIGRATIONS } from '../src/schema/migrations.ts';
+import { quoteIdentifier } from '../src/schema/sql.ts';
 import {
   CURRENT_ROW_LAYOUT,
   layoutColumns,
@@ -37,21 +41,79 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `tallyhouse-${prefix}-`));
 }
 
-/** An exporter writing to the embedded engine in `dataDir` through a connection of its own. */
-export function embeddedExporter(dataDir: string): ClickHouseMetricExporter {
-  return new ClickHouseMetricExporter({
-    dataDir,
-    env: {},
-    logger: silentLogger,
-    connection: openEmbeddedConnection(dataDir),
-  });
+/**
+ * The store the storage suites run on. Embedded (default): the engine in each test's data directory. `http` (the
+ * `http-store` vitest project): a ClickHouse server over HTTP — the same engine behind the test endpoint, one
+ * process per test file (`http-store-setup.ts`) — so one suite proves both paths (the exporter inserts through
+ * chDB's raw insert embedded, through HTTP inserts otherwise).
+ */
+export const TEST_STORE: 'embedded' | 'http' =
+  process.env.TALLYHOUSE_TEST_STORE === 'http' ? 'http' : 'embedded';
+
+/** The environment an exporter reads its store from: nothing (embedded) or the HTTP store's URL and user. */
+export function storeEnv(): Env {
+  if (TEST_STORE === 'embedded') return {};
+  const url = process.env.TALLYHOUSE_TEST_CLICKHOUSE_URL;
+  if (url === undefined) throw new Error('the http-store project starts the endpoint in http-store-setup.ts');
+  return {
+    CLICKHOUSE_URL: url,
+    CLICKHOUSE_USER: process.env.TALLYHOUSE_TEST_CLICKHOUSE_USER ?? 'default',
+    CLICKHOUSE_PASSWORD: process.env.TALLYHOUSE_TEST_CLICKHOUSE_PASSWORD ?? '',
+  };
 }
 
-/** Another connection to the embedded engine in `dataDir`, for readers and SQL of the test's own. */
+/** Where an exporter or a reader finds a store. */
+export interface StoreOptions {
+  readonly dataDir: string;
+  readonly env: Env;
+  readonly connection?: ClickHouseConnection;
+}
+
+/**
+ * Options for an exporter or reader on the test store (`env`: where it is, `storeEnv()` unless handed over):
+ * embedded, a connection of its own to the engine in `dataDir`; HTTP, the URL in `env`.
+ */
+export function storeConnection(dataDir: string, env: Env = storeEnv()): StoreOptions {
+  return env.CLICKHOUSE_URL === undefined
+    ? { dataDir, env, connection: openEmbeddedConnection(dataDir) }
+    : { dataDir, env };
+}
+
+/** An exporter writing to the test store (embedded: the engine in `dataDir`). */
+export function storeExporter(dataDir: string): ClickHouseMetricExporter {
+  return new ClickHouseMetricExporter({ ...storeConnection(dataDir), logger: silentLogger });
+}
+
+/** Another connection to the test store, for readers and SQL of the test's own. */
+export function storeStorage(dataDir: string, env: Env = storeEnv()): StorageConnection {
+  return openStorageConnection(resolveExporterConfig(storeConnection(dataDir, env)));
+}
+
+/**
+ * A connection to the embedded engine in `dataDir`, on either store: upgrade tests build an older data directory
+ * with it (an older exporter's writes go through the engine's raw insert), then `handOverToTestStore`.
+ */
 export function embeddedStorage(dataDir: string): StorageConnection {
   return openStorageConnection(
     resolveExporterConfig({ dataDir, env: {}, connection: openEmbeddedConnection(dataDir) }),
   );
+}
+
+/**
+ * Where the store of the engine files in `dataDir` is (the `env` of `storeConnection` and `storeStorage`), once an
+ * older data directory was built there through `builder` (an `embeddedStorage`; every other embedded connection to
+ * it must be closed). Embedded: the engine in place. HTTP: the files served by an endpoint process of their own —
+ * an older data directory opened by the current exporter over HTTP.
+ */
+export async function handOverToTestStore(dataDir: string, builder: StorageConnection): Promise<Env> {
+  // Embedded, the builder's engine session is the one every later connection shares: it stays open.
+  if (TEST_STORE === 'embedded') return storeEnv();
+  await builder.close();
+  const user = process.env.TALLYHOUSE_TEST_CLICKHOUSE_USER ?? 'default';
+  const password = process.env.TALLYHOUSE_TEST_CLICKHOUSE_PASSWORD ?? '';
+  // Stopped with this test process (EndpointProcess kills its child on exit).
+  const endpoint = await EndpointProcess.start({ dataDir: embeddedDataPath(dataDir), user, password });
+  return { CLICKHOUSE_URL: endpoint.url, CLICKHOUSE_USER: user, CLICKHOUSE_PASSWORD: password };
 }
 
 /** `connection`'s plain `queryRows` path (no client), telling `record` every statement first. */
@@ -377,6 +439,26 @@ export function olderLayoutConnection(dataDir: string, layout: RowLayout): Click
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+}
+
+/**
+ * Writes `points` into `database` as an exporter of row layout `layout` wrote them, through any store's plain SQL
+ * path (an `INSERT … FORMAT JSONCompactEachRow` with the rows inline): how a test puts old rows into the HTTP
+ * store, where no embedded raw insert exists.
+ */
+export async function writeInOlderLayout(
+  storage: StorageConnection,
+  database: string,
+  points: readonly SeriesPoint[],
+  layout: RowLayout,
+): Promise<void> {
+  for (const rows of encodeBatch(points, { tenantAttribute: 'tenant.id' }).tables) {
+    const columns = layoutColumns(rows.table, layout).map((column) => quoteIdentifier(column.name));
+    const body = inOlderLayout(rows.table, `${rows.lines.join('\n')}\n`, layout);
+    await storage.command(
+      `INSERT INTO ${quoteIdentifier(database)}.${rows.table} (${columns.join(', ')}) FORMAT JSONCompactEachRow\n${body}`,
+    );
+  }
 }
 
 /** A JSONCompactEachRow body of the current layout with only `layout`'s columns (what an older exporter wrote). */

@@ -6,14 +6,16 @@
 import type { SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type StorageConnection, UsageReader } from '../src/index.ts';
+import { ClickHouseMetricExporter, type StorageConnection, UsageReader } from '../src/index.ts';
 import { ensureSchema, MIGRATIONS } from '../src/schema/migrations.ts';
 import {
-  embeddedExporter,
   embeddedStorage,
   exporterAtSchemaVersion,
   gaugePoint,
+  handOverToTestStore,
   SINGLE_NODE_SCHEMA,
+  storeConnection,
+  storeStorage,
   tempDir,
 } from './support.ts';
 
@@ -35,28 +37,35 @@ afterAll(async () => {
 
 describe('a version-2 data directory opened by the current exporter', () => {
   it('migrates the gauge rollups to per-source ones, backfilled, and reads per source after more ingest', async () => {
-    const storage = embeddedStorage(dataDir);
-    connections.push(storage);
-    const executor = {
-      command: (sql: string) => storage.command(sql),
-      queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
-    };
     expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5]);
-    // The previous schema version, and rows as its exporter wrote them (row layout 1).
-    const previous = await exporterAtSchemaVersion(dataDir, 2, storage);
+    // The previous schema version, and rows as its exporter wrote them (row layout 1), on the embedded engine.
+    const older = embeddedStorage(dataDir);
+    connections.push(older);
+    const previous = await exporterAtSchemaVersion(dataDir, 2, older);
     const before = [hostGauge('a', 40, T0 + HOUR / 2n), hostGauge('b', 90, T0 + HOUR / 4n)];
     expect((await previous.consumeBatch({ id: 'v2', points: before })).ok).toBe(true);
     await previous.shutdown();
     // Version 2 kept one value for both hosts in the hour: the newer one's (host a's 40).
-    const mixed = await storage.queryRows<{ Latest: number; Rows: string }>(
+    const mixed = await older.queryRows<{ Latest: number; Rows: string }>(
       `SELECT argMaxMerge(Latest) AS Latest, sum(Rows) AS Rows FROM otel.tallyhouse_usage_gauge_1h
        WHERE TenantId = {tenant:String}`,
       { tenant: TENANT },
     );
     expect(mixed).toEqual([{ Latest: 40, Rows: '2' }]);
 
-    // The current exporter opens the directory: migrations 3 and 4 run at start.
-    const current = embeddedExporter(dataDir);
+    // The current exporter opens the directory (on the HTTP store: served by a server): migrations 3 to 5 run
+    // at start.
+    const store = await handOverToTestStore(dataDir, older);
+    const storage = storeStorage(dataDir, store);
+    connections.push(storage);
+    const executor = {
+      command: (sql: string) => storage.command(sql),
+      queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
+    };
+    const current = new ClickHouseMetricExporter({
+      ...storeConnection(dataDir, store),
+      logger: silentLogger,
+    });
     expect(
       (await current.consumeBatch({ id: 'v3', points: [hostGauge('b', 95, T0 + 2n * HOUR + 1n)] })).ok,
     ).toBe(true);

@@ -6,12 +6,7 @@
 import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  ClickHouseMetricExporter,
-  openEmbeddedConnection,
-  type StorageConnection,
-  UsageReader,
-} from '../src/index.ts';
+import { ClickHouseMetricExporter, type StorageConnection, UsageReader } from '../src/index.ts';
 import { encodeBatch } from '../src/row-encoding.ts';
 import { ensureSchema } from '../src/schema/migrations.ts';
 import { METRIC_COLUMNS } from '../src/schema/tables.ts';
@@ -20,8 +15,11 @@ import { createTablePart } from '../src/table-part.ts';
 import {
   embeddedStorage,
   exporterAtSchemaVersion,
+  handOverToTestStore,
   mixedBatch,
   SINGLE_NODE_SCHEMA,
+  storeConnection,
+  storeStorage,
   summaryPoint,
   sumPoint,
   tempDir,
@@ -63,27 +61,30 @@ afterAll(async () => {
 
 describe('a version-4 data directory opened by the current exporter', () => {
   it('gains the summary table, replays the old spool, keeps old rows, and stores summaries exactly', async () => {
-    const storage = embeddedStorage(dataDir);
-    connections.push(storage);
-    const previous = await exporterAtSchemaVersion(dataDir, 4, storage);
-    const before = mixedBatch('v4', 'old', 4, KINDS_V4);
-    expect(await previous.consumeBatch(before)).toEqual({ ok: true });
-    await previous.shutdown();
-    const summaryTables = () =>
+    const summaryTables = (storage: StorageConnection) =>
       storage.queryRows<{ n: string }>(
         "SELECT count() AS n FROM system.tables WHERE database = 'otel' AND name = 'otel_metrics_summary'",
       );
-    expect(await summaryTables()).toEqual([{ n: '0' }]);
+    // The directory as version 4 left it, built on the embedded engine.
+    const older = embeddedStorage(dataDir);
+    connections.push(older);
+    const previous = await exporterAtSchemaVersion(dataDir, 4, older);
+    const before = mixedBatch('v4', 'old', 4, KINDS_V4);
+    expect(await previous.consumeBatch(before)).toEqual({ ok: true });
+    await previous.shutdown();
+    expect(await summaryTables(older)).toEqual([{ n: '0' }]);
     const spooled = [sumPoint(40, { tenant: 'spooled' })];
     spoolVersion4Part('v4-spooled', spooled);
 
-    // The current exporter opens the directory: migration 5 runs at start, then the spool replays.
+    // The current exporter opens the directory (on the HTTP store: served by a server): migration 5 runs at
+    // start, then the spool replays.
+    const store = await handOverToTestStore(dataDir, older);
+    const storage = storeStorage(dataDir, store);
+    connections.push(storage);
     const current = new ClickHouseMetricExporter({
-      dataDir,
-      env: {},
+      ...storeConnection(dataDir, store),
       logger: silentLogger,
       spool: true,
-      connection: openEmbeddedConnection(dataDir),
     });
     expect(current.stats().replayedParts).toBe(1);
     const summaries = [
@@ -131,7 +132,7 @@ describe('a version-4 data directory opened by the current exporter', () => {
 
     // A forced re-run of every migration changes nothing.
     await ensureSchema(executor, SINGLE_NODE_SCHEMA, silentLogger, { force: true });
-    expect(await summaryTables()).toEqual([{ n: '1' }]);
+    expect(await summaryTables(storage)).toEqual([{ n: '1' }]);
     expect(await reader.points('new', 'summary')).toEqual(summaries);
   });
 });

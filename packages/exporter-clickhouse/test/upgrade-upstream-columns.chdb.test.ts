@@ -10,12 +10,7 @@ import { join } from 'node:path';
 import type { Exemplar, PointKind, SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  ClickHouseMetricExporter,
-  openEmbeddedConnection,
-  type StorageConnection,
-  UsageReader,
-} from '../src/index.ts';
+import { ClickHouseMetricExporter, type StorageConnection, UsageReader } from '../src/index.ts';
 import { encodeBatch } from '../src/row-encoding.ts';
 import { ensureSchema, MIGRATIONS } from '../src/schema/migrations.ts';
 import { METRIC_TABLES } from '../src/schema/tables.ts';
@@ -23,9 +18,12 @@ import { deduplicationToken } from '../src/table-part.ts';
 import {
   embeddedStorage,
   exporterAtSchemaVersion,
+  handOverToTestStore,
   inOlderLayout,
   mixedBatch,
   SINGLE_NODE_SCHEMA,
+  storeConnection,
+  storeStorage,
   sumPoint,
   tempDir,
 } from './support.ts';
@@ -84,19 +82,15 @@ afterAll(async () => {
 
 describe('a version-3 data directory opened by the current exporter', () => {
   it('gains the upstream columns, old rows read the defaults, an old spool replays, exemplars round-trip', async () => {
-    const storage = embeddedStorage(dataDir);
-    connections.push(storage);
-    const executor = {
-      command: (sql: string) => storage.command(sql),
-      queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
-    };
     expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5]);
-    // The previous schema version, and rows as its exporter wrote them (row layout 1).
-    const previous = await exporterAtSchemaVersion(dataDir, 3, storage);
+    // The previous schema version, and rows as its exporter wrote them (row layout 1), on the embedded engine.
+    const older = embeddedStorage(dataDir);
+    connections.push(older);
+    const previous = await exporterAtSchemaVersion(dataDir, 3, older);
     const before = mixedBatch('v3', 'old', 3, KINDS);
     expect(await previous.consumeBatch(before)).toEqual({ ok: true });
     await previous.shutdown();
-    const [missing] = await storage.queryRows<{ n: string }>(
+    const [missing] = await older.queryRows<{ n: string }>(
       "SELECT count() AS n FROM system.columns WHERE database = 'otel' AND (name = 'Flags' OR name LIKE 'Exemplars.%')",
     );
     expect(missing?.n).toBe('0');
@@ -107,13 +101,19 @@ describe('a version-3 data directory opened by the current exporter', () => {
     ];
     writeVersion1SpoolFile('v3-spooled', spooled);
 
-    // The current exporter opens the directory: migrations 4 and 5 run at start, then the spool replays.
+    // The current exporter opens the directory (on the HTTP store: served by a server): migrations 4 and 5 run
+    // at start, then the spool replays.
+    const store = await handOverToTestStore(dataDir, older);
+    const storage = storeStorage(dataDir, store);
+    connections.push(storage);
+    const executor = {
+      command: (sql: string) => storage.command(sql),
+      queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
+    };
     const current = new ClickHouseMetricExporter({
-      dataDir,
-      env: {},
+      ...storeConnection(dataDir, store),
       logger: silentLogger,
       spool: true,
-      connection: openEmbeddedConnection(dataDir),
     });
     expect(current.stats().replayedParts).toBe(1);
     const after = mixedBatch('v4', 'new', 5, KINDS);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClickHouseMetricExporter, type StorageConnection, UsageReader } from '../src/index.ts';
 import { mapEngineLimit, ReadLimitError, ReadTimeoutError } from '../src/usage/read-limits.ts';
 import { assertTenantScoped } from '../src/usage/tenant-scope.ts';
-import { embeddedExporter, embeddedStorage, recordingConnection, tempDir } from './support.ts';
+import { recordingConnection, storeExporter, storeStorage, tempDir } from './support.ts';
 
 const dataDir = tempDir('usage-limits');
 const HOUR = 3_600_000_000_000n;
@@ -48,9 +48,9 @@ function recording(limits: ConstructorParameters<typeof UsageReader>[2] = {}) {
 }
 
 beforeAll(async () => {
-  exporter = embeddedExporter(dataDir);
+  exporter = storeExporter(dataDir);
   await exporter.start();
-  connection = embeddedStorage(dataDir);
+  connection = storeStorage(dataDir);
   await seed('wide', 3_000, 'user', 3_000);
   await seed('many', 200_000, 'user', 200_000);
   await seed('gauges', 50, 'queue', 50, 'gauge');

@@ -19,11 +19,11 @@ import {
 } from '../src/index.ts';
 import { assertTenantScoped, TENANT_PREDICATE } from '../src/usage/tenant-scope.ts';
 import {
-  embeddedExporter,
-  embeddedStorage,
   gaugePoint,
   histogramPoint,
   recordingConnection,
+  storeExporter,
+  storeStorage,
   sumPoint,
   tempDir,
 } from './support.ts';
@@ -150,7 +150,7 @@ let raw: UsageReader;
 
 beforeAll(async () => {
   generate();
-  const exporter = embeddedExporter(dataDir);
+  const exporter = storeExporter(dataDir);
   for (let offset = 0; offset < points.length; offset += 1_000) {
     const result = await exporter.consumeBatch({
       id: `batch-${offset}`,
@@ -159,7 +159,7 @@ beforeAll(async () => {
     expect(result.ok).toBe(true);
   }
   await exporter.shutdown();
-  connection = embeddedStorage(dataDir);
+  connection = storeStorage(dataDir);
   rollups = new UsageReader(
     recordingConnection(connection, (sql, params) => sent.push({ sql, params })),
     'otel',

@@ -3,7 +3,6 @@ import { silentLogger } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClickHouseMetricExporter,
-  openEmbeddedConnection,
   type SchemaOptions,
   type StorageConnection,
   UsageReader,
@@ -11,14 +10,15 @@ import {
 import { ensureSchema, MIGRATIONS } from '../src/schema/migrations.ts';
 import { TENANT_PREDICATE } from '../src/usage/tenant-scope.ts';
 import {
-  embeddedExporter,
-  embeddedStorage,
   gaugePoint,
   histogramPoint,
-  olderLayoutConnection,
   recordingConnection,
+  storeConnection,
+  storeExporter,
+  storeStorage,
   sumPoint,
   tempDir,
+  writeInOlderLayout,
 } from './support.ts';
 
 // One chDB data directory for the whole file (one per process); each scenario writes its own tenants.
@@ -44,9 +44,9 @@ const sum = (tenant: string, value: number, time: bigint, attributes: Record<str
   sumPoint(value, { tenant, name: 'api.requests', time, start: time - 1n, attributes });
 
 beforeAll(async () => {
-  exporter = embeddedExporter(dataDir);
+  exporter = storeExporter(dataDir);
   await exporter.start();
-  connection = embeddedStorage(dataDir);
+  connection = storeStorage(dataDir);
   reader = new UsageReader(
     recordingConnection(connection, (sql) => sent.push(sql)),
     'otel',
@@ -316,12 +316,7 @@ describe('UsageReader on the embedded engine', () => {
     };
     await write(batch.id, batch.points as SeriesPoint[]);
     await write(batch.id, batch.points as SeriesPoint[]);
-    const retry = new ClickHouseMetricExporter({
-      dataDir,
-      env: {},
-      logger: silentLogger,
-      connection: openEmbeddedConnection(dataDir),
-    });
+    const retry = new ClickHouseMetricExporter({ ...storeConnection(dataDir), logger: silentLogger });
     expect((await retry.consumeBatch(batch)).ok).toBe(true);
     await retry.shutdown();
     const rollupRows = await connection.queryRows<{ Total: number }>(
@@ -355,20 +350,8 @@ describe('upgrading a database written before the rollups existed', () => {
       queryRows: <T>(sql: string) => connection.queryRows<T>(sql),
     };
     await ensureSchema(executor, options, silentLogger, { migrations: MIGRATIONS.slice(0, 1) });
-    const old = new ClickHouseMetricExporter({
-      dataDir,
-      database,
-      env: {},
-      logger: silentLogger,
-      createSchema: false,
-      // Rows as the exporter of schema version 1 wrote them (row layout 1).
-      connection: olderLayoutConnection(dataDir, 1),
-    });
-    expect(
-      (await old.consumeBatch({ id: 'old', points: [sum('up', 4, T0 + DAY + HOUR), sum('up', 1, T0 + 5n)] }))
-        .ok,
-    ).toBe(true);
-    await old.shutdown();
+    // Rows as the exporter of schema version 1 wrote them (row layout 1).
+    await writeInOlderLayout(connection, database, [sum('up', 4, T0 + DAY + HOUR), sum('up', 1, T0 + 5n)], 1);
     expect((await ensureSchema(executor, options, silentLogger)).applied).toEqual([2, 3, 4, 5]);
     // Re-running every migration (as after a missing table) does not backfill twice.
     await ensureSchema(executor, options, silentLogger, { force: true });
@@ -376,11 +359,9 @@ describe('upgrading a database written before the rollups existed', () => {
     expect(await upgraded.total('up', { metric: 'api.requests' })).toEqual({ total: 5, rows: 2 });
     // New rows reach the rollups through the views.
     const fresh = new ClickHouseMetricExporter({
-      dataDir,
+      ...storeConnection(dataDir),
       database,
-      env: {},
       logger: silentLogger,
-      connection: openEmbeddedConnection(dataDir),
     });
     expect((await fresh.consumeBatch({ id: 'new', points: [sum('up', 10, T0 + 3n * DAY)] })).ok).toBe(true);
     await fresh.shutdown();
