@@ -585,26 +585,33 @@ describe('point-level problems answer 200 with partial_success and keep the vali
     },
   );
 
-  it('rejects every point of a Summary metric, naming it', async () => {
-    const summary = {
-      name: 'latency.summary',
-      summary: {
-        dataPoints: [0, 1].map((i) => ({
-          timeUnixNano: String(NOW_NS + BigInt(i)),
-          count: '3',
-          sum: 12,
-          quantileValues: [{ quantile: 0.5, value: 4 }],
-        })),
-      },
-    };
-    await expectPartial(
-      otlpRequest([summary, sumMetric('requests', [{ value: 2 }])]),
-      'protobuf',
-      2,
-      /Summary metrics are not supported/,
-      [['requests', 2]],
-    );
-  });
+  it.each<Encoding>(['protobuf', 'json'])(
+    'stores Summary points and rejects one with a quantile outside [0, 1], naming the field (%s)',
+    async (encoding) => {
+      const summary = {
+        name: 'latency.summary',
+        summary: {
+          dataPoints: [0.5, 1.5].map((quantile, i) => ({
+            timeUnixNano: String(NOW_NS + BigInt(i)),
+            count: '3',
+            sum: 12,
+            quantileValues: [{ quantile, value: 4 }],
+          })),
+        },
+      };
+      await expectPartial(
+        otlpRequest([summary, sumMetric('requests', [{ value: 2 }])]),
+        encoding,
+        1,
+        /summary\.dataPoints\[1\]\.quantileValues\[0\]\.quantile: metric "latency\.summary": storage refuses it: 1\.5 is not a quantile/,
+        // The summary kept is stored as sent (it has no single value: NaN here).
+        [
+          ['requests', 2],
+          ['latency.summary', Number.NaN],
+        ],
+      );
+    },
+  );
 
   it.each<Encoding>(['protobuf', 'json'])(
     'rejects a sum with unspecified temporality (%s)',

@@ -21,6 +21,12 @@ export interface OtlpDecodeResult {
    * an error of the sender, and are dropped without being reported as rejected.
    */
   readonly noRecordedValueDataPoints: number;
+  /**
+   * Exemplars dropped from accepted points (an id of the wrong length, a non-finite value…): their points are
+   * kept and counted, so this is a warning in `partial_success`, not a rejection. Absent when none.
+   */
+  readonly droppedExemplars?: number;
+  readonly exemplarMessages?: readonly string[];
 }
 
 export const MAX_REJECTION_MESSAGES = 20;
@@ -43,6 +49,8 @@ export class RejectionLog {
 /** What a decoder counts while it reads one request. */
 export interface DecodeTally {
   readonly log: RejectionLog;
+  /** Exemplars dropped from accepted points (`count` is exemplars, not points). */
+  readonly exemplarLog: RejectionLog;
   accepted: number;
   noRecordedValue: number;
 }
@@ -54,16 +62,36 @@ export function decodeResult(resourceMetrics: InputResourceMetrics[], tally: Dec
     rejectedDataPoints: tally.log.count,
     rejectionMessages: tally.log.messages,
     noRecordedValueDataPoints: tally.noRecordedValue,
+    ...(tally.exemplarLog.count === 0
+      ? {}
+      : { droppedExemplars: tally.exemplarLog.count, exemplarMessages: tally.exemplarLog.messages }),
   };
 }
 
-/** One human-readable `partial_success.error_message` for a decode result ('' when nothing was rejected). */
+/**
+ * One human-readable `partial_success.error_message` for a decode result: the rejected points, then the dropped
+ * exemplars ('' when there is neither).
+ */
 export function formatPartialSuccessMessage(
-  result: Pick<OtlpDecodeResult, 'rejectedDataPoints' | 'rejectionMessages'>,
+  result: Pick<
+    OtlpDecodeResult,
+    'rejectedDataPoints' | 'rejectionMessages' | 'droppedExemplars' | 'exemplarMessages'
+  >,
 ): string {
-  if (result.rejectedDataPoints === 0) return '';
-  const noun = result.rejectedDataPoints === 1 ? 'data point' : 'data points';
-  let message = `${result.rejectedDataPoints} ${noun} rejected: ${result.rejectionMessages.join('; ')}`;
+  const parts: string[] = [];
+  if (result.rejectedDataPoints > 0) {
+    const noun = result.rejectedDataPoints === 1 ? 'data point' : 'data points';
+    parts.push(`${result.rejectedDataPoints} ${noun} rejected: ${result.rejectionMessages.join('; ')}`);
+  }
+  const dropped = result.droppedExemplars ?? 0;
+  if (dropped > 0) {
+    const noun = dropped === 1 ? 'exemplar' : 'exemplars';
+    parts.push(
+      `${dropped} ${noun} dropped, their points kept: ${(result.exemplarMessages ?? []).join('; ')}`,
+    );
+  }
+  if (parts.length === 0) return '';
+  let message = parts.join('; ');
   if (message.length > MAX_PARTIAL_SUCCESS_MESSAGE_LENGTH) {
     message = `${message.slice(0, MAX_PARTIAL_SUCCESS_MESSAGE_LENGTH - 3)}...`;
   }

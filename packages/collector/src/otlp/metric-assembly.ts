@@ -1,14 +1,22 @@
 /**
  * How a decoded OTLP `Metric` becomes an `InputMetric`: the draft a decoder fills (its points already judged
- * one by one, see `point-acceptance.ts`), then the metric-level rules (name, temporality, supported kind).
+ * one by one, see `point-acceptance.ts`; their exemplars by `exemplar-acceptance.ts`), then the metric-level
+ * rules (name, temporality).
  * The protobuf and JSON decoders both feed these, so both encodings accept and reject the same metrics with
  * the same messages.
  */
 import type { InputMetric, InputPoint, PointKind, Temporality } from '@tallyhouse/model';
+import { isLatestValueKind } from '@tallyhouse/model';
 import type { DecodeTally } from './decode-result.ts';
+import type { ExemplarDrop } from './exemplar-acceptance.ts';
 
-/** The `Metric.data` oneof, named as in OTLP/JSON. `summary` is decoded only to be rejected. */
-export type DataKind = PointKind | 'summary';
+/** The `Metric.data` oneof, named as in OTLP/JSON: every member is a kind of point Tallyhouse stores. */
+export type DataKind = PointKind;
+
+/** An exemplar dropped from a kept point: which point, and why (see `exemplar-acceptance.ts`). */
+interface PointExemplarDrop extends ExemplarDrop {
+  readonly point: number;
+}
 
 /** A point-level rejection: which point, which of its fields (may be ''), and why. */
 interface PointRejection {
@@ -33,6 +41,9 @@ export interface MetricDraft {
   rejections: PointRejection[] | undefined;
   /** Every data point seen, accepted, rejected or without recorded value. */
   seenPoints: number;
+  /** Exemplars dropped from accepted points, and the first few reasons (`undefined` while there are none). */
+  droppedExemplars: number;
+  exemplarDrops: PointExemplarDrop[] | undefined;
 }
 
 export function newMetricDraft(): MetricDraft {
@@ -46,6 +57,8 @@ export function newMetricDraft(): MetricDraft {
     points: [],
     rejections: undefined,
     seenPoints: 0,
+    droppedExemplars: 0,
+    exemplarDrops: undefined,
   };
 }
 
@@ -57,6 +70,27 @@ export function resetMetricData(draft: MetricDraft, kind: DataKind): void {
   draft.points = [];
   draft.rejections = undefined;
   draft.seenPoints = 0;
+  draft.droppedExemplars = 0;
+  draft.exemplarDrops = undefined;
+}
+
+/** Drop messages kept per metric (each names a point and an exemplar); the count covers all. */
+const MAX_EXEMPLAR_DROP_MESSAGES = 5;
+
+/** Records the exemplars dropped from point `index`, which is kept. */
+export function recordExemplarDrops(
+  draft: MetricDraft,
+  index: number,
+  dropped: number,
+  drops: readonly ExemplarDrop[] | undefined,
+): void {
+  draft.droppedExemplars += dropped;
+  if (drops === undefined) return;
+  for (const drop of drops) {
+    if (draft.exemplarDrops === undefined) draft.exemplarDrops = [];
+    if (draft.exemplarDrops.length >= MAX_EXEMPLAR_DROP_MESSAGES) return;
+    draft.exemplarDrops.push({ point: index, ...drop });
+  }
 }
 
 export function rejectPoint(draft: MetricDraft, index: number, field: string, reason: string): void {
@@ -86,11 +120,10 @@ export function finishMetric(
 
   let metricProblem: string | undefined;
   let temporality: Temporality = 'cumulative';
-  if (kind === 'summary') {
-    metricProblem = 'Summary metrics are not supported; send a histogram instead';
-  } else if (draft.name === '') {
+  if (draft.name === '') {
     metricProblem = 'the metric name is empty';
-  } else if (kind !== 'gauge') {
+  } else if (!isLatestValueKind(kind)) {
+    // Gauges and summaries have no temporality: they are readings, kept as sent.
     if (draft.temporality === 1) temporality = 'delta';
     else if (draft.temporality === 2) temporality = 'cumulative';
     else if (draft.temporality === 0) {
@@ -102,8 +135,7 @@ export function finishMetric(
 
   if (metricProblem !== undefined) {
     // The whole metric goes, including points that would have been rejected anyway.
-    // Summary points are only counted, never judged one by one.
-    const rejected = kind === 'summary' ? draft.seenPoints : accepted + (draft.rejections?.length ?? 0);
+    const rejected = accepted + (draft.rejections?.length ?? 0);
     const noun = rejected === 1 ? 'point' : 'points';
     log.reject(rejected, `${path()}.${kind}: ${label}: ${rejected} data ${noun} rejected: ${metricProblem}`);
     return undefined;
@@ -118,6 +150,18 @@ export function finishMetric(
   }
   if (accepted === 0) return undefined;
   tally.accepted += accepted;
+  if (draft.droppedExemplars > 0) {
+    const base = `${path()}.${kind}.dataPoints`;
+    const described = draft.exemplarDrops ?? [];
+    for (const drop of described) {
+      const field = drop.field === '' ? '' : `.${drop.field}`;
+      tally.exemplarLog.reject(
+        1,
+        `${base}[${drop.point}].exemplars[${drop.exemplar}]${field}: ${label}: exemplar dropped: ${drop.reason}`,
+      );
+    }
+    tally.exemplarLog.count += draft.droppedExemplars - described.length;
+  }
   return {
     metric: {
       name: draft.name,

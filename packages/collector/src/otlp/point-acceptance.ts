@@ -13,6 +13,8 @@ import type {
   HistogramValue,
   InputPoint,
   PointValue,
+  QuantileValue,
+  SummaryValue,
   SumValue,
 } from '@tallyhouse/model';
 import {
@@ -23,7 +25,8 @@ import {
   nonFiniteField,
   pointProblem,
 } from '@tallyhouse/model';
-import { type DataKind, type MetricDraft, rejectPoint } from './metric-assembly.ts';
+import { keptExemplars, type PointExemplars } from './exemplar-acceptance.ts';
+import { type DataKind, type MetricDraft, recordExemplarDrops, rejectPoint } from './metric-assembly.ts';
 
 /** Stand-in for an unsigned 64-bit count that does not fit a double exactly (> 2^53 - 1). */
 export const UNSAFE_COUNT = -1;
@@ -121,24 +124,32 @@ export function keepPoint(
   index: number,
   frame: PointFrame,
   value: PointValue | PointRejectionDetail,
+  exemplars?: PointExemplars,
 ): void {
   if ('reason' in value) {
     rejectPoint(draft, index, value.field, value.reason);
     return;
   }
   const kind = draft.kind;
-  const refused =
-    kind === undefined || kind === 'summary' ? undefined : pointProblem(kind, frame.start, frame.time, value);
+  const refused = kind === undefined ? undefined : pointProblem(kind, frame.start, frame.time, value);
   if (refused !== undefined) {
     rejectPoint(draft, index, refused.field, `storage refuses it: ${refused.reason}`);
     return;
   }
-  draft.points.push({
+  const point: InputPoint = {
     attributes: frame.attributes,
     startTimeUnixNano: frame.start,
     timeUnixNano: frame.time,
     value,
-  } satisfies InputPoint);
+  };
+  if (exemplars === undefined) {
+    draft.points.push(point);
+    return;
+  }
+  // A rejected point takes its exemplars with it: only a kept point's drops are worth a warning.
+  recordExemplarDrops(draft, index, exemplars.dropped, exemplars.drops);
+  const kept = keptExemplars(exemplars);
+  draft.points.push(kept === undefined ? point : { ...point, exemplars: kept });
 }
 
 /**
@@ -220,4 +231,17 @@ export function exponentialHistogramValue(
   const badNegative = negative.bucketCounts.indexOf(UNSAFE_COUNT);
   if (badNegative >= 0) return { field: `negative.bucketCounts[${badNegative}]`, reason: TOO_LARGE_COUNT };
   return { count, sum: sum ?? ABSENT_SUM, scale, zeroCount, positive, negative, min, max };
+}
+
+/**
+ * Builds a summary value, or returns why the point is rejected. OTLP requires the sum, count and quantiles, and
+ * gives each its default when absent; the shared rules (`pointProblem`) check the quantiles' range after this.
+ */
+export function summaryValue(
+  count: number,
+  sum: number,
+  quantileValues: readonly QuantileValue[],
+): SummaryValue | PointRejectionDetail {
+  if (count === UNSAFE_COUNT) return { field: 'count', reason: TOO_LARGE_COUNT };
+  return { count, sum, quantileValues };
 }

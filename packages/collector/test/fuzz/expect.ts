@@ -113,6 +113,7 @@ function diff(p: AcceptedPoint, previous: AcceptedPoint): number | bigint | unde
 }
 
 function fullContribution(p: AcceptedPoint): number | bigint {
+  if (p.kind === 'summary') return (p.value as { count: number }).count;
   return p.kind === 'sum' || p.kind === 'gauge'
     ? (p.value as { value: number }).value
     : BigInt((p.value as { count: number }).count);
@@ -125,11 +126,12 @@ function simulate(points: readonly AcceptedPoint[]): Outcome | typeof UNKNOWN {
   const streams = new Map<string, AcceptedPoint>();
   const add = (p: AcceptedPoint, contribution: number | bigint) => {
     if (p.kind === 'sum') terms.push(contribution as number);
-    else if (p.kind === 'gauge') gauges.push(contribution as number);
+    // A summary is a reading like a gauge: its rows hold the counts of some of its points, never their sum.
+    else if (p.kind === 'gauge' || p.kind === 'summary') gauges.push(contribution as number);
     else count += contribution as bigint;
   };
   for (const p of points) {
-    if (p.kind === 'gauge' || p.temporality === 'delta') {
+    if (p.kind === 'gauge' || p.kind === 'summary' || p.temporality === 'delta') {
       add(p, fullContribution(p));
       continue;
     }
@@ -202,6 +204,7 @@ function outcomeMatches(table: Table, outcome: Outcome, stored: StoredMetric): b
     case 'sum':
       return sumsMatch(outcome.terms, stored.values) && (outcome.terms.length > 0 || stored.rows === 0);
     case 'gauge':
+    case 'summary':
       return gaugesMatch(outcome.gauges, stored);
     default:
       return outcome.count === stored.count;
@@ -222,14 +225,15 @@ function describeOutcome(table: Table, outcome: Outcome | typeof UNKNOWN): strin
   if (outcome === UNKNOWN) return 'not modelled';
   if (table === 'sum')
     return `sum of ${outcome.terms.length} terms = ${outcome.terms.reduce((a, b) => a + b, 0)}`;
-  if (table === 'gauge') return `gauge values ${JSON.stringify(outcome.gauges.slice(0, 8).map(String))}`;
+  if (table === 'gauge' || table === 'summary')
+    return `${table} values ${JSON.stringify(outcome.gauges.slice(0, 8).map(String))}`;
   return `count ${outcome.count}`;
 }
 
 export function describeStored(table: Table, stored: StoredMetric): string {
   if (table === 'sum')
     return `${stored.rows} rows, values ${JSON.stringify(stored.values.slice(0, 8).map(String))}`;
-  if (table === 'gauge')
+  if (table === 'gauge' || table === 'summary')
     return `${stored.rows} rows, values ${JSON.stringify(stored.values.slice(0, 8).map(String))}`;
   return `${stored.rows} rows, count ${stored.count}`;
 }

@@ -438,10 +438,11 @@ function summaryPoint(rng: Rng, t: Times, attrs: KeyValue[]): SummaryPoint {
     ...t,
     flags: flags(rng),
     count: BigInt(rng.int(0, 100)),
-    sum: finiteDouble(rng),
+    // Readings kept as sent: NaN and ±Inf sums and values are stored; a quantile outside [0, 1] is rejected.
+    sum: rng.bool(0.1) ? anyDouble(rng) : finiteDouble(rng),
     quantiles: Array.from({ length: rng.int(0, 3) }, () => ({
-      quantile: rng.float(),
-      value: finiteDouble(rng),
+      quantile: rng.bool(0.05) ? rng.pick([-0.5, 1.5, Number.NaN]) : rng.float(),
+      value: rng.bool(0.1) ? anyDouble(rng) : finiteDouble(rng),
     })),
   };
 }

@@ -124,13 +124,14 @@ export const INT32_MAX = 2 ** 31 - 1;
 export const MAX_TIME_NS = 4_294_967_295_999_999_999n;
 const FLAG_NO_RECORDED_VALUE = 1;
 
-export type Table = 'sum' | 'gauge' | 'histogram' | 'exponential_histogram';
+export type Table = 'sum' | 'gauge' | 'histogram' | 'exponential_histogram' | 'summary';
 
 export const TABLE_OF_KIND: Record<PointKind, Table> = {
   sum: 'sum',
   gauge: 'gauge',
   histogram: 'histogram',
   exponentialHistogram: 'exponential_histogram',
+  summary: 'summary',
 };
 
 // ---- attribute mapping (README-otlp "Mapping decisions") ----
@@ -235,9 +236,9 @@ const TEMPORALITY = { 1: 'delta', 2: 'cumulative' } as const;
 function metricProblem(metric: Metric): boolean {
   const data = metric.data;
   if (data.kind === 'none') return false;
-  if (data.kind === 'summary') return true;
   if (metric.name === '') return true;
-  if (data.kind === 'gauge') return false;
+  // Gauges and summaries are readings: no temporality to check.
+  if (data.kind === 'gauge' || data.kind === 'summary') return false;
   return data.temporality !== 1 && data.temporality !== 2;
 }
 
@@ -288,6 +289,15 @@ function exponentialFate(point: ExponentialPoint): Fate {
   return 'accept';
 }
 
+/** A summary is kept as sent (NaN sums included); its count must be exact and each quantile in [0, 1]. */
+function summaryFate(point: SummaryPoint): Fate {
+  const common = commonFate(point);
+  if (common !== undefined) return common;
+  if (point.count > MAX_SAFE) return 'reject';
+  if (point.quantiles.some((q) => !(q.quantile >= 0 && q.quantile <= 1))) return 'reject';
+  return 'accept';
+}
+
 function pointFate(data: MetricData, point: PointCommon): Fate {
   switch (data.kind) {
     case 'gauge':
@@ -297,6 +307,8 @@ function pointFate(data: MetricData, point: PointCommon): Fate {
       return histogramFate(point as HistogramPoint);
     case 'exponentialHistogram':
       return exponentialFate(point as ExponentialPoint);
+    case 'summary':
+      return summaryFate(point as SummaryPoint);
     default:
       return 'reject';
   }
@@ -338,6 +350,14 @@ function pointValue(data: MetricData, point: PointCommon): PointValue {
         max: e.max,
       };
     }
+    case 'summary': {
+      const s = point as SummaryPoint;
+      return {
+        count: Number(s.count),
+        sum: s.sum,
+        quantileValues: s.quantiles.map((q) => ({ quantile: q.quantile, value: q.value })),
+      };
+    }
     default:
       throw new Error(`no value for ${data.kind}`);
   }
@@ -372,10 +392,6 @@ export function assess(request: Request): Assessment {
         const data = metric.data;
         if (data.kind === 'none') continue;
         total += data.points.length;
-        if (data.kind === 'summary') {
-          decoderRejected += data.points.length;
-          continue;
-        }
         const fates = data.points.map((point) => pointFate(data, point));
         if (metricProblem(metric)) {
           decoderRejected += fates.filter((f) => f !== 'skip').length;
@@ -396,7 +412,9 @@ export function assess(request: Request): Assessment {
               description: metric.description,
               monotonic: kind === 'sum' && data.monotonic,
               temporality:
-                kind === 'gauge' ? 'cumulative' : TEMPORALITY[(data as { temporality: 1 | 2 }).temporality],
+                kind === 'gauge' || kind === 'summary'
+                  ? 'cumulative'
+                  : TEMPORALITY[(data as { temporality: 1 | 2 }).temporality],
               resource: resourceAttributes,
               scope: { name: scope.name, version: scope.version },
               attributes: attributesOf(point.attributes),

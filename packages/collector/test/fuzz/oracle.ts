@@ -257,6 +257,8 @@ export function storedByTenant(dump: StoredDump): Map<string, Map<string, Mutabl
     }
     stored.rows++;
     if (table === 'sum' || table === 'gauge') stored.values.push(float(value));
+    // A summary row's count is a reading (compared as one), not usage that adds up.
+    else if (table === 'summary') stored.values.push(Number(value));
     else stored.count += BigInt(value);
   }
   return out;

@@ -3,6 +3,7 @@
 import type {
   Attributes,
   AttributeValue,
+  Exemplar,
   ExponentialBuckets,
   InputBatch,
   InputMetric,
@@ -54,10 +55,42 @@ const pointBase = fc.record({
   timeUnixNano: time,
 });
 
+/** An id of `bytes` bytes as lowercase hex, never all zeros (that means "no id"), or absent. */
+const id = (bytes: number) =>
+  fc.oneof(
+    fc.constant(''),
+    fc
+      .uint8Array({ minLength: bytes, maxLength: bytes })
+      .filter((b) => b.some((byte) => byte !== 0))
+      .map((b) => Buffer.from(b).toString('hex')),
+  );
+
+const exemplar: fc.Arbitrary<Exemplar> = fc.record({
+  filteredAttributes: attributes,
+  timeUnixNano: time,
+  value: finite,
+  spanId: id(8),
+  traceId: id(16),
+});
+
+/** Up to the decoders' bound, in time order (as they hand them on): absent when none. */
+const exemplars = fc
+  .array(exemplar, { maxLength: 4 })
+  .map((list) =>
+    list.length === 0
+      ? undefined
+      : [...list].sort((a, b) =>
+          a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0,
+        ),
+  );
+
 function point<K extends PointKind>(
   value: fc.Arbitrary<InputPoint<K>['value']>,
+  withExemplars = true,
 ): fc.Arbitrary<InputPoint<K>> {
-  return fc.tuple(pointBase, value).map(([base, v]) => ({ ...base, value: v }));
+  return fc
+    .tuple(pointBase, value, withExemplars ? exemplars : fc.constant(undefined))
+    .map(([base, v, e]) => (e === undefined ? { ...base, value: v } : { ...base, value: v, exemplars: e }));
 }
 
 const numberValue = fc.record({ value: fc.oneof(finite, fc.maxSafeInteger()) });
@@ -89,6 +122,18 @@ const exponentialValue = fc.record({
   negative: buckets,
   min: fc.option(finite, { nil: undefined }),
   max: fc.option(finite, { nil: undefined }),
+});
+
+const summaryValue = fc.record({
+  count,
+  sum: finite,
+  quantileValues: fc.array(
+    fc.record({
+      quantile: fc.double({ min: 0, max: 1, noNaN: true }).map((q) => (q === 0 ? 0 : q)),
+      value: finite,
+    }),
+    { maxLength: 5 },
+  ),
 });
 
 const metricInfo = fc.record({
@@ -145,6 +190,14 @@ export const metric: fc.Arbitrary<InputMetric> = fc.oneof(
         points,
       }),
     ),
+  // Summaries carry no exemplars in OTLP.
+  fc.tuple(metricInfo, fc.array(point(summaryValue, false), { minLength: 1, maxLength: 3 })).map(
+    ([info, points]): InputMetric => ({
+      metric: { ...info, kind: 'summary', monotonic: false },
+      temporality: 'cumulative',
+      points,
+    }),
+  ),
 );
 
 /** A schema URL, present or not (the model leaves an empty one out). */

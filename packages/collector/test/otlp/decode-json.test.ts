@@ -185,18 +185,68 @@ describe('JSON decoding', () => {
           { timeUnixNano: '1', asDouble: 2, flags: 1 },
           { timeUnixNano: '1', asInt: '3' },
         ]),
-        { name: 'q', summary: { dataPoints: [{}, {}, {}] } },
+        {
+          name: 'q',
+          summary: {
+            dataPoints: [
+              { timeUnixNano: '1', count: '2', sum: 3, quantileValues: [{ quantile: 0.5, value: 1 }] },
+              { timeUnixNano: '1', count: '2', quantileValues: [{ value: 1 }, { quantile: -0.5, value: 1 }] },
+              {},
+            ],
+          },
+        },
         { name: 'u', sum: { dataPoints: [{ timeUnixNano: '1', asDouble: 1 }] } },
       ]),
     );
-    expect(result.acceptedDataPoints).toBe(1);
+    expect(result.acceptedDataPoints).toBe(2);
     expect(result.noRecordedValueDataPoints).toBe(1);
-    expect(result.rejectedDataPoints).toBe(6);
+    expect(result.rejectedDataPoints).toBe(5);
     expect(result.rejectionMessages).toEqual([
       'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].asDouble: metric "requests": NaN is not accepted; sum values must be finite',
       'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[1].timeUnixNano: metric "requests": missing (0); every data point needs its observation time',
-      'resourceMetrics[0].scopeMetrics[0].metrics[1].summary: metric "q": 3 data points rejected: Summary metrics are not supported; send a histogram instead',
+      'resourceMetrics[0].scopeMetrics[0].metrics[1].summary.dataPoints[1].quantileValues[1].quantile: metric "q": storage refuses it: -0.5 is not a quantile (a number in [0, 1])',
+      'resourceMetrics[0].scopeMetrics[0].metrics[1].summary.dataPoints[2].timeUnixNano: metric "q": missing (0); every data point needs its observation time',
       'resourceMetrics[0].scopeMetrics[0].metrics[2].sum: metric "u": 1 data point rejected: aggregationTemporality is UNSPECIFIED (0); it must be DELTA (1) or CUMULATIVE (2)',
+    ]);
+  });
+
+  it('reads exemplar ids as hex in either case, and drops one whose id is not hex, keeping its point', () => {
+    const result = decode(
+      request([
+        sum([
+          {
+            timeUnixNano: '100',
+            asDouble: 1,
+            exemplars: [
+              {
+                timeUnixNano: '90',
+                asInt: '3',
+                spanId: '00F067AA0BA902B7',
+                traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+                filteredAttributes: [{ key: 'user', value: { stringValue: 'u1' } }],
+              },
+              { timeUnixNano: '95', asDouble: 2, spanId: 'AAECAwQFBgc=' },
+              { timeUnixNano: '96' },
+            ],
+          },
+        ]),
+      ]),
+    );
+    expect(result.acceptedDataPoints).toBe(1);
+    expect(result.rejectedDataPoints).toBe(0);
+    expect(result.droppedExemplars).toBe(2);
+    expect(result.exemplarMessages).toEqual([
+      'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].exemplars[1].spanId: metric "requests": exemplar dropped: "aaecawqfbgc=" is not an id of 8 bytes (16 hex digits)',
+      'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].exemplars[2]: metric "requests": exemplar dropped: it has neither asDouble nor asInt',
+    ]);
+    expect(result.batch.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.points[0]!.exemplars).toEqual([
+      {
+        filteredAttributes: { user: 'u1' },
+        timeUnixNano: 90n,
+        value: 3,
+        spanId: '00f067aa0ba902b7',
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      },
     ]);
   });
 

@@ -294,25 +294,91 @@ describe('protobuf point rejections', () => {
     ]);
   });
 
-  it('counts every point of a Summary as rejected instead of failing the request', () => {
-    const summaryPoint = pb.message(
-      1,
-      pb.fixed64(3, T1),
-      pb.fixed64(4, 3n),
-      pb.double(5, 9),
-      pb.message(6, pb.double(1, 0.5)),
-    );
+  it('accepts Summary points as sent and rejects one with a quantile outside [0, 1], naming it', () => {
+    const summaryPoint = (quantile: number) =>
+      pb.message(
+        1,
+        pb.fixed64(3, T1),
+        pb.fixed64(4, 3n),
+        pb.double(5, 9),
+        pb.message(6, pb.double(1, 0.5), pb.double(2, 2.5)),
+        pb.message(6, pb.double(1, quantile), pb.double(2, 4)),
+      );
     const result = decode(
       request(
-        concat(pb.string(1, 'latency'), pb.message(11, summaryPoint, summaryPoint)),
+        concat(pb.string(1, 'latency'), pb.message(11, summaryPoint(1), summaryPoint(1.5))),
         sumMetric('ok', 1, goodPoint),
       ),
     );
-    expect(result.acceptedDataPoints).toBe(1);
-    expect(result.rejectedDataPoints).toBe(2);
+    expect(result.acceptedDataPoints).toBe(2);
+    expect(result.rejectedDataPoints).toBe(1);
     expect(result.rejectionMessages).toEqual([
-      'resourceMetrics[0].scopeMetrics[0].metrics[0].summary: metric "latency": 2 data points rejected: Summary metrics are not supported; send a histogram instead',
+      'resourceMetrics[0].scopeMetrics[0].metrics[0].summary.dataPoints[1].quantileValues[1].quantile: metric "latency": storage refuses it: 1.5 is not a quantile (a number in [0, 1])',
     ]);
+    const [summary] = result.batch.resourceMetrics[0]!.scopeMetrics[0]!.metrics;
+    expect(summary?.metric).toMatchObject({ name: 'latency', kind: 'summary', monotonic: false });
+    expect(summary?.points.map((point) => point.value)).toEqual([
+      {
+        count: 3,
+        sum: 9,
+        quantileValues: [
+          { quantile: 0.5, value: 2.5 },
+          { quantile: 1, value: 4 },
+        ],
+      },
+    ]);
+  });
+
+  it('decodes exemplars with their trace context, and drops (naming it) one that cannot be stored', () => {
+    const traceId = Uint8Array.from(Buffer.from('4bf92f3577b34da6a3ce929d0e0e4736', 'hex'));
+    const spanId = Uint8Array.from(Buffer.from('00f067aa0ba902b7', 'hex'));
+    const exemplar = (...fields: Uint8Array[]) => pb.message(5, ...fields);
+    const point = numberPoint(
+      pb.fixed64(3, T1),
+      pb.double(4, 1),
+      exemplar(
+        attribute('user', 'u1'),
+        pb.fixed64(2, T1 - 5n),
+        pb.double(3, 0.25),
+        pb.bytes(4, spanId),
+        pb.bytes(5, traceId),
+      ),
+      exemplar(pb.fixed64(2, T1 - 4n), pb.fixed64(6, 7n), pb.bytes(4, spanId.subarray(0, 4))),
+      exemplar(pb.fixed64(2, T1 - 3n), pb.fixed64(6, 9n), pb.bytes(5, new Uint8Array(16))),
+    );
+    const result = decode(request(sumMetric('m', 1, point)));
+    expect(result.acceptedDataPoints).toBe(1);
+    expect(result.rejectedDataPoints).toBe(0);
+    expect(result.droppedExemplars).toBe(1);
+    expect(result.exemplarMessages).toEqual([
+      'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].exemplars[1].spanId: metric "m": exemplar dropped: "00f067aa" is not an id of 8 bytes (16 hex digits)',
+    ]);
+    expect(formatPartialSuccessMessage(result)).toMatch(/^1 exemplar dropped, their points kept: /);
+    const [decoded] = result.batch.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.points;
+    expect(decoded?.exemplars).toEqual([
+      {
+        filteredAttributes: { user: 'u1' },
+        timeUnixNano: T1 - 5n,
+        value: 0.25,
+        spanId: '00f067aa0ba902b7',
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      },
+      // An all-zero trace id is no trace context.
+      { filteredAttributes: {}, timeUnixNano: T1 - 3n, value: 9, spanId: '', traceId: '' },
+    ]);
+  });
+
+  it('keeps the ten most recent exemplars of a point that carries thousands', () => {
+    const exemplars = Array.from({ length: 5_000 }, (_, i) =>
+      pb.message(5, pb.fixed64(2, T1 - 10_000n + BigInt((i * 7919) % 5_000)), pb.double(3, i)),
+    );
+    const result = decode(
+      request(sumMetric('m', 1, numberPoint(pb.fixed64(3, T1), pb.double(4, 1), ...exemplars))),
+    );
+    const times = result.batch.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.points[0]!.exemplars!.map(
+      (exemplar) => exemplar.timeUnixNano,
+    );
+    expect(times).toEqual(Array.from({ length: 10 }, (_, i) => T1 - 10_000n + 4_990n + BigInt(i)));
   });
 
   it('drops points flagged "no recorded value" without calling them rejected', () => {

@@ -6,6 +6,7 @@
 import type {
   Attributes,
   AttributeValue,
+  Exemplar,
   ExponentialBuckets,
   InputBatch,
   InputMetric,
@@ -139,22 +140,57 @@ function encodeAttributesProtobuf(
   );
 }
 
+/** An `Exemplar` message: ids as the bytes their hex spells (absent when `''`). */
+function encodeExemplarProtobuf(exemplar: Exemplar, options: ProtobufOptions): Uint8Array {
+  const id = (field: number, hex: string) => (hex === '' ? [] : [pb.bytes(field, Buffer.from(hex, 'hex'))]);
+  return concat(
+    ...encodeAttributesProtobuf(7, exemplar.filteredAttributes, options),
+    pb.fixed64(2, exemplar.timeUnixNano),
+    pb.double(3, exemplar.value),
+    ...id(4, exemplar.spanId),
+    ...id(5, exemplar.traceId),
+    ...unknowns(options),
+  );
+}
+
 function encodePointProtobuf(metric: InputMetric, point: InputPoint, options: ProtobufOptions): Uint8Array {
   const extra = unknowns(options);
   const times = [pb.fixed64(2, point.startTimeUnixNano), pb.fixed64(3, point.timeUnixNano)];
   const kind = metric.metric.kind;
+  const exemplars = (field: number) =>
+    (point.exemplars ?? []).map((exemplar) => pb.message(field, encodeExemplarProtobuf(exemplar, options)));
   if (kind === 'sum' || kind === 'gauge') {
     const v = (point.value as { value: number }).value;
     const value =
       options.intValues && Number.isSafeInteger(v) && !Object.is(v, -0)
         ? pb.fixed64(6, BigInt(v))
         : pb.double(4, v);
-    return concat(...extra, ...encodeAttributesProtobuf(7, point.attributes, options), ...times, value);
+    return concat(
+      ...extra,
+      ...encodeAttributesProtobuf(7, point.attributes, options),
+      ...times,
+      value,
+      ...exemplars(5),
+    );
+  }
+  if (kind === 'summary') {
+    const s = point.value as InputPoint<'summary'>['value'];
+    return concat(
+      ...encodeAttributesProtobuf(7, point.attributes, options),
+      ...times,
+      pb.fixed64(4, BigInt(s.count)),
+      pb.double(5, s.sum),
+      ...s.quantileValues.map((q) =>
+        pb.message(6, pb.double(1, q.quantile), pb.double(2, q.value), ...extra),
+      ),
+      ...extra,
+    );
   }
   if (kind === 'histogram') {
     const h = point.value as InputPoint<'histogram'>['value'];
     const counts = h.bucketCounts.map(BigInt);
     return concat(
+      ...exemplars(8),
       ...encodeAttributesProtobuf(9, point.attributes, options),
       ...times,
       pb.fixed64(4, BigInt(h.count)),
@@ -194,20 +230,21 @@ function encodePointProtobuf(metric: InputMetric, point: InputPoint, options: Pr
     pb.fixed64(7, BigInt(e.zeroCount)),
     pb.message(8, buckets(e.positive)),
     pb.message(9, buckets(e.negative)),
+    ...exemplars(11),
     ...(e.min === undefined ? [] : [pb.double(12, e.min)]),
     ...(e.max === undefined ? [] : [pb.double(13, e.max)]),
     ...extra,
   );
 }
 
-const DATA_FIELD = { gauge: 5, sum: 7, histogram: 9, exponentialHistogram: 10 } as const;
+const DATA_FIELD = { gauge: 5, sum: 7, histogram: 9, exponentialHistogram: 10, summary: 11 } as const;
 
 export function encodeMetricProtobuf(metric: InputMetric, options: ProtobufOptions = {}): Uint8Array {
   const kind = metric.metric.kind;
   const points = metric.points.map((p) => pb.message(1, encodePointProtobuf(metric, p, options)));
   const data = concat(
     ...points,
-    ...(kind === 'gauge' ? [] : [pb.varint(2, TEMPORALITY_CODE[metric.temporality])]),
+    ...(kind === 'gauge' || kind === 'summary' ? [] : [pb.varint(2, TEMPORALITY_CODE[metric.temporality])]),
     ...(kind === 'sum' && metric.metric.monotonic ? [pb.varint(3, 1)] : []),
     ...unknowns(options),
   );
@@ -337,13 +374,45 @@ const TEMPORALITY_NAME = {
   cumulative: 'AGGREGATION_TEMPORALITY_CUMULATIVE',
 };
 
+function exemplarJson(exemplar: Exemplar, options: JsonOptions): Json {
+  return obj(options, [
+    ['filteredAttributes', attributesJson(exemplar.filteredAttributes, options)],
+    ['timeUnixNano', int64(exemplar.timeUnixNano, options)],
+    ['asDouble', double(exemplar.value)],
+    // OTLP/JSON ids are hex; case does not matter.
+    ['spanId', exemplar.spanId === '' ? undefined : exemplar.spanId.toUpperCase()],
+    ['traceId', exemplar.traceId === '' ? undefined : exemplar.traceId],
+  ]);
+}
+
 function pointJson(metric: InputMetric, point: InputPoint, options: JsonOptions): Json {
   const common: [string, Json | undefined][] = [
     ['attributes', attributesJson(point.attributes, options)],
     ['startTimeUnixNano', int64(point.startTimeUnixNano, options)],
     ['timeUnixNano', int64(point.timeUnixNano, options)],
+    [
+      'exemplars',
+      point.exemplars === undefined ? undefined : point.exemplars.map((e) => exemplarJson(e, options)),
+    ],
   ];
   const kind = metric.metric.kind;
+  if (kind === 'summary') {
+    const s = point.value as InputPoint<'summary'>['value'];
+    return obj(options, [
+      ...common,
+      ['count', int64(s.count, options)],
+      ['sum', double(s.sum)],
+      [
+        'quantileValues',
+        s.quantileValues.map((q) =>
+          obj(options, [
+            ['quantile', double(q.quantile)],
+            ['value', double(q.value)],
+          ]),
+        ),
+      ],
+    ]);
+  }
   if (kind === 'sum' || kind === 'gauge') {
     return obj(options, [...common, ['asDouble', double((point.value as { value: number }).value)]]);
   }
@@ -385,7 +454,7 @@ export function metricJson(metric: InputMetric, options: JsonOptions = {}): Json
     : TEMPORALITY_CODE[metric.temporality];
   const data = obj(options, [
     ['dataPoints', metric.points.map((p) => pointJson(metric, p, options))],
-    ['aggregationTemporality', kind === 'gauge' ? undefined : temporality],
+    ['aggregationTemporality', kind === 'gauge' || kind === 'summary' ? undefined : temporality],
     ['isMonotonic', kind === 'sum' ? metric.metric.monotonic : undefined],
   ]);
   return obj(options, [

@@ -7,6 +7,7 @@
 import type {
   Attributes,
   AttributeValue,
+  Exemplar,
   ExponentialBuckets,
   InputBatch,
   InputMetric,
@@ -90,9 +91,22 @@ message Exemplar {
 export const OTLP_ROOT = protobuf.parse(OTLP_METRICS_PROTO, { keepCase: false }).root;
 export const RequestType = OTLP_ROOT.lookupType('otlp.ExportMetricsServiceRequest');
 
-/** protobufjs' own encoding of an OTLP/JSON-shaped request object (64-bit values as decimal strings). */
+/**
+ * protobufjs' own encoding of an OTLP/JSON-shaped request object (64-bit values as decimal strings). OTLP/JSON
+ * spells trace and span ids in hex where proto3's JSON mapping (protobufjs' `fromObject`) reads base64: they are
+ * converted first.
+ */
 export function encodeWithProtobufjs(request: object): Uint8Array {
-  return RequestType.encode(RequestType.fromObject(request)).finish();
+  return RequestType.encode(RequestType.fromObject(withBase64Ids(request) as object)).finish();
+}
+
+function withBase64Ids(value: unknown, key = ''): unknown {
+  if ((key === 'spanId' || key === 'traceId') && typeof value === 'string') {
+    return Buffer.from(value, 'hex').toString('base64');
+  }
+  if (Array.isArray(value)) return value.map((element) => withBase64Ids(element));
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([name, field]) => [name, withBase64Ids(field, name)]));
 }
 
 /** The decoded message as plain data: 64-bit integers as decimal strings, bytes as base64, enums as numbers. */
@@ -148,14 +162,58 @@ const KINDS = [
   ['sum', 'sum'],
   ['histogram', 'histogram'],
   ['exponentialHistogram', 'exponentialHistogram'],
+  ['summary', 'summary'],
 ] as const;
 
+/** Base64 bytes (as protobufjs gives them) as the lowercase hex the model holds; `''` for none or all zeros. */
+function hexId(base64: unknown): string {
+  const hex = Buffer.from((base64 as string | undefined) ?? '', 'base64').toString('hex');
+  return /^0*$/.test(hex) ? '' : hex;
+}
+
+/** The exemplars the decoders keep: the 10 most recent by time (stable on ties), oldest first. */
+function exemplarsOf(point: Obj): Exemplar[] | undefined {
+  const all = list(point.exemplars).map(
+    (e): Exemplar => ({
+      filteredAttributes: attributes(e.filteredAttributes),
+      timeUnixNano: BigInt((e.timeUnixNano as string) ?? 0),
+      value: e.asInt !== undefined ? Number(e.asInt) : (e.asDouble as number),
+      spanId: hexId(e.spanId),
+      traceId: hexId(e.traceId),
+    }),
+  );
+  if (all.length === 0) return undefined;
+  const sorted = all
+    .map((exemplar, index) => ({ exemplar, index }))
+    .sort((a, b) =>
+      a.exemplar.timeUnixNano === b.exemplar.timeUnixNano
+        ? a.index - b.index
+        : a.exemplar.timeUnixNano < b.exemplar.timeUnixNano
+          ? -1
+          : 1,
+    )
+    .map(({ exemplar }) => exemplar);
+  return sorted.slice(Math.max(0, sorted.length - 10));
+}
+
 function pointOf(kind: InputMetric['metric']['kind'], point: Obj): InputPoint {
+  const exemplars = exemplarsOf(point);
   const common = {
     attributes: attributes(point.attributes),
     startTimeUnixNano: BigInt((point.startTimeUnixNano as string) ?? 0),
     timeUnixNano: BigInt((point.timeUnixNano as string) ?? 0),
+    ...(exemplars === undefined ? {} : { exemplars }),
   };
+  if (kind === 'summary') {
+    const quantileValues = list(point.quantileValues).map((q) => ({
+      quantile: (q.quantile as number | undefined) ?? 0,
+      value: (q.value as number | undefined) ?? 0,
+    }));
+    return {
+      ...common,
+      value: { count: int(point.count), sum: (point.sum as number | undefined) ?? 0, quantileValues },
+    };
+  }
   if (kind === 'gauge' || kind === 'sum') {
     const value = point.asInt !== undefined ? Number(point.asInt) : (point.asDouble as number);
     return { ...common, value: { value } };
@@ -208,7 +266,8 @@ export function referenceBatch(bytes: Uint8Array): InputBatch {
         const points = list(data.dataPoints).map((point) => pointOf(kind, point));
         if (points.length === 0) continue;
         const code = int(data.aggregationTemporality);
-        if (kind !== 'gauge' && code !== 1 && code !== 2) throw new Error(`temporality ${code} is rejected`);
+        const readings = kind === 'gauge' || kind === 'summary';
+        if (!readings && code !== 1 && code !== 2) throw new Error(`temporality ${code} is rejected`);
         metrics.push({
           metric: {
             name: (metric.name as string) ?? '',
@@ -217,7 +276,7 @@ export function referenceBatch(bytes: Uint8Array): InputBatch {
             kind,
             monotonic: kind === 'sum' && data.isMonotonic === true,
           },
-          temporality: kind !== 'gauge' && code === 1 ? 'delta' : 'cumulative',
+          temporality: !readings && code === 1 ? 'delta' : 'cumulative',
           points,
         } as InputMetric);
       }

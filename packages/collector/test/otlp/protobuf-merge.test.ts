@@ -66,10 +66,10 @@ describe('a singular message field that occurs twice is merged', () => {
     expect([decoded?.metric.kind, decoded?.points.length]).toEqual([kind, 2]);
   });
 
-  it('counts the points of both occurrences of a Summary as rejected', () => {
-    const point = pb.message(1, pb.fixed64(3, T1));
+  it('keeps the points of both occurrences of a Summary', () => {
+    const point = pb.message(1, pb.fixed64(3, T1), pb.fixed64(4, 1n));
     const metric = concat(pb.string(1, 'q'), pb.message(11, point), pb.message(11, point, point));
-    expect(decode(request([metric])).rejectedDataPoints).toBe(3);
+    expect(decode(request([metric])).acceptedDataPoints).toBe(3);
   });
 
   it('lets a later oneof member replace the earlier one, which a third occurrence does not bring back', () => {

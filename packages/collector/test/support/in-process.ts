@@ -19,7 +19,7 @@ export async function startCollector(
   return { collector, port: address.port };
 }
 
-const KINDS: readonly PointKind[] = ['sum', 'gauge', 'histogram', 'exponentialHistogram'];
+const KINDS: readonly PointKind[] = ['sum', 'gauge', 'histogram', 'exponentialHistogram', 'summary'];
 
 /** Every stored row of `tenant`, all kinds, after flushing what the collector holds. */
 export async function storedPoints(collector: Collector, tenant: string): Promise<SeriesPoint[]> {

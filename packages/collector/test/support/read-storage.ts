@@ -131,7 +131,8 @@ const REPORTS = {
       `SELECT TenantId AS tenant, 'sum' AS t, MetricName AS metric, toString(reinterpretAsUInt64(Value)) AS v FROM ${db}.otel_metrics_sum
        UNION ALL SELECT TenantId, 'gauge', MetricName, toString(reinterpretAsUInt64(Value)) FROM ${db}.otel_metrics_gauge
        UNION ALL SELECT TenantId, 'histogram', MetricName, toString(Count) FROM ${db}.otel_metrics_histogram
-       UNION ALL SELECT TenantId, 'exponential_histogram', MetricName, toString(Count) FROM ${db}.otel_metrics_exponential_histogram`,
+       UNION ALL SELECT TenantId, 'exponential_histogram', MetricName, toString(Count) FROM ${db}.otel_metrics_exponential_histogram
+       UNION ALL SELECT TenantId, 'summary', MetricName, toString(Count) FROM ${db}.otel_metrics_summary`,
     );
     const dead = await connection.queryRows<{ tenant: string; table: string; code: string; error: string }>(
       `SELECT TenantId AS tenant, TableName AS table, ErrorCode AS code, substring(Error, 1, 300) AS error

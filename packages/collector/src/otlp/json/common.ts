@@ -17,12 +17,15 @@ import {
   withPath,
 } from './json-values.ts';
 
-/** The `attributes` field (repeated KeyValue) of a resource or point. */
-export function decodeAttributes(owner: JsonObject): Attributes {
-  const list = arrayField(owner, 'attributes', 'attributes');
+/**
+ * The `attributes` field (repeated KeyValue) of a resource, scope or point; another KeyValue list field by its
+ * JSON names (an exemplar's `filteredAttributes`).
+ */
+export function decodeAttributes(owner: JsonObject, camel = 'attributes', snake = camel): Attributes {
+  const list = arrayField(owner, camel, snake);
   if (list.length === 0) return EMPTY_ATTRIBUTES;
   const out: Record<string, AttributeValue> = {};
-  eachElement(list, 'attributes', setKeyValue, out);
+  eachElement(list, camel, setKeyValue, out);
   return out;
 }
 

@@ -1,15 +1,23 @@
 /**
- * The data points of OTLP/JSON: `NumberDataPoint`, `HistogramDataPoint` and `ExponentialHistogramDataPoint`.
- * The fields they share are read by `pointFrame` (and, for the histogram kinds, `distributionFields`), in the
- * order errors are reported.
+ * The data points of OTLP/JSON: `NumberDataPoint`, `HistogramDataPoint`, `ExponentialHistogramDataPoint` and
+ * `SummaryDataPoint`, and the `exemplars` of the first three. The fields they share are read by `pointFrame`
+ * (and, for the histogram kinds, `distributionFields`), in the order errors are reported.
  */
 import type {
   ExponentialBuckets,
   ExponentialHistogramValue,
   HistogramValue,
   PointKind,
+  QuantileValue,
+  SummaryValue,
   SumValue,
 } from '@tallyhouse/model';
+import {
+  addExemplar,
+  type ExemplarFields,
+  newPointExemplars,
+  type PointExemplars,
+} from '../exemplar-acceptance.ts';
 import type { MetricDraft } from '../metric-assembly.ts';
 import {
   admitPoint,
@@ -21,14 +29,17 @@ import {
   numberValue,
   type PointFrame,
   type PointRejectionDetail,
+  summaryValue,
 } from '../point-acceptance.ts';
 import { decodeAttributes } from './common.ts';
 import type { JsonDecoder, TimeCache } from './json-decoder.ts';
 import {
+  arrayField,
   asObject,
   countArrayField,
   countField,
   doubleArrayField,
+  eachElement,
   field,
   get,
   int32Field,
@@ -37,6 +48,7 @@ import {
   parseDouble,
   parseIntNumber,
   parseUint64,
+  stringField,
   uint32Field,
   withPath,
 } from './json-values.ts';
@@ -75,8 +87,8 @@ function distributionFields(point: JsonObject): DistributionFields {
 }
 
 /**
- * Decodes one data point of `draft`'s kind (not a summary) and accepts it into `draft.points`, rejects it
- * with a reason, or skips it as "no recorded value". Fields are read in the order errors are reported.
+ * Decodes one data point of `draft`'s kind and accepts it into `draft.points`, rejects it with a reason, or
+ * skips it as "no recorded value". Fields are read in the order errors are reported.
  */
 export function decodeDataPoint(d: JsonDecoder, point: JsonObject, draft: MetricDraft, index: number): void {
   const frame = pointFrame(d, point);
@@ -86,8 +98,55 @@ export function decodeDataPoint(d: JsonDecoder, point: JsonObject, draft: Metric
       ? histogramPointValue(point)
       : kind === 'exponentialHistogram'
         ? exponentialHistogramPointValue(point)
-        : numberPointValue(point, kind);
-  if (admitPoint(draft, index, frame, d)) keepPoint(draft, index, frame, value);
+        : kind === 'summary'
+          ? summaryPointValue(point)
+          : numberPointValue(point, kind);
+  const exemplars = kind === 'summary' ? undefined : pointExemplars(point);
+  if (admitPoint(draft, index, frame, d)) keepPoint(draft, index, frame, value, exemplars);
+}
+
+/** The point's exemplars; `undefined` when it has none (the common case costs one lookup). */
+function pointExemplars(point: JsonObject): PointExemplars | undefined {
+  const list = arrayField(point, 'exemplars', 'exemplars');
+  if (list.length === 0) return undefined;
+  const exemplars = newPointExemplars();
+  eachElement(list, 'exemplars', (exemplar) => addExemplar(exemplars, exemplarFields(exemplar)));
+  return exemplars;
+}
+
+function exemplarFields(exemplar: JsonObject): ExemplarFields {
+  let value: number | undefined;
+  let valueField = '';
+  for (const [camel, snake, parse] of NUMBER_VALUE_MEMBERS) {
+    const member = get(exemplar, camel, snake);
+    if (member === undefined) continue;
+    value = withPath(member, camel, parse);
+    valueField = camel;
+  }
+  return {
+    filteredAttributes: decodeAttributes(exemplar, 'filteredAttributes', 'filtered_attributes'),
+    time: field(exemplar, 'timeUnixNano', 'time_unix_nano', parseUint64, 0n),
+    value,
+    valueField,
+    // OTLP/JSON writes ids as hex; case carries no meaning.
+    spanId: stringField(exemplar, 'spanId', 'span_id').toLowerCase(),
+    traceId: stringField(exemplar, 'traceId', 'trace_id').toLowerCase(),
+  };
+}
+
+function summaryPointValue(point: JsonObject): SummaryValue | PointRejectionDetail {
+  const quantileValues: QuantileValue[] = [];
+  eachElement(arrayField(point, 'quantileValues', 'quantile_values'), 'quantileValues', (entry) => {
+    quantileValues.push({
+      quantile: field(entry, 'quantile', 'quantile', parseDouble, 0),
+      value: field(entry, 'value', 'value', parseDouble, 0),
+    });
+  });
+  return summaryValue(
+    countField(point, 'count', 'count'),
+    field(point, 'sum', 'sum', parseDouble, 0),
+    quantileValues,
+  );
 }
 
 /** The `value` oneof in field-number order: with both set the later wins (as_int = 6 after as_double = 4). */

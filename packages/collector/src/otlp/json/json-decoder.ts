@@ -9,6 +9,7 @@ export interface TimeCache {
 
 export class JsonDecoder implements DecodeTally {
   readonly log = new RejectionLog();
+  readonly exemplarLog = new RejectionLog();
   accepted = 0;
   noRecordedValue = 0;
   readonly startTimes: TimeCache = { text: '', value: 0n };

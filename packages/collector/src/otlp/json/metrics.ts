@@ -8,6 +8,7 @@ import type {
   InputScopeMetrics,
   InstrumentationScopeInfo,
 } from '@tallyhouse/model';
+import { isLatestValueKind } from '@tallyhouse/model';
 import { EMPTY_ATTRIBUTES } from '../attribute-building.ts';
 import {
   type DataKind,
@@ -116,7 +117,7 @@ function decodeMetric(d: JsonDecoder, metric: JsonObject): MetricDraft {
   resetMetricData(draft, kind);
   withPath(data, name, (value) => {
     const message = asObject(value);
-    if (kind !== 'gauge' && kind !== 'summary') {
+    if (!isLatestValueKind(kind)) {
       draft.temporality = enumField(
         message,
         'aggregationTemporality',
@@ -125,11 +126,9 @@ function decodeMetric(d: JsonDecoder, metric: JsonObject): MetricDraft {
       );
     }
     if (kind === 'sum') draft.monotonic = boolField(message, 'isMonotonic', 'is_monotonic');
-    eachElement(arrayField(message, 'dataPoints', 'data_points'), 'dataPoints', (point, pi) => {
-      // Summaries are not supported; their points are only counted, to report them as rejected.
-      if (kind === 'summary') draft.seenPoints++;
-      else decodeDataPoint(d, point, draft, pi);
-    });
+    eachElement(arrayField(message, 'dataPoints', 'data_points'), 'dataPoints', (point, pi) =>
+      decodeDataPoint(d, point, draft, pi),
+    );
   });
   return draft;
 }

@@ -1,12 +1,19 @@
 /**
- * The data-point messages of metrics.proto: `NumberDataPoint`, `HistogramDataPoint` and
- * `ExponentialHistogramDataPoint` (with its `Buckets`). One loop reads all three: they share most fields
- * (attributes, times, flags; count, sum, min and max for the histograms), only under other numbers, so each
- * field is one `case` and a kind differs only in how its numbers map to the fields. (`SummaryDataPoint`s
- * are only counted.)
+ * The data-point messages of metrics.proto: `NumberDataPoint`, `HistogramDataPoint`,
+ * `ExponentialHistogramDataPoint` (with its `Buckets`) and `SummaryDataPoint` (with its `ValueAtQuantile`), and
+ * the `Exemplar`s of the first three. One loop reads all four: they share most fields (attributes, times, flags,
+ * exemplars; count and sum for all but numbers), only under other numbers, so each field is one `case` and a kind
+ * differs only in how its numbers map to the fields.
  */
-import type { AttributeValue, ExponentialBuckets, PointKind } from '@tallyhouse/model';
+import type { AttributeValue, ExponentialBuckets, PointKind, QuantileValue } from '@tallyhouse/model';
 import { EMPTY_ATTRIBUTES } from '../attribute-building.ts';
+import {
+  addExemplar,
+  type ExemplarFields,
+  hexOf,
+  newPointExemplars,
+  type PointExemplars,
+} from '../exemplar-acceptance.ts';
 import type { MetricDraft } from '../metric-assembly.ts';
 import {
   admitPoint,
@@ -16,13 +23,22 @@ import {
   keepPoint,
   numberValue,
   type PointFrame,
+  summaryValue,
   UNSAFE_COUNT,
 } from '../point-acceptance.ts';
 import { readAttribute } from './common.ts';
-import { expectWire, fixed64ElementsEnd, readMessageField, readRepeatedVarint } from './field-reading.ts';
+import {
+  expectWire,
+  fixed64ElementsEnd,
+  readMessageField,
+  readRepeatedMessage,
+  readRepeatedVarint,
+} from './field-reading.ts';
 import type { ProtoDecoder } from './proto-decoder.ts';
 import {
+  readBytes,
   readDouble,
+  readFixed64,
   readFixed64Count,
   readSfixed64,
   readSint32,
@@ -42,7 +58,7 @@ const NumberDataPoint = {
   // oneof value
   as_double: 4,
   as_int: 6,
-  exemplars: 5, // skipped
+  exemplars: 5,
   flags: 8,
 } as const;
 const HistogramDataPoint = {
@@ -53,7 +69,7 @@ const HistogramDataPoint = {
   sum: 5,
   bucket_counts: 6,
   explicit_bounds: 7,
-  exemplars: 8, // skipped
+  exemplars: 8,
   flags: 10,
   min: 11,
   max: 12,
@@ -69,19 +85,42 @@ const ExponentialHistogramDataPoint = {
   positive: 8,
   negative: 9,
   flags: 10,
-  exemplars: 11, // skipped
+  exemplars: 11,
   min: 12,
   max: 13,
   zero_threshold: 14, // skipped
 } as const;
+const SummaryDataPoint = {
+  attributes: 7,
+  start_time_unix_nano: 2,
+  time_unix_nano: 3,
+  count: 4,
+  sum: 5,
+  quantile_values: 6,
+  flags: 8,
+} as const;
 /** `ExponentialHistogramDataPoint.Buckets`. */
 const Buckets = { offset: 1, bucket_counts: 2 } as const;
+/** `SummaryDataPoint.ValueAtQuantile`. */
+const ValueAtQuantile = { quantile: 1, value: 2 } as const;
+const Exemplar = {
+  filtered_attributes: 7,
+  time_unix_nano: 2,
+  // oneof value
+  as_double: 3,
+  as_int: 6,
+  span_id: 4,
+  trace_id: 5,
+} as const;
 
-const { VARINT, I64 } = WireType;
+const { VARINT, I64, LEN } = WireType;
 
-type SkippedPointField = 'exemplars' | 'zero_threshold';
+type SkippedPointField = 'zero_threshold';
 type ReadPointField = Exclude<
-  keyof typeof NumberDataPoint | keyof typeof HistogramDataPoint | keyof typeof ExponentialHistogramDataPoint,
+  | keyof typeof NumberDataPoint
+  | keyof typeof HistogramDataPoint
+  | keyof typeof ExponentialHistogramDataPoint
+  | keyof typeof SummaryDataPoint,
   SkippedPointField
 >;
 
@@ -106,6 +145,8 @@ const PointField = {
   zero_count: 14,
   positive: 15,
   negative: 16,
+  exemplars: 17,
+  quantile_values: 18,
 } as const satisfies Record<ReadPointField, number>;
 
 /** For one point message: its field numbers → `PointField` (0: not read). */
@@ -125,10 +166,11 @@ const POINT_FIELDS: Readonly<Record<PointKind, Uint8Array>> = {
   sum: NUMBER_POINT_FIELDS,
   histogram: pointFieldsOf(HistogramDataPoint),
   exponentialHistogram: pointFieldsOf(ExponentialHistogramDataPoint),
+  summary: pointFieldsOf(SummaryDataPoint),
 };
 
 /**
- * Decodes one data point of `draft`'s kind (not a summary) and accepts or rejects it. Absent fields keep the
+ * Decodes one data point of `draft`'s kind and accepts or rejects it. Absent fields keep the
  * defaults OTLP gives them; another kind's fields do not occur (this kind's message has no number for
  * them), so each kind's value is built from its own fields only.
  */
@@ -156,6 +198,10 @@ export function decodeDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft
   let zeroCount = 0;
   let positive = EMPTY_BUCKETS;
   let negative = EMPTY_BUCKETS;
+  // SummaryDataPoint.
+  let quantileValues: QuantileValue[] | undefined;
+  // Created by the first exemplar only: a point without exemplars costs nothing for them.
+  let exemplars: PointExemplars | undefined;
   while (d.pos < end) {
     const tag = readTag(d, end);
     switch (fields[tag >>> 3]) {
@@ -228,6 +274,19 @@ export function decodeDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft
       case PointField.negative:
         negative = readMessageField(d, tag, end, 'negative', decodeBuckets, negative);
         break;
+      case PointField.quantile_values:
+        quantileValues ??= [];
+        quantileValues.push(
+          readRepeatedMessage(d, tag, end, 'quantileValues', quantileValues.length, decodeValueAtQuantile, 0),
+        );
+        break;
+      case PointField.exemplars:
+        exemplars ??= newPointExemplars();
+        addExemplar(
+          exemplars,
+          readRepeatedMessage(d, tag, end, 'exemplars', exemplars.seen, decodeExemplar, 0),
+        );
+        break;
       default:
         skipField(d, tag, end);
     }
@@ -242,8 +301,77 @@ export function decodeDataPoint(d: ProtoDecoder, end: number, draft: MetricDraft
       ? histogramValue({ count, sum, min, max }, bounds ?? [], bucketCounts ?? [])
       : kind === 'exponentialHistogram'
         ? exponentialHistogramValue({ count, sum, min, max }, scale, zeroCount, positive, negative)
-        : numberValue(kind, valueField !== '', value, valueField),
+        : kind === 'summary'
+          ? summaryValue(count, sum ?? 0, quantileValues ?? [])
+          : numberValue(kind, valueField !== '', value, valueField),
+    exemplars,
   );
+}
+
+function decodeValueAtQuantile(d: ProtoDecoder, end: number): QuantileValue {
+  let quantile = 0;
+  let value = 0;
+  while (d.pos < end) {
+    const tag = readTag(d, end);
+    switch (tag >>> 3) {
+      case ValueAtQuantile.quantile:
+        expectWire(tag, I64, 'quantile');
+        quantile = readDouble(d, end);
+        break;
+      case ValueAtQuantile.value:
+        expectWire(tag, I64, 'value');
+        value = readDouble(d, end);
+        break;
+      default:
+        skipField(d, tag, end);
+    }
+  }
+  return { quantile, value };
+}
+
+/** One `Exemplar`, judged by `addExemplar` (an exemplar that cannot be stored is dropped, its point kept). */
+function decodeExemplar(d: ProtoDecoder, end: number): ExemplarFields {
+  let attributes: Record<string, AttributeValue> | undefined;
+  let attributeCount = 0;
+  let time = 0n;
+  let value: number | undefined;
+  let valueField = '';
+  let spanId = '';
+  let traceId = '';
+  while (d.pos < end) {
+    const tag = readTag(d, end);
+    switch (tag >>> 3) {
+      case Exemplar.filtered_attributes:
+        attributes ??= {};
+        readAttribute(d, tag, end, attributes, attributeCount++);
+        break;
+      case Exemplar.time_unix_nano:
+        expectWire(tag, I64, 'timeUnixNano');
+        time = readFixed64(d, end);
+        break;
+      case Exemplar.as_double:
+        expectWire(tag, I64, 'asDouble');
+        value = readDouble(d, end);
+        valueField = 'asDouble';
+        break;
+      case Exemplar.as_int:
+        expectWire(tag, I64, 'asInt');
+        value = readSfixed64(d, end);
+        valueField = 'asInt';
+        break;
+      case Exemplar.span_id:
+        expectWire(tag, LEN, 'spanId');
+        spanId = hexOf(readBytes(d, end));
+        break;
+      case Exemplar.trace_id:
+        expectWire(tag, LEN, 'traceId');
+        traceId = hexOf(readBytes(d, end));
+        break;
+      default:
+        skipField(d, tag, end);
+    }
+  }
+  return { filteredAttributes: attributes ?? EMPTY_ATTRIBUTES, time, value, valueField, spanId, traceId };
 }
 
 /** A `Buckets.bucket_counts` element (uint64); `UNSAFE_COUNT` above 2^53 - 1. */

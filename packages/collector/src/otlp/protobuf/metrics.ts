@@ -54,7 +54,7 @@ const Histogram = { data_points: 1, aggregation_temporality: 2 } as const;
 const ExponentialHistogram = { data_points: 1, aggregation_temporality: 2 } as const;
 const Summary = { data_points: 1 } as const;
 
-const { VARINT, LEN } = WireType;
+const { VARINT } = WireType;
 
 /** The fields of a data message; absent where its message has no such field. */
 interface DataMessageFields {
@@ -215,14 +215,7 @@ function decodeDataMessage(d: ProtoDecoder, end: number, draft: MetricDraft): vo
     const tag = readTag(d, end);
     switch (tag >>> 3) {
       case fields.data_points:
-        if (kind !== 'summary') {
-          readRepeatedMessage(d, tag, end, 'dataPoints', draft.seenPoints, decodeDataPoint, draft);
-        } else {
-          // Summaries are not supported; their points are only counted, to report them as rejected.
-          expectWire(tag, LEN, 'dataPoints');
-          draft.seenPoints++;
-          skipField(d, tag, end);
-        }
+        readRepeatedMessage(d, tag, end, 'dataPoints', draft.seenPoints, decodeDataPoint, draft);
         break;
       case fields.aggregation_temporality:
         expectWire(tag, VARINT, 'aggregationTemporality');

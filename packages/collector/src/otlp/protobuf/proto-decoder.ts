@@ -5,6 +5,7 @@ import { WireReader } from './wire-reader.ts';
 
 export class ProtoDecoder extends WireReader implements DecodeTally {
   readonly log = new RejectionLog();
+  readonly exemplarLog = new RejectionLog();
   accepted = 0;
   noRecordedValue = 0;
   // Scratch output of decodeKeyValue, to avoid allocating a pair per attribute.

@@ -155,6 +155,14 @@ export function readDouble(r: WireReader, end: number): number {
   return r.view.getFloat64(pos, true);
 }
 
+/** fixed64 as an exact `bigint` (times other than the points' own, which `readTime` caches). */
+export function readFixed64(r: WireReader, end: number): bigint {
+  const pos = r.pos;
+  if (end - pos < 8) throw truncated();
+  r.pos = pos + 8;
+  return r.view.getBigUint64(pos, true);
+}
+
 /** fixed64 as a count: exact number, or `unsafe` when above 2^53 - 1. */
 export function readFixed64Count(r: WireReader, end: number, unsafe: number): number {
   const pos = r.pos;
@@ -240,7 +248,7 @@ export function readBytes(r: WireReader, end: number): Uint8Array {
   return bytes;
 }
 
-/** Skips the value of a field with the given tag (unknown fields, exemplars, ...). */
+/** Skips the value of a field with the given tag (unknown fields, ...). */
 export function skipField(r: WireReader, tag: number, end: number): void {
   switch (tag & 7) {
     case WireType.VARINT:
