@@ -3,8 +3,8 @@
  * query builder and the upstream docs produce them — run unchanged on Tallyhouse's tables (plus the `TenantId`
  * filter every Tallyhouse read carries) and return what was sent:
  *
- *   2 stock OTel SDK apps (delta protobuf, cumulative JSON) + one OTLP/JSON request with scope attributes and
- *   schema URLs ──OTLP/HTTP──► collector process ──► embedded chDB, or a ClickHouse server over HTTP ──► the
+ *   2 stock OTel SDK apps (delta protobuf, cumulative JSON) + one OTLP/JSON request with scope attributes,
+ *   schema URLs, an exemplar and a summary ──OTLP/HTTP──► collector process ──► embedded chDB, or a ClickHouse server over HTTP ──► the
  *   queries below
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,8 @@ import type { StoredUsage } from '../support/stored-usage.ts';
 import { STORE_KINDS, startStore, type TestStore } from '../support/stores.ts';
 
 const TENANT = 'acme';
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN_ID = '00f067aa0ba902b7';
 const NOW_NS = BigInt(Date.now()) * 1_000_000n;
 
 /** A checkout service's latency histogram from a scope with attributes, with resource and scope schema URLs. */
@@ -48,6 +50,34 @@ const SCOPED_REQUEST = JSON.stringify({
                     sum: 61,
                     bucketCounts: ['1', '2', '0'],
                     explicitBounds: [10, 50],
+                    exemplars: [
+                      {
+                        timeUnixNano: String(NOW_NS - 1_000_000_000n),
+                        asDouble: 42,
+                        traceId: TRACE_ID,
+                        spanId: SPAN_ID,
+                        filteredAttributes: [{ key: 'user.id', value: { stringValue: 'u-7' } }],
+                      },
+                    ],
+                  },
+                ],
+              },
+            },
+            {
+              name: 'checkout.queue.wait',
+              unit: 's',
+              summary: {
+                dataPoints: [
+                  {
+                    attributes: [{ key: 'queue', value: { stringValue: 'payments' } }],
+                    startTimeUnixNano: String(NOW_NS - 60_000_000_000n),
+                    timeUnixNano: String(NOW_NS),
+                    count: '40',
+                    sum: 12.5,
+                    quantileValues: [
+                      { quantile: 0.5, value: 0.2 },
+                      { quantile: 0.99, value: 1.5 },
+                    ],
                   },
                 ],
               },
@@ -189,6 +219,33 @@ describe.each(STORE_KINDS)('on the %s store', (kind) => {
   });
 
   /** The rewrites docs/upstream-compatibility.md tells a dashboard to make, run as written there. */
+  describe('exemplars and summaries as upstream stores them', () => {
+    it('exemplar trace ids with ARRAY JOIN Exemplars (a dashboard linking a latency to its trace)', async () => {
+      const rows = await stored.rows<Record<string, unknown>>(
+        `SELECT Exemplars.TraceId AS traceId, Exemplars.SpanId AS spanId, Exemplars.Value AS value,
+                Exemplars.FilteredAttributes['user.id'] AS user
+         FROM otel.otel_metrics_histogram ARRAY JOIN Exemplars
+         WHERE TenantId = {tenant:String} AND MetricName = 'checkout.latency'`,
+        tenant,
+      );
+      expect(rows).toEqual([{ traceId: TRACE_ID, spanId: SPAN_ID, value: 42, user: 'u-7' }]);
+    });
+
+    it('summary quantiles with ARRAY JOIN ValueAtQuantiles, as sent', async () => {
+      const rows = await stored.rows<Record<string, unknown>>(
+        `SELECT Attributes['queue'] AS queue, Count, Sum, ValueAtQuantiles.Quantile AS quantile,
+                ValueAtQuantiles.Value AS value
+         FROM otel.otel_metrics_summary ARRAY JOIN ValueAtQuantiles
+         WHERE TenantId = {tenant:String} AND MetricName = 'checkout.queue.wait' ORDER BY quantile`,
+        tenant,
+      );
+      expect(rows).toEqual([
+        { queue: 'payments', Count: '40', Sum: 12.5, quantile: 0.5, value: 0.2 },
+        { queue: 'payments', Count: '40', Sum: 12.5, quantile: 0.99, value: 1.5 },
+      ]);
+    });
+  });
+
   describe('pointing an existing dashboard at Tallyhouse', () => {
     it('a counter increase per minute is sum(Value): it adds up to what the apps recorded', async () => {
       const rows = await stored.rows<{ t: string; increase: number }>(
