@@ -1,14 +1,17 @@
 /**
- * Rows/s into embedded chDB, per table: the exporter's `consumeBatch` (encode + token + insert) against a raw
- * `@clickhouse/client` insert of the same rows (pre-built row objects, `JSONEachRow`, the client's usual path)
- * on the same engine in the same run. Rounds alternate the order; the median of each is reported.
+ * Rows/s per table: the exporter's `consumeBatch` (encode + token + insert) against a raw `@clickhouse/client`
+ * insert of the same rows (pre-built row objects, `JSONEachRow`, the client's usual path) into the same store in
+ * the same run. Rounds alternate the order; the median of each is reported. The store is embedded chDB, or
+ * (`http`) a ClickHouse server over HTTP: the same engine behind the test endpoint in its own process, so both
+ * paths pay the same HTTP round trip and server-side parse.
  *
- *   node --conditions=@tallyhouse/source bench/run.ts [rowsPerTable] [rounds]
+ *   node --conditions=@tallyhouse/source bench/run.ts [rowsPerTable] [rounds] [embedded|http]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
+import { EndpointProcess } from '@tallyhouse/clickhouse-http-endpoint';
 import type { PointKind, SeriesPoint } from '@tallyhouse/model';
 import { silentLogger } from '@tallyhouse/model';
 import { ClickHouseMetricExporter, openEmbeddedConnection } from '../src/index.ts';
@@ -16,6 +19,8 @@ import { METRIC_COLUMNS, METRIC_TABLES } from '../src/schema/tables.ts';
 
 const rowsPerTable = Number(process.argv[2] ?? 50_000);
 const rounds = Number(process.argv[3] ?? 5);
+const store = process.argv[4] ?? 'embedded';
+if (store !== 'embedded' && store !== 'http') throw new Error(`store must be embedded or http, got ${store}`);
 const dataDir = mkdtempSync(join(tmpdir(), 'tallyhouse-bench-'));
 const T0 = 1_700_000_000_000_000_000n;
 
@@ -146,10 +151,18 @@ function median(values: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const connection = openEmbeddedConnection(dataDir);
-  const exporter = new ClickHouseMetricExporter({ dataDir, connection, logger: silentLogger, env: {} });
+  const server =
+    store === 'http' ? await EndpointProcess.start({ dataDir: join(dataDir, 'server') }) : undefined;
+  const exporter = new ClickHouseMetricExporter({
+    dataDir,
+    logger: silentLogger,
+    env: {},
+    ...(server === undefined ? { connection: openEmbeddedConnection(dataDir) } : { url: server.url }),
+  });
   await exporter.start();
-  const raw = createClient({ connection: openEmbeddedConnection(dataDir) });
+  const raw = createClient(
+    server === undefined ? { connection: openEmbeddedConnection(dataDir) } : { url: server.url },
+  );
 
   // Summaries are not benchmarked: their rows are encoded like a histogram's without buckets.
   const kinds = (Object.keys(METRIC_TABLES) as PointKind[]).filter((kind) => kind !== 'summary');
@@ -211,7 +224,9 @@ async function main(): Promise<void> {
   }
 
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
-  console.log(`\nTallyhouse exporter vs raw @clickhouse/client into embedded chDB`);
+  const into =
+    server === undefined ? 'embedded chDB' : 'a ClickHouse server over HTTP (chDB behind the test endpoint)';
+  console.log(`\nTallyhouse exporter vs raw @clickhouse/client into ${into}`);
   console.log(
     `${rowsPerTable} rows per insert, median of ${rounds} rounds, ${cpus().length} cores (${cpu}), Node ${process.version}\n`,
   );
@@ -227,6 +242,7 @@ async function main(): Promise<void> {
   );
   await exporter.shutdown();
   await raw.close();
+  await server?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 
