@@ -89,11 +89,26 @@ function points(kind: PointKind, round: number, path: 'exporter' | 'raw'): Serie
   return out;
 }
 
-/** The same rows as plain objects, as an application using @clickhouse/client directly would hold them. */
+/** What a column holds when a row has nothing for it (empty map, array or text, zero). */
+function emptyValue(type: string): unknown {
+  if (type.startsWith('Map(')) return {};
+  if (type.startsWith('Array(')) return [];
+  if (type.includes('String')) return '';
+  return 0;
+}
+
+/**
+ * The same rows as plain objects, as an application using @clickhouse/client directly would hold them: every
+ * column of the table's layout, the ones the point has nothing for with their empty value (as the exporter sends
+ * them), so both paths insert rows of the same width.
+ */
 function rowObjects(kind: PointKind, source: readonly SeriesPoint[]): Record<string, unknown>[] {
+  const columns = METRIC_COLUMNS[METRIC_TABLES[kind]];
+  const empty = Object.fromEntries(columns.map((column) => [column.name, emptyValue(column.type)]));
   return source.map((point) => {
     const attributes = Object.fromEntries(Object.entries(point.attributes).map(([k, v]) => [k, String(v)]));
     const row: Record<string, unknown> = {
+      ...empty,
       TenantId: point.tenant,
       ResourceAttributes: point.resource,
       ServiceName: point.resource['service.name'],
