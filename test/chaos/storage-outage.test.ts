@@ -12,7 +12,7 @@ import { startCollectorProcess } from '../../packages/collector/test/support/col
 import { killStrayProcesses } from '../../packages/collector/test/support/node-process.ts';
 import { readStoredTotals, totalsByKey } from '../../packages/collector/test/support/stored-in-child.ts';
 import { tempDirsRemovedAfterAll } from '../../packages/collector/test/support/temp-dirs.ts';
-import { expectedTotals, startTallyingApp } from './support.ts';
+import { expectedTotals, startStorageChaosApps, waitForStorageDrain } from './support.ts';
 
 const OUTAGE_MS = Number(process.env.CHAOS_OUTAGE_MS ?? 60_000);
 const dir = tempDirsRemovedAfterAll()('chaos-outage');
@@ -31,23 +31,7 @@ it(`storage down for ${OUTAGE_MS / 1000} s during ingestion: zero loss, zero dup
     },
   });
   const url = collector.metricsUrl;
-  const apps = [
-    startTallyingApp({ url, tenant: 'acme', service: 'acme-delta', temporality: 'delta', intervalMs: 100 }),
-    startTallyingApp({
-      url,
-      tenant: 'globex',
-      service: 'globex-cum',
-      temporality: 'cumulative',
-      intervalMs: 100,
-    }),
-    startTallyingApp({
-      url,
-      tenant: 'initech',
-      service: 'initech-delta',
-      temporality: 'delta',
-      intervalMs: 100,
-    }),
-  ];
+  const apps = startStorageChaosApps(url, ['acme', 'globex', 'initech']);
   await sleep(2_000);
   await storage.setFault({ fault: { mode: 'unavailable' } });
   await sleep(OUTAGE_MS);
@@ -55,12 +39,7 @@ it(`storage down for ${OUTAGE_MS / 1000} s during ingestion: zero loss, zero dup
   await sleep(5_000);
   const tallies = await Promise.all(apps.map((app) => app.finish()));
   // Recovery: the exporter's backoff (up to 30 s) brings every retained part back to storage; wait for it.
-  const retainedRows = async () => {
-    const text = await (await fetch(url.replace('/v1/metrics', '/metrics'))).text();
-    return Number(/^tallyhouse_retained_rows (\d+)/m.exec(text)?.[1] ?? Number.NaN);
-  };
-  const drainedBy = performance.now() + 90_000;
-  while ((await retainedRows()) > 0 && performance.now() < drainedBy) await sleep(250);
+  await waitForStorageDrain(url, 90_000);
   const recoveredInSeconds = Math.round((performance.now() - started) / 1000);
   // The outage was real: the exporter saw storage fail (a warning or error from it in the collector's log).
   const storageFailures = collector

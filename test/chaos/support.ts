@@ -1,4 +1,5 @@
 /** Chaos-test support: tallying OTel SDK apps as child processes, and the totals they expect in storage. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { lastJsonLine, startNodeProcess } from '../../packages/collector/test/support/node-process.ts';
 import type { StoredStreamTotal } from '../../packages/collector/test/support/stored-in-child.ts';
@@ -62,6 +63,50 @@ export function startTallyingApp(options: {
       return lastJsonLine<AppTally>(app, await app.waitForExit(timeoutMs), `app ${options.service}`);
     },
   };
+}
+
+/**
+ * Three apps exporting every 100 ms through `url`: a delta, a cumulative and a delta one, for the tenants given
+ * (in that order): what the storage chaos runs keep up while storage misbehaves.
+ */
+export function startStorageChaosApps(url: string, tenants: readonly [string, string, string]): RunningApp[] {
+  const [first, second, third] = tenants;
+  return [
+    startTallyingApp({
+      url,
+      tenant: first,
+      service: `${first}-delta`,
+      temporality: 'delta',
+      intervalMs: 100,
+    }),
+    startTallyingApp({
+      url,
+      tenant: second,
+      service: `${second}-cum`,
+      temporality: 'cumulative',
+      intervalMs: 100,
+    }),
+    startTallyingApp({
+      url,
+      tenant: third,
+      service: `${third}-delta`,
+      temporality: 'delta',
+      intervalMs: 100,
+    }),
+  ];
+}
+
+/**
+ * Waits until the collector at `metricsUrl` retains no rows for storage (its exporter's backoff brings every
+ * retained part back), or `timeoutMs` passed.
+ */
+export async function waitForStorageDrain(metricsUrl: string, timeoutMs: number): Promise<void> {
+  const retainedRows = async () => {
+    const text = await (await fetch(metricsUrl.replace('/v1/metrics', '/metrics'))).text();
+    return Number(/^tallyhouse_retained_rows (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+  };
+  const until = performance.now() + timeoutMs;
+  while ((await retainedRows()) > 0 && performance.now() < until) await sleep(250);
 }
 
 /** Expected `tenant/metric` totals from the apps' tallies. */

@@ -14,7 +14,7 @@ import {
   schemaStatements,
 } from '../src/schema/migrations.ts';
 import { METRIC_COLUMNS } from '../src/schema/tables.ts';
-import { storeEnv, tempDir } from './support.ts';
+import { schemaExecutor, storeEnv, tempDir } from './support.ts';
 
 /*
  * The metrics tables of the OpenTelemetry Collector's clickhouseexporter (its sqltemplates/metrics_*_table.sql),
@@ -108,10 +108,7 @@ const options = (database: string, extra: Partial<SchemaOptions> = {}): SchemaOp
   ...extra,
 });
 
-const executor = () => ({
-  command: (sql: string) => connection.command(sql),
-  queryRows: <T>(sql: string) => connection.queryRows<T>(sql),
-});
+const executor = () => schemaExecutor(connection);
 
 beforeAll(() => {
   connection = openStorageConnection(resolveExporterConfig({ dataDir, env: storeEnv() }));

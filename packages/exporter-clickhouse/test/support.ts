@@ -514,11 +514,7 @@ export async function exporterAtSchemaVersion(
   version: number,
   storage: StorageConnection,
 ): Promise<ClickHouseMetricExporter> {
-  const executor = {
-    command: (sql: string) => storage.command(sql),
-    queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
-  };
-  await ensureSchema(executor, SINGLE_NODE_SCHEMA, silentLogger, {
+  await ensureSchema(schemaExecutor(storage), SINGLE_NODE_SCHEMA, silentLogger, {
     migrations: MIGRATIONS.filter((migration) => migration.version <= version),
   });
   return new ClickHouseMetricExporter({
@@ -528,4 +524,12 @@ export async function exporterAtSchemaVersion(
     createSchema: false,
     connection: olderLayoutConnection(dataDir, version < 4 ? 1 : 2),
   });
+}
+
+/** What `ensureSchema` runs its statements through, over a test's own connection. */
+export function schemaExecutor(storage: StorageConnection) {
+  return {
+    command: (sql: string) => storage.command(sql),
+    queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
+  };
 }

@@ -14,6 +14,7 @@ import {
   gaugePoint,
   handOverToTestStore,
   SINGLE_NODE_SCHEMA,
+  schemaExecutor,
   storeConnection,
   storeStorage,
   tempDir,
@@ -58,10 +59,7 @@ describe('a version-2 data directory opened by the current exporter', () => {
     const store = await handOverToTestStore(dataDir, older);
     const storage = storeStorage(dataDir, store);
     connections.push(storage);
-    const executor = {
-      command: (sql: string) => storage.command(sql),
-      queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
-    };
+    const executor = schemaExecutor(storage);
     const current = new ClickHouseMetricExporter({
       ...storeConnection(dataDir, store),
       logger: silentLogger,

@@ -18,6 +18,7 @@ import {
   handOverToTestStore,
   mixedBatch,
   SINGLE_NODE_SCHEMA,
+  schemaExecutor,
   storeConnection,
   storeStorage,
   summaryPoint,
@@ -121,10 +122,7 @@ describe('a version-4 data directory opened by the current exporter', () => {
 
     // The migrated directory's summary table is the one a fresh install creates.
     const fresh = { ...SINGLE_NODE_SCHEMA, database: 'fresh' };
-    const executor = {
-      command: (sql: string) => storage.command(sql),
-      queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
-    };
+    const executor = schemaExecutor(storage);
     expect((await ensureSchema(executor, fresh, silentLogger)).applied).toEqual([1, 2, 3, 4, 5]);
     const migrated = await tableShape(storage, 'otel', 'otel_metrics_summary');
     expect(migrated.columns).toHaveLength(METRIC_COLUMNS.otel_metrics_summary.length);

@@ -22,6 +22,7 @@ import {
   inOlderLayout,
   mixedBatch,
   SINGLE_NODE_SCHEMA,
+  schemaExecutor,
   storeConnection,
   storeStorage,
   sumPoint,
@@ -106,10 +107,7 @@ describe('a version-3 data directory opened by the current exporter', () => {
     const store = await handOverToTestStore(dataDir, older);
     const storage = storeStorage(dataDir, store);
     connections.push(storage);
-    const executor = {
-      command: (sql: string) => storage.command(sql),
-      queryRows: <T>(sql: string) => storage.queryRows<T>(sql),
-    };
+    const executor = schemaExecutor(storage);
     const current = new ClickHouseMetricExporter({
       ...storeConnection(dataDir, store),
       logger: silentLogger,

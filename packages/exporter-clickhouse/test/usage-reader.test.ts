@@ -13,6 +13,7 @@ import {
   gaugePoint,
   histogramPoint,
   recordingConnection,
+  schemaExecutor,
   storeConnection,
   storeExporter,
   storeStorage,
@@ -345,10 +346,7 @@ describe('upgrading a database written before the rollups existed', () => {
       ttlDays: undefined,
       dedupWindow: 100,
     };
-    const executor = {
-      command: (sql: string) => connection.command(sql),
-      queryRows: <T>(sql: string) => connection.queryRows<T>(sql),
-    };
+    const executor = schemaExecutor(connection);
     await ensureSchema(executor, options, silentLogger, { migrations: MIGRATIONS.slice(0, 1) });
     // Rows as the exporter of schema version 1 wrote them (row layout 1).
     await writeInOlderLayout(connection, database, [sum('up', 4, T0 + DAY + HOUR), sum('up', 1, T0 + 5n)], 1);
