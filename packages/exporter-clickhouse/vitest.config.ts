@@ -29,7 +29,7 @@ export default workspaceVitestConfig({
         name: 'http-store',
         include: STORAGE_SUITES,
         env: { TALLYHOUSE_TEST_STORE: 'http' },
-        setupFiles: ['test/http-store-setup.ts'],
+        setupFiles: ['../../tools/clickhouse-http-endpoint/src/http-store-setup.ts'],
       },
     },
   ],

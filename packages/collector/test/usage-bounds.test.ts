@@ -13,12 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import {
-  openEmbeddedConnection,
-  openStorageConnection,
-  resolveExporterConfig,
-  type StorageConnection,
-} from '@tallyhouse/exporter-clickhouse';
+import type { StorageConnection } from '@tallyhouse/exporter-clickhouse';
 import { ConfigError } from '@tallyhouse/model';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -29,7 +24,7 @@ import { ReadAccess } from '../src/usage-api/read-access.ts';
 import { usageReadLimits } from '../src/usage-api/read-limits.ts';
 import { formatTime } from '../src/usage-api/time-format.ts';
 import { UsageApi } from '../src/usage-api/usage-api.ts';
-import { holdUsageTotals, http, startCollector, tempDir } from './support.ts';
+import { holdUsageTotals, http, openTestStorage, startCollector, tempDir } from './support.ts';
 
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
 const admin = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -148,9 +143,7 @@ describe('bounded usage reads on the collector (real chDB)', () => {
         TALLYHOUSE_RETRY_AFTER_SECONDS: '3',
       },
     }));
-    storage = openStorageConnection(
-      resolveExporterConfig({ dataDir, env: {}, connection: openEmbeddedConnection(dataDir) }),
-    );
+    storage = openTestStorage(dataDir);
     await seedSums(storage, 'wide', WIDE_USERS, 'user', WIDE_USERS);
     const started = performance.now();
     await seedSums(storage, 'dense', DENSE_ROWS, 'route', DENSE_ROUTES);

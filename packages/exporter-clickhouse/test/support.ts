@@ -44,7 +44,7 @@ export function tempDir(prefix: string): string {
 /**
  * The store the storage suites run on. Embedded (default): the engine in each test's data directory. `http` (the
  * `http-store` vitest project): a ClickHouse server over HTTP — the same engine behind the test endpoint, one
- * process per test file (`http-store-setup.ts`) — so one suite proves both paths (the exporter inserts through
+ * process per test file (the endpoint's `http-store-setup.ts`) — so one suite proves both paths (the exporter inserts through
  * chDB's raw insert embedded, through HTTP inserts otherwise).
  */
 export const TEST_STORE: 'embedded' | 'http' =
@@ -54,7 +54,7 @@ export const TEST_STORE: 'embedded' | 'http' =
 export function storeEnv(): Env {
   if (TEST_STORE === 'embedded') return {};
   const url = process.env.TALLYHOUSE_TEST_CLICKHOUSE_URL;
-  if (url === undefined) throw new Error('the http-store project starts the endpoint in http-store-setup.ts');
+  if (url === undefined) throw new Error('the http-store project starts the endpoint (http-store-setup.ts)');
   return {
     CLICKHOUSE_URL: url,
     CLICKHOUSE_USER: process.env.TALLYHOUSE_TEST_CLICKHOUSE_USER ?? 'default',

@@ -236,7 +236,7 @@ describe('JSON decoding', () => {
     expect(result.rejectedDataPoints).toBe(0);
     expect(result.droppedExemplars).toBe(2);
     expect(result.exemplarMessages).toEqual([
-      'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].exemplars[1].spanId: metric "requests": exemplar dropped: "aaecawqfbgc=" is not an id of 8 bytes (16 hex digits)',
+      'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].exemplars[1].spanId: metric "requests": exemplar dropped: "AAECAwQFBgc=" is not an id of 8 bytes (16 hex digits)',
       'resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].exemplars[2]: metric "requests": exemplar dropped: it has neither asDouble nor asInt',
     ]);
     expect(result.batch.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.points[0]!.exemplars).toEqual([

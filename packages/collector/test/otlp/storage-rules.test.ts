@@ -1,10 +1,11 @@
 /**
  * What the decoders acknowledge, storage writes: every point refused at write time (the ClickHouse exporter's
  * `pointProblem`, run by its row encoder) is refused by both decoders before the answer, in partial_success,
- * while the rest of the request is taken.
+ * while the rest of the request is taken. The same holds for exemplars, which the row encoder drops silently:
+ * every one a decoder keeps is in the row.
  */
 
-import type { InputBatch, SeriesPoint } from '@tallyhouse/model';
+import type { SeriesPoint } from '@tallyhouse/model';
 import { INT32_MAX, INT32_MIN, MAX_BUCKETED_TIME_UNIX_NANO } from '@tallyhouse/model';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -12,217 +13,21 @@ import { describe, expect, it } from 'vitest';
 import { encodeRow } from '../../../exporter-clickhouse/src/row-encoding.ts';
 import {
   decodeExportMetricsServiceRequestJson,
-  decodeExportMetricsServiceRequestProtobuf,
   OtlpDecodeError,
   type OtlpDecodeResult,
 } from '../../src/otlp/index.ts';
-import { concat, pb } from './otlp-encoder.ts';
+import {
+  acceptedPoints,
+  ENCODINGS,
+  type RawExemplar,
+  type RawMetric,
+  type RawPoint,
+  type RawValue,
+} from './raw-requests.ts';
 
 const T0 = 1_700_000_000_000_000_000n;
 const T1 = 1_700_000_010_000_000_000n;
 const LAST = MAX_BUCKETED_TIME_UNIX_NANO;
-
-// ---- a wire-level description of points, so any value can be sent in either encoding ----
-
-interface Buckets {
-  readonly offset: number;
-  readonly counts: readonly bigint[];
-}
-
-type RawValue =
-  | { readonly type: 'number'; readonly asDouble?: number; readonly asInt?: bigint }
-  | {
-      readonly type: 'histogram';
-      readonly count: bigint;
-      readonly sum?: number;
-      readonly bucketCounts: readonly bigint[];
-      readonly bounds: readonly number[];
-      readonly min?: number;
-      readonly max?: number;
-    }
-  | {
-      readonly type: 'exponential';
-      readonly count: bigint;
-      readonly sum?: number;
-      readonly scale: number;
-      readonly zeroCount: bigint;
-      readonly positive: Buckets;
-      readonly negative: Buckets;
-      readonly min?: number;
-      readonly max?: number;
-    };
-
-interface RawPoint {
-  readonly start: bigint;
-  readonly time: bigint;
-  readonly flags: number;
-  readonly value: RawValue;
-}
-
-interface RawMetric {
-  readonly name: string;
-  readonly kind: 'gauge' | 'sum' | 'histogram' | 'exponentialHistogram';
-  readonly temporality: number;
-  readonly points: readonly RawPoint[];
-}
-
-const DATA_FIELD = { gauge: 5, sum: 7, histogram: 9, exponentialHistogram: 10 } as const;
-const optionalDouble = (field: number, value: number | undefined) =>
-  value === undefined ? [] : [pb.double(field, value)];
-
-function pointProtobuf(point: RawPoint): Uint8Array {
-  const times = [
-    pb.fixed64(2, point.start),
-    pb.fixed64(3, point.time),
-    pb.varint(point.value.type === 'number' ? 8 : 10, point.flags),
-  ];
-  const attribute = (field: number) =>
-    pb.message(field, pb.string(1, 'route'), pb.message(2, pb.string(1, '/pay')));
-  const v = point.value;
-  if (v.type === 'number') {
-    return concat(
-      attribute(7),
-      ...times,
-      ...(v.asDouble === undefined ? [] : [pb.double(4, v.asDouble)]),
-      ...(v.asInt === undefined ? [] : [pb.fixed64(6, v.asInt)]),
-    );
-  }
-  if (v.type === 'histogram') {
-    return concat(
-      attribute(9),
-      ...times,
-      pb.fixed64(4, v.count),
-      ...optionalDouble(5, v.sum),
-      ...(v.bucketCounts.length > 0 ? [pb.packedFixed64(6, v.bucketCounts)] : []),
-      ...(v.bounds.length > 0 ? [pb.packedDouble(7, v.bounds)] : []),
-      ...optionalDouble(11, v.min),
-      ...optionalDouble(12, v.max),
-    );
-  }
-  const buckets = (b: Buckets) =>
-    concat(pb.sint32(1, b.offset), ...(b.counts.length > 0 ? [pb.packedVarint(2, b.counts)] : []));
-  return concat(
-    attribute(1),
-    pb.fixed64(2, point.start),
-    pb.fixed64(3, point.time),
-    pb.varint(10, point.flags),
-    pb.fixed64(4, v.count),
-    ...optionalDouble(5, v.sum),
-    pb.sint32(6, v.scale),
-    pb.fixed64(7, v.zeroCount),
-    pb.message(8, buckets(v.positive)),
-    pb.message(9, buckets(v.negative)),
-    ...optionalDouble(12, v.min),
-    ...optionalDouble(13, v.max),
-  );
-}
-
-function requestProtobuf(metrics: readonly RawMetric[]): Uint8Array {
-  const metricBytes = metrics.map((m) =>
-    pb.message(
-      2,
-      pb.string(1, m.name),
-      pb.message(
-        DATA_FIELD[m.kind],
-        ...m.points.map((p) => pb.message(1, pointProtobuf(p))),
-        ...(m.kind === 'gauge' ? [] : [pb.varint(2, m.temporality)]),
-      ),
-    ),
-  );
-  return pb.message(1, pb.message(2, pb.message(1, pb.string(1, 'scope')), ...metricBytes));
-}
-
-/** OTLP/JSON doubles: non-finite as names, -0 as "-0" (a JSON number would lose the sign). */
-const double = (v: number | undefined) =>
-  v === undefined
-    ? undefined
-    : Number.isFinite(v) && !Object.is(v, -0)
-      ? v
-      : Object.is(v, -0)
-        ? '-0'
-        : String(v);
-
-function pointJson(point: RawPoint): object {
-  const common = {
-    attributes: [{ key: 'route', value: { stringValue: '/pay' } }],
-    startTimeUnixNano: String(point.start),
-    timeUnixNano: String(point.time),
-    flags: point.flags,
-  };
-  const v = point.value;
-  if (v.type === 'number')
-    return {
-      ...common,
-      asDouble: double(v.asDouble),
-      asInt: v.asInt === undefined ? undefined : String(v.asInt),
-    };
-  const shared = { count: String(v.count), sum: double(v.sum), min: double(v.min), max: double(v.max) };
-  if (v.type === 'histogram') {
-    return {
-      ...common,
-      ...shared,
-      bucketCounts: v.bucketCounts.map(String),
-      explicitBounds: v.bounds.map(double),
-    };
-  }
-  const buckets = (b: Buckets) => ({ offset: b.offset, bucketCounts: b.counts.map(String) });
-  return {
-    ...common,
-    ...shared,
-    scale: v.scale,
-    zeroCount: String(v.zeroCount),
-    positive: buckets(v.positive),
-    negative: buckets(v.negative),
-  };
-}
-
-function requestJson(metrics: readonly RawMetric[]): string {
-  return JSON.stringify({
-    resourceMetrics: [
-      {
-        scopeMetrics: [
-          {
-            scope: { name: 'scope' },
-            metrics: metrics.map((m) => ({
-              name: m.name,
-              [m.kind]: {
-                dataPoints: m.points.map(pointJson),
-                ...(m.kind === 'gauge' ? {} : { aggregationTemporality: m.temporality }),
-              },
-            })),
-          },
-        ],
-      },
-    ],
-  });
-}
-
-const ENCODINGS = {
-  protobuf: (metrics: readonly RawMetric[]) =>
-    decodeExportMetricsServiceRequestProtobuf(requestProtobuf(metrics)),
-  json: (metrics: readonly RawMetric[]) => decodeExportMetricsServiceRequestJson(requestJson(metrics)),
-} as const;
-
-function acceptedPoints(batch: InputBatch): SeriesPoint[] {
-  return batch.resourceMetrics.flatMap((rm) =>
-    rm.scopeMetrics.flatMap((sm) =>
-      sm.metrics.flatMap((m) =>
-        m.points.map(
-          (p): SeriesPoint => ({
-            tenant: 'acme',
-            resource: rm.resource,
-            scope: sm.scope,
-            metric: m.metric,
-            attributes: p.attributes,
-            startTimeUnixNano: p.startTimeUnixNano,
-            timeUnixNano: p.timeUnixNano,
-            value: p.value,
-          }),
-        ),
-      ),
-    ),
-  );
-}
 
 const gaugeAt = (time: bigint, start = 0n, asDouble = 1): RawPoint => ({
   start,
@@ -353,6 +158,17 @@ const int32 = fc.oneof(
 const buckets = fc.record({ offset: int32, counts: fc.array(uint64, { maxLength: 4 }) });
 
 const rawValue = (kind: RawMetric['kind']): fc.Arbitrary<RawValue> => {
+  if (kind === 'summary') {
+    return fc.record({
+      type: fc.constant('summary' as const),
+      count: uint64,
+      sum: fc.option(anyDouble, { nil: undefined }),
+      quantiles: fc.array(
+        fc.record({ quantile: fc.oneof(fc.double({ min: 0, max: 1 }), anyDouble), value: anyDouble }),
+        { maxLength: 3 },
+      ),
+    });
+  }
   if (kind === 'gauge' || kind === 'sum') {
     return fc.record(
       { type: fc.constant('number' as const), asDouble: anyDouble, asInt: int64 },
@@ -388,8 +204,21 @@ const rawValue = (kind: RawMetric['kind']): fc.Arbitrary<RawValue> => {
   });
 };
 
+/** Ids of the right length (all zeros among them), of none, and of lengths around it. */
+const id = (bytes: number) =>
+  fc.oneof(
+    fc.uint8Array({ minLength: bytes, maxLength: bytes }),
+    fc.constantFrom(new Uint8Array(0), new Uint8Array(bytes)),
+    fc.uint8Array({ maxLength: bytes + 2 }),
+  );
+
+const rawExemplar: fc.Arbitrary<RawExemplar> = fc.record(
+  { time, asDouble: anyDouble, asInt: int64, spanId: id(8), traceId: id(16), filtered: fc.boolean() },
+  { requiredKeys: ['time', 'spanId', 'traceId'] },
+);
+
 const rawMetric: fc.Arbitrary<RawMetric> = fc
-  .constantFrom('gauge', 'sum', 'histogram', 'exponentialHistogram' as const)
+  .constantFrom('gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary' as const)
   .chain((kind) =>
     fc.record({
       name: fc.constantFrom('m', 'requests', ''),
@@ -401,33 +230,54 @@ const rawMetric: fc.Arbitrary<RawMetric> = fc
           time,
           flags: fc.constantFrom(0, 0, 0, 1),
           value: rawValue(kind),
+          exemplars:
+            kind === 'summary'
+              ? fc.constant(undefined)
+              : fc.option(fc.array(rawExemplar, { maxLength: 3 }), { nil: undefined }),
         }),
         { minLength: 1, maxLength: 4 },
       ),
     }),
   );
 
-function summary(result: OtlpDecodeResult) {
+function outcome(result: OtlpDecodeResult) {
   return {
     batch: result.batch,
     accepted: result.acceptedDataPoints,
     rejected: result.rejectedDataPoints,
     noRecordedValue: result.noRecordedValueDataPoints,
     messages: result.rejectionMessages,
+    droppedExemplars: result.droppedExemplars ?? 0,
+    exemplarMessages: result.exemplarMessages ?? [],
   };
 }
 
+/** The row holds exactly `point`'s exemplars: its `Exemplars.TimeUnix` and `.TraceId` arrays are theirs. */
+function expectExemplarsInRow(line: string, point: SeriesPoint): void {
+  const exemplars = point.exemplars ?? [];
+  expect(line).toContain(`[${exemplars.map((e) => e.timeUnixNano).join(',')}]`);
+  expect(line).toContain(JSON.stringify(exemplars.map((e) => e.traceId)));
+}
+
 describe('what a decoder takes, storage writes (property)', () => {
-  it('the row encoder writes every point either decoder accepts, and both decoders accept the same points', () => {
+  it('the row encoder writes every point and exemplar either decoder accepts, and both decoders accept the same', () => {
     fc.assert(
       fc.property(fc.array(rawMetric, { minLength: 1, maxLength: 3 }), (metrics) => {
-        const protobuf = summary(ENCODINGS.protobuf(metrics));
-        const json = summary(ENCODINGS.json(metrics));
+        const protobuf = outcome(ENCODINGS.protobuf(metrics));
+        const json = outcome(ENCODINGS.json(metrics));
         expect(json).toEqual(protobuf);
-        const sent = metrics.reduce((n, m) => n + m.points.length, 0);
-        expect(protobuf.accepted + protobuf.rejected + protobuf.noRecordedValue).toBe(sent);
-        for (const point of acceptedPoints(protobuf.batch)) {
-          expect(() => encodeRow(point, { tenantAttribute: 'tenant.id' })).not.toThrow();
+        const points = metrics.flatMap((m) => m.points);
+        expect(protobuf.accepted + protobuf.rejected + protobuf.noRecordedValue).toBe(points.length);
+        const accepted = acceptedPoints(protobuf.batch);
+        for (const point of accepted) {
+          const line = encodeRow(point, { tenantAttribute: 'tenant.id' });
+          if (point.metric.kind !== 'summary') expectExemplarsInRow(line, point);
+        }
+        // A dropped exemplar never costs its point; with every point kept, every exemplar is kept or dropped.
+        if (protobuf.rejected === 0 && protobuf.noRecordedValue === 0) {
+          const kept = accepted.reduce((n, p) => n + (p.exemplars?.length ?? 0), 0);
+          const sent = points.reduce((n, p) => n + (p.exemplars?.length ?? 0), 0);
+          expect(kept + protobuf.droppedExemplars).toBe(sent);
         }
       }),
       { numRuns: 1000 },

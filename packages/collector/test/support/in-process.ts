@@ -1,17 +1,39 @@
 /** The collector in the test process, on a free loopback port, and what it stored. */
-import { ClickHouseMetricExporter, UsageReader } from '@tallyhouse/exporter-clickhouse';
+import {
+  ClickHouseMetricExporter,
+  openEmbeddedConnection,
+  openStorageConnection,
+  resolveExporterConfig,
+  type StorageConnection,
+  UsageReader,
+} from '@tallyhouse/exporter-clickhouse';
 import { type PointKind, type SeriesPoint, silentLogger } from '@tallyhouse/model';
 import { vi } from 'vitest';
 import { Collector, type CollectorOptions } from '../../src/index.ts';
 
-/** A started collector on a free port of 127.0.0.1, logging nothing. */
+/**
+ * Where the collectors of a test file store: their embedded engine (default), or — in the `http-store` vitest
+ * project (TALLYHOUSE_TEST_STORE=http) — the ClickHouse server over HTTP the project's setup started for the file.
+ */
+export function testStoreEnv(): Record<string, string> {
+  if (process.env.TALLYHOUSE_TEST_STORE !== 'http') return {};
+  const url = process.env.TALLYHOUSE_TEST_CLICKHOUSE_URL;
+  if (url === undefined) throw new Error('the http-store project starts the endpoint (http-store-setup.ts)');
+  return {
+    CLICKHOUSE_URL: url,
+    CLICKHOUSE_USER: process.env.TALLYHOUSE_TEST_CLICKHOUSE_USER ?? 'default',
+    CLICKHOUSE_PASSWORD: process.env.TALLYHOUSE_TEST_CLICKHOUSE_PASSWORD ?? '',
+  };
+}
+
+/** A started collector on a free port of 127.0.0.1, logging nothing, writing to the test store. */
 export async function startCollector(
   dataDir: string,
   options: CollectorOptions = {},
 ): Promise<{ collector: Collector; port: number }> {
   const collector = new Collector({
     ...options,
-    env: { TALLYHOUSE_DATA_DIR: dataDir, TALLYHOUSE_LOG_LEVEL: 'silent', ...options.env },
+    env: { TALLYHOUSE_DATA_DIR: dataDir, TALLYHOUSE_LOG_LEVEL: 'silent', ...testStoreEnv(), ...options.env },
     // gRPC only where a test asks for it (grpcPort: 0): a fixed 4317 would collide between parallel test files.
     collector: { port: 0, grpcPort: 'off', ...options.collector },
   });
@@ -68,4 +90,16 @@ export function holdUsageTotals(): { spy: { mockRestore(): void }; release: () =
     return original.apply(this, args);
   });
   return { spy, release };
+}
+
+/** A connection of the test's own to the test store that collectors on `dataDir` write to. */
+export function openTestStorage(dataDir: string): StorageConnection {
+  const env = testStoreEnv();
+  return openStorageConnection(
+    resolveExporterConfig(
+      env.CLICKHOUSE_URL === undefined
+        ? { dataDir, env, connection: openEmbeddedConnection(dataDir) }
+        : { dataDir, env },
+    ),
+  );
 }

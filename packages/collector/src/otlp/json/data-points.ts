@@ -128,10 +128,19 @@ function exemplarFields(exemplar: JsonObject): ExemplarFields {
     time: field(exemplar, 'timeUnixNano', 'time_unix_nano', parseUint64, 0n),
     value,
     valueField,
-    // OTLP/JSON writes ids as hex; case carries no meaning.
-    spanId: stringField(exemplar, 'spanId', 'span_id').toLowerCase(),
-    traceId: stringField(exemplar, 'traceId', 'trace_id').toLowerCase(),
+    spanId: hexId(stringField(exemplar, 'spanId', 'span_id')),
+    traceId: hexId(stringField(exemplar, 'traceId', 'trace_id')),
   };
+}
+
+const HEX = /^[0-9a-fA-F]*$/;
+
+/**
+ * OTLP/JSON writes ids as hex, where case carries no meaning. Other text (base64, as proto3 JSON writes other
+ * bytes) is left as sent, so the drop message shows what the sender wrote.
+ */
+function hexId(text: string): string {
+  return HEX.test(text) ? text.toLowerCase() : text;
 }
 
 function summaryPointValue(point: JsonObject): SummaryValue | PointRejectionDetail {

@@ -1,13 +1,14 @@
 /**
- * Setup of the `http-store` vitest project: every storage suite of a test file runs against a ClickHouse server
- * over HTTP — the real engine behind the test endpoint, in its own process, fresh for the file — instead of the
- * embedded engine. `storeEnv()` in `support.ts` hands its URL and user to the exporters and readers.
+ * A vitest setup file for the `http-store` projects of the workspaces (`setupFiles`): every storage suite of a
+ * test file runs against a ClickHouse server over HTTP — the real engine behind this endpoint, in its own process,
+ * fresh for the file — instead of the embedded engine. It publishes the server as TALLYHOUSE_TEST_CLICKHOUSE_URL,
+ * _USER and _PASSWORD; each workspace's test support hands them to its exporters, readers and collectors.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EndpointProcess } from '@tallyhouse/clickhouse-http-endpoint';
 import { afterAll } from 'vitest';
+import { EndpointProcess } from './endpoint-process.ts';
 
 const USER = 'tallyhouse';
 const PASSWORD = 'http-store';
