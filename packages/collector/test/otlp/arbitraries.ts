@@ -68,7 +68,7 @@ const id = (bytes: number) =>
 const exemplar: fc.Arbitrary<Exemplar> = fc.record({
   filteredAttributes: attributes,
   timeUnixNano: time,
-  value: finite,
+  value: fc.oneof(finite, fc.maxSafeInteger()),
   spanId: id(8),
   traceId: id(16),
 });

@@ -338,6 +338,24 @@ describe('JSON errors', () => {
       sum([{ timeUnixNano: '1', asDouble: 1, attributes: [{ key: 7 }] }]),
       'attributes[0].key: expected a string, got 7',
     ],
+    [
+      'an exemplar id that is not a string',
+      sum([{ timeUnixNano: '1', asDouble: 1, exemplars: [{ asDouble: 1 }, { asDouble: 1, spanId: 7 }] }]),
+      'dataPoints[0].exemplars[1].spanId: expected a string, got 7',
+    ],
+    [
+      'an exemplar time that is not an integer',
+      sum([{ timeUnixNano: '1', asDouble: 1, exemplars: [{ timeUnixNano: '-1', asDouble: 1 }] }]),
+      'dataPoints[0].exemplars[0].timeUnixNano: expected a non-negative integer, got "-1"',
+    ],
+    [
+      'a quantile that is not a number',
+      {
+        name: 'q',
+        summary: { dataPoints: [{ timeUnixNano: '1', quantileValues: [{ quantile: 'half', value: 1 }] }] },
+      },
+      'summary.dataPoints[0].quantileValues[0].quantile: expected a number, got "half"',
+    ],
   ])('refuses %s', (_, metric, ending) => {
     const error = decodeError(request([metric]));
     expect(error.code).toBe('INVALID_VALUE');

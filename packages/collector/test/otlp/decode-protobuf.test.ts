@@ -455,6 +455,46 @@ describe('protobuf errors', () => {
     );
   });
 
+  it.each([
+    [
+      'an exemplar that is not a message',
+      numberPoint(pb.fixed64(3, T1), pb.varint(5, 1)),
+      'exemplars',
+      'length-delimited',
+    ],
+    [
+      'an exemplar time that is not fixed64',
+      numberPoint(pb.fixed64(3, T1), pb.message(5, pb.double(3, 1)), pb.message(5, pb.varint(2, 1))),
+      'exemplars[1].timeUnixNano',
+      '64-bit',
+    ],
+    [
+      'an exemplar span id that is not bytes',
+      numberPoint(pb.fixed64(3, T1), pb.message(5, pb.fixed64(4, 1n))),
+      'exemplars[0].spanId',
+      'length-delimited',
+    ],
+  ])('names %s as malformed, with its path', (_, point, path, expected) => {
+    const error = decodeError(request(sumMetric('m', 1, point)));
+    expect(error.code).toBe('MALFORMED_PROTOBUF');
+    expect(error.path).toBe(`resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].${path}`);
+    expect(error.message).toMatch(new RegExp(`expected ${expected}$`));
+  });
+
+  it('names a quantile that is not a double as malformed, with its path', () => {
+    const point = pb.message(
+      1,
+      pb.fixed64(3, T1),
+      pb.message(6, pb.double(1, 0.5)),
+      pb.message(6, pb.varint(1, 1)),
+    );
+    const error = decodeError(request(concat(pb.string(1, 'q'), pb.message(11, point))));
+    expect(error.code).toBe('MALFORMED_PROTOBUF');
+    expect(error.path).toBe(
+      'resourceMetrics[0].scopeMetrics[0].metrics[0].summary.dataPoints[0].quantileValues[1].quantile',
+    );
+  });
+
   it('reports invalid UTF-8 in a string field with its path', () => {
     const error = decodeError(
       request(concat(pb.bytes(1, Uint8Array.from([0xc3, 0x28])), pb.message(5, goodPoint))),

@@ -80,7 +80,7 @@ export interface ProtobufOptions {
   readonly packed?: boolean;
   /** Sprinkle unknown fields of every wire type into every message. */
   readonly unknownFields?: boolean;
-  /** Write integral sum/gauge values as `asInt` instead of `asDouble`. */
+  /** Write integral sum/gauge and exemplar values as `asInt` instead of `asDouble`. */
   readonly intValues?: boolean;
 }
 
@@ -140,13 +140,20 @@ function encodeAttributesProtobuf(
   );
 }
 
+/** The `value` oneof of a point or exemplar: `asInt` (`intField`) when asked for and exact, else `asDouble`. */
+function numberValueProtobuf(v: number, doubleField: number, intField: number, options: ProtobufOptions) {
+  return options.intValues && Number.isSafeInteger(v) && !Object.is(v, -0)
+    ? pb.fixed64(intField, BigInt(v))
+    : pb.double(doubleField, v);
+}
+
 /** An `Exemplar` message: ids as the bytes their hex spells (absent when `''`). */
 function encodeExemplarProtobuf(exemplar: Exemplar, options: ProtobufOptions): Uint8Array {
   const id = (field: number, hex: string) => (hex === '' ? [] : [pb.bytes(field, Buffer.from(hex, 'hex'))]);
   return concat(
     ...encodeAttributesProtobuf(7, exemplar.filteredAttributes, options),
     pb.fixed64(2, exemplar.timeUnixNano),
-    pb.double(3, exemplar.value),
+    numberValueProtobuf(exemplar.value, 3, 6, options),
     ...id(4, exemplar.spanId),
     ...id(5, exemplar.traceId),
     ...unknowns(options),
@@ -160,11 +167,7 @@ function encodePointProtobuf(metric: InputMetric, point: InputPoint, options: Pr
   const exemplars = (field: number) =>
     (point.exemplars ?? []).map((exemplar) => pb.message(field, encodeExemplarProtobuf(exemplar, options)));
   if (kind === 'sum' || kind === 'gauge') {
-    const v = (point.value as { value: number }).value;
-    const value =
-      options.intValues && Number.isSafeInteger(v) && !Object.is(v, -0)
-        ? pb.fixed64(6, BigInt(v))
-        : pb.double(4, v);
+    const value = numberValueProtobuf((point.value as { value: number }).value, 4, 6, options);
     return concat(
       ...extra,
       ...encodeAttributesProtobuf(7, point.attributes, options),
