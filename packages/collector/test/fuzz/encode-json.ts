@@ -4,6 +4,8 @@
  * lowerCamelCase or proto names, 64-bit integers as strings or numbers, enums as numbers or names, doubles as
  * numbers or strings, `null` for absent fields, unknown fields, shuffled keys, escaped or raw unicode.
  */
+
+import { randomExemplars } from './exemplars.ts';
 import type {
   AnyValue,
   Buckets,
@@ -222,14 +224,35 @@ class Builder {
     ];
   }
 
+  /** An id as OTLP/JSON writes it: hex in either case, or now and then base64 (proto3's bytes, dropped). */
+  id(bytes: Uint8Array): JNode | undefined {
+    if (bytes.length === 0) return undefined;
+    const text = Buffer.from(bytes).toString(this.rng.bool(0.1) ? 'base64' : 'hex');
+    return str(this.rng.bool() ? text.toUpperCase() : text);
+  }
+
+  exemplars(): [string, JNode | undefined] {
+    const exemplars = randomExemplars(this.rng).map((e) =>
+      this.obj([
+        ['filteredAttributes', this.attributes([{ key: 'ex', value: { kind: 'string', value: 'x' } }])],
+        ['timeUnixNano', this.int64(e.time)],
+        ...this.numberValue(e.value),
+        ['spanId', this.id(e.spanId)],
+        ['traceId', this.id(e.traceId)],
+      ]),
+    );
+    return ['exemplars', exemplars.length === 0 ? undefined : arr(exemplars)];
+  }
+
+  numberValue(value: { asDouble: number } | { asInt: bigint } | undefined): [string, JNode | undefined][] {
+    if (value === undefined) return [];
+    return 'asDouble' in value
+      ? [['asDouble', this.double(value.asDouble)]]
+      : [['asInt', this.int64(value.asInt)]];
+  }
+
   numberPoint(p: NumberPoint): JNode {
-    const value: [string, JNode | undefined][] =
-      p.value === undefined
-        ? []
-        : 'asDouble' in p.value
-          ? [['asDouble', this.double(p.value.asDouble)]]
-          : [['asInt', this.int64(p.value.asInt)]];
-    return this.obj([...this.common(p), ...value]);
+    return this.obj([...this.common(p), ...this.numberValue(p.value), this.exemplars()]);
   }
 
   optionalDouble(value: number | undefined): JNode | undefined {
@@ -248,6 +271,7 @@ class Builder {
       ['explicitBounds', p.bounds.length === 0 ? undefined : arr(p.bounds.map((b) => this.double(b)))],
       ['min', this.optionalDouble(p.min)],
       ['max', this.optionalDouble(p.max)],
+      this.exemplars(),
     ]);
   }
 
@@ -271,6 +295,7 @@ class Builder {
       ['min', this.optionalDouble(p.min)],
       ['max', this.optionalDouble(p.max)],
       ['zeroThreshold', this.optionalDouble(p.zeroThreshold)],
+      this.exemplars(),
     ]);
   }
 

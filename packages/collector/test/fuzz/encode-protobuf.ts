@@ -3,6 +3,8 @@
  * singular message split into two occurrences, unknown fields, packed or not, over-long varints, explicit
  * defaults) and structure-aware corruptions (corrupt.ts) work on fields rather than on bytes.
  */
+
+import { randomExemplars } from './exemplars.ts';
 import type {
   AnyValue,
   Buckets,
@@ -241,21 +243,23 @@ class Builder {
   }
 
   exemplars(no: number): WireField[] {
-    if (!this.rng.bool(0.05)) return [];
-    // Exemplars are valid content the collector skips.
-    return [
+    return randomExemplars(this.rng).map((e) =>
       message(
         no,
         [
           ...this.attributes(7, [{ key: 'ex', value: { kind: 'string', value: 'x' } }]),
-          fixed64(2, 1_700_000_000_000_000_000n),
-          double(3, 1.5),
-          { no: 4, kind: 'len', bytes: this.rng.bytes(8) },
-          { no: 5, kind: 'len', bytes: this.rng.bytes(16) },
+          fixed64(2, e.time),
+          ...(e.value === undefined
+            ? []
+            : 'asDouble' in e.value
+              ? [double(3, e.value.asDouble)]
+              : [fixed64(6, e.value.asInt)]),
+          ...(e.spanId.length === 0 ? [] : [{ no: 4, kind: 'len' as const, bytes: e.spanId }]),
+          ...(e.traceId.length === 0 ? [] : [{ no: 5, kind: 'len' as const, bytes: e.traceId }]),
         ],
         false,
       ),
-    ];
+    );
   }
 
   numberPoint(p: NumberPoint): WireField[] {
