@@ -614,6 +614,56 @@ describe('point-level problems answer 200 with partial_success and keep the vali
   );
 
   it.each<Encoding>(['protobuf', 'json'])(
+    'stores a point with its storable exemplars and warns, rejecting nothing, of one it dropped (%s)',
+    async (encoding) => {
+      const tenant = freshTenant('exemplars');
+      const request = otlpRequest([
+        sumMetric('requests', [
+          {
+            value: 2,
+            exemplars: [
+              {
+                value: 0.25,
+                time: NOW_NS - 5n,
+                spanId: '00F067AA0BA902B7',
+                traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+                filteredAttributes: { user: 'u1' },
+              },
+              { value: 1, spanId: '00f067aa' },
+              { value: 3 },
+            ],
+          },
+        ]),
+      ]);
+      const answer = await postMetrics(port, request, encoding, { 'x-tenant-id': tenant });
+      expect(answer.status).toBe(200);
+      expect(decodeExportResponse(answer.body, encoding)).toEqual({
+        rejectedDataPoints: 0,
+        errorMessage:
+          '1 exemplar dropped, their points kept: resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[0].exemplars[1].spanId: metric "requests": exemplar dropped: "00f067aa" is not an id of 8 bytes (16 hex digits)',
+      });
+      const stored = await storedPoints(collector, tenant);
+      expect(stored.map((p) => [p.metric.name, p.value, p.exemplars])).toEqual([
+        [
+          'requests',
+          { value: 2 },
+          [
+            {
+              filteredAttributes: { user: 'u1' },
+              timeUnixNano: NOW_NS - 5n,
+              value: 0.25,
+              spanId: '00f067aa0ba902b7',
+              traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+            },
+            { filteredAttributes: {}, timeUnixNano: NOW_NS, value: 3, spanId: '', traceId: '' },
+          ],
+        ],
+      ]);
+      await expectStillServing(encoding);
+    },
+  );
+
+  it.each<Encoding>(['protobuf', 'json'])(
     'rejects a sum with unspecified temporality (%s)',
     async (encoding) => {
       await expectPartial(

@@ -24,6 +24,12 @@ message Summary { repeated SummaryDataPoint data_points = 1; }
 message NumberDataPoint {
   repeated KeyValue attributes = 7; fixed64 start_time_unix_nano = 2; fixed64 time_unix_nano = 3;
   oneof value { double as_double = 4; sfixed64 as_int = 6; }
+  repeated Exemplar exemplars = 5;
+}
+message Exemplar {
+  repeated KeyValue filtered_attributes = 7; fixed64 time_unix_nano = 2;
+  oneof value { double as_double = 3; sfixed64 as_int = 6; }
+  bytes span_id = 4; bytes trace_id = 5;
 }
 message HistogramDataPoint {
   repeated KeyValue attributes = 9; fixed64 start_time_unix_nano = 2; fixed64 time_unix_nano = 3;
@@ -72,7 +78,21 @@ export function encodeRequest(body: OtlpRequest, encoding: Encoding): Buffer {
     );
   }
   // fromObject takes 64-bit values as decimal strings (verify() would insist on numbers).
-  return Buffer.from(RequestType.encode(RequestType.fromObject(body)).finish());
+  return Buffer.from(RequestType.encode(RequestType.fromObject(withIdBytes(body) as OtlpRequest)).finish());
+}
+
+/** OTLP/JSON spells span and trace ids in hex, where protobufjs reads a `bytes` string as base64: the bytes. */
+function withIdBytes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withIdBytes);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, field]) => [
+      key,
+      (key === 'spanId' || key === 'traceId') && typeof field === 'string'
+        ? Buffer.from(field, 'hex')
+        : withIdBytes(field),
+    ]),
+  );
 }
 
 export interface RpcStatus {
@@ -133,19 +153,43 @@ export function attributes(values: Record<string, string | number | boolean>) {
   }));
 }
 
+export interface ExemplarSpec {
+  /** Absent: neither `asDouble` nor `asInt`. */
+  value?: number;
+  /** Default: the point's time. */
+  time?: bigint;
+  /** Hex, as OTLP/JSON writes ids (protobuf gets the bytes); absent when not given. */
+  spanId?: string;
+  traceId?: string;
+  filteredAttributes?: Record<string, string | number | boolean>;
+}
+
 export interface NumberPointSpec {
   value: number;
   attributes?: Record<string, string | number | boolean>;
   start?: bigint;
   time?: bigint;
+  exemplars?: ExemplarSpec[];
 }
 
 export function numberPoint(spec: NumberPointSpec) {
+  const time = spec.time ?? NOW_NS;
   return {
     attributes: attributes(spec.attributes ?? {}),
     startTimeUnixNano: String(spec.start ?? NOW_NS - 10_000_000_000n),
-    timeUnixNano: String(spec.time ?? NOW_NS),
+    timeUnixNano: String(time),
     asDouble: spec.value,
+    ...(spec.exemplars === undefined ? {} : { exemplars: spec.exemplars.map((e) => exemplar(e, time)) }),
+  };
+}
+
+function exemplar(spec: ExemplarSpec, pointTime: bigint) {
+  return {
+    filteredAttributes: attributes(spec.filteredAttributes ?? {}),
+    timeUnixNano: String(spec.time ?? pointTime),
+    ...(spec.value === undefined ? {} : { asDouble: spec.value }),
+    ...(spec.spanId === undefined ? {} : { spanId: spec.spanId }),
+    ...(spec.traceId === undefined ? {} : { traceId: spec.traceId }),
   };
 }
 
