@@ -2,7 +2,7 @@ import type { InputBatch, InputResourceMetrics } from '@tallyhouse/model';
 
 /**
  * What decoding one OTLP request yields. The request as a whole was well-formed; individual data points
- * may still have been rejected (bad value, unsupported type, missing temporality, ...). Rejected points are
+ * may still have been rejected (bad value, missing time or temporality, empty metric name, ...). Rejected points are
  * absent from `batch`, counted in `rejectedDataPoints`, and described in `rejectionMessages`, so the receiver
  * can answer `200` with `partial_success` (see `formatPartialSuccessMessage`).
  */
@@ -13,7 +13,7 @@ export interface OtlpDecodeResult {
   readonly rejectedDataPoints: number;
   /**
    * Why points were rejected, each naming the field path and metric; at most {@link MAX_REJECTION_MESSAGES}
-   * (one message may cover many points, e.g. a whole Summary metric).
+   * (one message may cover many points, e.g. a metric rejected whole).
    */
   readonly rejectionMessages: readonly string[];
   /**
