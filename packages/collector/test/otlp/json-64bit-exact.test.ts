@@ -85,6 +85,30 @@ describe('OTLP/JSON 64-bit integers sent as bare numbers are exact', () => {
     ]);
   });
 
+  it('reads exemplar times and asInt, and summary counts, exactly', () => {
+    const result = decodeBothForms(
+      request([
+        gauge([
+          {
+            timeUnixNano: '1581452773000000790',
+            asInt: '1',
+            exemplars: [
+              { timeUnixNano: '1581452773000000789', asInt: '-9223372036854775808' },
+              { timeUnixNano: '9223372036854775808', asInt: '1' },
+            ],
+          },
+        ]),
+        { name: 'q', summary: { dataPoints: [{ timeUnixNano: '5', count: '9007199254740991', sum: 1 }] } },
+      ]),
+    );
+    expect(points(result)[0]?.exemplars?.map((e) => [e.timeUnixNano, e.value])).toEqual([
+      [1581452773000000789n, Number(MIN_INT64)],
+    ]);
+    // 2^63 read exactly: past the last storable time, so the exemplar is dropped.
+    expect(result.droppedExemplars).toBe(1);
+    expect(points(result, 1)[0]?.value).toMatchObject({ count: 9007199254740991 });
+  });
+
   it('accepts a time of 2^64 - 1 like its string form (the point is rejected, not the request)', () => {
     const result = decodeBothForms(request([gauge([{ timeUnixNano: '18446744073709551615', asInt: '1' }])]));
     expect(result.acceptedDataPoints).toBe(0);
@@ -313,6 +337,8 @@ describe('property: random 64-bit values decode the same as bare numbers and as 
           zeroCount: count,
           positive: fc.array(count, { maxLength: 3 }),
           negative: fc.array(count, { maxLength: 3 }),
+          exemplarTime: uint64,
+          exemplarInt: int64,
         }),
         (v) => {
           const s = (n: bigint) => n.toString();
@@ -324,7 +350,13 @@ describe('property: random 64-bit values decode the same as bare numbers and as 
           const text = request(
             [
               gauge([{ timeUnixNano: '1', asInt: '1' }]),
-              gauge([{ ...frame, asInt: s(v.asInt) }]),
+              gauge([
+                {
+                  ...frame,
+                  asInt: s(v.asInt),
+                  exemplars: [{ timeUnixNano: s(v.exemplarTime), asInt: s(v.exemplarInt) }],
+                },
+              ]),
               histogram([
                 {
                   ...frame,
@@ -342,6 +374,7 @@ describe('property: random 64-bit values decode the same as bare numbers and as 
                   negative: { offset: -1, bucketCounts: v.negative.map(s) },
                 },
               ]),
+              { name: 'q', summary: { dataPoints: [{ ...frame, count: s(v.count) }] } },
             ],
             [intAttribute('r', s(v.intValue))],
           );
@@ -355,6 +388,11 @@ describe('property: random 64-bit values decode the same as bare numbers and as 
               attributes: { k: exactInt },
               value: { value: Number(v.asInt) },
             });
+            if (v.exemplarTime <= MAX_INT64) {
+              expect(points(result, 1)[0]?.exemplars).toMatchObject([
+                { timeUnixNano: v.exemplarTime, value: Number(v.exemplarInt) },
+              ]);
+            }
           }
         },
       ),
