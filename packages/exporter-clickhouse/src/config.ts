@@ -38,6 +38,12 @@ export interface ClickHouseExporterOptions {
   ttlDays?: number;
   /** Create tables `ON CLUSTER <name>` with `Replicated*MergeTree`. Env `TALLYHOUSE_CLICKHOUSE_CLUSTER`. */
   cluster?: string;
+  /**
+   * The cluster has several shards: replicated `<table>_local` tables on every node, `Distributed` tables sharded by
+   * tenant under the table names, inserts and reads through them. Needs `cluster` and `url`. Env
+   * `TALLYHOUSE_CLICKHOUSE_SHARDED`, default false.
+   */
+  sharded?: boolean;
   /** ZooKeeper/Keeper path of replicated tables (macros allowed). */
   replicationPath?: string;
   /** Replica name of replicated tables (macros allowed). */
@@ -83,6 +89,7 @@ export interface ResolvedExporterConfig {
   readonly createSchema: boolean;
   readonly ttlDays: number | undefined;
   readonly cluster: string | undefined;
+  readonly sharded: boolean;
   readonly replicationPath: string;
   readonly replicaName: string;
   readonly dedupWindow: number;
@@ -132,6 +139,13 @@ export function resolveExporterConfig(options: ClickHouseExporterOptions = {}): 
   );
   const cluster = readText('TALLYHOUSE_CLICKHOUSE_CLUSTER', options.cluster, env);
   if (cluster !== undefined) identifier('TALLYHOUSE_CLICKHOUSE_CLUSTER', cluster);
+  const sharded = readBoolean('TALLYHOUSE_CLICKHOUSE_SHARDED', options.sharded, env, false);
+  if (sharded && (cluster === undefined || url === undefined)) {
+    throw new ConfigError(
+      'TALLYHOUSE_CLICKHOUSE_SHARDED',
+      'a sharded setup needs TALLYHOUSE_CLICKHOUSE_CLUSTER (its remote_servers name) and CLICKHOUSE_URL (a server of it)',
+    );
+  }
   const retryInitialDelayMs = readDurationMs(
     'TALLYHOUSE_RETRY_INITIAL_MS',
     options.retryInitialDelayMs,
@@ -162,6 +176,7 @@ export function resolveExporterConfig(options: ClickHouseExporterOptions = {}): 
     createSchema: readBoolean('TALLYHOUSE_CREATE_SCHEMA', options.createSchema, env, DEFAULTS.createSchema),
     ttlDays: readOptionalInteger('TALLYHOUSE_TTL_DAYS', options.ttlDays, env),
     cluster,
+    sharded,
     replicationPath: options.replicationPath ?? DEFAULTS.replicationPath,
     replicaName: options.replicaName ?? DEFAULTS.replicaName,
     dedupWindow: readInteger('TALLYHOUSE_DEDUP_WINDOW', options.dedupWindow, env, DEFAULTS.dedupWindow),

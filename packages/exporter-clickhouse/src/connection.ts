@@ -47,6 +47,18 @@ export function embeddedDataPath(dataDir: string): string {
   return join(dataDir, 'chdb');
 }
 
+/**
+ * What every statement states on a sharded cluster (reads and inserts go through `Distributed` tables):
+ * - `insert_distributed_sync`: an insert returns once every shard wrote its rows, so an acknowledged batch is
+ *   stored, and a retried one reaches each shard again with the same `insert_deduplication_token` (the setting
+ *   travels with the forwarded insert), where the shard's replicated table deduplicates it: the rows of one tenant
+ *   always land on the same shard (sharding by tenant), split into the same blocks. Asynchronous distributed
+ *   inserts would acknowledge rows still queued on the node that took them, and re-send them later on their own.
+ *   (The setting's newer name is `distributed_foreground_insert`; this one every server version knows.)
+ * - `optimize_skip_unused_shards`: a read filtered on one tenant (every usage read is) asks only that tenant's shard.
+ */
+const SHARDED_SETTINGS = { insert_distributed_sync: 1, optimize_skip_unused_shards: 1 } as const;
+
 export function openStorageConnection(config: ResolvedExporterConfig): StorageConnection {
   if (config.connection !== undefined) {
     return wrapClient(
@@ -65,6 +77,7 @@ export function openStorageConnection(config: ResolvedExporterConfig): StorageCo
         request_timeout: config.requestTimeoutMs,
         compression: { request: true, response: false },
         keep_alive: { enabled: true },
+        ...(config.sharded ? { clickhouse_settings: SHARDED_SETTINGS } : {}),
         // Failures are classified, counted and logged by the exporter; the client's own error log would repeat them.
         log: { level: ClickHouseLogLevel.OFF },
       }),

@@ -22,6 +22,7 @@ export class StorageSession {
     this.schemaOptions = {
       database: config.database,
       cluster: config.cluster,
+      sharded: config.sharded,
       replicationPath: config.replicationPath,
       replicaName: config.replicaName,
       ttlDays: config.ttlDays,

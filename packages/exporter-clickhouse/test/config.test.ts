@@ -64,6 +64,31 @@ describe('resolveExporterConfig', () => {
     });
   });
 
+  it('reads a sharded cluster only with its cluster name and a server URL, naming the variable otherwise', () => {
+    const env = { CLICKHOUSE_URL: 'http://ch:8123', TALLYHOUSE_CLICKHOUSE_CLUSTER: 'main' };
+    expect(resolveExporterConfig({ env }).sharded).toBe(false);
+    expect(resolveExporterConfig({ env: { ...env, TALLYHOUSE_CLICKHOUSE_SHARDED: 'true' } }).sharded).toBe(
+      true,
+    );
+    for (const partial of [
+      { CLICKHOUSE_URL: 'http://ch:8123', TALLYHOUSE_CLICKHOUSE_SHARDED: 'true' },
+      { TALLYHOUSE_CLICKHOUSE_CLUSTER: 'main', TALLYHOUSE_CLICKHOUSE_SHARDED: 'true' },
+    ]) {
+      const error = (() => {
+        try {
+          resolveExporterConfig({ env: partial });
+        } catch (caught) {
+          return caught;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(String(error)).toMatch(
+        /TALLYHOUSE_CLICKHOUSE_SHARDED.*TALLYHOUSE_CLICKHOUSE_CLUSTER.*CLICKHOUSE_URL/,
+      );
+    }
+  });
+
   it('lets options win over the environment', () => {
     const config = resolveExporterConfig({ database: 'mine', env: { CLICKHOUSE_DATABASE: 'theirs' } });
     expect(config.database).toBe('mine');

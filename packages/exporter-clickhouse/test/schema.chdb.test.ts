@@ -1,4 +1,4 @@
-import { silentLogger } from '@tallyhouse/model';
+import { ConfigError, silentLogger } from '@tallyhouse/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   openStorageConnection,
@@ -248,13 +248,38 @@ describe('schema on the embedded engine', () => {
     expect(older).toEqual({ applied: [], version: next });
   });
 
-  it('parses the cluster DDL (ON CLUSTER, Replicated engines) with the real parser', async () => {
-    const cluster = options('otel', { cluster: 'tallyhouse_cluster', ttlDays: 90 });
-    for (const statement of schemaStatements(cluster)) {
-      const [row] = await connection.queryRows<{ formatted: string }>(
-        `SELECT formatQuery(${`'${statement.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`}) AS formatted`,
-      );
-      expect(row?.formatted).toContain('ON CLUSTER tallyhouse_cluster');
-    }
+  it('refuses to shard a database created unsharded, naming the table, before changing anything', async () => {
+    await ensureSchema(executor(), options('unsharded'), silentLogger);
+    // The engine here has no cluster: ON CLUSTER is left out so the statements before the check can run.
+    const clusterless = {
+      command: (sql: string) => connection.command(sql.replaceAll(' ON CLUSTER `tallyhouse_cluster`', '')),
+      queryRows: <T>(sql: string) => connection.queryRows<T>(sql),
+    };
+    const sharded = options('unsharded', { cluster: 'tallyhouse_cluster', sharded: true });
+    const error = await ensureSchema(clusterless, sharded, silentLogger).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(String(error)).toMatch(
+      /TALLYHOUSE_CLICKHOUSE_SHARDED.*unsharded\.\w+ exists as a \w*MergeTree table, not a Distributed one/,
+    );
+    const tables = await connection.queryRows<{ name: string }>(
+      "SELECT name FROM system.tables WHERE database = 'unsharded' AND name LIKE '%\\_local'",
+    );
+    expect(tables).toEqual([]);
   });
+
+  it.each([
+    ['replicated', false],
+    ['sharded and replicated', true],
+  ])(
+    'parses the %s cluster DDL (ON CLUSTER, Replicated and Distributed engines) with the real parser',
+    async (_, sharded) => {
+      const cluster = options('otel', { cluster: 'tallyhouse_cluster', ttlDays: 90, sharded });
+      for (const statement of schemaStatements(cluster)) {
+        const [row] = await connection.queryRows<{ formatted: string }>(
+          `SELECT formatQuery(${`'${statement.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`}) AS formatted`,
+        );
+        expect(row?.formatted).toContain('ON CLUSTER tallyhouse_cluster');
+      }
+    },
+  );
 });

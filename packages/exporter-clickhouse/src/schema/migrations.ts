@@ -3,19 +3,19 @@
  * recorded in `tallyhouse_schema_versions`. Every statement is idempotent, so a re-run (forced after a table
  * went missing, or from two exporters at once) is safe.
  */
-import type { Logger } from '@tallyhouse/model';
+import { ConfigError, type Logger } from '@tallyhouse/model';
 import { SchemaVersionError } from '../errors.ts';
 import { gaugeSourceMigrationStatements, rollupMigrationStatements } from './rollups.ts';
 import { qualified, quoteString, type SchemaOptions } from './sql.ts';
 import {
   createDatabaseStatement,
-  createDeadLetterTableStatement,
-  createMetricTableStatement,
-  createSchemaVersionTableStatement,
-  createSummaryTableStatement,
+  createDeadLetterTableStatements,
+  createMetricTableStatements,
+  createSchemaVersionTableStatements,
+  createSummaryTableStatements,
   upstreamColumnsMigrationStatements,
 } from './table-ddl.ts';
-import { METRIC_TABLE_NAMES_V1, SCHEMA_VERSION_TABLE } from './tables.ts';
+import { METRIC_TABLE_NAMES, METRIC_TABLE_NAMES_V1, SCHEMA_VERSION_TABLE } from './tables.ts';
 
 export interface Migration {
   readonly version: number;
@@ -35,8 +35,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     description: 'tenant-first metric tables and dead letters',
     statements: (options) => [
-      ...METRIC_TABLE_NAMES_V1.map((table) => createMetricTableStatement(options, table)),
-      createDeadLetterTableStatement(options),
+      ...METRIC_TABLE_NAMES_V1.flatMap((table) => createMetricTableStatements(options, table)),
+      ...createDeadLetterTableStatements(options),
     ],
   },
   {
@@ -60,7 +60,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     description:
       'summary points in otel_metrics_summary (the upstream clickhouseexporter summary table, tenant first); no rollups',
-    statements: (options) => [createSummaryTableStatement(options)],
+    statements: (options) => createSummaryTableStatements(options),
   },
 ];
 
@@ -73,9 +73,28 @@ export function schemaStatements(
 ): string[] {
   return [
     createDatabaseStatement(options),
-    createSchemaVersionTableStatement(options),
+    ...createSchemaVersionTableStatements(options),
     ...migrations.flatMap((migration) => migration.statements(options)),
   ];
+}
+
+/**
+ * A sharded setup over a database created unsharded would find its tables under the names its `Distributed`
+ * tables need, and `CREATE … IF NOT EXISTS` would keep them silently: rows would then stay on one shard. Refused,
+ * naming the table; moving an existing database onto shards is the operator's (README "Cluster deployment").
+ */
+async function refuseUnshardedTables(executor: SchemaExecutor, options: SchemaOptions): Promise<void> {
+  const names = [SCHEMA_VERSION_TABLE, ...METRIC_TABLE_NAMES].map(quoteString).join(', ');
+  const tables = await executor.queryRows<{ name: string; engine: string }>(
+    `SELECT name, engine FROM system.tables WHERE database = ${quoteString(options.database)} AND name IN (${names})`,
+  );
+  const unsharded = tables.find((table) => table.engine !== 'Distributed');
+  if (unsharded !== undefined) {
+    throw new ConfigError(
+      'TALLYHOUSE_CLICKHOUSE_SHARDED',
+      `${options.database}.${unsharded.name} exists as a ${unsharded.engine} table, not a Distributed one: this database was created unsharded and cannot be sharded in place`,
+    );
+  }
 }
 
 export interface SchemaResult {
@@ -94,7 +113,8 @@ export async function ensureSchema(
   { migrations = MIGRATIONS, force = false }: { migrations?: readonly Migration[]; force?: boolean } = {},
 ): Promise<SchemaResult> {
   await executor.command(createDatabaseStatement(options));
-  await executor.command(createSchemaVersionTableStatement(options));
+  if (options.sharded) await refuseUnshardedTables(executor, options);
+  for (const statement of createSchemaVersionTableStatements(options)) await executor.command(statement);
   const recorded = await executor.queryRows<{ Version: number | string }>(
     `SELECT DISTINCT Version FROM ${qualified(options, SCHEMA_VERSION_TABLE)} ORDER BY Version`,
   );

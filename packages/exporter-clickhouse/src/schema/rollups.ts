@@ -11,9 +11,11 @@
  */
 import { bucketExpression } from './buckets.ts';
 import {
-  createTableStatement,
+  createTableStatements,
   dedupSetting,
+  dropTableStatements,
   engine,
+  localTable,
   onCluster,
   qualified,
   type SchemaOptions,
@@ -135,18 +137,18 @@ function projection(family: RollupFamily, grain: RollupGrain): [column: string, 
   }
 }
 
-function createRollupTableStatement(
+function createRollupTableStatements(
   options: SchemaOptions,
   family: RollupFamily,
   grain: RollupGrain,
-): string {
+): string[] {
   const columns = [
     ...KEY_COLUMNS,
     ...family.extraKeys.map(([name, type]) => `    ${name} ${type}`),
     "    BucketStart DateTime('UTC')",
     ...VALUE_COLUMNS[family.kind],
   ];
-  return createTableStatement(options, {
+  return createTableStatements(options, {
     table: familyTable(family, grain),
     columns,
     engine: engine(options, 'AggregatingMergeTree'),
@@ -157,14 +159,17 @@ function createRollupTableStatement(
   });
 }
 
-/** The SELECT a view runs on each inserted block, and the backfill runs once on existing rows. */
+/**
+ * The SELECT a view runs on each inserted block (sharded: on each shard's local table, into its local rollup, so a
+ * tenant's rollups live on the shard of its rows), and the backfill runs once on existing rows.
+ */
 function rollupSelect(options: SchemaOptions, family: RollupFamily, grain: RollupGrain): string {
   const columns = projection(family, grain).map(([column, expression]) =>
     column === expression ? column : `${expression} AS ${column}`,
   );
   return [
     `SELECT ${columns.join(', ')}`,
-    `FROM ${qualified(options, METRIC_TABLES[family.kind])}`,
+    `FROM ${qualified(options, localTable(options, METRIC_TABLES[family.kind]))}`,
     `GROUP BY ${keyNames(family).join(', ')}`,
   ].join('\n');
 }
@@ -172,7 +177,7 @@ function rollupSelect(options: SchemaOptions, family: RollupFamily, grain: Rollu
 function createRollupViewStatement(options: SchemaOptions, family: RollupFamily, grain: RollupGrain): string {
   return [
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(options, familyView(family, grain))}${onCluster(options)}`,
-    `TO ${qualified(options, familyTable(family, grain))}`,
+    `TO ${qualified(options, localTable(options, familyTable(family, grain)))}`,
     'AS',
     rollupSelect(options, family, grain),
   ].join('\n');
@@ -197,7 +202,7 @@ function rollupBackfillStatement(options: SchemaOptions, family: RollupFamily, g
 function familyStatements(options: SchemaOptions, family: RollupFamily): string[] {
   const statements: string[] = [];
   for (const grain of ROLLUP_GRAINS) {
-    statements.push(createRollupTableStatement(options, family, grain));
+    statements.push(...createRollupTableStatements(options, family, grain));
     if (options.cluster === undefined) statements.push(rollupBackfillStatement(options, family, grain));
     statements.push(createRollupViewStatement(options, family, grain));
   }
@@ -223,7 +228,7 @@ export function rollupMigrationStatements(options: SchemaOptions): string[] {
 export function gaugeSourceMigrationStatements(options: SchemaOptions): string[] {
   const drops = ROLLUP_GRAINS.flatMap((grain) => [
     `DROP VIEW IF EXISTS ${qualified(options, familyView(GAUGE_FAMILY_V2, grain))}${onCluster(options)}`,
-    `DROP TABLE IF EXISTS ${qualified(options, familyTable(GAUGE_FAMILY_V2, grain))}${onCluster(options)}`,
+    ...dropTableStatements(options, familyTable(GAUGE_FAMILY_V2, grain)),
   ]);
   return [...familyStatements(options, GAUGE_SOURCE_FAMILY), ...drops];
 }

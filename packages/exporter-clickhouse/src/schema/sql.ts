@@ -13,6 +13,16 @@ export interface SchemaOptions {
   readonly ttlDays: number | undefined;
   /** Insert blocks remembered per table for `insert_deduplication_token`. */
   readonly dedupWindow: number;
+  /**
+   * Several shards (needs `cluster`): each table is a replicated `<name>_local` on every node plus a `Distributed`
+   * table under the table's own name, sharded by tenant; inserts and reads use the `Distributed` names.
+   */
+  readonly sharded?: boolean;
+}
+
+/** The table that holds the rows: `<name>_local` behind a `Distributed` table when sharded, else the table itself. */
+export function localTable(options: SchemaOptions, table: string): string {
+  return options.sharded ? `${table}_local` : table;
 }
 
 export function quoteIdentifier(name: string): string {
@@ -49,6 +59,11 @@ export function dedupSetting(options: SchemaOptions): string {
 /** What differs between the tables the exporter creates; `createTableStatement` writes the rest alike. */
 export interface TableSpec {
   readonly table: string;
+  /**
+   * How a sharded setup spreads its rows (`Distributed`'s sharding key): by tenant by default, so a tenant's rows
+   * live on one shard and its reads can skip the others.
+   */
+  readonly shardBy?: string;
   /** Column (and index) lines, indented. */
   readonly columns: readonly string[];
   readonly engine: string;
@@ -69,6 +84,32 @@ export function createTableStatement(options: SchemaOptions, spec: TableSpec): s
     `ORDER BY ${spec.orderBy}`,
     ...(spec.settings === undefined ? [] : [`SETTINGS ${spec.settings.join(', ')}`]),
   ].join('\n');
+}
+
+/** The sharding key of tables that hold a tenant's rows. */
+export const TENANT_SHARDING_KEY = 'cityHash64(TenantId)';
+
+/**
+ * The statements that create a table: the table itself; or, sharded, its replicated `<name>_local` table on every
+ * node and then the `Distributed` table under its name (columns taken from the local one).
+ */
+export function createTableStatements(options: SchemaOptions, spec: TableSpec): string[] {
+  if (!options.sharded) return [createTableStatement(options, spec)];
+  const local = localTable(options, spec.table);
+  return [
+    createTableStatement(options, { ...spec, table: local }),
+    [
+      `CREATE TABLE IF NOT EXISTS ${qualified(options, spec.table)}${onCluster(options)}`,
+      `AS ${qualified(options, local)}`,
+      `ENGINE = Distributed(${quoteString(options.cluster ?? '')}, ${quoteString(options.database)}, ${quoteString(local)}, ${spec.shardBy ?? TENANT_SHARDING_KEY})`,
+    ].join('\n'),
+  ];
+}
+
+/** `DROP TABLE` of a table and, sharded, of its local table too. */
+export function dropTableStatements(options: SchemaOptions, table: string): string[] {
+  const names = options.sharded ? [table, localTable(options, table)] : [table];
+  return names.map((name) => `DROP TABLE IF EXISTS ${qualified(options, name)}${onCluster(options)}`);
 }
 
 /** `ALTER TABLE … [ON CLUSTER …]` with one action per line (each idempotent: `IF NOT EXISTS`). */

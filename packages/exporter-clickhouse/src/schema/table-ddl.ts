@@ -1,13 +1,14 @@
 /**
  * DDL of the database, the tenant-first metric tables (the four of migration 1, the summary table of migration 5),
  * the dead letters and the schema-version record. Every statement is idempotent (`IF NOT EXISTS`), so running it
- * twice — or from two exporters at once — is safe.
+ * twice — or from two exporters at once — is safe. Sharded, each table is two statements (`createTableStatements`).
  */
 import {
   alterTableStatement,
-  createTableStatement,
+  createTableStatements,
   dedupSetting,
   engine,
+  localTable,
   onCluster,
   quoteIdentifier,
   type SchemaOptions,
@@ -74,30 +75,30 @@ export function createDatabaseStatement(options: SchemaOptions): string {
 }
 
 /** A metric table as migration 1 creates it: row layout 1 (later migrations add columns). */
-export function createMetricTableStatement(options: SchemaOptions, table: MetricTableNameV1): string {
-  return metricTableStatement(options, table, METRIC_COLUMNS_V1[table], ATTRIBUTE_INDEXES);
+export function createMetricTableStatements(options: SchemaOptions, table: MetricTableNameV1): string[] {
+  return metricTableStatements(options, table, METRIC_COLUMNS_V1[table], ATTRIBUTE_INDEXES);
 }
 
 /**
  * Migration 5: the summary table, in row layout 2 from the start, with the indexes the other metric tables have
  * after migration 4.
  */
-export function createSummaryTableStatement(options: SchemaOptions): string {
+export function createSummaryTableStatements(options: SchemaOptions): string[] {
   const table = METRIC_TABLES.summary;
-  return metricTableStatement(options, table, METRIC_COLUMNS_V2[table], [
+  return metricTableStatements(options, table, METRIC_COLUMNS_V2[table], [
     ...ATTRIBUTE_INDEXES,
     ...SCOPE_ATTRIBUTE_INDEXES,
   ]);
 }
 
 /** What every metric table shares: tenant-first sort key, daily partitions, dedup window, TTL when configured. */
-function metricTableStatement(
+function metricTableStatements(
   options: SchemaOptions,
   table: MetricTableName,
   columns: readonly ColumnDefinition[],
   indexes: readonly string[],
-): string {
-  return createTableStatement(options, {
+): string[] {
+  return createTableStatements(options, {
     table,
     columns: [...columnLines(columns), ...indexes.map((index) => `    INDEX ${index}`)],
     engine: engine(options, 'MergeTree'),
@@ -109,8 +110,8 @@ function metricTableStatement(
   });
 }
 
-export function createDeadLetterTableStatement(options: SchemaOptions): string {
-  return createTableStatement(options, {
+export function createDeadLetterTableStatements(options: SchemaOptions): string[] {
+  return createTableStatements(options, {
     table: DEAD_LETTER_TABLE,
     columns: columnLines(DEAD_LETTER_COLUMNS),
     engine: engine(options, 'MergeTree'),
@@ -120,9 +121,11 @@ export function createDeadLetterTableStatement(options: SchemaOptions): string {
   });
 }
 
-export function createSchemaVersionTableStatement(options: SchemaOptions): string {
-  return createTableStatement(options, {
+/** Sharded, the versions are read through the `Distributed` table: whichever shard a record landed on. */
+export function createSchemaVersionTableStatements(options: SchemaOptions): string[] {
+  return createTableStatements(options, {
     table: SCHEMA_VERSION_TABLE,
+    shardBy: 'Version',
     columns: ['    Version UInt32', '    Description String', '    AppliedAt DateTime64(3)'],
     engine: engine(options, 'ReplacingMergeTree'),
     orderBy: 'Version',
@@ -146,11 +149,14 @@ export function upstreamColumnsMigrationStatements(options: SchemaOptions): stri
         `ADD COLUMN IF NOT EXISTS ${columnDefinition(column)} AFTER ${columnIdentifier(previous.name)}`,
       );
     });
+    const local = localTable(options, table);
     return [
-      alterTableStatement(options, table, additions),
+      alterTableStatement(options, local, additions),
+      // Sharded, the Distributed table takes the columns too (it has no indexes: they live with the rows).
+      ...(local === table ? [] : [alterTableStatement(options, table, additions)]),
       alterTableStatement(
         options,
-        table,
+        local,
         SCOPE_ATTRIBUTE_INDEXES.map((index) => `ADD INDEX IF NOT EXISTS ${index}`),
       ),
     ];
