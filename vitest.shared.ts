@@ -19,3 +19,27 @@ export function workspaceVitestConfig(test: TestUserConfig = {}) {
     },
   });
 }
+
+/**
+ * Projects of a workspace whose storage suites run on both stores: `embedded` runs every test file on the embedded
+ * engine; `http-store` runs `storageSuites` again against a ClickHouse server over HTTP, one per test file (the real
+ * engine behind the test endpoint, started by its `http-store-setup.ts`).
+ */
+export function bothStoresConfig(storageSuites: readonly string[]) {
+  return workspaceVitestConfig({
+    // Each project names its own files (a root include would be added to both).
+    include: [],
+    projects: [
+      { extends: true, test: { name: 'embedded', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'http-store',
+          include: [...storageSuites],
+          env: { TALLYHOUSE_TEST_STORE: 'http' },
+          setupFiles: ['../../tools/clickhouse-http-endpoint/src/http-store-setup.ts'],
+        },
+      },
+    ],
+  });
+}

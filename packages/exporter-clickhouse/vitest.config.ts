@@ -1,4 +1,4 @@
-import { workspaceVitestConfig } from '../../vitest.shared.ts';
+import { bothStoresConfig } from '../../vitest.shared.ts';
 
 /**
  * The storage suites that run twice: on the embedded engine, and (project `http-store`) on a ClickHouse server
@@ -18,19 +18,4 @@ const STORAGE_SUITES = [
   'test/usage-properties.test.ts',
 ];
 
-export default workspaceVitestConfig({
-  // Each project names its own files (a root include would be added to both).
-  include: [],
-  projects: [
-    { extends: true, test: { name: 'embedded', include: ['test/**/*.test.ts'] } },
-    {
-      extends: true,
-      test: {
-        name: 'http-store',
-        include: STORAGE_SUITES,
-        env: { TALLYHOUSE_TEST_STORE: 'http' },
-        setupFiles: ['../../tools/clickhouse-http-endpoint/src/http-store-setup.ts'],
-      },
-    },
-  ],
-});
+export default bothStoresConfig(STORAGE_SUITES);

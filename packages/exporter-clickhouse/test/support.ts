@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ClickHouseError } from '@clickhouse/client';
-import { EndpointProcess } from '@tallyhouse/clickhouse-http-endpoint';
+import { EndpointProcess, testStoreEnv } from '@tallyhouse/clickhouse-http-endpoint';
 import type {
   ExponentialHistogramValue,
   HistogramValue,
@@ -52,14 +52,7 @@ export const TEST_STORE: 'embedded' | 'http' =
 
 /** The environment an exporter reads its store from: nothing (embedded) or the HTTP store's URL and user. */
 export function storeEnv(): Env {
-  if (TEST_STORE === 'embedded') return {};
-  const url = process.env.TALLYHOUSE_TEST_CLICKHOUSE_URL;
-  if (url === undefined) throw new Error('the http-store project starts the endpoint (http-store-setup.ts)');
-  return {
-    CLICKHOUSE_URL: url,
-    CLICKHOUSE_USER: process.env.TALLYHOUSE_TEST_CLICKHOUSE_USER ?? 'default',
-    CLICKHOUSE_PASSWORD: process.env.TALLYHOUSE_TEST_CLICKHOUSE_PASSWORD ?? '',
-  };
+  return testStoreEnv();
 }
 
 /** Where an exporter or a reader finds a store. */

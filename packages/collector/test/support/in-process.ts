@@ -1,4 +1,6 @@
 /** The collector in the test process, on a free loopback port, and what it stored. */
+
+import { testStoreEnv } from '@tallyhouse/clickhouse-http-endpoint';
 import {
   ClickHouseMetricExporter,
   openEmbeddedConnection,
@@ -12,21 +14,9 @@ import { vi } from 'vitest';
 import { Collector, type CollectorOptions } from '../../src/index.ts';
 
 /**
- * Where the collectors of a test file store: their embedded engine (default), or — in the `http-store` vitest
- * project (TALLYHOUSE_TEST_STORE=http) — the ClickHouse server over HTTP the project's setup started for the file.
+ * A started collector on a free port of 127.0.0.1, logging nothing, writing to the test store (the embedded engine,
+ * or in the `http-store` project a ClickHouse server over HTTP).
  */
-export function testStoreEnv(): Record<string, string> {
-  if (process.env.TALLYHOUSE_TEST_STORE !== 'http') return {};
-  const url = process.env.TALLYHOUSE_TEST_CLICKHOUSE_URL;
-  if (url === undefined) throw new Error('the http-store project starts the endpoint (http-store-setup.ts)');
-  return {
-    CLICKHOUSE_URL: url,
-    CLICKHOUSE_USER: process.env.TALLYHOUSE_TEST_CLICKHOUSE_USER ?? 'default',
-    CLICKHOUSE_PASSWORD: process.env.TALLYHOUSE_TEST_CLICKHOUSE_PASSWORD ?? '',
-  };
-}
-
-/** A started collector on a free port of 127.0.0.1, logging nothing, writing to the test store. */
 export async function startCollector(
   dataDir: string,
   options: CollectorOptions = {},
