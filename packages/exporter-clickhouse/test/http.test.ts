@@ -21,7 +21,8 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((exporter) => exporter.shutdown()));
 });
 afterAll(async () => {
-  await server.stop();
+  // Killed, not stopped: the store is thrown away, and a graceful close may wait on the engine past the hook.
+  await server.kill();
 });
 
 /** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
