@@ -6,6 +6,7 @@ import {
   nonFiniteField,
   type PointKind,
   type PointValue,
+  pointProblem,
   type SummaryValue,
 } from '@tallyhouse/model';
 
@@ -82,15 +83,13 @@ function exponentialHistogramProblem(value: ExponentialHistogramValue): ValuePro
   );
 }
 
-/** A summary is kept as sent (NaN sums included, like a gauge); only what storage cannot hold is refused. */
+/**
+ * A summary is kept as sent (NaN sums included, like a gauge): storage's own summary rule (`pointProblem`) decides
+ * what it cannot hold. Times are checked elsewhere, so any storable time stands in for them.
+ */
 function summaryProblem(value: SummaryValue): ValueProblem | undefined {
-  if (!isCount(value.count)) return invalid(`a summary count of ${value.count}${COUNT_RULE}`);
-  for (const { quantile, value: atQuantile } of value.quantileValues) {
-    if (!(quantile >= 0 && quantile <= 1))
-      return invalid(`a summary quantile of ${quantile} (not in [0, 1])`);
-    if (typeof atQuantile !== 'number') return invalid(`a summary quantile value of ${String(atQuantile)}`);
-  }
-  return undefined;
+  const problem = pointProblem('summary', 0n, 0n, value);
+  return problem === undefined ? undefined : invalid(`a summary whose ${problem.field} ${problem.reason}`);
 }
 
 /** Every bucket a count, and all of them together (with `base`) still counted exactly. */

@@ -1,10 +1,10 @@
 import type { InputBatch, InputResourceMetrics } from '@tallyhouse/model';
 
 /**
- * What decoding one OTLP request yields. The request as a whole was well-formed; individual data points
- * may still have been rejected (bad value, missing time or temporality, empty metric name, ...). Rejected points are
- * absent from `batch`, counted in `rejectedDataPoints`, and described in `rejectionMessages`, so the receiver
- * can answer `200` with `partial_success` (see `formatPartialSuccessMessage`).
+ * What decoding one OTLP request yields. The request as a whole was well-formed; individual data points may
+ * still have been rejected (bad value, missing time or temporality, empty metric name, ...). Rejected points
+ * are absent from `batch`, counted in `rejectedDataPoints`, and described in `rejectionMessages`, so the
+ * receiver can answer `200` with `partial_success` (see `formatPartialSuccessMessage`).
  */
 export interface OtlpDecodeResult {
   /** Accepted points only. Metrics, scopes and resources left without points are omitted. */

@@ -87,7 +87,7 @@ export function createTableStatement(options: SchemaOptions, spec: TableSpec): s
 }
 
 /** The sharding key of tables that hold a tenant's rows. */
-export const TENANT_SHARDING_KEY = 'cityHash64(TenantId)';
+const TENANT_SHARDING_KEY = 'cityHash64(TenantId)';
 
 /**
  * The statements that create a table: the table itself; or, sharded, its replicated `<name>_local` table on every

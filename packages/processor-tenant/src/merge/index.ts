@@ -79,8 +79,8 @@ export function canMergeValues(
 
 /**
  * Merges `incoming` (the later arrival) into `held`, in place. Deltas add and the covered interval widens;
- * gauges and summaries keep the newer timestamp, the later arrival on a tie. Returns `false`, changing nothing, when the
- * two cannot be merged exactly (`canMergeValues`): the caller keeps `incoming` as a point of its own.
+ * gauges and summaries keep the newer timestamp, the later arrival on a tie. Returns `false`, changing nothing,
+ * when the two cannot be merged exactly (`canMergeValues`): the caller keeps `incoming` as a point of its own.
  */
 export function mergeLaterArrival(
   kind: MetricInfo['kind'],
@@ -124,8 +124,8 @@ export function ownedValue(kind: MetricInfo['kind'], value: PointValue): PointVa
 
 /**
  * Merges `earlier` (an earlier arrival, e.g. a batch the next stage failed to take) into `held`, in place.
- * Only gauges and summaries care about arrival order: on equal timestamps the held, later arrival stays. Returns `false`,
- * changing nothing, when the two cannot be merged exactly: the caller keeps `earlier` apart.
+ * Only gauges and summaries care about arrival order: on equal timestamps the held, later arrival stays.
+ * Returns `false`, changing nothing, when the two cannot be merged exactly: the caller keeps `earlier` apart.
  */
 export function mergeEarlierArrival(
   kind: MetricInfo['kind'],
