@@ -1,4 +1,10 @@
-import type { ExponentialHistogramValue, InputBatch, InputPoint, SeriesPoint } from '@tallyhouse/model';
+import type {
+  Attributes,
+  ExponentialHistogramValue,
+  InputBatch,
+  InputPoint,
+  SeriesPoint,
+} from '@tallyhouse/model';
 import { Admission, type PreparedPoint } from './admission.ts';
 import {
   type AccumulatorOptions,
@@ -21,7 +27,8 @@ import {
   streamKeyOf,
 } from './input-walk.ts';
 import { fitExponentialHistogram, type TimedPoint } from './merge/index.ts';
-import { ATTRIBUTION_WINDOW_NS, SeriesBuffer } from './series-buffer.ts';
+import { ATTRIBUTION_WINDOW_NS, type MetricPlace, SeriesBuffer } from './series-buffer.ts';
+import type { PendingFirstInterval, Resolution, StreamMark } from './stream-marks.ts';
 import { StreamShare, type StreamVerdict } from './stream-share.ts';
 import { type StreamSnapshotEntry, StreamStore } from './stream-store.ts';
 
@@ -51,6 +58,14 @@ export interface AccumulatorStats {
   /** Points kept as rows of their own because merging them into their series would overflow. */
   keptApartPoints: number;
   evictedStreams: number;
+  /** Shared marks: first intervals of cumulative streams held for resolution. */
+  heldFirstIntervals: number;
+  /** Shared marks: first intervals not counted because another process counted the stream (or marked it). */
+  skippedFirstIntervals: number;
+  /** What the skipped first intervals amounted to, where a mark below them told (sum values, histogram counts). */
+  skippedAmount: number;
+  /** Shared marks: streams another process counted between two consecutive points of this one. */
+  misroutedStreams: number;
 }
 
 /**
@@ -72,12 +87,17 @@ export class Accumulator {
 
   /**
    * `attributionWindowNs` is for benchmarks only: a baseline that merges across quarter hours, as the buffer did
-   * before it attributed points to their windows, passes a window longer than any time.
+   * before it attributed points to their windows, passes a window longer than any time. `sharedStreams`: first
+   * intervals of cumulative streams wait for resolution against shared marks (see stream-marks.ts).
    */
-  constructor(options: AccumulatorOptions = {}, attributionWindowNs = ATTRIBUTION_WINDOW_NS) {
+  constructor(
+    options: AccumulatorOptions = {},
+    attributionWindowNs = ATTRIBUTION_WINDOW_NS,
+    sharedStreams = false,
+  ) {
     this.options = resolveAccumulatorOptions(options);
     this.walk = new InputWalk(this.options);
-    this.streams = new StreamStore(this.options.streamStalenessMs);
+    this.streams = new StreamStore(this.options.streamStalenessMs, sharedStreams);
     this.share = new StreamShare(this.streams, this.options);
     this.admission = new Admission(this.options, { heldSeries: () => this.count(), streams: this.streams });
     this.buffer = new SeriesBuffer({ ...this.options, attributionWindowNs }, this.admission);
@@ -218,7 +238,9 @@ export class Accumulator {
     // nor merges ever hold more than the limit of it.
     let point: TimedPoint = metric.kind === 'exponentialHistogram' ? this.fitted(input) : input;
     if (streamKey !== undefined) {
-      const delta = this.streams.toDelta(streamKey, tenant, metric, point, nowMs);
+      const delta = this.streams.toDelta(streamKey, tenant, metric, point, nowMs, () =>
+        heldPlace(context, input.attributes, tenant),
+      );
       if (delta === undefined) return;
       // The converted delta carries the point's exemplars: they sample the measurements it counts.
       point = input.exemplars === undefined ? delta : { ...delta, exemplars: input.exemplars };
@@ -272,6 +294,42 @@ export class Accumulator {
     this.streams.restore(entries);
   }
 
+  /** The first intervals of cumulative streams waiting for resolution against shared marks. */
+  pendingIntervals(): PendingFirstInterval[] {
+    return this.streams.pendingIntervals();
+  }
+
+  /** Counts the resolved first intervals (as later arrivals than anything buffered for their series). */
+  resolveIntervals(resolutions: readonly Resolution[]) {
+    for (const resolution of resolutions) {
+      const resolved = this.streams.resolve(resolution);
+      if (resolved === undefined) continue;
+      const { attributes, ...place } = resolved.place as HeldPlace;
+      this.buffer.add({ ...place, lastGroup: undefined }, place.tenant, attributes, resolved.delta);
+    }
+  }
+
+  /** See `StreamStore.claimsOf`, `takeChangedMarks`, `restoreChanged`, `recheck`, `tenants`. */
+  claimsOf(pending: readonly PendingFirstInterval[], owner: string): StreamMark[] {
+    return this.streams.claimsOf(pending, owner);
+  }
+
+  takeChangedMarks(owner: string): StreamMark[] {
+    return this.streams.takeChangedMarks(owner);
+  }
+
+  restoreChangedMarks(marks: readonly StreamMark[]) {
+    this.streams.restoreChanged(marks);
+  }
+
+  recheckStreams(keys: Iterable<string>) {
+    this.streams.recheck(keys);
+  }
+
+  streamTenants(): string[] {
+    return this.streams.tenants();
+  }
+
   /** Forgets cumulative streams silent for longer than `streamStalenessMs`. */
   evictStaleStreams(nowMs = this.options.now()): number {
     return this.streams.evictStale(nowMs);
@@ -281,4 +339,23 @@ export class Accumulator {
   trackedStreamsOf(tenant: string): number {
     return this.streams.trackedOf(tenant);
   }
+}
+
+/** Where a held first interval's delta goes once resolved: plain data, so a checkpoint can keep it. */
+interface HeldPlace extends Omit<MetricPlace, 'lastGroup'> {
+  readonly tenant: string;
+  readonly attributes: Attributes;
+}
+
+function heldPlace(context: MetricContext, attributes: Attributes, tenant: string): HeldPlace {
+  return {
+    slotKey: context.slotKey,
+    metric: context.metric,
+    resource: context.resource,
+    scope: context.scope,
+    resourceSchemaUrl: context.resourceSchemaUrl,
+    description: context.description,
+    tenant,
+    attributes,
+  };
 }

@@ -12,6 +12,23 @@ export interface StreamState {
   timeUnixNano: bigint;
   value: PointValue;
   lastSeenMs: number;
+  /** Milliseconds between the stream's last two arrivals, once it has had two. */
+  gapMs?: number | undefined;
+  /** Shared marks only: the first interval not counted yet (see stream-marks.ts). */
+  pending?: PendingFirst | undefined;
+  /** Shared marks only: another process marked this stream; its next point is resolved against the marks. */
+  recheck?: boolean | undefined;
+}
+
+/** A stream's first interval waiting for resolution, with where its delta goes once resolved. */
+export interface PendingFirst {
+  readonly metric: MetricInfo;
+  readonly first: TimedPoint;
+  readonly base: { startTimeUnixNano: bigint; timeUnixNano: bigint; value: PointValue } | undefined;
+  readonly gapMs: number | undefined;
+  readonly usualGapMs: number | undefined;
+  /** The accumulator's handle for adding the resolved delta to its series (opaque here). */
+  readonly place: unknown;
 }
 
 export type DeltaOutcome =

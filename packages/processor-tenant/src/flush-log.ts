@@ -1,3 +1,4 @@
+import type { Resolution } from './stream-marks.ts';
 import type { StreamSnapshotEntry } from './stream-store.ts';
 
 /** Which points of a batch the next stage did not take (positions in `batch.points`). */
@@ -30,4 +31,9 @@ export interface FlushLog {
    * log that cannot record the outcome must stop further flushes itself (its `started` throws).
    */
   settled(label: string, failures: readonly BatchFailure[]): void;
+  /**
+   * With shared stream marks: how held first intervals are counted, synchronously right before they are (a replay
+   * applies them at the same place in history). If it throws, they are not counted and wait for the next flush.
+   */
+  resolved(resolutions: readonly Resolution[]): void;
 }

@@ -2,6 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { ConsumeResult, Logger, SeriesBatch, SeriesBatchConsumer, SeriesPoint } from '@tallyhouse/model';
 import type { Accumulator } from './accumulator.ts';
 import type { BatchFailure, FlushLog } from './flush-log.ts';
+import {
+  type PendingFirstInterval,
+  type Resolution,
+  resolveFirstIntervals,
+  type StreamMarks,
+} from './stream-marks.ts';
+
+/** Streams named per log line at most (a rebalance can move thousands). */
+const MAX_LOGGED_STREAMS = 20;
 
 export interface FlushReport {
   /** Points handed to the next stage. */
@@ -20,6 +29,8 @@ export interface ReplayedFlush {
 
 export interface FlusherOptions {
   readonly accumulator: Accumulator;
+  /** Shared marks of cumulative streams (several collectors, one store); see stream-marks.ts. */
+  readonly marks?: StreamMarks | undefined;
   readonly next: SeriesBatchConsumer;
   readonly log: FlushLog | undefined;
   readonly logger: Logger;
@@ -34,16 +45,18 @@ export interface FlusherOptions {
  */
 export class Flusher {
   private readonly accumulator: Accumulator;
+  private readonly marks: StreamMarks | undefined;
   private readonly next: SeriesBatchConsumer;
   private readonly log: FlushLog | undefined;
   private readonly logger: Logger;
   private readonly maxBatchPoints: number;
   private readonly batchIdPrefix = randomUUID();
   private flushSequence = 0;
-  readonly counters = { flushes: 0, failedFlushes: 0, batchesSent: 0, pointsSent: 0 };
+  readonly counters = { flushes: 0, failedFlushes: 0, batchesSent: 0, pointsSent: 0, failedMarkRounds: 0 };
 
   constructor(options: FlusherOptions) {
     this.accumulator = options.accumulator;
+    this.marks = options.marks;
     this.next = options.next;
     this.log = options.log;
     this.logger = options.logger;
@@ -52,6 +65,7 @@ export class Flusher {
 
   async flush(): Promise<FlushReport> {
     this.counters.flushes++;
+    if (this.marks !== undefined) await this.resolveFirstIntervals(this.marks);
     const now = Date.now();
     let label: string;
     try {
@@ -74,6 +88,20 @@ export class Flusher {
       errors.push(asError(error));
       batches.length = 0;
     }
+    if (this.marks !== undefined && batches.length > 0) {
+      // Marked before handed off: nothing in storage lies past what this process's marks say it counted.
+      const marks = this.accumulator.takeChangedMarks(this.marks.owner);
+      try {
+        if (marks.length > 0) await this.marks.write(marks);
+      } catch (error) {
+        this.accumulator.restoreChangedMarks(marks);
+        for (const batch of batches)
+          failures.push({ batchId: batch.id, indexes: batch.points.map((_, i) => i) });
+        failedPoints.push(...points);
+        errors.push(asError(error));
+        batches.length = 0;
+      }
+    }
     for (const batch of batches) {
       const result = await this.handOff(batch);
       this.counters.batchesSent++;
@@ -88,6 +116,56 @@ export class Flusher {
     this.accumulator.settle(points.length, failedPoints);
     this.counters.pointsSent += points.length - failedPoints.length;
     return this.finish(points.length, failedPoints.length, errors);
+  }
+
+  /**
+   * Resolves the first intervals waiting for it: claims them, reads their marks back, counts what the marks allow
+   * (recorded in the flush log first, so a replay counts the same); then flags the streams other processes marked
+   * since the last round. A failure leaves them waiting for the next flush.
+   */
+  private async resolveFirstIntervals(marks: StreamMarks): Promise<void> {
+    const pending = this.accumulator.pendingIntervals();
+    try {
+      if (pending.length > 0) {
+        await marks.write(this.accumulator.claimsOf(pending, marks.owner));
+        const stored = await marks.read(pending.map((interval) => interval.key));
+        const resolutions = resolveFirstIntervals(pending, stored, marks.owner);
+        this.log?.resolved(resolutions);
+        this.accumulator.resolveIntervals(resolutions);
+        this.reportResolutions(pending, resolutions);
+      }
+      const foreign = await marks.foreignSince(this.accumulator.streamTenants());
+      if (foreign.length > 0) this.accumulator.recheckStreams(foreign.map((mark) => mark.key));
+    } catch (error) {
+      this.counters.failedMarkRounds++;
+      this.logger.warn(
+        { err: asError(error).message, waiting: pending.length },
+        'shared stream marks unavailable; first intervals wait for the next flush',
+      );
+    }
+  }
+
+  private reportResolutions(pending: readonly PendingFirstInterval[], resolutions: readonly Resolution[]) {
+    const tenantOf = new Map(pending.map((interval) => [interval.key, interval.tenant]));
+    const skipped = resolutions.filter((resolution) => resolution.count === 'none');
+    for (const resolution of skipped.filter((each) => each.misrouted).slice(0, MAX_LOGGED_STREAMS)) {
+      this.logger.error(
+        { tenant: tenantOf.get(resolution.key), stream: resolution.key },
+        'cumulative stream misrouted: another collector counted it between two of its points here; route by tenant',
+      );
+    }
+    if (skipped.length === 0) return;
+    this.logger.warn(
+      {
+        skipped: skipped.length,
+        amount: skipped.reduce((sum, resolution) => sum + (resolution.skipped ?? 0), 0),
+        tenants: [...new Set(skipped.map((resolution) => tenantOf.get(resolution.key)))].slice(
+          0,
+          MAX_LOGGED_STREAMS,
+        ),
+      },
+      'first intervals of cumulative streams another collector marked were not counted (moved tenants)',
+    );
   }
 
   private finish(taken: number, retained: number, errors: Error[]): FlushReport {
@@ -132,6 +210,11 @@ export class Flusher {
     this.accumulator.evictStaleStreams(nowMs);
     const points = this.accumulator.take();
     return { label, points: points.length, batches: this.toBatches(points, label) };
+  }
+
+  /** See `TenantProcessor.replayStreamsResolved`. */
+  replayResolved(resolutions: readonly Resolution[]) {
+    this.accumulator.resolveIntervals(resolutions);
   }
 
   /** See `TenantProcessor.replayFlushSettled`. */

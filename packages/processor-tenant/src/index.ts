@@ -14,6 +14,14 @@ export { BufferFullError, ProcessorShutdownError } from './errors.ts';
 export type { BatchFailure, FlushLog } from './flush-log.ts';
 export type { FlushReport, ReplayedFlush } from './flusher.ts';
 export type { RequestTenant } from './input-walk.ts';
+export {
+  magnitude,
+  type PendingFirstInterval,
+  type Resolution,
+  resolveFirstIntervals,
+  type StreamMark,
+  type StreamMarks,
+} from './stream-marks.ts';
 export type { StreamSnapshotEntry } from './stream-store.ts';
 export {
   contextWithTenant,

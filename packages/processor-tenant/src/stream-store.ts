@@ -1,6 +1,7 @@
 import type { MetricInfo, PointValue } from '@tallyhouse/model';
-import { cumulativeToDelta, type StreamState } from './cumulative-to-delta.ts';
+import { cumulativeToDelta, type PendingFirst, type StreamState } from './cumulative-to-delta.ts';
 import type { TimedPoint } from './merge/index.ts';
+import type { PendingFirstInterval, Resolution, StreamMark } from './stream-marks.ts';
 
 /** One cumulative stream's state, serialisable (times as decimal strings) for checkpoints. */
 export interface StreamSnapshotEntry {
@@ -11,6 +12,26 @@ export interface StreamSnapshotEntry {
   readonly timeUnixNano: string;
   readonly value: PointValue;
   readonly lastSeenMs: number;
+  readonly gapMs?: number;
+  /** Its first interval, still waiting for resolution (shared marks only). */
+  readonly pending?: PendingSnapshot;
+}
+
+interface SnapshotPoint {
+  readonly startTimeUnixNano: string;
+  readonly timeUnixNano: string;
+  readonly value: PointValue;
+}
+
+/** A held first interval in a checkpoint: a replay from it must resolve it exactly as the live process did. */
+export interface PendingSnapshot {
+  readonly metric: MetricInfo;
+  readonly first: SnapshotPoint;
+  readonly base?: SnapshotPoint;
+  readonly gapMs?: number;
+  readonly usualGapMs?: number;
+  /** The accumulator's handle for the delta's series: plain JSON data. */
+  readonly place: unknown;
 }
 
 /**
@@ -23,11 +44,31 @@ export class StreamStore {
   /** Tracked streams per tenant, kept in step with `streams` (a Map: tenants are arbitrary text). */
   private readonly perTenant = new Map<string, number>();
   private readonly stalenessMs: number;
-  readonly counters = { cumulativeResets: 0, staleCumulativePoints: 0, evictedStreams: 0 };
+  /** Shared marks (several processes, one store): first intervals wait for resolution. */
+  private readonly shared: boolean;
+  /**
+   * Shared marks only: the state of every stream changed since its last `counted` mark was taken
+   * (`takeChangedMarks`), kept even when the stream is evicted before then.
+   */
+  private readonly changed = new Map<string, StreamState>();
+  readonly counters = {
+    cumulativeResets: 0,
+    staleCumulativePoints: 0,
+    evictedStreams: 0,
+    /** First intervals held for resolution against shared marks. */
+    heldFirstIntervals: 0,
+    /** First intervals resolved as not to be counted (another process counted the stream, or a restore). */
+    skippedFirstIntervals: 0,
+    /** What the skipped intervals amounted to, where a mark below them told (sum values, histogram counts). */
+    skippedAmount: 0,
+    /** Streams another process counted between two consecutive points of this one. */
+    misroutedStreams: 0,
+  };
 
-  /** `stalenessMs`: a stream silent this long is forgotten (`evictStale`). */
-  constructor(stalenessMs: number) {
+  /** `stalenessMs`: a stream silent this long is forgotten (`evictStale`). `shared`: see stream-marks.ts. */
+  constructor(stalenessMs: number, shared = false) {
     this.stalenessMs = stalenessMs;
+    this.shared = shared;
   }
 
   get size(): number {
@@ -45,7 +86,8 @@ export class StreamStore {
 
   /**
    * The delta `point` adds to stream `key` (of `tenant`), remembering `point` as the stream's last one, seen at
-   * `nowMs`; `undefined` for a stale point (already counted).
+   * `nowMs`; `undefined` for a stale point (already counted) and for a first interval held for resolution
+   * (shared marks only; what `placeOf` returns, plain JSON data, is handed back with its delta by `resolve`).
    */
   toDelta(
     key: string,
@@ -53,6 +95,7 @@ export class StreamStore {
     metric: MetricInfo,
     point: TimedPoint,
     nowMs: number,
+    placeOf?: () => unknown,
   ): TimedPoint | undefined {
     const previous = this.streams.get(key);
     const outcome = cumulativeToDelta(metric, previous, point);
@@ -60,16 +103,197 @@ export class StreamStore {
       this.counters.staleCumulativePoints++;
       return undefined;
     }
-    if (outcome.kind === 'reset') this.counters.cumulativeResets++;
     if (previous === undefined) this.perTenant.set(tenant, (this.perTenant.get(tenant) ?? 0) + 1);
-    this.streams.set(key, {
+    const gapMs = previous === undefined ? undefined : nowMs - previous.lastSeenMs;
+    if (previous?.pending !== undefined) {
+      // Held until resolved: counting after the first held point could overlap another process's count.
+      this.remember(key, { ...this.nextState(tenant, point, nowMs, gapMs), pending: previous.pending });
+      return undefined;
+    }
+    if (this.shared && this.mayHaveMoved(previous, nowMs)) {
+      this.counters.heldFirstIntervals++;
+      this.remember(key, {
+        tenant,
+        startTimeUnixNano: point.startTimeUnixNano,
+        timeUnixNano: point.timeUnixNano,
+        value: point.value,
+        lastSeenMs: nowMs,
+        // A gap after a move is not the stream's usual one; the first gap seen is all there is to go by.
+        gapMs: previous?.gapMs ?? gapMs,
+        pending: {
+          metric,
+          // Without exemplars: a checkpoint keeps none, and a replay from it must count the same rows.
+          first: {
+            startTimeUnixNano: point.startTimeUnixNano,
+            timeUnixNano: point.timeUnixNano,
+            value: point.value,
+          },
+          base: previous && {
+            startTimeUnixNano: previous.startTimeUnixNano,
+            timeUnixNano: previous.timeUnixNano,
+            value: previous.value,
+          },
+          gapMs,
+          usualGapMs: previous?.gapMs,
+          place: placeOf?.(),
+        },
+      });
+      return undefined;
+    }
+    if (outcome.kind === 'reset') this.counters.cumulativeResets++;
+    this.remember(key, this.nextState(tenant, point, nowMs, gapMs));
+    return outcome.delta;
+  }
+
+  private nextState(
+    tenant: string,
+    point: TimedPoint,
+    nowMs: number,
+    gapMs: number | undefined,
+  ): StreamState {
+    return {
       tenant,
       startTimeUnixNano: point.startTimeUnixNano,
       timeUnixNano: point.timeUnixNano,
       value: point.value,
       lastSeenMs: nowMs,
-    });
-    return outcome.delta;
+      gapMs,
+    };
+  }
+
+  private remember(key: string, state: StreamState) {
+    this.streams.set(key, state);
+    if (this.shared) this.changed.set(key, state);
+  }
+
+  /**
+   * Unknown, flagged by another process's mark, its second point here (no usual gap yet), or back after a gap
+   * over 1.5 times the last one: a collector a tenant moved away from and back to missed at least one export.
+   */
+  private mayHaveMoved(previous: StreamState | undefined, nowMs: number): boolean {
+    if (previous === undefined || previous.recheck || previous.gapMs === undefined) return true;
+    return nowMs - previous.lastSeenMs > 1.5 * previous.gapMs;
+  }
+
+  /** The first intervals waiting for resolution. */
+  pendingIntervals(): PendingFirstInterval[] {
+    const pending: PendingFirstInterval[] = [];
+    for (const [key, state] of this.streams) {
+      const held = state.pending;
+      if (held === undefined) continue;
+      pending.push({
+        key,
+        tenant: state.tenant ?? '',
+        metric: held.metric,
+        first: {
+          startTimeUnixNano: state.startTimeUnixNano,
+          timeUnixNano: state.timeUnixNano,
+          value: state.value,
+        },
+        heldSince: String(held.first.timeUnixNano),
+        base: held.base,
+        usualGapMs: held.usualGapMs,
+        gapMs: held.gapMs,
+      });
+    }
+    return pending;
+  }
+
+  /**
+   * Ends stream `resolution.key`'s pending first interval as the resolution says; returns the delta to count
+   * and the `place` given with the point, or `undefined` when there is nothing to count (or nothing pending).
+   */
+  resolve(resolution: Resolution): { delta: TimedPoint; place: unknown } | undefined {
+    const state = this.streams.get(resolution.key);
+    const held = state?.pending;
+    if (state === undefined || held === undefined) return undefined;
+    if (String(held.first.timeUnixNano) !== resolution.firstTimeUnixNano) return undefined;
+    state.pending = undefined;
+    state.recheck = undefined;
+    if (resolution.misrouted) this.counters.misroutedStreams++;
+    if (resolution.count === 'none') {
+      this.counters.skippedFirstIntervals++;
+      this.counters.skippedAmount += resolution.skipped ?? 0;
+      return undefined;
+    }
+    const latest = {
+      startTimeUnixNano: state.startTimeUnixNano,
+      timeUnixNano: state.timeUnixNano,
+      value: state.value,
+    };
+    const base = resolution.base;
+    if (resolution.count === 'full' || base === undefined) return { delta: latest, place: held.place };
+    const outcome = cumulativeToDelta(
+      held.metric,
+      {
+        startTimeUnixNano: BigInt(base.startTimeUnixNano),
+        timeUnixNano: BigInt(base.timeUnixNano),
+        value: base.value,
+        lastSeenMs: 0,
+      },
+      latest,
+    );
+    return outcome.kind === 'stale' ? undefined : { delta: outcome.delta, place: held.place };
+  }
+
+  /** Flags streams another process marked: their next point is resolved against the marks. */
+  recheck(keys: Iterable<string>) {
+    for (const key of keys) {
+      const state = this.streams.get(key);
+      if (state !== undefined) state.recheck = true;
+    }
+  }
+
+  /** The tenants with tracked streams. */
+  tenants(): string[] {
+    return [...this.perTenant.keys()];
+  }
+
+  /** `claim` marks of `owner` for the pending intervals given: written before their marks are read. */
+  claimsOf(pending: readonly PendingFirstInterval[], owner: string): StreamMark[] {
+    return pending.map((interval) => ({
+      key: interval.key,
+      tenant: interval.tenant,
+      owner,
+      kind: 'claim',
+      startTimeUnixNano: interval.first.startTimeUnixNano,
+      timeUnixNano: interval.first.timeUnixNano,
+      value: interval.first.value,
+    }));
+  }
+
+  /**
+   * `counted` marks of `owner` for every stream changed since the last call (its last point); `restoreChanged`
+   * puts them back when they could not be written.
+   */
+  takeChangedMarks(owner: string): StreamMark[] {
+    const marks: StreamMark[] = [];
+    for (const [key, state] of this.changed) {
+      marks.push({
+        key,
+        tenant: state.tenant ?? '',
+        owner,
+        kind: 'counted',
+        startTimeUnixNano: state.startTimeUnixNano,
+        timeUnixNano: state.timeUnixNano,
+        value: state.value,
+      });
+    }
+    this.changed.clear();
+    return marks;
+  }
+
+  restoreChanged(marks: readonly StreamMark[]) {
+    for (const mark of marks) {
+      if (this.changed.has(mark.key)) continue;
+      this.changed.set(mark.key, {
+        tenant: mark.tenant,
+        startTimeUnixNano: mark.startTimeUnixNano,
+        timeUnixNano: mark.timeUnixNano,
+        value: mark.value,
+        lastSeenMs: 0,
+      });
+    }
   }
 
   /** Forgets streams silent for longer than the staleness limit; returns how many. */
@@ -78,6 +302,7 @@ export class StreamStore {
     let evicted = 0;
     for (const [key, state] of this.streams) {
       if (state.lastSeenMs < cutoff) {
+        if (state.pending !== undefined) this.counters.skippedFirstIntervals++;
         this.streams.delete(key);
         this.forgetStreamOf(state.tenant);
         evicted++;
@@ -96,12 +321,15 @@ export class StreamStore {
       timeUnixNano: String(state.timeUnixNano),
       value: state.value,
       lastSeenMs: state.lastSeenMs,
+      ...(state.gapMs === undefined ? {} : { gapMs: state.gapMs }),
+      ...(state.pending === undefined ? {} : { pending: pendingSnapshot(state.pending) }),
     }));
   }
 
   /** Replaces the state with a checkpoint's. */
   restore(entries: readonly StreamSnapshotEntry[]) {
     this.streams.clear();
+    this.changed.clear();
     this.perTenant.clear();
     for (const entry of entries) {
       const previous = this.streams.get(entry.key);
@@ -114,6 +342,8 @@ export class StreamStore {
         timeUnixNano: BigInt(entry.timeUnixNano),
         value: entry.value,
         lastSeenMs: entry.lastSeenMs,
+        gapMs: entry.gapMs,
+        pending: entry.pending && restorePending(entry.pending),
       });
     }
   }
@@ -125,4 +355,42 @@ export class StreamStore {
     if (left > 0) this.perTenant.set(tenant, left);
     else this.perTenant.delete(tenant);
   }
+}
+
+function pendingSnapshot(pending: PendingFirst): PendingSnapshot {
+  return {
+    metric: pending.metric,
+    first: snapshotPoint(pending.first),
+    ...(pending.base === undefined ? {} : { base: snapshotPoint(pending.base) }),
+    ...(pending.gapMs === undefined ? {} : { gapMs: pending.gapMs }),
+    ...(pending.usualGapMs === undefined ? {} : { usualGapMs: pending.usualGapMs }),
+    place: pending.place,
+  };
+}
+
+function snapshotPoint(point: { startTimeUnixNano: bigint; timeUnixNano: bigint; value: PointValue }) {
+  return {
+    startTimeUnixNano: String(point.startTimeUnixNano),
+    timeUnixNano: String(point.timeUnixNano),
+    value: point.value,
+  };
+}
+
+function restorePending(pending: PendingSnapshot): PendingFirst {
+  return {
+    metric: pending.metric,
+    first: restorePoint(pending.first),
+    base: pending.base && restorePoint(pending.base),
+    gapMs: pending.gapMs,
+    usualGapMs: pending.usualGapMs,
+    place: pending.place,
+  };
+}
+
+function restorePoint(point: SnapshotPoint) {
+  return {
+    startTimeUnixNano: BigInt(point.startTimeUnixNano),
+    timeUnixNano: BigInt(point.timeUnixNano),
+    value: point.value,
+  };
 }

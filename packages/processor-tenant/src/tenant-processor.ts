@@ -27,6 +27,7 @@ import { Flusher, type FlushReport, type ReplayedFlush, sleep } from './flusher.
 import type { RequestTenant } from './input-walk.ts';
 import { fromResourceMetrics } from './sdk-adapter.ts';
 import { batchConsumerOf } from './sdk-exporter-stage.ts';
+import type { Resolution, StreamMarks } from './stream-marks.ts';
 import type { StreamSnapshotEntry } from './stream-store.ts';
 
 export interface TenantProcessorOptions extends AccumulatorOptions, FlushOptions {
@@ -40,6 +41,11 @@ export interface TenantProcessorOptions extends AccumulatorOptions, FlushOptions
   onFlush?: (report: FlushReport, durationMs: number) => void;
   /** Records flushes so a restart can replay them exactly (the collector's write-ahead log). */
   flushLog?: FlushLog;
+  /**
+   * Shared marks of cumulative streams, for several processes that share one store (collectors behind a load
+   * balancer): a stream's first interval here is counted only when no other process counted it (stream-marks.ts).
+   */
+  streamMarks?: StreamMarks;
 }
 
 export interface ProcessorStats extends AccumulatorStats {
@@ -74,13 +80,14 @@ export class TenantProcessor implements PushMetricExporter {
   private isShutdown = false;
 
   constructor(options: TenantProcessorOptions) {
-    this.accumulator = new Accumulator(options);
+    this.accumulator = new Accumulator(options, undefined, options.streamMarks !== undefined);
     this.flushOptions = resolveFlushOptions(options);
     this.next = batchConsumerOf(options.next, this.accumulator.options.tenantAttribute);
     this.logger = options.logger ?? silentLogger;
     this.onFlush = options.onFlush;
     this.flusher = new Flusher({
       accumulator: this.accumulator,
+      marks: options.streamMarks,
       next: this.next,
       log: options.flushLog,
       logger: this.logger,
@@ -242,6 +249,11 @@ export class TenantProcessor implements PushMetricExporter {
    */
   replayFlushStarted(label: string, nowMs: number): ReplayedFlush {
     return this.flusher.replayStarted(label, nowMs);
+  }
+
+  /** Counts held first intervals as the live process did (what `FlushLog.resolved` was given). */
+  replayStreamsResolved(resolutions: readonly Resolution[]) {
+    this.flusher.replayResolved(resolutions);
   }
 
   /**

@@ -75,6 +75,10 @@ describe('StreamStore', () => {
       cumulativeResets: 1,
       staleCumulativePoints: 1,
       evictedStreams: 0,
+      heldFirstIntervals: 0,
+      skippedFirstIntervals: 0,
+      skippedAmount: 0,
+      misroutedStreams: 0,
     });
     expect([store.size, store.trackedOf('a')]).toEqual([1, 1]);
   });
