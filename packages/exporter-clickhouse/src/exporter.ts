@@ -28,6 +28,7 @@ import { drainAndClose, type ShutdownReport } from './shutdown.ts';
 import { Spool } from './spool.ts';
 import { createStats, type ExporterStats, type MutableStats, snapshotStats } from './stats.ts';
 import { StorageSession } from './storage-session.ts';
+import { ClickHouseStreamMarks } from './stream-marks-table.ts';
 import type { UsageReader } from './usage/usage-reader.ts';
 
 export interface ClickHouseMetricExporterOptions extends ClickHouseExporterOptions {
@@ -78,6 +79,18 @@ export class ClickHouseMetricExporter implements SeriesBatchConsumer {
   /** Tenant-scoped reads of what was written (every query requires a valid tenant). */
   reader(): Promise<UsageReader> {
     return this.session.reader();
+  }
+
+  /**
+   * Shared marks of cumulative streams in this exporter's store, written as `owner` (a collector's identity): what
+   * lets several collectors behind one load balancer never count a stream twice (`TenantProcessor.streamMarks`).
+   */
+  streamMarks(owner: string): ClickHouseStreamMarks {
+    return new ClickHouseStreamMarks({
+      owner,
+      database: this.config.database,
+      connect: () => this.session.forInsert(),
+    });
   }
 
   stats(): ExporterStats {

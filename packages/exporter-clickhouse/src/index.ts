@@ -30,6 +30,7 @@ export { type RollupGrain, type RollupKind, rollupBackfillStatements } from './s
 export type { SchemaOptions } from './schema/sql.ts';
 export type { ShutdownReport, UnwrittenPart } from './shutdown.ts';
 export type { ExporterStats } from './stats.ts';
+export { ClickHouseStreamMarks } from './stream-marks-table.ts';
 export type { QueryConnection } from './usage/bounded-read.ts';
 export { GAUGE_COMBINES } from './usage/gauge-combine.ts';
 export type { PercentileMethod } from './usage/percentiles.ts';

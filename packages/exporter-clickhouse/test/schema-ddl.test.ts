@@ -32,7 +32,7 @@ describe('schema DDL goldens', () => {
     for (const statement of statements) expect(statement).toContain('ON CLUSTER `tallyhouse_cluster`');
     for (const statement of statements.filter((s) => s.startsWith('CREATE TABLE'))) {
       expect(statement).toMatch(
-        /ENGINE = Replicated(Replacing|Aggregating)?MergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/\{table\}', '\{replica\}'\)/,
+        /ENGINE = Replicated(Replacing|Aggregating)?MergeTree\('\/clickhouse\/tables\/\{shard\}\/\{database\}\/\{table\}', '\{replica\}'(, \w+)?\)/,
       );
       expect(statement).not.toContain('non_replicated_deduplication_window');
     }

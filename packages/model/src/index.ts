@@ -42,6 +42,7 @@ export {
 export * from './series.ts';
 export { settledWithin } from './settled-within.ts';
 export { Slicer } from './slicer.ts';
+export type { StreamMark, StreamMarks } from './stream-marks.ts';
 export {
   DEFAULT_TENANT_ATTRIBUTE,
   isValidTenant,

@@ -128,7 +128,7 @@ export class Flusher {
     try {
       if (pending.length > 0) {
         await marks.write(this.accumulator.claimsOf(pending, marks.owner));
-        const stored = await marks.read(pending.map((interval) => interval.key));
+        const stored = await marks.read(pending);
         const resolutions = resolveFirstIntervals(pending, stored, marks.owner);
         this.log?.resolved(resolutions);
         this.accumulator.resolveIntervals(resolutions);

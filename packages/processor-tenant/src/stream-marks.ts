@@ -15,37 +15,11 @@
  * 3. after each flush's take, before anything is handed off, it writes a `counted` mark per changed stream (the
  *    last point counted), so nothing in storage lies past the marks of the process that wrote it.
  */
-import type { MetricInfo, PointValue } from '@tallyhouse/model';
+import type { MetricInfo, PointValue, StreamMark } from '@tallyhouse/model';
+
+export type { StreamMark, StreamMarks } from '@tallyhouse/model';
+
 import { diffValues } from './merge/index.ts';
-
-/** What one process recorded about one stream in shared storage. */
-export interface StreamMark {
-  /** The stream key (tenant, resource, scope, metric, attributes): identical in every process. */
-  readonly key: string;
-  readonly tenant: string;
-  /** The process that wrote it (`StreamMarks.owner`). */
-  readonly owner: string;
-  /** `counted`: the owner counted the stream through this point. `claim`: it is resolving the stream at it. */
-  readonly kind: 'counted' | 'claim';
-  readonly startTimeUnixNano: bigint;
-  readonly timeUnixNano: bigint;
-  readonly value: PointValue;
-}
-
-/** Where marks are kept (the ClickHouse exporter implements it with a table). */
-export interface StreamMarks {
-  /** This process's identity, stable across its restarts with the same data directory. */
-  readonly owner: string;
-  /** Durably records marks; resolves once a read by any process would return them. */
-  write(marks: readonly StreamMark[]): Promise<void>;
-  /** The latest mark per owner and kind of each stream in `keys`. */
-  read(keys: readonly string[]): Promise<StreamMark[]>;
-  /**
-   * Marks other owners wrote for `tenants` since the previous call (the first call: since the process started).
-   * Under tenant affinity this is empty except when tenants move, so it is cheap to ask every flush.
-   */
-  foreignSince(tenants: readonly string[]): Promise<StreamMark[]>;
-}
 
 /** A stream whose first interval waits for resolution. */
 export interface PendingFirstInterval {

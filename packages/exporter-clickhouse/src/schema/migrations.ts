@@ -12,6 +12,7 @@ import {
   createDeadLetterTableStatements,
   createMetricTableStatements,
   createSchemaVersionTableStatements,
+  createStreamMarkTableStatements,
   createSummaryTableStatements,
   upstreamColumnsMigrationStatements,
 } from './table-ddl.ts';
@@ -61,6 +62,12 @@ export const MIGRATIONS: readonly Migration[] = [
     description:
       'summary points in otel_metrics_summary (the upstream clickhouseexporter summary table, tenant first); no rollups',
     statements: (options) => createSummaryTableStatements(options),
+  },
+  {
+    version: 6,
+    description:
+      'shared marks of cumulative streams (tallyhouse_stream_marks): several collectors never count a stream twice',
+    statements: (options) => createStreamMarkTableStatements(options),
   },
 ];
 

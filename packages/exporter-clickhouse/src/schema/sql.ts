@@ -41,12 +41,15 @@ export function onCluster(options: SchemaOptions): string {
   return options.cluster === undefined ? '' : ` ON CLUSTER ${quoteIdentifier(options.cluster)}`;
 }
 
+/** `version`: the column a `ReplacingMergeTree` keeps the highest of (else the last inserted row wins). */
 export function engine(
   options: SchemaOptions,
   family: 'MergeTree' | 'ReplacingMergeTree' | 'AggregatingMergeTree',
+  version?: string,
 ): string {
-  if (options.cluster === undefined) return `${family}()`;
-  return `Replicated${family}(${quoteString(options.replicationPath)}, ${quoteString(options.replicaName)})`;
+  const extra = version === undefined ? [] : [version];
+  if (options.cluster === undefined) return `${family}(${extra.join(', ')})`;
+  return `Replicated${family}(${[quoteString(options.replicationPath), quoteString(options.replicaName), ...extra].join(', ')})`;
 }
 
 /** Plain MergeTree needs `non_replicated_deduplication_window` for tokens to deduplicate; replicated tables use Keeper. */

@@ -24,6 +24,7 @@ import {
   type MetricTableName,
   type MetricTableNameV1,
   SCHEMA_VERSION_TABLE,
+  STREAM_MARK_TABLE,
 } from './tables.ts';
 
 function ttlClause(options: SchemaOptions): string {
@@ -118,6 +119,28 @@ export function createDeadLetterTableStatements(options: SchemaOptions): string[
     partitionBy: 'toDate(TimeUnix)',
     orderBy: `(TenantId, TableName, TimeUnix)${ttlClause(options)}`,
     settings: rowTableSettings(options),
+  });
+}
+
+/**
+ * Migration 6: the latest mark per tenant, stream, owner and kind (a replacing table by write time). Marks outlive
+ * the metric rows' TTL: a stream silent for months that comes back must still find that it was counted.
+ */
+export function createStreamMarkTableStatements(options: SchemaOptions): string[] {
+  return createTableStatements(options, {
+    table: STREAM_MARK_TABLE,
+    columns: [
+      '    TenantId String',
+      '    StreamKey String',
+      '    Owner LowCardinality(String)',
+      "    Kind Enum8('counted' = 1, 'claim' = 2)",
+      '    StartTimeUnix DateTime64(9)',
+      '    TimeUnix DateTime64(9)',
+      '    Value String',
+      '    WrittenAt DateTime64(6) DEFAULT now64(6)',
+    ],
+    engine: engine(options, 'ReplacingMergeTree', 'WrittenAt'),
+    orderBy: '(TenantId, StreamKey, Owner, Kind)\nTTL toDateTime(WrittenAt) + toIntervalDay(400)',
   });
 }
 

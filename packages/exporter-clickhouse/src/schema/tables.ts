@@ -30,6 +30,8 @@ export type MetricTableNameV1 = Exclude<MetricTableName, typeof METRIC_TABLES.su
 
 export const DEAD_LETTER_TABLE = 'tallyhouse_dead_letters';
 export const SCHEMA_VERSION_TABLE = 'tallyhouse_schema_versions';
+/** Shared marks of cumulative streams: what each collector counted of each stream (stream-marks-table.ts). */
+export const STREAM_MARK_TABLE = 'tallyhouse_stream_marks';
 
 const ZSTD = 'ZSTD(1)';
 const DELTA_ZSTD = 'Delta, ZSTD(1)';

@@ -449,3 +449,18 @@ PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, MetricName, ServiceName, toStartOfHour(TimeUnix), cityHash64(Attributes), TimeUnix)
 TTL toDateTime(TimeUnix) + toIntervalDay(90)
 SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_stream_marks` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId String,
+    StreamKey String,
+    Owner LowCardinality(String),
+    Kind Enum8('counted' = 1, 'claim' = 2),
+    StartTimeUnix DateTime64(9),
+    TimeUnix DateTime64(9),
+    Value String,
+    WrittenAt DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', WrittenAt)
+ORDER BY (TenantId, StreamKey, Owner, Kind)
+TTL toDateTime(WrittenAt) + toIntervalDay(400);

@@ -563,3 +563,22 @@ SETTINGS index_granularity = 8192, replicated_deduplication_window = 10000, ttl_
 CREATE TABLE IF NOT EXISTS `otel`.`otel_metrics_summary` ON CLUSTER `tallyhouse_cluster`
 AS `otel`.`otel_metrics_summary_local`
 ENGINE = Distributed('tallyhouse_cluster', 'otel', 'otel_metrics_summary_local', cityHash64(TenantId));
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_stream_marks_local` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId String,
+    StreamKey String,
+    Owner LowCardinality(String),
+    Kind Enum8('counted' = 1, 'claim' = 2),
+    StartTimeUnix DateTime64(9),
+    TimeUnix DateTime64(9),
+    Value String,
+    WrittenAt DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', WrittenAt)
+ORDER BY (TenantId, StreamKey, Owner, Kind)
+TTL toDateTime(WrittenAt) + toIntervalDay(400);
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_stream_marks` ON CLUSTER `tallyhouse_cluster`
+AS `otel`.`tallyhouse_stream_marks_local`
+ENGINE = Distributed('tallyhouse_cluster', 'otel', 'tallyhouse_stream_marks_local', cityHash64(TenantId));

@@ -491,3 +491,18 @@ ENGINE = MergeTree()
 PARTITION BY toDate(TimeUnix)
 ORDER BY (TenantId, MetricName, ServiceName, toStartOfHour(TimeUnix), cityHash64(Attributes), TimeUnix)
 SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 10000;
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_stream_marks`
+(
+    TenantId String,
+    StreamKey String,
+    Owner LowCardinality(String),
+    Kind Enum8('counted' = 1, 'claim' = 2),
+    StartTimeUnix DateTime64(9),
+    TimeUnix DateTime64(9),
+    Value String,
+    WrittenAt DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = ReplacingMergeTree(WrittenAt)
+ORDER BY (TenantId, StreamKey, Owner, Kind)
+TTL toDateTime(WrittenAt) + toIntervalDay(400);

@@ -25,9 +25,9 @@ export class MemoryMarkTable {
           });
         }
       },
-      read: async (keys) => {
+      read: async (streams) => {
         this.maybeFail();
-        const wanted = new Set(keys);
+        const wanted = new Set(streams.map((stream) => stream.key));
         return [...this.latest.values()].map((entry) => entry.mark).filter((mark) => wanted.has(mark.key));
       },
       foreignSince: async (tenants) => {

@@ -1,0 +1,121 @@
+/**
+ * Shared marks of cumulative streams (see the processor's stream-marks.ts) in the `tallyhouse_stream_marks`
+ * table: the latest mark per tenant, stream, owner and kind (`ReplacingMergeTree` by write time, read `FINAL`).
+ * Several collectors that share one store resolve a stream's first interval against it, so a stream that moves
+ * between them is never counted twice.
+ */
+import type { StreamMark, StreamMarks } from '@tallyhouse/model';
+import type { StorageConnection } from './connection.ts';
+import { quoteIdentifier } from './schema/sql.ts';
+import { STREAM_MARK_TABLE } from './schema/tables.ts';
+
+const COLUMNS = ['TenantId', 'StreamKey', 'Owner', 'Kind', 'StartTimeUnix', 'TimeUnix', 'Value'] as const;
+
+/**
+ * Marks that reappear in `foreignSince` overlap this much: a write's time is taken when its insert starts, so a
+ * slow insert can land behind a later one's time. Seeing a mark twice only re-checks a stream once more.
+ */
+const FOREIGN_OVERLAP_SECONDS = 5;
+
+interface MarkRow {
+  TenantId: string;
+  StreamKey: string;
+  Owner: string;
+  Kind: string;
+  Start: string;
+  Time: string;
+  Value: string;
+  Written: string;
+}
+
+export class ClickHouseStreamMarks implements StreamMarks {
+  readonly owner: string;
+  private readonly connect: () => Promise<StorageConnection>;
+  private readonly database: string;
+  /** Server time (DateTime64(6) text) from which `foreignSince` reads; set by its first call. */
+  private since: string | undefined;
+
+  constructor(options: { owner: string; database: string; connect: () => Promise<StorageConnection> }) {
+    this.owner = options.owner;
+    this.database = options.database;
+    this.connect = options.connect;
+  }
+
+  async write(marks: readonly StreamMark[]): Promise<void> {
+    if (marks.length === 0) return;
+    const connection = await this.connect();
+    const body = marks
+      .map((mark) =>
+        JSON.stringify([
+          mark.tenant,
+          mark.key,
+          mark.owner,
+          mark.kind,
+          seconds(mark.startTimeUnixNano),
+          seconds(mark.timeUnixNano),
+          JSON.stringify(mark.value),
+        ]),
+      )
+      .join('\n');
+    await connection.insertEncoded({
+      database: this.database,
+      table: STREAM_MARK_TABLE,
+      columns: COLUMNS,
+      format: 'JSONCompactEachRow',
+      body,
+      settings: {},
+    });
+  }
+
+  async read(streams: readonly { readonly key: string; readonly tenant: string }[]): Promise<StreamMark[]> {
+    if (streams.length === 0) return [];
+    const rows = await (await this.connect()).queryRows<MarkRow>(
+      `${this.select()} WHERE TenantId IN {tenants:Array(String)} AND StreamKey IN {keys:Array(String)}`,
+      {
+        tenants: [...new Set(streams.map((stream) => stream.tenant))],
+        keys: streams.map((stream) => stream.key),
+      },
+    );
+    return rows.map(toMark);
+  }
+
+  async foreignSince(tenants: readonly string[]): Promise<StreamMark[]> {
+    const connection = await this.connect();
+    if (this.since === undefined) {
+      const [now] = await connection.queryRows<{ now: string }>('SELECT toString(now64(6)) AS now');
+      this.since = now?.now;
+      return [];
+    }
+    if (tenants.length === 0) return [];
+    const rows = await connection.queryRows<MarkRow>(
+      `${this.select()} WHERE TenantId IN {tenants:Array(String)} AND Owner != {owner:String} AND WrittenAt > {since:DateTime64(6)} - ${FOREIGN_OVERLAP_SECONDS}`,
+      { tenants, owner: this.owner, since: this.since },
+    );
+    for (const row of rows)
+      if (this.since === undefined || row.WrittenAt > this.since) this.since = row.WrittenAt;
+    return rows.map(toMark);
+  }
+
+  private select(): string {
+    return `SELECT TenantId, StreamKey, Owner, Kind, toString(toUnixTimestamp64Nano(StartTimeUnix)) AS Start, toString(toUnixTimestamp64Nano(TimeUnix)) AS Time, Value, toString(WrittenAt) AS Written FROM ${quoteIdentifier(this.database)}.${quoteIdentifier(STREAM_MARK_TABLE)} FINAL`;
+  }
+}
+
+function toMark(row: MarkRow): StreamMark {
+  return {
+    key: row.StreamKey,
+    tenant: row.TenantId,
+    owner: row.Owner,
+    kind: row.Kind === 'claim' ? 'claim' : 'counted',
+    startTimeUnixNano: BigInt(row.Start),
+    timeUnixNano: BigInt(row.Time),
+    value: JSON.parse(row.Value),
+  };
+}
+
+/** Nanoseconds as the decimal seconds a `DateTime64(9)` reads from JSON, exactly. */
+function seconds(nanos: bigint): string {
+  const whole = nanos / 1_000_000_000n;
+  const fraction = nanos % 1_000_000_000n;
+  return `${whole}.${String(fraction).padStart(9, '0')}`;
+}
