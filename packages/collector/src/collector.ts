@@ -12,6 +12,7 @@ import {
 } from '@tallyhouse/processor-tenant';
 import { type Logger, pino } from 'pino';
 import { createAuthenticator, type TenantAuthenticator } from './auth.ts';
+import { collectorId } from './collector-id.ts';
 import { type CollectorConfig, type CollectorSettings, loadCollectorConfig } from './config.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { OtlpGrpcServer } from './grpc/grpc-server.ts';
@@ -126,6 +127,9 @@ export class Collector {
       logger: this.logger,
       autoFlush: false,
       flushLog: this.durable?.flushLog,
+      streamMarks: settings.streamMarks
+        ? this.exporter.streamMarks(collectorId(this.config.exporter.dataDir))
+        : undefined,
       onFlush: (_report, durationMs) => this.afterFlush(durationMs),
     });
     this.durable?.attach(this.processor);

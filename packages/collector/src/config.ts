@@ -51,6 +51,11 @@ export interface CollectorSettings extends LimitDefaults {
   readonly logLevel: LogLevel;
   /** Log every request durably before its 200 and replay the log at start. */
   readonly wal: boolean;
+  /**
+   * Resolve cumulative streams against shared marks in ClickHouse, so collectors sharing a store never count a
+   * stream twice when tenants move between them. Env `TALLYHOUSE_STREAM_MARKS`, default true.
+   */
+  readonly streamMarks: boolean;
   readonly walFsync: FsyncPolicy;
   readonly walGroupCommitMs: number;
   readonly walSegmentBytes: number;
@@ -101,6 +106,7 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   wal: true,
+  streamMarks: true,
   walFsync: 'group',
   walGroupCommitMs: 2,
   walSegmentBytes: 64 * 1024 * 1024,
@@ -208,6 +214,7 @@ function collectorSettings(env: Env): CollectorSettings {
     }),
     logLevel: readChoice('TALLYHOUSE_LOG_LEVEL', undefined, env, LOG_LEVELS, d.logLevel),
     wal: readBoolean('TALLYHOUSE_WAL', undefined, env, d.wal),
+    streamMarks: readBoolean('TALLYHOUSE_STREAM_MARKS', undefined, env, d.streamMarks),
     walFsync: readChoice(
       'TALLYHOUSE_WAL_FSYNC',
       undefined,

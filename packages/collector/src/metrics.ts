@@ -110,6 +110,36 @@ export class CollectorMetrics {
       registers,
       () => stats().cumulativeResets,
     );
+    counter(
+      'tallyhouse_stream_first_intervals_held_total',
+      'First intervals of cumulative streams held for resolution against shared marks',
+      registers,
+      () => stats().heldFirstIntervals,
+    );
+    counter(
+      'tallyhouse_stream_first_intervals_skipped_total',
+      'First intervals not counted: another collector counted the stream (tenant moved; the bounded undercount)',
+      registers,
+      () => stats().skippedFirstIntervals,
+    );
+    counter(
+      'tallyhouse_stream_skipped_amount_total',
+      'What the skipped first intervals amounted to, where a mark told (sum values, histogram counts)',
+      registers,
+      () => stats().skippedAmount,
+    );
+    counter(
+      'tallyhouse_streams_misrouted_total',
+      'Cumulative streams another collector counted between two points here (route by tenant)',
+      registers,
+      () => stats().misroutedStreams,
+    );
+    counter(
+      'tallyhouse_stream_mark_failures_total',
+      'Flushes whose shared-mark round failed (held first intervals wait for the next flush)',
+      registers,
+      () => stats().failedMarkRounds,
+    );
   }
 
   private fromExporter(stats: () => ExporterStats, registers: Registry[]) {

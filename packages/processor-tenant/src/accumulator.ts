@@ -305,7 +305,8 @@ export class Accumulator {
       const resolved = this.streams.resolve(resolution);
       if (resolved === undefined) continue;
       const { attributes, ...place } = resolved.place as HeldPlace;
-      this.buffer.add({ ...place, lastGroup: undefined }, place.tenant, attributes, resolved.delta);
+      for (const delta of resolved.deltas)
+        this.buffer.add({ ...place, lastGroup: undefined }, place.tenant, attributes, delta);
     }
   }
 

@@ -24,6 +24,8 @@ export interface StreamState {
 export interface PendingFirst {
   readonly metric: MetricInfo;
   readonly first: TimedPoint;
+  /** The last point of each life that ended (a reset) while held, oldest first: each counts too once resolved. */
+  readonly ended: readonly TimedPoint[];
   readonly base: { startTimeUnixNano: bigint; timeUnixNano: bigint; value: PointValue } | undefined;
   readonly gapMs: number | undefined;
   readonly usualGapMs: number | undefined;

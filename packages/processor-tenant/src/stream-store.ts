@@ -27,6 +27,7 @@ interface SnapshotPoint {
 export interface PendingSnapshot {
   readonly metric: MetricInfo;
   readonly first: SnapshotPoint;
+  readonly ended?: readonly SnapshotPoint[];
   readonly base?: SnapshotPoint;
   readonly gapMs?: number;
   readonly usualGapMs?: number;
@@ -107,7 +108,12 @@ export class StreamStore {
     const gapMs = previous === undefined ? undefined : nowMs - previous.lastSeenMs;
     if (previous?.pending !== undefined) {
       // Held until resolved: counting after the first held point could overlap another process's count.
-      this.remember(key, { ...this.nextState(tenant, point, nowMs, gapMs), pending: previous.pending });
+      // A reset while held ends a life whose last point must still be counted once resolved.
+      const pending =
+        outcome.kind === 'reset'
+          ? { ...previous.pending, ended: [...previous.pending.ended, pointOf(previous)] }
+          : previous.pending;
+      this.remember(key, { ...this.nextState(tenant, point, nowMs, gapMs), pending });
       return undefined;
     }
     if (this.shared && this.mayHaveMoved(previous, nowMs)) {
@@ -128,6 +134,7 @@ export class StreamStore {
             timeUnixNano: point.timeUnixNano,
             value: point.value,
           },
+          ended: [],
           base: previous && {
             startTimeUnixNano: previous.startTimeUnixNano,
             timeUnixNano: previous.timeUnixNano,
@@ -200,40 +207,40 @@ export class StreamStore {
   }
 
   /**
-   * Ends stream `resolution.key`'s pending first interval as the resolution says; returns the delta to count
-   * and the `place` given with the point, or `undefined` when there is nothing to count (or nothing pending).
+   * Ends stream `resolution.key`'s pending first interval as the resolution says; returns the deltas to count
+   * (one per life held) and the `place` given with the point, or `undefined` when there is nothing to count.
    */
-  resolve(resolution: Resolution): { delta: TimedPoint; place: unknown } | undefined {
+  resolve(resolution: Resolution): { deltas: TimedPoint[]; place: unknown } | undefined {
     const state = this.streams.get(resolution.key);
     const held = state?.pending;
     if (state === undefined || held === undefined) return undefined;
     if (String(held.first.timeUnixNano) !== resolution.firstTimeUnixNano) return undefined;
     state.pending = undefined;
     state.recheck = undefined;
+    if (this.shared) this.changed.set(resolution.key, state);
     if (resolution.misrouted) this.counters.misroutedStreams++;
     if (resolution.count === 'none') {
       this.counters.skippedFirstIntervals++;
       this.counters.skippedAmount += resolution.skipped ?? 0;
       return undefined;
     }
-    const latest = {
-      startTimeUnixNano: state.startTimeUnixNano,
-      timeUnixNano: state.timeUnixNano,
-      value: state.value,
-    };
     const base = resolution.base;
-    if (resolution.count === 'full' || base === undefined) return { delta: latest, place: held.place };
-    const outcome = cumulativeToDelta(
-      held.metric,
-      {
-        startTimeUnixNano: BigInt(base.startTimeUnixNano),
-        timeUnixNano: BigInt(base.timeUnixNano),
-        value: base.value,
-        lastSeenMs: 0,
-      },
-      latest,
-    );
-    return outcome.kind === 'stale' ? undefined : { delta: outcome.delta, place: held.place };
+    let previous: StreamState | undefined =
+      resolution.count === 'full' || base === undefined
+        ? undefined
+        : {
+            startTimeUnixNano: BigInt(base.startTimeUnixNano),
+            timeUnixNano: BigInt(base.timeUnixNano),
+            value: base.value,
+            lastSeenMs: 0,
+          };
+    const deltas: TimedPoint[] = [];
+    for (const point of [...held.ended, pointOf(state)]) {
+      const outcome = cumulativeToDelta(held.metric, previous, point);
+      if (outcome.kind !== 'stale') deltas.push(outcome.delta);
+      previous = { ...point, lastSeenMs: 0 };
+    }
+    return { deltas, place: held.place };
   }
 
   /** Flags streams another process marked: their next point is resolved against the marks. */
@@ -269,6 +276,9 @@ export class StreamStore {
   takeChangedMarks(owner: string): StreamMark[] {
     const marks: StreamMark[] = [];
     for (const [key, state] of this.changed) {
+      // A held stream counted nothing yet: marking its point would make a later resolution skip the held range.
+      if (state.pending !== undefined) continue;
+      this.changed.delete(key);
       marks.push({
         key,
         tenant: state.tenant ?? '',
@@ -279,7 +289,6 @@ export class StreamStore {
         value: state.value,
       });
     }
-    this.changed.clear();
     return marks;
   }
 
@@ -357,10 +366,15 @@ export class StreamStore {
   }
 }
 
+function pointOf(state: StreamState): TimedPoint {
+  return { startTimeUnixNano: state.startTimeUnixNano, timeUnixNano: state.timeUnixNano, value: state.value };
+}
+
 function pendingSnapshot(pending: PendingFirst): PendingSnapshot {
   return {
     metric: pending.metric,
     first: snapshotPoint(pending.first),
+    ...(pending.ended.length === 0 ? {} : { ended: pending.ended.map(snapshotPoint) }),
     ...(pending.base === undefined ? {} : { base: snapshotPoint(pending.base) }),
     ...(pending.gapMs === undefined ? {} : { gapMs: pending.gapMs }),
     ...(pending.usualGapMs === undefined ? {} : { usualGapMs: pending.usualGapMs }),
@@ -380,6 +394,7 @@ function restorePending(pending: PendingSnapshot): PendingFirst {
   return {
     metric: pending.metric,
     first: restorePoint(pending.first),
+    ended: (pending.ended ?? []).map(restorePoint),
     base: pending.base && restorePoint(pending.base),
     gapMs: pending.gapMs,
     usualGapMs: pending.usualGapMs,

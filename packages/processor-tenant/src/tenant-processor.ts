@@ -53,6 +53,8 @@ export interface ProcessorStats extends AccumulatorStats {
   failedFlushes: number;
   batchesSent: number;
   pointsSent: number;
+  /** Shared marks: flushes whose mark round failed (held first intervals wait for the next). */
+  failedMarkRounds: number;
   msSinceDrained: number;
 }
 

@@ -140,6 +140,30 @@ describe('shared stream marks: cumulative streams across collectors', () => {
     expect(a.counted('t1')).toBe(40);
   });
 
+  it('a stream first seen while a flush waits for the store is counted in full at the next flush', async () => {
+    const { table, clock, collectors } = setup(['a']);
+    const base = clock.now;
+    const [a] = collectors as [ReturnType<typeof collector>];
+    clock.now = base + 10_000;
+    a.send('other', 10, 1);
+    // Arrives after the flush took its held streams, before it marks what it counted: held, so not marked.
+    table.duringNextRead = () => a.send('t1', 10, 40);
+    await a.processor.flush();
+    await a.processor.flush();
+    expect(a.counted('t1')).toBe(40);
+  });
+
+  it('a stream reset while held counts both lives once resolved', async () => {
+    const { clock, collectors } = setup(['a']);
+    const base = clock.now;
+    const [a] = collectors as [ReturnType<typeof collector>];
+    clock.now = base + 10_000;
+    a.send('t1', 10, 70);
+    a.send('t1', 20, 5, 15n * SECOND);
+    await a.processor.flush();
+    expect(a.counted('t1')).toBe(75);
+  });
+
   it('a stream reset on another collector is counted from the reset in full', async () => {
     const { clock, collectors } = setup(['a', 'b']);
     const base = clock.now;
@@ -152,6 +176,38 @@ describe('shared stream marks: cumulative streams across collectors', () => {
     b.send('t1', 20, 8, 15n * SECOND);
     await b.processor.flush();
     expect(a.counted('t1') + b.counted('t1')).toBe(508);
+  });
+
+  it('one collector alone counts exactly, whatever the timing of points and flushes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            step: fc.integer({ min: 0, max: 50 }),
+            gapMs: fc.integer({ min: 1, max: 40_000 }),
+            flush: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        async (steps) => {
+          const { clock, collectors } = setup(['a']);
+          const [a] = collectors as [ReturnType<typeof collector>];
+          let total = 0;
+          let second = 0;
+          for (const step of steps) {
+            clock.now += step.gapMs;
+            second += 1;
+            total += step.step;
+            a.send('t1', second, total);
+            if (step.flush) await a.processor.flush();
+          }
+          await a.processor.flush();
+          await a.processor.flush();
+          expect(a.counted('t1')).toBe(total);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('tenant-affine routing with moves and moves back, any flush timing: never counted above the running total, and below it by at most one export per move', async () => {

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileDurably } from '@tallyhouse/model';
-import type { BatchFailure, FlushLog, StreamSnapshotEntry } from '@tallyhouse/processor-tenant';
+import type { BatchFailure, FlushLog, Resolution, StreamSnapshotEntry } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
-import { FLUSH_SETTLED, FLUSH_START } from './records.ts';
+import { FLUSH_SETTLED, FLUSH_START, STREAMS_RESOLVED } from './records.ts';
 import { WalWriteError, type WriteAheadLog } from './wal.ts';
 
 /** `wal/checkpoint.json`: everything up to `lsn` is in storage; a replay starts after it, from `streams`. */
@@ -94,6 +94,12 @@ export class FlushRecords implements FlushLog {
     const pending = this.pending.get(label);
     this.pending.delete(label);
     if (pending !== undefined && failures.length === 0) this.committable = pending;
+  }
+
+  /** Throws when it cannot be recorded: the resolutions are then not applied (they wait for the next flush). */
+  resolved(resolutions: readonly Resolution[]): void {
+    if (this.stoppedBy) throw this.stoppedBy;
+    this.wal.append(STREAMS_RESOLVED, Buffer.from(JSON.stringify(resolutions)));
   }
 
   /** DATA record `lsn` is logged; until `settleData`, checkpoints keep it (a replay needs it). */

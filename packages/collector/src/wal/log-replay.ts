@@ -1,6 +1,7 @@
 import type {
   BatchFailure,
   ReplayedFlush,
+  Resolution,
   StreamSnapshotEntry,
   TenantProcessor,
 } from '@tallyhouse/processor-tenant';
@@ -24,6 +25,7 @@ import {
   FLUSH_START,
   MalformedRecordError,
   QUARANTINED,
+  STREAMS_RESOLVED,
 } from './records.ts';
 import { ReplayMarker } from './replay-marker.ts';
 import { dataArrivalMs, type ResendGuard, requestIdentity } from './resends.ts';
@@ -44,7 +46,7 @@ export interface ReplaySummary {
 /** What a replay rebuilds the processor's state with: its replay API, nothing else. */
 export type ReplayTarget = Pick<
   TenantProcessor,
-  'restoreStreams' | 'replayInput' | 'replayFlushStarted' | 'replayFlushSettled'
+  'restoreStreams' | 'replayInput' | 'replayFlushStarted' | 'replayFlushSettled' | 'replayStreamsResolved'
 >;
 
 export interface ReplaySources {
@@ -138,6 +140,8 @@ export async function replayLog(sources: ReplaySources): Promise<ReplaySummary> 
           if (flush === undefined) continue; // it started before the checkpoint
           pending.delete(label);
           await processor.replayFlushSettled(flush, failures);
+        } else if (record.type === STREAMS_RESOLVED) {
+          processor.replayStreamsResolved(decodeJson<Resolution[]>(record.body, 'STREAMS_RESOLVED'));
         } else {
           logger.error(
             { lsn: String(record.lsn), type: record.type },

@@ -14,6 +14,8 @@ export const FLUSH_SETTLED = 4;
 export const QUARANTINED = 5;
 /** The 200 for request `lsn` was handed to the OS in full: an identical body after it is new data. Body: u64 lsn. */
 export const ANSWERED = 6;
+/** Held first intervals of cumulative streams were resolved against shared marks: how each is counted (JSON). */
+export const STREAMS_RESOLVED = 7;
 
 /** How a quarantined request is treated by every later replay. */
 export const Disposition = {

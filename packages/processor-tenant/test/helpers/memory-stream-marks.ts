@@ -10,6 +10,8 @@ export class MemoryMarkTable {
   private sequence = 0;
   /** Makes the next N reads or writes fail (a store outage). */
   failNext = 0;
+  /** Runs once at the start of the next read: input that arrives while a flush waits for the store. */
+  duringNextRead: (() => void) | undefined;
 
   /** One process's view, as `owner`. */
   as(owner: string): StreamMarks {
@@ -27,6 +29,9 @@ export class MemoryMarkTable {
       },
       read: async (streams) => {
         this.maybeFail();
+        const during = this.duringNextRead;
+        this.duringNextRead = undefined;
+        during?.();
         const wanted = new Set(streams.map((stream) => stream.key));
         return [...this.latest.values()].map((entry) => entry.mark).filter((mark) => wanted.has(mark.key));
       },
