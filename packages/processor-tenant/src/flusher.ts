@@ -89,17 +89,19 @@ export class Flusher {
       batches.length = 0;
     }
     if (this.marks !== undefined && batches.length > 0) {
-      // Marked before handed off: nothing in storage lies past what this process's marks say it counted.
+      // Marked before handed off, so storage rarely holds more than this process's marks say it counted. A failed
+      // write is retried with the next flush and the hand-off goes on: what keeps another process from counting
+      // a stream in full is the claim written before anything of it was counted, not this mark.
       const marks = this.accumulator.takeChangedMarks(this.marks.owner);
       try {
         if (marks.length > 0) await this.marks.write(marks);
       } catch (error) {
         this.accumulator.restoreChangedMarks(marks);
-        for (const batch of batches)
-          failures.push({ batchId: batch.id, indexes: batch.points.map((_, i) => i) });
-        failedPoints.push(...points);
-        errors.push(asError(error));
-        batches.length = 0;
+        this.counters.failedMarkRounds++;
+        this.logger.warn(
+          { err: asError(error).message, streams: marks.length },
+          'could not mark counted streams; retried with the next flush',
+        );
       }
     }
     for (const batch of batches) {
@@ -147,7 +149,9 @@ export class Flusher {
 
   private reportResolutions(pending: readonly PendingFirstInterval[], resolutions: readonly Resolution[]) {
     const tenantOf = new Map(pending.map((interval) => [interval.key, interval.tenant]));
-    const skipped = resolutions.filter((resolution) => resolution.count === 'none');
+    const skipped = resolutions.filter(
+      (resolution) => resolution.count === 'none' || resolution.count === 'after',
+    );
     for (const resolution of skipped.filter((each) => each.misrouted).slice(0, MAX_LOGGED_STREAMS)) {
       this.logger.error(
         { tenant: tenantOf.get(resolution.key), stream: resolution.key },

@@ -10,8 +10,11 @@
  *    before it reads), and a process that sees another's mark never counts the contested interval, so the
  *    interval is counted at most once;
  * 2. it counts the first interval only when no other process marked the stream's current life past what this
- *    process already counted; otherwise the interval is skipped: an undercount of at most one export interval
- *    per stream per move, never an overcount (see `resolveFirstIntervals`);
+ *    process already counted. Otherwise, when every other process's mark precedes the first held point (a move:
+ *    the previous owner stopped before it), only what follows that point counts: the undercount is the stream's
+ *    increase between the two owners' points, about one export interval per stream per move. When a mark
+ *    follows it, nothing held counts (that process may have counted the life from its start). Never an
+ *    overcount;
  * 3. after each flush's take, before anything is handed off, it writes a `counted` mark per changed stream (the
  *    last point counted), so nothing in storage lies past the marks of the process that wrote it.
  */
@@ -33,6 +36,8 @@ export interface PendingFirstInterval {
   readonly first: MarkedPoint;
   /** The time of the first point held: identifies this hold (`Resolution.firstTimeUnixNano`). */
   readonly heldSince: string;
+  /** The first point held: with `none`, counting starts from it. */
+  readonly heldFirst: MarkedPoint;
   /** What this process last counted of the stream, when it still remembers it (a resumed stream). */
   readonly base: MarkedPoint | undefined;
   /** Milliseconds between the stream's last two arrivals before the gap, when known. */
@@ -52,8 +57,11 @@ export interface Resolution {
   readonly key: string;
   /** The first held point's time, so a resolution never applies to a later hold of the stream. */
   readonly firstTimeUnixNano: string;
-  /** `full`: the point's whole running total; `from`: the change since `base`; `none`: nothing. */
-  readonly count: 'full' | 'from' | 'none';
+  /**
+   * `full`: the held points' whole running total; `from`: the change since `base`; `after`: the change after the
+   * first held point (another process counted up to before it); `none`: nothing.
+   */
+  readonly count: 'full' | 'from' | 'after' | 'none';
   readonly base?: {
     readonly startTimeUnixNano: string;
     readonly timeUnixNano: string;
@@ -124,11 +132,14 @@ function resolveOne(stream: PendingFirstInterval, marks: readonly StreamMark[], 
     stream.gapMs !== undefined &&
     stream.usualGapMs !== undefined &&
     stream.gapMs <= MISROUTE_GAP_FACTOR * stream.usualGapMs;
-  const skipped = skippedAmount(stream.metric, foreignOfLife, base, first);
+  // Other processes' marks all before the first held point: they stopped before it (a move), so what follows it
+  // is this process's to count. A mark after it may come from a process that counted the life from its start.
+  const after = foreignOfLife.every((mark) => mark.timeUnixNano < stream.heldFirst.timeUnixNano);
+  const skipped = skippedAmount(stream.metric, foreignOfLife, base, after ? stream.heldFirst : first);
   return {
     key: stream.key,
     firstTimeUnixNano: firstTime,
-    count: 'none',
+    count: after ? 'after' : 'none',
     ...(skipped === undefined ? {} : { skipped }),
     ...(misrouted ? { misrouted } : {}),
   };

@@ -198,6 +198,7 @@ export class StreamStore {
           value: state.value,
         },
         heldSince: String(held.first.timeUnixNano),
+        heldFirst: held.first,
         base: held.base,
         usualGapMs: held.usualGapMs,
         gapMs: held.gapMs,
@@ -219,21 +220,21 @@ export class StreamStore {
     state.recheck = undefined;
     if (this.shared) this.changed.set(resolution.key, state);
     if (resolution.misrouted) this.counters.misroutedStreams++;
-    if (resolution.count === 'none') {
+    let previous: StreamState | undefined;
+    if (resolution.count === 'none' || resolution.count === 'after') {
       this.counters.skippedFirstIntervals++;
       this.counters.skippedAmount += resolution.skipped ?? 0;
-      return undefined;
+      if (resolution.count === 'none') return undefined;
+      previous = { ...held.first, lastSeenMs: 0 };
+    } else if (resolution.count === 'from' && resolution.base !== undefined) {
+      const base = resolution.base;
+      previous = {
+        startTimeUnixNano: BigInt(base.startTimeUnixNano),
+        timeUnixNano: BigInt(base.timeUnixNano),
+        value: base.value,
+        lastSeenMs: 0,
+      };
     }
-    const base = resolution.base;
-    let previous: StreamState | undefined =
-      resolution.count === 'full' || base === undefined
-        ? undefined
-        : {
-            startTimeUnixNano: BigInt(base.startTimeUnixNano),
-            timeUnixNano: BigInt(base.timeUnixNano),
-            value: base.value,
-            lastSeenMs: 0,
-          };
     const deltas: TimedPoint[] = [];
     for (const point of [...held.ended, pointOf(state)]) {
       const outcome = cumulativeToDelta(held.metric, previous, point);
