@@ -130,8 +130,8 @@ function resolveOne(stream: PendingFirstInterval, marks: readonly StreamMark[], 
     localBase !== undefined &&
     overtaking.some((mark) => mark.timeUnixNano < first.timeUnixNano) &&
     stream.gapMs !== undefined &&
-    stream.usualGapMs !== undefined &&
-    stream.gapMs <= MISROUTE_GAP_FACTOR * stream.usualGapMs;
+    // Without a usual gap yet (its second point here), another collector in between is taken as misrouting.
+    (stream.usualGapMs === undefined || stream.gapMs <= MISROUTE_GAP_FACTOR * stream.usualGapMs);
   // Other processes' marks all before the first held point: they stopped before it (a move), so what follows it
   // is this process's to count. A mark after it may come from a process that counted the life from its start.
   const after = foreignOfLife.every((mark) => mark.timeUnixNano < stream.heldFirst.timeUnixNano);

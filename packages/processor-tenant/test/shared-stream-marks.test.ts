@@ -127,6 +127,22 @@ describe('shared stream marks: cumulative streams across collectors', () => {
     expect(a.processor.stats().misroutedStreams + b.processor.stats().misroutedStreams).toBeGreaterThan(0);
   });
 
+  it('a stream round-robined over three collectors from its first point is reported as misrouted', async () => {
+    const { clock, collectors } = setup(['a', 'b', 'c']);
+    const base = clock.now;
+    let total = 0;
+    for (let index = 0; index < 6; index++) {
+      const second = (index + 1) * 10;
+      clock.now = base + second * 1000;
+      total += 10;
+      collectors[index % 3]?.send('t1', second, total);
+      for (const each of collectors) await each.processor.flush();
+    }
+    const stats = collectors.map((each) => each.processor.stats());
+    expect(stats.reduce((sum, each) => sum + each.misroutedStreams, 0)).toBeGreaterThan(0);
+    expect(collectors.reduce((sum, each) => sum + each.counted('t1'), 0)).toBeLessThanOrEqual(total);
+  });
+
   it('first intervals wait while the marks are unavailable, and are counted once they are back', async () => {
     const { table, clock, collectors } = setup(['a']);
     const base = clock.now;
