@@ -106,7 +106,7 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   wal: true,
-  streamMarks: true,
+  streamMarks: false,
   walFsync: 'group',
   walGroupCommitMs: 2,
   walSegmentBytes: 64 * 1024 * 1024,
