@@ -53,7 +53,7 @@ export interface CollectorSettings extends LimitDefaults {
   readonly wal: boolean;
   /**
    * Resolve cumulative streams against shared marks in ClickHouse, so collectors sharing a store never count a
-   * stream twice when tenants move between them. Env `TALLYHOUSE_STREAM_MARKS`, default true.
+   * stream twice when tenants move between them. Env `TALLYHOUSE_STREAM_MARKS`, default false (turn it on for several collectors sharing a store).
    */
   readonly streamMarks: boolean;
   readonly walFsync: FsyncPolicy;
