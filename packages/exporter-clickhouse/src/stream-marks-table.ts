@@ -4,7 +4,7 @@
  * Several collectors that share one store resolve a stream's first interval against it, so a stream that moves
  * between them is never counted twice.
  */
-import type { StreamMark, StreamMarks } from '@tallyhouse/model';
+import { fromLosslessJson, type StreamMark, type StreamMarks, toLosslessJson } from '@tallyhouse/model';
 import type { StorageConnection } from './connection.ts';
 import { quoteIdentifier } from './schema/sql.ts';
 import { STREAM_MARK_TABLE } from './schema/tables.ts';
@@ -48,7 +48,7 @@ export class ClickHouseStreamMarks implements StreamMarks {
     const body = marks
       .map(
         (mark) =>
-          `[${JSON.stringify(mark.tenant)},${JSON.stringify(mark.key)},${JSON.stringify(mark.owner)},"${mark.kind}",${mark.startTimeUnixNano},${mark.timeUnixNano},${JSON.stringify(JSON.stringify(mark.value))}]`,
+          `[${JSON.stringify(mark.tenant)},${JSON.stringify(mark.key)},${JSON.stringify(mark.owner)},"${mark.kind}",${mark.startTimeUnixNano},${mark.timeUnixNano},${JSON.stringify(toLosslessJson(mark.value))}]`,
       )
       .join('\n');
     await connection.insertEncoded({
@@ -103,6 +103,6 @@ function toMark(row: MarkRow): StreamMark {
     kind: row.Kind === 'claim' ? 'claim' : 'counted',
     startTimeUnixNano: BigInt(row.Start),
     timeUnixNano: BigInt(row.Time),
-    value: JSON.parse(row.Value),
+    value: fromLosslessJson(row.Value),
   };
 }

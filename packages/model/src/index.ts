@@ -13,6 +13,7 @@ export { ConfigError, InvalidTenantError, TallyhouseError } from './errors.ts';
 export { mergeExemplars, mostRecentExemplars } from './exemplars.ts';
 export { nonFiniteField } from './finite-values.ts';
 export { consoleLogger, type Logger, silentLogger } from './logger.ts';
+export { fromLosslessJson, toLosslessJson } from './lossless-json.ts';
 export {
   type Env,
   envValue,

@@ -387,28 +387,8 @@ function snapshotPoint(point: { startTimeUnixNano: bigint; timeUnixNano: bigint;
   return {
     startTimeUnixNano: String(point.startTimeUnixNano),
     timeUnixNano: String(point.timeUnixNano),
-    value: jsonSafe(point.value),
+    value: point.value,
   };
-}
-
-/**
- * A held point's value becomes a stored row once resolved, so a checkpoint must give it back exactly: JSON would
- * turn a non-finite number (a histogram's ±Inf min or max) into `null`. Such numbers are kept as tagged text.
- */
-function jsonSafe(value: PointValue): PointValue {
-  return JSON.parse(
-    JSON.stringify(value, (_key, field) =>
-      typeof field === 'number' && !Number.isFinite(field) ? { nonFinite: String(field) } : field,
-    ),
-  ) as PointValue;
-}
-
-function fromJsonSafe(value: PointValue): PointValue {
-  return JSON.parse(JSON.stringify(value), (_key, field) =>
-    field !== null && typeof field === 'object' && typeof field.nonFinite === 'string'
-      ? Number(field.nonFinite)
-      : field,
-  ) as PointValue;
 }
 
 function restorePending(pending: PendingSnapshot): PendingFirst {
@@ -427,6 +407,6 @@ function restorePoint(point: SnapshotPoint) {
   return {
     startTimeUnixNano: BigInt(point.startTimeUnixNano),
     timeUnixNano: BigInt(point.timeUnixNano),
-    value: fromJsonSafe(point.value),
+    value: point.value,
   };
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileDurably } from '@tallyhouse/model';
+import { fromLosslessJson, toLosslessJson, writeFileDurably } from '@tallyhouse/model';
 import type { BatchFailure, FlushLog, Resolution, StreamSnapshotEntry } from '@tallyhouse/processor-tenant';
 import type { Logger } from 'pino';
 import { FLUSH_SETTLED, FLUSH_START, STREAMS_RESOLVED } from './records.ts';
@@ -13,7 +13,7 @@ export interface Checkpoint {
 
 export function readCheckpoint(path: string): Checkpoint | undefined {
   if (!existsSync(path)) return undefined;
-  return JSON.parse(readFileSync(path, 'utf8')) as Checkpoint;
+  return fromLosslessJson<Checkpoint>(readFileSync(path, 'utf8'));
 }
 
 /** The label of the flush whose FLUSH_START record is `lsn`: its batch ids derive from it, live and at replay. */
@@ -72,7 +72,8 @@ export class FlushRecords implements FlushLog {
   /** The stream state right after the take is what a replay from this flush's checkpoint starts from. */
   taken(label: string, streams: readonly StreamSnapshotEntry[]): Promise<void> {
     const pending = this.pending.get(label);
-    if (pending) pending.streams = JSON.stringify(streams);
+    // Lossless: a held point's value becomes a row on replay, and must be the very row the live process wrote.
+    if (pending) pending.streams = toLosslessJson(streams);
     return this.wal.sync();
   }
 
@@ -99,7 +100,7 @@ export class FlushRecords implements FlushLog {
   /** Throws when it cannot be recorded: the resolutions are then not applied (they wait for the next flush). */
   resolved(resolutions: readonly Resolution[]): void {
     if (this.stoppedBy) throw this.stoppedBy;
-    this.wal.append(STREAMS_RESOLVED, Buffer.from(JSON.stringify(resolutions)));
+    this.wal.append(STREAMS_RESOLVED, Buffer.from(toLosslessJson(resolutions)));
   }
 
   /** DATA record `lsn` is logged; until `settleData`, checkpoints keep it (a replay needs it). */

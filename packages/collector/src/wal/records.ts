@@ -4,6 +4,8 @@
  * out disk damage, so such a record can only come from a writer bug; it must not stop the collector).
  */
 
+import { fromLosslessJson } from '@tallyhouse/model';
+
 /** The request body as received (decompressed), with its encoding, tenant and arrival time. */
 export const DATA = 1;
 /** Request `lsn` is acknowledged: it counts from here on (a replay applies it at this point). */
@@ -128,10 +130,10 @@ export function decodeQuarantined(body: Buffer): { lsn: bigint; how: Disposition
   return { lsn: body.readBigUInt64LE(0), how };
 }
 
-/** A FLUSH_START or FLUSH_SETTLED body (JSON). */
+/** A FLUSH_START, FLUSH_SETTLED or STREAMS_RESOLVED body (JSON, lossless where values matter). */
 export function decodeJson<T>(body: Buffer, type: string): T {
   try {
-    return JSON.parse(body.toString('utf8')) as T;
+    return fromLosslessJson<T>(body.toString('utf8'));
   } catch (error) {
     throw new MalformedRecordError(`${type} record is not JSON: ${(error as Error).message}`);
   }
