@@ -17,6 +17,7 @@ const STORAGE_SUITES = [
   'test/usage-limits.test.ts',
   'test/usage-properties.test.ts',
   'test/stream-marks.chdb.test.ts',
+  'test/quota-usage.chdb.test.ts',
 ];
 
 export default bothStoresConfig(STORAGE_SUITES);

@@ -23,6 +23,7 @@ import {
 } from './config.ts';
 import { EmbeddedEngineUnavailableError, ExporterShutDownError } from './errors.ts';
 import { PartWriter } from './part-writer.ts';
+import { ClickHouseQuotaUsage } from './quota-usage-table.ts';
 import { RetryQueue } from './retry-queue.ts';
 import { drainAndClose, type ShutdownReport } from './shutdown.ts';
 import { Spool } from './spool.ts';
@@ -87,6 +88,18 @@ export class ClickHouseMetricExporter implements SeriesBatchConsumer {
    */
   streamMarks(owner: string): ClickHouseStreamMarks {
     return new ClickHouseStreamMarks({
+      owner,
+      database: this.config.database,
+      connect: () => this.session.forInsert(),
+    });
+  }
+
+  /**
+   * Quota counters shared by the collectors writing to this store (`tallyhouse_quota_usage`), as `owner`: a
+   * tenant's data-point quota then holds across all of them.
+   */
+  quotaUsage(owner: string): ClickHouseQuotaUsage {
+    return new ClickHouseQuotaUsage({
       owner,
       database: this.config.database,
       connect: () => this.session.forInsert(),

@@ -26,6 +26,12 @@ export {
   SchemaVersionError,
 } from './errors.ts';
 export { ClickHouseMetricExporter, type ClickHouseMetricExporterOptions } from './exporter.ts';
+export {
+  ClickHouseQuotaUsage,
+  type OwnedQuotaCounter,
+  type QuotaCounter,
+  type QuotaPeriodName,
+} from './quota-usage-table.ts';
 export { type RollupGrain, type RollupKind, rollupBackfillStatements } from './schema/rollups.ts';
 export type { SchemaOptions } from './schema/sql.ts';
 export type { ShutdownReport, UnwrittenPart } from './shutdown.ts';

@@ -122,7 +122,7 @@ describe('schema on the embedded engine', () => {
     const first = await ensureSchema(executor(), options('s1'), silentLogger);
     const second = await ensureSchema(executor(), options('s1'), silentLogger);
     const forced = await ensureSchema(executor(), options('s1'), silentLogger, { force: true });
-    expect(first.applied).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(first.applied).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(second.applied).toEqual([]);
     expect(forced.applied).toEqual([]);
     const tables = await connection.queryRows<{ name: string; sorting_key: string; engine: string }>(
@@ -136,6 +136,7 @@ describe('schema on the embedded engine', () => {
         'otel_metrics_sum',
         'otel_metrics_summary',
         'tallyhouse_dead_letters',
+        'tallyhouse_quota_usage',
         'tallyhouse_schema_versions',
         'tallyhouse_stream_marks',
       ],
@@ -157,7 +158,7 @@ describe('schema on the embedded engine', () => {
     const versions = await connection.queryRows<{ Version: number }>(
       'SELECT Version FROM s1.tallyhouse_schema_versions',
     );
-    expect(versions.map((row) => row.Version).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(versions.map((row) => row.Version).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('has bloom-filter indexes on attribute keys and values, the dedup window and codecs', async () => {

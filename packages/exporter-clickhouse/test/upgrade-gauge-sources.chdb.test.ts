@@ -38,7 +38,7 @@ afterAll(async () => {
 
 describe('a version-2 data directory opened by the current exporter', () => {
   it('migrates the gauge rollups to per-source ones, backfilled, and reads per source after more ingest', async () => {
-    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     // The previous schema version, and rows as its exporter wrote them (row layout 1), on the embedded engine.
     const older = embeddedStorage(dataDir);
     connections.push(older);
@@ -71,7 +71,7 @@ describe('a version-2 data directory opened by the current exporter', () => {
     const versions = await storage.queryRows<{ Version: number }>(
       'SELECT Version FROM otel.tallyhouse_schema_versions ORDER BY Version',
     );
-    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     const gaugeTables = await storage.queryRows<{ name: string }>(
       "SELECT name FROM system.tables WHERE database = 'otel' AND name LIKE 'tallyhouse_usage_gauge%' ORDER BY name",
     );

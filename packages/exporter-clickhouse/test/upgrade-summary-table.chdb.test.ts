@@ -112,7 +112,7 @@ describe('a version-4 data directory opened by the current exporter', () => {
     const versions = await storage.queryRows<{ Version: number }>(
       'SELECT Version FROM otel.tallyhouse_schema_versions ORDER BY Version',
     );
-    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     const reader = new UsageReader(storage, 'otel');
     expect(await reader.points('new', 'summary')).toEqual(summaries);
     for (const [index, kind] of KINDS_V4.entries()) {
@@ -123,7 +123,7 @@ describe('a version-4 data directory opened by the current exporter', () => {
     // The migrated directory's summary table is the one a fresh install creates.
     const fresh = { ...SINGLE_NODE_SCHEMA, database: 'fresh' };
     const executor = schemaExecutor(storage);
-    expect((await ensureSchema(executor, fresh, silentLogger)).applied).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await ensureSchema(executor, fresh, silentLogger)).applied).toEqual([1, 2, 3, 4, 5, 6, 7]);
     const migrated = await tableShape(storage, 'otel', 'otel_metrics_summary');
     expect(migrated.columns).toHaveLength(METRIC_COLUMNS.otel_metrics_summary.length);
     expect(migrated).toEqual(await tableShape(storage, 'fresh', 'otel_metrics_summary'));

@@ -83,7 +83,7 @@ afterAll(async () => {
 
 describe('a version-3 data directory opened by the current exporter', () => {
   it('gains the upstream columns, old rows read the defaults, an old spool replays, exemplars round-trip', async () => {
-    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(MIGRATIONS.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     // The previous schema version, and rows as its exporter wrote them (row layout 1), on the embedded engine.
     const older = embeddedStorage(dataDir);
     connections.push(older);
@@ -125,7 +125,7 @@ describe('a version-3 data directory opened by the current exporter', () => {
     const versions = await storage.queryRows<{ Version: number }>(
       'SELECT Version FROM otel.tallyhouse_schema_versions ORDER BY Version',
     );
-    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(versions.map((row) => row.Version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
 
     const reader = new UsageReader(storage, 'otel');
     for (const [index, kind] of KINDS.entries()) {

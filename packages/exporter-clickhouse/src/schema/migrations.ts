@@ -11,6 +11,7 @@ import {
   createDatabaseStatement,
   createDeadLetterTableStatements,
   createMetricTableStatements,
+  createQuotaUsageTableStatements,
   createSchemaVersionTableStatements,
   createStreamMarkTableStatements,
   createSummaryTableStatements,
@@ -68,6 +69,12 @@ export const MIGRATIONS: readonly Migration[] = [
     description:
       'shared marks of cumulative streams (tallyhouse_stream_marks): several collectors never count a stream twice',
     statements: (options) => createStreamMarkTableStatements(options),
+  },
+  {
+    version: 7,
+    description:
+      "each collector's data-point quota counters (tallyhouse_quota_usage): a tenant's quota holds across collectors",
+    statements: (options) => createQuotaUsageTableStatements(options),
   },
 ];
 

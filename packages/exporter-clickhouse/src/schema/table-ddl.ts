@@ -23,6 +23,7 @@ import {
   METRIC_TABLES,
   type MetricTableName,
   type MetricTableNameV1,
+  QUOTA_USAGE_TABLE,
   SCHEMA_VERSION_TABLE,
   STREAM_MARK_TABLE,
 } from './tables.ts';
@@ -141,6 +142,27 @@ export function createStreamMarkTableStatements(options: SchemaOptions): string[
     ],
     engine: engine(options, 'ReplacingMergeTree', 'WrittenAt'),
     orderBy: '(TenantId, StreamKey, Owner, Kind)\nTTL toDateTime(WrittenAt) + toIntervalDay(400)',
+  });
+}
+
+/**
+ * Migration 7: each collector's quota counter per tenant and period — the whole counter, not an increment, so
+ * writing it again (a retry) changes nothing; the latest per tenant, period and owner wins. A tenant's usage is
+ * the sum over owners, so its quota holds across collectors and across moves.
+ */
+export function createQuotaUsageTableStatements(options: SchemaOptions): string[] {
+  return createTableStatements(options, {
+    table: QUOTA_USAGE_TABLE,
+    columns: [
+      '    TenantId String',
+      "    Period Enum8('hour' = 1, 'day' = 2, 'month' = 3)",
+      '    PeriodStart DateTime64(3)',
+      '    Owner LowCardinality(String)',
+      '    Used UInt64',
+      '    WrittenAt DateTime64(6) DEFAULT now64(6)',
+    ],
+    engine: engine(options, 'ReplacingMergeTree', 'WrittenAt'),
+    orderBy: '(TenantId, Period, PeriodStart, Owner)\nTTL toDateTime(PeriodStart) + toIntervalDay(400)',
   });
 }
 

@@ -32,6 +32,8 @@ export const DEAD_LETTER_TABLE = 'tallyhouse_dead_letters';
 export const SCHEMA_VERSION_TABLE = 'tallyhouse_schema_versions';
 /** Shared marks of cumulative streams: what each collector counted of each stream (stream-marks-table.ts). */
 export const STREAM_MARK_TABLE = 'tallyhouse_stream_marks';
+/** Each collector's data-point quota counters per tenant and period (quota-usage-table.ts). */
+export const QUOTA_USAGE_TABLE = 'tallyhouse_quota_usage';
 
 const ZSTD = 'ZSTD(1)';
 const DELTA_ZSTD = 'Delta, ZSTD(1)';

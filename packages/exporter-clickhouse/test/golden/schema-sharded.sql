@@ -582,3 +582,20 @@ TTL toDateTime(WrittenAt) + toIntervalDay(400);
 CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_stream_marks` ON CLUSTER `tallyhouse_cluster`
 AS `otel`.`tallyhouse_stream_marks_local`
 ENGINE = Distributed('tallyhouse_cluster', 'otel', 'tallyhouse_stream_marks_local', cityHash64(TenantId));
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_quota_usage_local` ON CLUSTER `tallyhouse_cluster`
+(
+    TenantId String,
+    Period Enum8('hour' = 1, 'day' = 2, 'month' = 3),
+    PeriodStart DateTime64(3),
+    Owner LowCardinality(String),
+    Used UInt64,
+    WrittenAt DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', WrittenAt)
+ORDER BY (TenantId, Period, PeriodStart, Owner)
+TTL toDateTime(PeriodStart) + toIntervalDay(400);
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_quota_usage` ON CLUSTER `tallyhouse_cluster`
+AS `otel`.`tallyhouse_quota_usage_local`
+ENGINE = Distributed('tallyhouse_cluster', 'otel', 'tallyhouse_quota_usage_local', cityHash64(TenantId));

@@ -506,3 +506,16 @@ CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_stream_marks`
 ENGINE = ReplacingMergeTree(WrittenAt)
 ORDER BY (TenantId, StreamKey, Owner, Kind)
 TTL toDateTime(WrittenAt) + toIntervalDay(400);
+
+CREATE TABLE IF NOT EXISTS `otel`.`tallyhouse_quota_usage`
+(
+    TenantId String,
+    Period Enum8('hour' = 1, 'day' = 2, 'month' = 3),
+    PeriodStart DateTime64(3),
+    Owner LowCardinality(String),
+    Used UInt64,
+    WrittenAt DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = ReplacingMergeTree(WrittenAt)
+ORDER BY (TenantId, Period, PeriodStart, Owner)
+TTL toDateTime(PeriodStart) + toIntervalDay(400);
