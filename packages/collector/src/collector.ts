@@ -21,6 +21,7 @@ import { createRequestHandler } from './http/request-handler.ts';
 import { IngestSequence } from './ingest/ingest-sequence.ts';
 import { LimitPolicy } from './limits/limit-policy.ts';
 import { QuotaStore } from './limits/quota-store.ts';
+import { SharedQuotaUsage } from './limits/shared-quota-usage.ts';
 import { TenantLimiter } from './limits/tenant-limiter.ts';
 import { CollectorMetrics } from './metrics.ts';
 import { checkDataDir, checkListenAddress, listenError } from './preflight.ts';
@@ -121,21 +122,23 @@ export class Collector {
           this.logger.child({ component: 'wal' }),
         )
       : undefined;
+    // This collector's name in what the collectors sharing a store write there (stream marks, quota counters).
+    const id = collectorId(this.config.exporter.dataDir);
     this.processor = new TenantProcessor({
       ...this.config.processor,
       next: this.exporter,
       logger: this.logger,
       autoFlush: false,
       flushLog: this.durable?.flushLog,
-      streamMarks: settings.streamMarks
-        ? this.exporter.streamMarks(collectorId(this.config.exporter.dataDir))
-        : undefined,
+      streamMarks: settings.streamMarks ? this.exporter.streamMarks(id) : undefined,
       onFlush: (_report, durationMs) => this.afterFlush(durationMs),
     });
     this.durable?.attach(this.processor);
     this.memory = new MemoryLimiter(settings, this.logger, () => void this.processor.flush());
     this.limiter = new TenantLimiter(LimitPolicy.fromSettings(settings), {
       store: new QuotaStore(this.config.exporter.dataDir),
+      shared: settings.sharedQuotas ? new SharedQuotaUsage(this.exporter.quotaUsage(id)) : undefined,
+      persistIntervalMs: settings.quotaSyncMs,
       logger: this.logger.child({ component: 'limits' }),
     });
     this.usage = new UsageApi({
@@ -213,6 +216,7 @@ export class Collector {
     }
     this.processor.start();
     this.limiter.start();
+    await this.limiter.loadShared();
     this.server.listen(port, host);
     try {
       await once(this.server, 'listening');

@@ -53,9 +53,19 @@ export interface CollectorSettings extends LimitDefaults {
   readonly wal: boolean;
   /**
    * Resolve cumulative streams against shared marks in ClickHouse, so collectors sharing a store never count a
-   * stream twice when tenants move between them. Env `TALLYHOUSE_STREAM_MARKS`, default false (turn it on for several collectors sharing a store).
+   * stream twice when tenants move between them. Env `TALLYHOUSE_STREAM_MARKS`, default true.
    */
   readonly streamMarks: boolean;
+  /**
+   * Count each tenant's quota across every collector sharing the store (counters in ClickHouse) instead of per
+   * collector. Env `TALLYHOUSE_SHARED_QUOTAS`, default true.
+   */
+  readonly sharedQuotas: boolean;
+  /**
+   * How often quota counters are saved (locally, and to ClickHouse when shared) and the other collectors' read:
+   * the overshoot bound of a shared quota. Env `TALLYHOUSE_QUOTA_SYNC_MS`, default 1000.
+   */
+  readonly quotaSyncMs: number;
   readonly walFsync: FsyncPolicy;
   readonly walGroupCommitMs: number;
   readonly walSegmentBytes: number;
@@ -106,7 +116,9 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   wal: true,
-  streamMarks: false,
+  streamMarks: true,
+  sharedQuotas: true,
+  quotaSyncMs: 1_000,
   walFsync: 'group',
   walGroupCommitMs: 2,
   walSegmentBytes: 64 * 1024 * 1024,
@@ -215,6 +227,12 @@ function collectorSettings(env: Env): CollectorSettings {
     logLevel: readChoice('TALLYHOUSE_LOG_LEVEL', undefined, env, LOG_LEVELS, d.logLevel),
     wal: readBoolean('TALLYHOUSE_WAL', undefined, env, d.wal),
     streamMarks: readBoolean('TALLYHOUSE_STREAM_MARKS', undefined, env, d.streamMarks),
+    sharedQuotas: readBoolean('TALLYHOUSE_SHARED_QUOTAS', undefined, env, d.sharedQuotas),
+    quotaSyncMs: readInteger('TALLYHOUSE_QUOTA_SYNC_MS', undefined, env, d.quotaSyncMs, {
+      min: 50,
+      max: 60_000,
+      maxReason: ' ms (it bounds how far a tenant can go past a quota shared by several collectors)',
+    }),
     walFsync: readChoice(
       'TALLYHOUSE_WAL_FSYNC',
       undefined,

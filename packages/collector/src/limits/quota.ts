@@ -61,16 +61,20 @@ export class QuotaCounters {
   private readonly usage = new Map<string, QuotaUsage>();
   private readonly changed = new Set<string>();
 
-  /** Charges `points` unless that would take the tenant past its quota (then nothing is charged). */
-  take(tenant: string, quota: Quota, points: number, nowMs: number): QuotaDecision {
+  /**
+   * Charges `points` unless that would take the tenant past its quota (then nothing is charged). `elsewhere` is
+   * what other collectors counted for the tenant in this period: it counts toward the quota, this counter holds
+   * only what this collector admitted.
+   */
+  take(tenant: string, quota: Quota, points: number, nowMs: number, elsewhere = 0): QuotaDecision {
     const start = periodStart(quota.period, nowMs);
     const current = this.usage.get(tenant);
     const used =
       current !== undefined && current.period === quota.period && current.periodStartMs === start
         ? current.used
         : 0;
-    if (used + points > quota.points) {
-      return { allowed: false, used, resetsAtMs: nextPeriodStart(quota.period, nowMs) };
+    if (used + elsewhere + points > quota.points) {
+      return { allowed: false, used: used + elsewhere, resetsAtMs: nextPeriodStart(quota.period, nowMs) };
     }
     if (points > 0 || current === undefined) {
       this.usage.set(tenant, { period: quota.period, periodStartMs: start, used: used + points });
@@ -105,6 +109,25 @@ export class QuotaCounters {
     for (const [tenant, entry] of this.usage) {
       if (entry.periodStartMs !== periodStart(entry.period, nowMs)) this.usage.delete(tenant);
       else yield [tenant, entry];
+    }
+  }
+
+  /**
+   * Raises counters to what this collector's shared counters say (a crash may have lost the local cache's last
+   * lines, or the whole data dir but its identity); never lowers one. Entries of a period that is over are ignored.
+   */
+  raiseTo(entries: Iterable<readonly [string, QuotaUsage]>, nowMs: number): void {
+    for (const [tenant, entry] of entries) {
+      if (entry.periodStartMs !== periodStart(entry.period, nowMs)) continue;
+      const current = this.usage.get(tenant);
+      const same =
+        current !== undefined &&
+        current.period === entry.period &&
+        current.periodStartMs === entry.periodStartMs;
+      if (!same || current.used < entry.used) {
+        this.usage.set(tenant, entry);
+        this.changed.add(tenant);
+      }
     }
   }
 

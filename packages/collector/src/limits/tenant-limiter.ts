@@ -2,6 +2,10 @@
  * The edge limits of one collector process: a GCRA rate limit and a data-point quota per tenant. `admit` decides
  * before anything of a request is logged or applied, and charges both limits only when both allow it; `settle`
  * gives back what the pipeline did not take (points it rejected, or the whole request when it pushed back).
+ *
+ * Rate limits are this process's own (exact under tenant affinity). Quotas count what this process admitted —
+ * kept in `<dataDir>/limits/` as a cache — plus, when shared, what the other collectors on the store counted
+ * (shared-quota-usage.ts); every sync interval the changed counters are saved and the others' re-read.
  */
 
 import { MAX_TIMER_MS } from '@tallyhouse/model';
@@ -10,6 +14,7 @@ import { GcraRateLimiter } from './gcra.ts';
 import type { LimitPolicy } from './limit-policy.ts';
 import { QuotaCounters, type QuotaPeriod } from './quota.ts';
 import type { QuotaStore } from './quota-store.ts';
+import type { SharedQuotaUsage } from './shared-quota-usage.ts';
 
 export type Admission =
   | { readonly admitted: true }
@@ -29,8 +34,10 @@ export const MAX_RETRY_AFTER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
 export interface TenantLimiterOptions {
   readonly store?: QuotaStore;
+  /** Quota counters shared with the other collectors on the store. */
+  readonly shared?: SharedQuotaUsage;
   readonly logger?: Logger;
-  /** How often changed quota counters are written (ms). */
+  /** How often changed quota counters are written, and the shared ones read (ms). */
   readonly persistIntervalMs?: number;
   readonly now?: () => number;
 }
@@ -40,6 +47,9 @@ export class TenantLimiter {
   private readonly rates = new GcraRateLimiter();
   private readonly quotas = new QuotaCounters();
   private readonly store: QuotaStore | undefined;
+  private readonly shared: SharedQuotaUsage | undefined;
+  /** The shared counters failed last time: logged once per outage, not every interval. */
+  private sharedFailing = false;
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
   private readonly persistIntervalMs: number;
@@ -51,6 +61,7 @@ export class TenantLimiter {
   constructor(policy: LimitPolicy, options: TenantLimiterOptions = {}) {
     this.policy = policy;
     this.store = policy.hasQuotas ? options.store : undefined;
+    this.shared = policy.hasQuotas ? options.shared : undefined;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.persistIntervalMs = options.persistIntervalMs ?? 1_000;
@@ -61,8 +72,27 @@ export class TenantLimiter {
    * starts the persistence loop.
    */
   start(): void {
-    if (this.store === undefined) return;
-    const saved = this.store.load();
+    if (this.store !== undefined) this.loadSaved(this.store);
+    if (this.store === undefined && this.shared === undefined) return;
+    this.timer = setInterval(() => {
+      this.persist().catch((error: unknown) => {
+        this.logger?.error({ err: (error as Error).message }, 'cannot save quota counters');
+      });
+    }, this.persistIntervalMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Reads the shared counters once before requests are served, so a tenant's first request here already counts
+   * what other collectors admitted this period. Storage unreachable: the quotas start from the local cache, and
+   * every sync interval tries again.
+   */
+  async loadShared(): Promise<void> {
+    if (this.shared !== undefined) await this.refreshShared(this.shared);
+  }
+
+  private loadSaved(store: QuotaStore): void {
+    const saved = store.load();
     for (const problem of saved.problems) {
       this.logger?.error(
         { err: problem },
@@ -71,19 +101,13 @@ export class TenantLimiter {
     }
     this.quotas.restore(saved.usage, this.now());
     try {
-      this.store.rewriteSync(this.quotas.current(this.now()));
+      store.rewriteSync(this.quotas.current(this.now()));
     } catch (error) {
       this.logger?.error(
-        { err: (error as Error).message, dir: this.store.dir },
+        { err: (error as Error).message, dir: store.dir },
         'cannot rewrite saved quota counters; changes are still journaled',
       );
     }
-    this.timer = setInterval(() => {
-      this.persist().catch((error: unknown) => {
-        this.logger?.error({ err: (error as Error).message }, 'cannot save quota counters');
-      });
-    }, this.persistIntervalMs);
-    this.timer.unref();
   }
 
   /** Charges `points` to `tenant`, or says why not (nothing is charged then). */
@@ -107,7 +131,8 @@ export class TenantLimiter {
       }
     }
     if (limits.quota !== undefined) {
-      const quota = this.quotas.take(tenant, limits.quota, points, now);
+      const elsewhere = this.shared?.usedElsewhere(tenant, limits.quota.period, now) ?? 0;
+      const quota = this.quotas.take(tenant, limits.quota, points, now, elsewhere);
       if (!quota.allowed) {
         if (limits.rate !== undefined) this.rates.refund(tenant, limits.rate, points);
         return {
@@ -133,7 +158,10 @@ export class TenantLimiter {
   quotaUsage(tenant: string): { used: number; points: number; period: QuotaPeriod } | undefined {
     const quota = this.policy.for(tenant).quota;
     if (quota === undefined) return undefined;
-    return { used: this.quotas.used(tenant, quota, this.now()), points: quota.points, period: quota.period };
+    const now = this.now();
+    const used =
+      this.quotas.used(tenant, quota, now) + (this.shared?.usedElsewhere(tenant, quota.period, now) ?? 0);
+    return { used, points: quota.points, period: quota.period };
   }
 
   /**
@@ -142,8 +170,8 @@ export class TenantLimiter {
    * the previous one still writing waits for it, and what changed meanwhile goes in the next.
    */
   persist(): Promise<void> {
-    if (this.store === undefined) return Promise.resolve();
-    this.persisting ??= this.journalChanged(this.store).finally(() => {
+    if (this.store === undefined && this.shared === undefined) return Promise.resolve();
+    this.persisting ??= this.saveChanged().finally(() => {
       this.persisting = undefined;
     });
     return this.persisting;
@@ -153,27 +181,43 @@ export class TenantLimiter {
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.store === undefined) return;
+    if (this.store === undefined && this.shared === undefined) return;
     this.stopping = true;
     await this.persisting;
     await this.persist();
-    await this.store.close();
+    await this.store?.close();
     await this.compacting;
   }
 
-  private async journalChanged(store: QuotaStore): Promise<void> {
+  private async saveChanged(): Promise<void> {
+    const store = this.store;
     const changed = this.quotas.takeChanged();
     if (changed.length > 0) {
-      try {
-        await store.append(changed);
-      } catch (error) {
-        this.quotas.markChanged(changed.map(([tenant]) => tenant));
-        this.logger?.error(
-          { err: (error as Error).message, dir: store.dir },
-          'cannot save quota counters; retrying next interval',
-        );
+      let saved = true;
+      if (store !== undefined) {
+        try {
+          await store.append(changed);
+        } catch (error) {
+          saved = false;
+          this.logger?.error(
+            { err: (error as Error).message, dir: store.dir },
+            'cannot save quota counters; retrying next interval',
+          );
+        }
       }
+      if (this.shared !== undefined) {
+        try {
+          await this.shared.write(changed);
+        } catch (error) {
+          saved = false;
+          this.sharedFailed(error);
+        }
+      }
+      // Whole counters, not increments: writing one again next interval is harmless.
+      if (!saved) this.quotas.markChanged(changed.map(([tenant]) => tenant));
     }
+    if (this.shared !== undefined && !this.stopping) await this.refreshShared(this.shared);
+    if (store === undefined) return;
     if (this.compacting === undefined && !this.stopping && store.shouldCompact) {
       this.compacting = store
         .compact(this.quotas.current(this.now()))
@@ -187,5 +231,32 @@ export class TenantLimiter {
           this.compacting = undefined;
         });
     }
+  }
+
+  private async refreshShared(shared: SharedQuotaUsage): Promise<void> {
+    const now = this.now();
+    try {
+      const own = await shared.refresh(now);
+      this.quotas.raiseTo(
+        own.map((row) => [
+          row.tenant,
+          { period: row.period, periodStartMs: row.periodStartMs, used: row.used },
+        ]),
+        now,
+      );
+      if (this.sharedFailing) this.logger?.info('shared quota counters reachable again');
+      this.sharedFailing = false;
+    } catch (error) {
+      this.sharedFailed(error);
+    }
+  }
+
+  private sharedFailed(error: unknown) {
+    if (!this.sharedFailing)
+      this.logger?.warn(
+        { err: (error as Error).message },
+        'shared quota counters unavailable: quotas count what this collector admitted plus what it last read; retrying every interval',
+      );
+    this.sharedFailing = true;
   }
 }
