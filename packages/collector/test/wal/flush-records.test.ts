@@ -49,7 +49,7 @@ const held: StreamSnapshotEntry = {
       unit: 'ms',
       kind: 'exponentialHistogram',
       monotonic: false,
-      temporality: 'cumulative',
+      description: '',
     },
     first: {
       startTimeUnixNano: '1700000000000000000',
@@ -101,7 +101,7 @@ describe('the flush log keeps the processor state exactly', () => {
         key: held.key,
         firstTimeUnixNano: '9223372036854775808',
         count: 'from',
-        base: { startTimeUnixNano: '1', timeUnixNano: '2', value: -0 },
+        base: { startTimeUnixNano: '1', timeUnixNano: '2', value: { value: -0 } },
       },
       {
         key: 'other',
