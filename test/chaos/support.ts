@@ -10,7 +10,7 @@ export interface AppTally {
   readonly tenant: string;
   readonly service: string;
   readonly temporality: 'delta' | 'cumulative';
-  readonly protocol: 'http' | 'grpc';
+  readonly protocol: 'http' | 'http-protobuf' | 'grpc';
   readonly totals: Record<string, number>;
   /** `metric route` → acknowledged value (delta: the sum; cumulative: the last). */
   readonly streams: Record<string, number>;
@@ -41,7 +41,7 @@ export function startTallyingApp(options: {
   tenant: string;
   service: string;
   temporality: 'delta' | 'cumulative';
-  protocol?: 'http' | 'grpc';
+  protocol?: 'http' | 'http-protobuf' | 'grpc';
   grpcUrl?: string;
   intervalMs?: number;
 }): RunningApp {

@@ -2,11 +2,12 @@
  * A real OTel SDK app for the chaos tests that counts exactly what the collector acknowledged:
  *
  *   node --conditions=@tallyhouse/source test/chaos/tallying-app.ts --url=... --tenant=acme \
- *     --service=acme-1 --temporality=delta|cumulative [--protocol=http|grpc] [--interval-ms=40]
+ *     --service=acme-1 --temporality=delta|cumulative [--protocol=http|http-protobuf|grpc] [--interval-ms=40]
  *
  * It adds to a counter (two streams) every round and exports with a stock OTLP exporter, 4 s timeout: `http`
  * (default) the OTLP/HTTP JSON one (`--url=http://host:port/v1/metrics`, tenant in the `x-tenant-id` header; it
- * retries network errors and 429/502/503/504 within its timeout), `grpc` the OTLP/gRPC one over grpc-js
+ * retries network errors and 429/502/503/504 within its timeout), `http-protobuf` the OTLP/HTTP protobuf one (the
+ * same, in protobuf), `grpc` the OTLP/gRPC one over grpc-js
  * (`--url=http://host:grpcPort`, tenant in the `x-tenant-id` metadata; it retries nothing: a call that fails
  * fails the export). A wrapper sees every export's outcome: on SUCCESS a delta value is added to the tally; for
  * cumulative the last successfully exported value per stream is the truth. A delta export that FAILED is kept
@@ -25,6 +26,7 @@ import {
   AggregationTemporalityPreference,
   OTLPMetricExporter as OTLPHttpMetricExporter,
 } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OTLPProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
@@ -51,7 +53,8 @@ const tenant = values.tenant ?? '';
 const service = values.service ?? tenant;
 const cumulative = values.temporality === 'cumulative';
 const protocol = values.protocol;
-if (protocol !== 'http' && protocol !== 'grpc') throw new Error(`--protocol=http|grpc, not ${protocol}`);
+if (protocol !== 'http' && protocol !== 'http-protobuf' && protocol !== 'grpc')
+  throw new Error(`--protocol=http|http-protobuf|grpc, not ${protocol}`);
 const intervalMs = Number(values['interval-ms']);
 
 /** `metric route` → value (delta: sum of acknowledged; cumulative: last acknowledged). */
@@ -146,7 +149,7 @@ function grpcExporter(): PushMetricExporter {
 const exporter = new TallyingExporter(
   protocol === 'grpc'
     ? grpcExporter()
-    : new OTLPHttpMetricExporter({
+    : new (protocol === 'http-protobuf' ? OTLPProtobufMetricExporter : OTLPHttpMetricExporter)({
         url,
         headers: { 'x-tenant-id': tenant },
         temporalityPreference,
