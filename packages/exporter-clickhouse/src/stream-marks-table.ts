@@ -16,6 +16,11 @@ const COLUMNS = ['TenantId', 'StreamKey', 'Owner', 'Kind', 'StartTimeUnix', 'Tim
  * slow insert can land behind a later one's time. Seeing a mark twice only re-checks a stream once more.
  */
 const FOREIGN_OVERLAP_SECONDS = 5;
+/**
+ * Query parameters travel in the URL, which a server caps (ClickHouse's `http_max_uri_size`, 1 MiB by default):
+ * a rebalance can hold thousands of streams at once, so their keys are read in groups of about this many bytes.
+ */
+const MAX_PARAM_BYTES_PER_QUERY = 256 * 1024;
 
 interface MarkRow {
   TenantId: string;
@@ -63,14 +68,19 @@ export class ClickHouseStreamMarks implements StreamMarks {
 
   async read(streams: readonly { readonly key: string; readonly tenant: string }[]): Promise<StreamMark[]> {
     if (streams.length === 0) return [];
-    const rows = await (await this.connect()).queryRows<MarkRow>(
-      `${this.select()} WHERE TenantId IN {tenants:Array(String)} AND StreamKey IN {keys:Array(String)}`,
-      {
-        tenants: [...new Set(streams.map((stream) => stream.tenant))],
-        keys: streams.map((stream) => stream.key),
-      },
-    );
-    return rows.map(toMark);
+    const connection = await this.connect();
+    const marks: StreamMark[] = [];
+    for (const group of groupsByParamBytes(streams, (stream) => stream.key.length + stream.tenant.length)) {
+      const rows = await connection.queryRows<MarkRow>(
+        `${this.select()} WHERE TenantId IN {tenants:Array(String)} AND StreamKey IN {keys:Array(String)}`,
+        {
+          tenants: [...new Set(group.map((stream) => stream.tenant))],
+          keys: group.map((stream) => stream.key),
+        },
+      );
+      for (const row of rows) marks.push(toMark(row));
+    }
+    return marks;
   }
 
   async foreignSince(tenants: readonly string[]): Promise<StreamMark[]> {
@@ -81,10 +91,16 @@ export class ClickHouseStreamMarks implements StreamMarks {
       return [];
     }
     if (tenants.length === 0) return [];
-    const rows = await connection.queryRows<MarkRow>(
-      `${this.select()} WHERE TenantId IN {tenants:Array(String)} AND Owner != {owner:String} AND WrittenAt > {since:DateTime64(6)} - ${FOREIGN_OVERLAP_SECONDS}`,
-      { tenants, owner: this.owner, since: this.since },
-    );
+    const since = this.since;
+    const rows: MarkRow[] = [];
+    for (const group of groupsByParamBytes(tenants, (tenant) => tenant.length)) {
+      rows.push(
+        ...(await connection.queryRows<MarkRow>(
+          `${this.select()} WHERE TenantId IN {tenants:Array(String)} AND Owner != {owner:String} AND WrittenAt > {since:DateTime64(6)} - ${FOREIGN_OVERLAP_SECONDS}`,
+          { tenants: group, owner: this.owner, since },
+        )),
+      );
+    }
     for (const row of rows)
       if (this.since === undefined || row.Written > this.since) this.since = row.Written;
     return rows.map(toMark);
@@ -105,4 +121,24 @@ function toMark(row: MarkRow): StreamMark {
     timeUnixNano: BigInt(row.Time),
     value: fromLosslessJson(row.Value),
   };
+}
+
+/** `items` in order, cut into groups whose parameter text stays near `MAX_PARAM_BYTES_PER_QUERY` (one item at least). */
+function groupsByParamBytes<T>(items: readonly T[], size: (item: T) => number): T[][] {
+  const groups: T[][] = [];
+  let group: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    // Escaping in the URL can triple a character; quotes and commas add a few bytes.
+    const cost = 3 * size(item) + 4;
+    if (group.length > 0 && bytes + cost > MAX_PARAM_BYTES_PER_QUERY) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(item);
+    bytes += cost;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }

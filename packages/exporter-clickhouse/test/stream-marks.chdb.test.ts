@@ -76,4 +76,21 @@ describe('tallyhouse_stream_marks (shared marks of cumulative streams)', () => {
     const foreign = await a.foreignSince(['moved']);
     expect(foreign.map((each) => [each.key, each.owner])).toEqual([['m1', 'collector-b']]);
   });
+
+  it('reads thousands of streams at once, whose keys would not fit one URL (a rebalance moving many tenants)', async () => {
+    const a = exporter.streamMarks('collector-bulk');
+    // 4,000 keys of about 400 bytes: 1.6 MB of query parameters, past a server's 1 MiB URL limit.
+    const streams = Array.from({ length: 4_000 }, (_, i) => ({
+      key: `${'["service.name","checkout",'.repeat(14)}"n",${i}]`,
+      tenant: `bulk-${i % 50}`,
+    }));
+    await a.write(streams.map((stream) => mark({ ...stream, owner: 'collector-bulk' })));
+    const read = await a.read(streams);
+    expect(read).toHaveLength(streams.length);
+    expect(new Set(read.map((each) => each.key)).size).toBe(streams.length);
+    await a.foreignSince([]);
+    expect(await a.foreignSince(Array.from({ length: 20_000 }, (_, i) => `${'t'.repeat(60)}-${i}`))).toEqual(
+      [],
+    );
+  });
 });

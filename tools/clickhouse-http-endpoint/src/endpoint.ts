@@ -52,7 +52,8 @@ export class ClickHouseHttpEndpoint {
     this.engine = options.engine;
     this.credentials = options.credentials ?? { user: 'default', password: '' };
     this.maxBodyBytes = options.maxBodyBytes ?? 256 * 1024 * 1024;
-    this.server = createServer((request, response) => {
+    // A server takes URLs up to `http_max_uri_size` (1 MiB by default); query parameters travel in them.
+    this.server = createServer({ maxHeaderSize: 1024 * 1024 + 64 * 1024 }, (request, response) => {
       this.handle(request, response).catch((error: unknown) => {
         if (!response.headersSent) sendError(response, endpointError('BAD_ARGUMENTS', String(error)));
         else response.destroy();
