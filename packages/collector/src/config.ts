@@ -53,12 +53,13 @@ export interface CollectorSettings extends LimitDefaults {
   readonly wal: boolean;
   /**
    * Resolve cumulative streams against shared marks in ClickHouse, so collectors sharing a store never count a
-   * stream twice when tenants move between them. Env `TALLYHOUSE_STREAM_MARKS`, default true.
+   * stream twice when tenants move between them. Env `TALLYHOUSE_STREAM_MARKS`; default on with a server store
+   * (`CLICKHOUSE_URL`), off with the embedded one, which no other collector can share.
    */
   readonly streamMarks: boolean;
   /**
    * Count each tenant's quota across every collector sharing the store (counters in ClickHouse) instead of per
-   * collector. Env `TALLYHOUSE_SHARED_QUOTAS`, default true.
+   * collector. Env `TALLYHOUSE_SHARED_QUOTAS`; default as `streamMarks`.
    */
   readonly sharedQuotas: boolean;
   /**
@@ -116,8 +117,9 @@ export const COLLECTOR_DEFAULTS: CollectorSettings = {
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   wal: true,
-  streamMarks: true,
-  sharedQuotas: true,
+  // With the embedded store; a server store (CLICKHOUSE_URL), which other collectors can share, turns both on.
+  streamMarks: false,
+  sharedQuotas: false,
   quotaSyncMs: 1_000,
   walFsync: 'group',
   walGroupCommitMs: 2,
@@ -164,13 +166,15 @@ export function loadCollectorConfig(
   env: Env = process.env,
   overrides: { exporter?: ClickHouseExporterOptions; collector?: Partial<CollectorSettings> } = {},
 ): CollectorConfig {
-  const collector: CollectorSettings = { ...collectorSettings(env), ...overrides.collector };
-  const processor = { ...resolveAccumulatorOptions({}, env), ...resolveFlushOptions({}, env) };
   const exporter = resolveExporterConfig({ env, ...overrides.exporter });
+  // Only a server store can be shared: the embedded engine's data dir belongs to this one process.
+  const sharedStore = exporter.url !== undefined;
+  const collector: CollectorSettings = { ...collectorSettings(env, sharedStore), ...overrides.collector };
+  const processor = { ...resolveAccumulatorOptions({}, env), ...resolveFlushOptions({}, env) };
   return { collector, processor, exporter };
 }
 
-function collectorSettings(env: Env): CollectorSettings {
+function collectorSettings(env: Env, sharedStore: boolean): CollectorSettings {
   const auth = readChoice(
     'TALLYHOUSE_AUTH',
     undefined,
@@ -226,8 +230,8 @@ function collectorSettings(env: Env): CollectorSettings {
     }),
     logLevel: readChoice('TALLYHOUSE_LOG_LEVEL', undefined, env, LOG_LEVELS, d.logLevel),
     wal: readBoolean('TALLYHOUSE_WAL', undefined, env, d.wal),
-    streamMarks: readBoolean('TALLYHOUSE_STREAM_MARKS', undefined, env, d.streamMarks),
-    sharedQuotas: readBoolean('TALLYHOUSE_SHARED_QUOTAS', undefined, env, d.sharedQuotas),
+    streamMarks: readBoolean('TALLYHOUSE_STREAM_MARKS', undefined, env, sharedStore),
+    sharedQuotas: readBoolean('TALLYHOUSE_SHARED_QUOTAS', undefined, env, sharedStore),
     quotaSyncMs: readInteger('TALLYHOUSE_QUOTA_SYNC_MS', undefined, env, d.quotaSyncMs, {
       min: 50,
       max: 60_000,

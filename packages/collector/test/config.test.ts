@@ -35,6 +35,20 @@ describe('defaults (ARCHITECTURE.md environment table)', () => {
     expect(config.collector).toEqual(COLLECTOR_DEFAULTS);
   });
 
+  it('shares stream marks and quota counters only through a server store (the embedded one has one process)', () => {
+    expect(config.collector).toMatchObject({ streamMarks: false, sharedQuotas: false });
+    const server = loadCollectorConfig({ CLICKHOUSE_URL: 'http://127.0.0.1:8123' });
+    expect(server.collector).toMatchObject({ streamMarks: true, sharedQuotas: true });
+    const off = loadCollectorConfig({
+      CLICKHOUSE_URL: 'http://127.0.0.1:8123',
+      TALLYHOUSE_STREAM_MARKS: 'false',
+      TALLYHOUSE_SHARED_QUOTAS: 'false',
+    });
+    expect(off.collector).toMatchObject({ streamMarks: false, sharedQuotas: false });
+    const on = loadCollectorConfig({ TALLYHOUSE_STREAM_MARKS: 'true', TALLYHOUSE_SHARED_QUOTAS: 'true' });
+    expect(on.collector).toMatchObject({ streamMarks: true, sharedQuotas: true });
+  });
+
   it('uses embedded chDB in ./.tallyhouse with database otel and user default', () => {
     expect(config.exporter).toMatchObject({
       url: undefined,
