@@ -30,6 +30,8 @@ export class SharedQuotaUsage {
   readonly table: QuotaUsageTable;
   /** Per tenant, per other owner: its latest counter. Keyed by `Map`s: tenant and owner names are user data. */
   private readonly elsewhere = new Map<string, Map<string, QuotaUsage>>();
+  /** The hour whose start the last sweep of ended periods saw: periods only end on an hour boundary. */
+  private sweptHourMs = 0;
 
   constructor(table: QuotaUsageTable) {
     this.table = table;
@@ -84,6 +86,9 @@ export class SharedQuotaUsage {
 
   /** Counters of periods that are over count for nothing: dropped, so memory follows the running periods. */
   private forgetEndedPeriods(nowMs: number) {
+    const hour = periodStart('hour', nowMs);
+    if (hour === this.sweptHourMs) return;
+    this.sweptHourMs = hour;
     for (const [tenant, owners] of this.elsewhere) {
       for (const [owner, usage] of owners)
         if (usage.periodStartMs !== periodStart(usage.period, nowMs)) owners.delete(owner);
