@@ -16,6 +16,7 @@ const STORAGE_SUITES = [
   'test/usage-reader.test.ts',
   'test/usage-limits.test.ts',
   'test/usage-properties.test.ts',
+  'test/usage-time-zones.test.ts',
   'test/stream-marks.chdb.test.ts',
   'test/quota-usage.chdb.test.ts',
 ];

@@ -1,4 +1,19 @@
 export {
+  type CalendarPeriod,
+  checkTimeZone,
+  localDate,
+  localDayBoundaries,
+  localDayNumber,
+  parsePeriod,
+  startOfLocalDay,
+  startOfLocalHour,
+  startOfLocalMonth,
+  startOfNextLocalDay,
+  startOfNextLocalMonth,
+  timeZoneProblem,
+  UTC,
+} from './calendar.ts';
+export {
   canonicalAttributes,
   canonicalJson,
   canonicalValue,

@@ -105,6 +105,11 @@ export interface TimeSeriesQuery extends MetricQuery {
   readonly groupBy?: string;
   /** Gauges only: one line per (unit, attributes), the sources combined bucket by bucket. Default: a line per source series. */
   readonly combine?: GaugeCombine;
+  /**
+   * IANA time zone of `1d` buckets: each bucket is a local day (23 to 25 hours across DST changes), starting at
+   * local midnight. Default UTC. `1m` and `1h` buckets are UTC minutes and hours whatever the zone.
+   */
+  readonly timeZone?: string;
 }
 
 export interface TimeSeriesPoint {

@@ -3,6 +3,7 @@
  * the most lines that fit its limits — lines × buckets (zero-filled) at most `maxPoints`, lines at most
  * `maxRows`. A refusal names the limit that binds and how to narrow the query.
  */
+import { checkTimeZone, localDayBoundaries, localDayNumber } from '@tallyhouse/model';
 import { NANOS_PER_SECOND, STEP_SECONDS, type Step } from '../schema/buckets.ts';
 import type { TimeSeriesQuery } from './query-types.ts';
 import { ceilTo, floorTo } from './range-plan.ts';
@@ -25,6 +26,17 @@ export interface SeriesPlan {
   /** Each bucket's start, in order. */
   readonly starts: readonly bigint[];
   readonly shape: SeriesShape;
+  /** `1d` buckets that are local days of a zone (23 to 25 hours); undefined for UTC steps. */
+  readonly zoneDays?: ZoneDays;
+}
+
+/** The local days of a `1d` series in a time zone whose midnights are not UTC midnights. */
+export interface ZoneDays {
+  readonly zone: string;
+  /** The first bucket's local day number (days since 1970-01-01 of the local date). */
+  readonly firstDay: number;
+  /** Every midnight on a whole UTC hour: the hourly rollup holds whole local days. */
+  readonly wholeHours: boolean;
 }
 
 /** Most buckets a time series may have. */
@@ -32,8 +44,13 @@ const MAX_BUCKETS = 100_000;
 
 /** Refuses a series of more than `MAX_BUCKETS` buckets, or one whose buckets alone exceed `maxPoints`. */
 export function planSeries(query: TimeSeriesQuery, limits: ReadLimits): SeriesPlan {
-  const stepNs = STEP_SECONDS[query.step] * NANOS_PER_SECOND;
-  if (stepNs === undefined) throw new RangeError(`unknown step ${JSON.stringify(query.step)}`);
+  const stepSeconds = STEP_SECONDS[query.step];
+  if (stepSeconds === undefined) throw new RangeError(`unknown step ${JSON.stringify(query.step)}`);
+  const stepNs = stepSeconds * NANOS_PER_SECOND;
+  if (query.step === '1d' && query.timeZone !== undefined) {
+    const zoned = planZoneDays(query, checkTimeZone(query.timeZone), limits);
+    if (zoned !== undefined) return zoned;
+  }
   const from = floorTo(query.range.fromUnixNano, stepNs);
   const to = ceilTo(query.range.toUnixNano, stepNs);
   const buckets = to > from ? Number((to - from) / stepNs) : 0;
@@ -47,17 +64,58 @@ export function planSeries(query: TimeSeriesQuery, limits: ReadLimits): SeriesPl
     maxLines: Math.min(limits.maxRows, Math.floor(limits.maxPoints / Math.max(1, buckets))),
     what: query.kind === 'gauge' ? 'source series' : `values of ${JSON.stringify(query.groupBy)}`,
   };
-  if (shape.maxLines < 1) {
-    throw new ReadLimitError(
-      'maxPoints',
-      limits.maxPoints,
-      `${buckets} buckets of ${query.step} are more than ${showLimit(limits, 'maxPoints')} points; ` +
-        `use a larger step${largerSteps(shape)} or a shorter range`,
-    );
-  }
+  checkBuckets(shape, limits);
   const starts: bigint[] = [];
   for (let index = 0; index < buckets; index++) starts.push(from + BigInt(index) * stepNs);
   return { range: { fromUnixNano: from, toUnixNano: to }, starts, shape };
+}
+
+const NANOS_PER_MS = 1_000_000n;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * `1d` buckets as the zone's local days: the range widened outwards to local midnights. Undefined when every
+ * midnight in the range is a UTC midnight (`UTC`, `Africa/Abidjan`): those are plain UTC days.
+ */
+function planZoneDays(query: TimeSeriesQuery, zone: string, limits: ReadLimits): SeriesPlan | undefined {
+  const fromMs = Number(query.range.fromUnixNano / NANOS_PER_MS);
+  const toMs = Number((query.range.toUnixNano + NANOS_PER_MS - 1n) / NANOS_PER_MS);
+  if (toMs <= fromMs) return undefined;
+  const bounds = localDayBoundaries(fromMs, toMs, zone, MAX_BUCKETS);
+  if (bounds.every((bound) => bound % DAY_MS === 0)) return undefined;
+  const first = bounds[0]!;
+  const last = bounds[bounds.length - 1]!;
+  const buckets = bounds.length - 1;
+  const shape: SeriesShape = {
+    step: '1d',
+    buckets,
+    rangeNs: BigInt(last - first) * NANOS_PER_MS,
+    maxLines: Math.min(limits.maxRows, Math.floor(limits.maxPoints / Math.max(1, buckets))),
+    what: query.kind === 'gauge' ? 'source series' : `values of ${JSON.stringify(query.groupBy)}`,
+  };
+  checkBuckets(shape, limits);
+  return {
+    range: { fromUnixNano: BigInt(first) * NANOS_PER_MS, toUnixNano: BigInt(last) * NANOS_PER_MS },
+    starts: bounds.slice(0, -1).map((bound) => BigInt(bound) * NANOS_PER_MS),
+    shape,
+    zoneDays: {
+      zone,
+      firstDay: localDayNumber(first, zone),
+      wholeHours: bounds.every((bound) => bound % HOUR_MS === 0),
+    },
+  };
+}
+
+/** Refuses a series whose buckets alone exceed `maxPoints`. */
+function checkBuckets(shape: SeriesShape, limits: ReadLimits): void {
+  if (shape.maxLines >= 1) return;
+  throw new ReadLimitError(
+    'maxPoints',
+    limits.maxPoints,
+    `${shape.buckets} buckets of ${shape.step} are more than ${showLimit(limits, 'maxPoints')} points; ` +
+      `use a larger step${largerSteps(shape)} or a shorter range`,
+  );
 }
 
 /** Refuses `lines` lines of `shape` when they do not fit, naming the limit that binds and how to narrow. */

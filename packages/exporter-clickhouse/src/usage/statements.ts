@@ -15,6 +15,7 @@ import { bucketConditions, filterConditions, rawTimeConditions } from './conditi
 import type { TimeRange, TimeSeriesQuery, TopNQuery, UsageFilter } from './query-types.ts';
 import { planRange, type RangePart } from './range-plan.ts';
 import { storedColumnReads } from './row-decoding.ts';
+import type { ZoneDays } from './series-plan.ts';
 import type { QueryBuilder, TenantScopedQuery } from './tenant-scope.ts';
 
 type Group = readonly [alias: string, expression: string];
@@ -23,6 +24,22 @@ type Group = readonly [alias: string, expression: string];
 export interface SeriesRange {
   readonly fromUnixNano: bigint;
   readonly toUnixNano: bigint;
+}
+
+/** Where a time series reads its buckets: `range` (whole buckets), and local days of a zone when given. */
+export interface SeriesBuckets {
+  readonly range: SeriesRange;
+  readonly zoneDays?: ZoneDays;
+}
+
+/** How one series read buckets its rows: the storage it reads, a row's bucket, a bucket's index in the answer. */
+interface Bucketing {
+  /** `raw`, or the rollup of that grain. */
+  readonly source: 'raw' | '1h' | '1d';
+  /** A row's bucket (`Bucket`). */
+  readonly bucket: string;
+  /** `Bucket`'s index among the answer's buckets. */
+  readonly index: string;
 }
 
 /** The statements of one time series: the count of its lines (when it has one) runs before the bucket read. */
@@ -156,9 +173,11 @@ export class UsageStatements {
   sumSeries(
     q: TenantScopedQuery,
     query: TimeSeriesQuery,
-    range: SeriesRange,
+    buckets: SeriesBuckets,
     maxLines: number,
   ): SeriesStatements {
+    const { range } = buckets;
+    const bucketing = this.bucketing(q, query.step, buckets);
     const groupKey = query.groupBy;
     const groups: Group[] =
       groupKey === undefined ? [] : [['GroupValue', `Attributes[${q.bind('String', groupKey)}]`]];
@@ -168,10 +187,10 @@ export class UsageStatements {
     // point), only the edges from raw rows. Same lines, as every raw row is in exactly one part.
     const lineCount =
       group === undefined ? undefined : this.lineCount(q, 'sum', range, query, [group], tooMany);
-    const values = `${this.bucketColumn(query.step)} AS Bucket, sum(Value) AS Total`;
+    const values = `${bucketing.bucket} AS Bucket, sum(Value) AS Total`;
     const keys = [...groups.map(([alias]) => alias), 'Bucket'].join(', ');
-    const inner = `SELECT ${projection(groups, values)} ${this.seriesFrom(q, 'sum', query, range)} GROUP BY ${keys}`;
-    const lines = `SELECT ${group === undefined ? '' : 'GroupValue, '}groupArray(${this.bucketIndex(q, query.step, range)}) AS Indexes, groupArray(Total) AS Totals FROM (${inner})${group === undefined ? '' : ' GROUP BY GroupValue'} LIMIT ${tooMany}`;
+    const inner = `SELECT ${projection(groups, values)} ${this.seriesFrom(q, 'sum', query, range, bucketing)} GROUP BY ${keys}`;
+    const lines = `SELECT ${group === undefined ? '' : 'GroupValue, '}groupArray(${bucketing.index}) AS Indexes, groupArray(Total) AS Totals FROM (${inner})${group === undefined ? '' : ' GROUP BY GroupValue'} LIMIT ${tooMany}`;
     return { lineCount, lines };
   }
 
@@ -182,9 +201,11 @@ export class UsageStatements {
   gaugeSeries(
     q: TenantScopedQuery,
     query: TimeSeriesQuery,
-    range: SeriesRange,
+    buckets: SeriesBuckets,
     maxLines: number,
   ): SeriesStatements {
+    const { range } = buckets;
+    const bucketing = this.bucketing(q, query.step, buckets);
     const tooMany = q.bind('Int64', String(maxLines + 1));
     const lineCount = this.lineCount(
       q,
@@ -194,12 +215,13 @@ export class UsageStatements {
       GAUGE_SOURCE,
       tooMany,
     );
-    const value = this.usesRollup(query.step)
-      ? 'argMaxMerge(Latest) AS LastValue'
-      : 'argMax(Value, TimeUnix) AS LastValue';
+    const value =
+      bucketing.source === 'raw'
+        ? 'argMax(Value, TimeUnix) AS LastValue'
+        : 'argMaxMerge(Latest) AS LastValue';
     const keys = aliases(GAUGE_SOURCE);
-    const inner = `SELECT ${keys}, ${this.bucketColumn(query.step)} AS Bucket, ${value} ${this.seriesFrom(q, 'gauge', query, range)} GROUP BY ${keys}, Bucket`;
-    const lines = `SELECT ${keys}, groupArray(${this.bucketIndex(q, query.step, range)}) AS Indexes, groupArray(LastValue) AS LastValues FROM (${inner}) GROUP BY ${keys} LIMIT ${tooMany}`;
+    const inner = `SELECT ${keys}, ${bucketing.bucket} AS Bucket, ${value} ${this.seriesFrom(q, 'gauge', query, range, bucketing)} GROUP BY ${keys}, Bucket`;
+    const lines = `SELECT ${keys}, groupArray(${bucketing.index}) AS Indexes, groupArray(LastValue) AS LastValues FROM (${inner}) GROUP BY ${keys} LIMIT ${tooMany}`;
     return { lineCount, lines };
   }
 
@@ -281,33 +303,46 @@ export class UsageStatements {
   }
 
   /**
-   * A row's bucket as its index among the answer's buckets (a UInt32, which JSON writes unquoted): the engine's
-   * answer is a few digits per point rather than a timestamp.
+   * A series' buckets. UTC steps: the rollup of the step (raw rows at `1m`), a bucket's index its distance from
+   * the range start in steps (a UInt32, which JSON writes unquoted: a few digits per point, not a timestamp).
+   * Local days of a zone: the zone's local day number of each hourly bucket — whole local days are whole UTC
+   * hours in zones with whole-hour offsets — or of each raw row (at `TimeUnix` − 1 ns: a row on midnight closes
+   * the day before), the index its distance from the first day.
    */
-  private bucketIndex(q: QueryBuilder, step: Step, range: SeriesRange): string {
+  private bucketing(q: QueryBuilder, step: Step, buckets: SeriesBuckets): Bucketing {
+    const { zoneDays, range } = buckets;
+    if (zoneDays !== undefined) {
+      const zone = q.bind('String', zoneDays.zone);
+      const fromHours = this.useRollups && zoneDays.wholeHours;
+      return {
+        source: fromHours ? '1h' : 'raw',
+        bucket: fromHours
+          ? `toRelativeDayNum(BucketStart, ${zone})`
+          : `toRelativeDayNum(toDateTime(intDiv(toUnixTimestamp64Nano(TimeUnix) - 1, ${NANOS_PER_SECOND}), ${zone}))`,
+        index: `toUInt32(Bucket - ${q.bind('Int64', String(zoneDays.firstDay))})`,
+      };
+    }
+    const fromRollup = this.useRollups && step !== '1m';
     const from = q.bind('Int64', (range.fromUnixNano / NANOS_PER_SECOND).toString());
     const seconds = q.bind('Int64', STEP_SECONDS[step].toString());
-    return `toUInt32(intDiv(toInt64(toUnixTimestamp(Bucket)) - ${from}, ${seconds}))`;
+    return {
+      source: fromRollup ? step : 'raw',
+      bucket: fromRollup ? 'BucketStart' : bucketExpression(step),
+      index: `toUInt32(intDiv(toInt64(toUnixTimestamp(Bucket)) - ${from}, ${seconds}))`,
+    };
   }
 
-  private usesRollup(step: Step): step is '1h' | '1d' {
-    return this.useRollups && step !== '1m';
-  }
-
-  private bucketColumn(step: Step): string {
-    return this.usesRollup(step) ? 'BucketStart' : bucketExpression(step);
-  }
-
-  /** A time series reads one storage: the rollup of its step (whole buckets), or raw rows at `1m`. */
+  /** A time series reads one storage: a rollup (whole buckets), or raw rows. */
   private seriesFrom(
     q: TenantScopedQuery,
     kind: 'sum' | 'gauge',
     query: TimeSeriesQuery,
     range: SeriesRange,
+    bucketing: Bucketing,
   ): string {
     const common = filterConditions(q, query);
-    if (this.usesRollup(query.step)) {
-      return q.from({ rollup: kind, grain: query.step }, [
+    if (bucketing.source !== 'raw') {
+      return q.from({ rollup: kind, grain: bucketing.source }, [
         ...common,
         ...bucketConditions(q, range.fromUnixNano, range.toUnixNano),
       ]);

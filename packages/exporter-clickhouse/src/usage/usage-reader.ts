@@ -270,7 +270,7 @@ export class UsageReader {
   }
 
   private async sumLines(q: TenantScopedQuery, query: TimeSeriesQuery, plan: SeriesPlan, read: ReadContext) {
-    const statements = this.statements.sumSeries(q, query, plan.range, plan.shape.maxLines);
+    const statements = this.statements.sumSeries(q, query, plan, plan.shape.maxLines);
     await this.countLines(q, statements, plan, read);
     const rows = await runScoped<SumSeriesRow>(this.connection, q, statements.lines, read);
     // The lines were counted before; rows written since may add some — still bounded by the LIMIT.
@@ -284,7 +284,7 @@ export class UsageReader {
     plan: SeriesPlan,
     read: ReadContext,
   ) {
-    const statements = this.statements.gaugeSeries(q, query, plan.range, plan.shape.maxLines);
+    const statements = this.statements.gaugeSeries(q, query, plan, plan.shape.maxLines);
     await this.countLines(q, statements, plan, read);
     const rows = await runScoped<GaugeSeriesRow>(this.connection, q, statements.lines, read);
     // Carry-in: each source series' last value at or before the range start (a separate, equally scoped read).
