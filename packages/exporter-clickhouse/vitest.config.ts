@@ -17,6 +17,7 @@ const STORAGE_SUITES = [
   'test/usage-limits.test.ts',
   'test/usage-properties.test.ts',
   'test/usage-time-zones.test.ts',
+  'test/usage-admin-reads.test.ts',
   'test/stream-marks.chdb.test.ts',
   'test/quota-usage.chdb.test.ts',
 ];

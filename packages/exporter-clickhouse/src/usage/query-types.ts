@@ -160,3 +160,40 @@ export interface HistogramPercentiles {
 export interface TenantTotal extends SumTotal {
   readonly tenant: string;
 }
+
+/** A metric stored for a tenant (or for any tenant, in an admin read). */
+export interface StoredMetric {
+  readonly name: string;
+  readonly unit: string;
+  readonly kind: 'sum' | 'gauge' | 'histogram';
+}
+
+/** One tenant's total of a sum metric, in a cross-tenant ranking. */
+export interface TenantEntry {
+  readonly tenant: string;
+  readonly total: number;
+  readonly rows: number;
+}
+
+export interface TopTenantsQuery extends MetricQuery {
+  readonly limit: number;
+}
+
+/** Every tenant's totals of some sum metrics over one period (a billing run). */
+export interface PeriodTotalsQuery {
+  /** Sum metrics, at least one. */
+  readonly metrics: readonly string[];
+  readonly range: TimeRange;
+  /** Attribute keys: one total per tenant, metric, unit and combination of their values. */
+  readonly groupBy?: readonly string[];
+}
+
+export interface PeriodTotal {
+  readonly tenant: string;
+  readonly metricName: string;
+  readonly unit: string;
+  /** The `groupBy` attributes' values ('' for rows without the attribute), in the query's order. */
+  readonly groups: readonly string[];
+  readonly total: number;
+  readonly rows: number;
+}

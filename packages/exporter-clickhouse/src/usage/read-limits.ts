@@ -110,6 +110,16 @@ export function limitSettings(limits: ReadLimits, remainingMs: number): string {
   ].join(', ');
 }
 
+/** A streamed statement's SETTINGS: its time and memory bounded, its answer as long as it is. */
+export function streamSettings(limits: ReadLimits, remainingMs: number): string {
+  const seconds = (Math.max(1, Math.ceil(remainingMs)) / 1000).toFixed(3);
+  return [
+    `max_execution_time = ${seconds}`,
+    "timeout_overflow_mode = 'throw'",
+    `max_memory_usage = ${limits.maxMemoryBytes}`,
+  ].join(', ');
+}
+
 const NARROW = 'narrow the query: a shorter range, a larger step, a filter (attributes, service)';
 
 /**

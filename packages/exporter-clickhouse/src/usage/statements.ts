@@ -12,7 +12,7 @@ import { bucketExpression, NANOS_PER_SECOND, STEP_SECONDS, type Step } from '../
 import type { RollupKind } from '../schema/rollups.ts';
 import { METRIC_COLUMNS, METRIC_TABLES } from '../schema/tables.ts';
 import { bucketConditions, filterConditions, rawTimeConditions } from './conditions.ts';
-import type { TimeRange, TimeSeriesQuery, TopNQuery, UsageFilter } from './query-types.ts';
+import type { MetricQuery, TimeRange, TimeSeriesQuery, TopNQuery, UsageFilter } from './query-types.ts';
 import { planRange, type RangePart } from './range-plan.ts';
 import { storedColumnReads } from './row-decoding.ts';
 import type { ZoneDays } from './series-plan.ts';
@@ -114,6 +114,52 @@ export class UsageStatements {
     return sql === undefined ? undefined : `${sql} ORDER BY TenantId, MetricName, MetricUnit`;
   }
 
+  /** Every tenant (an `AdminQuery`): `TenantId`, `Total`, `RowCount`, the `limit` largest, ties by tenant. */
+  topTenants(q: QueryBuilder, query: MetricQuery, limit: number): string | undefined {
+    const sql = this.sumOver(q, query, [['TenantId', 'TenantId']]);
+    if (sql === undefined) return undefined;
+    return `${sql} ORDER BY Total DESC, TenantId ASC LIMIT ${q.bind('Int64', String(limit))}`;
+  }
+
+  /**
+   * Every tenant (an `AdminQuery`), for a billing period: per tenant, metric, unit and the values of the
+   * `groupBy` attributes (`G0`, `G1`, … — '' for rows without one), `Total` and `RowCount`. Ordered, so the
+   * answer can be streamed as it comes.
+   */
+  periodTotals(
+    q: QueryBuilder,
+    metrics: readonly string[],
+    range: TimeRange,
+    groupBy: readonly string[],
+  ): string | undefined {
+    const groups: Group[] = [
+      ['TenantId', 'TenantId'],
+      ['MetricName', 'MetricName'],
+      ['MetricUnit', 'MetricUnit'],
+      ...groupBy.map((key, i): Group => [`G${i}`, `Attributes[${q.bind('String', key)}]`]),
+    ];
+    const sql = this.sumOver(q, { range }, groups, [
+      `MetricName IN ${q.bind('Array(String)', [...metrics])}`,
+    ]);
+    if (sql === undefined) return undefined;
+    return `${sql} ORDER BY ${aliases(groups)}`;
+  }
+
+  /**
+   * The metrics stored (`MetricName`, `MetricUnit`, `Kind`): read from the daily rollups, which every written
+   * point reaches (summaries, never aggregated, are not listed).
+   */
+  metrics(q: QueryBuilder): string {
+    const kinds: RollupKind[] = ['sum', 'gauge', 'histogram'];
+    const union = kinds
+      .map(
+        (kind) =>
+          `SELECT DISTINCT MetricName, MetricUnit, '${kind}' AS Kind ${q.from({ rollup: kind, grain: '1d' }, [])}`,
+      )
+      .join(' UNION ALL ');
+    return `SELECT MetricName, MetricUnit, Kind FROM (${union}) ORDER BY MetricName, Kind, MetricUnit`;
+  }
+
   /** `Label` (the value of attribute `by`), `Total`, `RowCount`: the `limit` largest, ties by label. */
   topN(q: QueryBuilder, query: TopNQuery): string | undefined {
     const key = q.bind('String', query.by);
@@ -171,7 +217,7 @@ export class UsageStatements {
    * `groupBy` the aggregate has no GROUP BY: always one row (empty arrays for no data), and no line count.
    */
   sumSeries(
-    q: TenantScopedQuery,
+    q: QueryBuilder,
     query: TimeSeriesQuery,
     buckets: SeriesBuckets,
     maxLines: number,
@@ -334,7 +380,7 @@ export class UsageStatements {
 
   /** A time series reads one storage: a rollup (whole buckets), or raw rows. */
   private seriesFrom(
-    q: TenantScopedQuery,
+    q: QueryBuilder,
     kind: 'sum' | 'gauge',
     query: TimeSeriesQuery,
     range: SeriesRange,

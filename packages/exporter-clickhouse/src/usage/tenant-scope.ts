@@ -83,7 +83,8 @@ export class TenantScopedQuery extends QueryBuilder {
 /** Every tenant's rows. Only for explicitly named admin reads. */
 export class AdminQuery extends QueryBuilder {
   from(source: ReadSource, conditions: readonly string[]): string {
-    const where = conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
+    // Parenthesised as in a tenant read: a condition with a top-level OR (a range of several spans) stays whole.
+    const where = conditions.length === 0 ? '' : ` WHERE ${conditions.map((c) => `(${c})`).join(' AND ')}`;
     return `FROM ${this.table(source)}${where}`;
   }
 }

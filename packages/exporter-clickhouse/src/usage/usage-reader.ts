@@ -17,7 +17,14 @@
  * `points` (the stored rows, for export and tests) and the `admin*` reads are not bounded.
  */
 import type { PointKind, SeriesPoint } from '@tallyhouse/model';
-import { beginRead, type QueryConnection, type ReadContext, runScoped } from './bounded-read.ts';
+import {
+  beginRead,
+  type QueryConnection,
+  type ReadContext,
+  runBounded,
+  runScoped,
+  streamBounded,
+} from './bounded-read.ts';
 import { checkCombine, combineLatest, combineLines } from './gauge-combine.ts';
 import { histogramQuantile } from './percentiles.ts';
 import type {
@@ -28,13 +35,18 @@ import type {
   HistogramPercentiles,
   MetricQuery,
   PercentileQuery,
+  PeriodTotal,
+  PeriodTotalsQuery,
+  StoredMetric,
   SumTotal,
+  TenantEntry,
   TenantTotal,
   TimeRange,
   TimeSeries,
   TimeSeriesQuery,
   TopEntry,
   TopNQuery,
+  TopTenantsQuery,
   UsageFilter,
   UsageTotal,
 } from './query-types.ts';
@@ -68,7 +80,20 @@ import {
 import { decodeRow } from './row-decoding.ts';
 import { checkLines, planSeries, type SeriesPlan } from './series-plan.ts';
 import { type SeriesStatements, UsageStatements } from './statements.ts';
-import { AdminQuery, TenantScopedQuery } from './tenant-scope.ts';
+import { AdminQuery, type QueryBuilder, TenantScopedQuery } from './tenant-scope.ts';
+
+/** Sends one statement of a read (tenant-scoped or admin) and collects its rows. */
+type Run = <T>(sql: string) => Promise<T[]>;
+
+interface MetricRow {
+  readonly MetricName: string;
+  readonly MetricUnit: string;
+  readonly Kind: StoredMetric['kind'];
+}
+
+interface PeriodTotalRow extends TenantTotalRow {
+  readonly [group: `G${number}`]: string;
+}
 
 export interface UsageReaderOptions {
   /** Read closed hours/days from the rollups (default true). False: raw rows only. */
@@ -197,7 +222,7 @@ export class UsageReader {
     const plan = planSeries(query, read.limits);
     const lines =
       query.kind === 'sum'
-        ? await this.sumLines(q, query, plan, read)
+        ? await this.sumLines(q, (sql) => runScoped(this.connection, q, sql, read), query, plan, read)
         : await this.gaugeLines(q, query, plan, read);
     return { step: query.step, ...plan.range, lines };
   }
@@ -242,6 +267,86 @@ export class UsageReader {
     return (await this.connection.queryRows<TenantTotalRow>(sql, q.params)).map(tenantTotal);
   }
 
+  /** The sum, gauge and histogram metrics stored for the tenant (name, unit, kind), by name. */
+  async metrics(tenant: string, limits?: Partial<ReadLimits>): Promise<StoredMetric[]> {
+    const q = this.scope(tenant);
+    const rows = await runScoped<MetricRow>(
+      this.connection,
+      q,
+      this.statements.metrics(q),
+      beginRead(this.limits, limits),
+    );
+    return rows.map(storedMetric);
+  }
+
+  /** ADMIN — the metrics stored for any tenant. Bounded like a tenant read. */
+  async adminMetrics(limits?: Partial<ReadLimits>): Promise<StoredMetric[]> {
+    const q = new AdminQuery(this.database);
+    const read = beginRead(this.limits, limits);
+    return (await runBounded<MetricRow>(this.connection, q, this.statements.metrics(q), read)).map(
+      storedMetric,
+    );
+  }
+
+  /** ADMIN — the `limit` tenants with the largest totals of a sum metric (ties by tenant). Bounded. */
+  async adminTopTenants(query: TopTenantsQuery, limits?: Partial<ReadLimits>): Promise<TenantEntry[]> {
+    if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > MAX_TOP_N) {
+      throw new RangeError(`limit must be an integer in [1, ${MAX_TOP_N}], got ${query.limit}`);
+    }
+    const q = new AdminQuery(this.database);
+    const read = beginRead(this.limits, limits);
+    const sql = this.statements.topTenants(q, query, query.limit);
+    if (sql === undefined) return [];
+    return (await runBounded<TenantTotalRow>(this.connection, q, sql, read)).map((row) => ({
+      tenant: row.TenantId,
+      ...usageTotal(row),
+    }));
+  }
+
+  /** ADMIN — a sum metric's time series over every tenant (one line, or one per `groupBy` value). Bounded. */
+  async adminTimeSeries(query: TimeSeriesQuery, limits?: Partial<ReadLimits>): Promise<TimeSeries> {
+    if (query.kind !== 'sum') {
+      throw new RangeError(
+        `an all-tenant time series is of sums only, got kind ${JSON.stringify(query.kind)}`,
+      );
+    }
+    const q = new AdminQuery(this.database);
+    const read = beginRead(this.limits, limits);
+    const plan = planSeries(query, read.limits);
+    const run: Run = (sql) => runBounded(this.connection, q, sql, read);
+    const lines = await this.sumLines(q, run, query, plan, read);
+    return { step: query.step, ...plan.range, lines };
+  }
+
+  /**
+   * ADMIN — every tenant's totals of the metrics over the range (a billing run), as the engine streams them:
+   * ordered by tenant, metric, unit and group values. One statement over the rollups: whole days and hours
+   * from them, the open edges from raw rows, the same rows `total` reads per tenant. Time and memory are
+   * bounded; the answer's length is not (it leaves as it comes).
+   */
+  async *adminPeriodTotals(
+    query: PeriodTotalsQuery,
+    limits?: Partial<ReadLimits>,
+  ): AsyncGenerator<PeriodTotal> {
+    if (query.metrics.length === 0) throw new RangeError('name at least one metric');
+    const groupBy = query.groupBy ?? [];
+    const q = new AdminQuery(this.database);
+    const read = beginRead(this.limits, limits);
+    const sql = this.statements.periodTotals(q, query.metrics, query.range, groupBy);
+    if (sql === undefined) return;
+    for await (const row of streamBounded<PeriodTotalRow>(this.connection, sql, q.params, read, 'stream')) {
+      const total = tenantTotal(row);
+      yield {
+        tenant: total.tenant,
+        metricName: total.metricName,
+        unit: total.unit,
+        groups: groupBy.map((_key, i) => row[`G${i}`] ?? ''),
+        total: total.total,
+        rows: total.rows,
+      };
+    }
+  }
+
   /** The only constructor of tenant reads: refuses an empty or invalid tenant before any SQL. */
   private scope(tenant: string): TenantScopedQuery {
     return new TenantScopedQuery(this.database, tenant);
@@ -259,20 +364,26 @@ export class UsageReader {
 
   /** Counts the lines first (no further than one too many) and refuses the read before the bucket statement. */
   private async countLines(
-    q: TenantScopedQuery,
+    run: Run,
     statements: SeriesStatements,
     plan: SeriesPlan,
     read: ReadContext,
   ): Promise<void> {
     if (statements.lineCount === undefined) return;
-    const [counted] = await runScoped<LineCountRow>(this.connection, q, statements.lineCount, read);
+    const [counted] = await run<LineCountRow>(statements.lineCount);
     checkLines(Number(counted?.Lines ?? 0), plan.shape, read.limits);
   }
 
-  private async sumLines(q: TenantScopedQuery, query: TimeSeriesQuery, plan: SeriesPlan, read: ReadContext) {
+  private async sumLines(
+    q: QueryBuilder,
+    run: Run,
+    query: TimeSeriesQuery,
+    plan: SeriesPlan,
+    read: ReadContext,
+  ) {
     const statements = this.statements.sumSeries(q, query, plan, plan.shape.maxLines);
-    await this.countLines(q, statements, plan, read);
-    const rows = await runScoped<SumSeriesRow>(this.connection, q, statements.lines, read);
+    await this.countLines(run, statements, plan, read);
+    const rows = await run<SumSeriesRow>(statements.lines);
     // The lines were counted before; rows written since may add some — still bounded by the LIMIT.
     checkLines(rows.length, plan.shape, read.limits);
     return zeroFilledLines(rows, plan.starts, query.groupBy, read.slicer);
@@ -285,7 +396,7 @@ export class UsageReader {
     read: ReadContext,
   ) {
     const statements = this.statements.gaugeSeries(q, query, plan, plan.shape.maxLines);
-    await this.countLines(q, statements, plan, read);
+    await this.countLines((sql) => runScoped(this.connection, q, sql, read), statements, plan, read);
     const rows = await runScoped<GaugeSeriesRow>(this.connection, q, statements.lines, read);
     // Carry-in: each source series' last value at or before the range start (a separate, equally scoped read).
     const before = await this.latestGauges(
@@ -299,4 +410,8 @@ export class UsageReader {
     const carried = await carriedForwardLines(lines, plan.starts, read.slicer);
     return query.combine === undefined ? carried : combineLines(carried, query.combine, read.slicer);
   }
+}
+
+function storedMetric(row: MetricRow): StoredMetric {
+  return { name: row.MetricName, unit: row.MetricUnit, kind: row.Kind };
 }
