@@ -135,9 +135,12 @@ export class Collector {
     });
     this.durable?.attach(this.processor);
     this.memory = new MemoryLimiter(settings, this.logger, () => void this.processor.flush());
-    this.limiter = new TenantLimiter(LimitPolicy.fromSettings(settings), {
+    const policy = LimitPolicy.fromSettings(settings);
+    this.limiter = new TenantLimiter(policy, {
       store: new QuotaStore(this.config.exporter.dataDir),
-      shared: settings.sharedQuotas ? new SharedQuotaUsage(this.exporter.quotaUsage(id)) : undefined,
+      shared: settings.sharedQuotas
+        ? new SharedQuotaUsage(this.exporter.quotaUsage(id), (tenant) => policy.quotaZone(tenant))
+        : undefined,
       persistIntervalMs: settings.quotaSyncMs,
       logger: this.logger.child({ component: 'limits' }),
     });

@@ -4,7 +4,16 @@
  * and overrides per tenant from TALLYHOUSE_LIMITS_FILE. Limited requests store nothing and are counted in
  * /metrics. The pure pieces are tested alone, then the whole path over a real socket into chDB.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@tallyhouse/model';
 import type { Logger } from 'pino';
@@ -91,7 +100,7 @@ describe('quota periods are calendar periods in UTC', () => {
 
   it('refuses a whole request that would pass the quota, and starts again at zero in the next period', () => {
     const counters = new QuotaCounters();
-    const quota = { points: 10, period: 'day' as const };
+    const quota = { points: 10, period: 'day' as const, timeZone: 'UTC' };
     expect(counters.take('acme', quota, 8, at).allowed).toBe(true);
     const refused = counters.take('acme', quota, 3, at);
     expect(refused).toEqual({ allowed: false, used: 8, resetsAtMs: Date.parse('2025-01-01T00:00:00Z') });
@@ -103,10 +112,77 @@ describe('quota periods are calendar periods in UTC', () => {
 
   it('gives back points the pipeline did not accept', () => {
     const counters = new QuotaCounters();
-    const quota = { points: 10, period: 'hour' as const };
+    const quota = { points: 10, period: 'hour' as const, timeZone: 'UTC' };
     counters.take('acme', quota, 10, at);
     counters.refund('acme', 4);
     expect(counters.used('acme', quota, at)).toBe(6);
+  });
+});
+
+describe('quota periods in a tenant’s time zone', () => {
+  const NY = 'America/New_York';
+
+  it('a New York day runs from local midnight to local midnight, 23 hours on the spring-forward day', () => {
+    const at = Date.parse('2026-03-08T12:00:00Z'); // 08:00 EDT, the day clocks went forward
+    expect(new Date(periodStart('day', at, NY)).toISOString()).toBe('2026-03-08T05:00:00.000Z');
+    expect(new Date(nextPeriodStart('day', at, NY)).toISOString()).toBe('2026-03-09T04:00:00.000Z');
+    expect(new Date(periodStart('month', at, NY)).toISOString()).toBe('2026-03-01T05:00:00.000Z');
+    expect(new Date(nextPeriodStart('month', at, NY)).toISOString()).toBe('2026-04-01T04:00:00.000Z');
+    expect(
+      new Date(periodStart('hour', Date.parse('2026-06-01T12:45:00Z'), 'Asia/Kolkata')).toISOString(),
+    ).toBe('2026-06-01T12:30:00.000Z');
+  });
+
+  it('a counter restarts at the tenant’s local midnight, not at UTC midnight', () => {
+    const policy = new LimitPolicy(
+      { rate: undefined, quota: undefined },
+      new Map([
+        ['ny', { rate: undefined, quota: { points: 10, period: 'day', timeZone: NY } }],
+        ['utc', { rate: undefined, quota: { points: 10, period: 'day', timeZone: 'UTC' } }],
+      ]),
+    );
+    let now = Date.parse('2026-03-08T23:00:00Z'); // 19:00 in New York
+    const limiter = new TenantLimiter(policy, { now: () => now });
+    for (const tenant of ['ny', 'utc']) expect(limiter.admit(tenant, 10)).toEqual({ admitted: true });
+    now = Date.parse('2026-03-09T01:00:00Z'); // a new UTC day; still the 8th in New York
+    expect(limiter.admit('utc', 10)).toEqual({ admitted: true });
+    const refused = limiter.admit('ny', 1);
+    expect(refused.admitted === false && refused.message).toMatch(/resets at 2026-03-09T04:00:00.000Z/);
+    expect(limiter.quotaUsage('ny')).toEqual({
+      used: 10,
+      points: 10,
+      period: 'day',
+      timeZone: NY,
+      periodStartMs: Date.parse('2026-03-08T05:00:00Z'),
+      resetsAtMs: Date.parse('2026-03-09T04:00:00Z'),
+    });
+    now = Date.parse('2026-03-09T04:00:00Z'); // New York midnight
+    expect(limiter.admit('ny', 10)).toEqual({ admitted: true });
+  });
+
+  it('the limits file names a tenant’s quota time zone; a wrong one is refused naming tenant and field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quota-zone-'));
+    const file = join(dir, 'limits.json');
+    const settings = {
+      ratePointsPerSecond: undefined,
+      rateBurst: undefined,
+      quotaPoints: 100,
+      quotaPeriod: 'month' as const,
+      limitsFile: file,
+    };
+    writeFileSync(file, JSON.stringify({ tenants: { acme: { quotaTimeZone: 'america/new_york' } } }));
+    const policy = LimitPolicy.fromSettings(settings);
+    expect(policy.for('acme').quota).toEqual({ points: 100, period: 'month', timeZone: NY });
+    expect(policy.quotaZone('other')).toBe('UTC');
+    writeFileSync(file, JSON.stringify({ tenants: { acme: { quotaTimeZone: 'Mars/Olympus' } } }));
+    expect(() => LimitPolicy.fromSettings(settings)).toThrow(
+      /TALLYHOUSE_LIMITS_FILE.*tenants\["acme"\]\.quotaTimeZone: "Mars\/Olympus" is not an IANA time zone/,
+    );
+    writeFileSync(
+      file,
+      JSON.stringify({ tenants: { acme: { quotaPoints: null, quotaTimeZone: 'Europe/Berlin' } } }),
+    );
+    expect(() => LimitPolicy.fromSettings(settings)).toThrow(/quotaTimeZone: needs a quota/);
   });
 });
 
@@ -114,7 +190,7 @@ describe('the tenant limiter', () => {
   it('charges neither limit when one refuses (a quota refusal does not eat rate budget)', () => {
     const policy = new LimitPolicy({
       rate: { pointsPerSecond: 1, burst: 10 },
-      quota: { points: 5, period: 'day' },
+      quota: { points: 5, period: 'day', timeZone: 'UTC' },
     });
     let now = Date.parse('2025-06-01T12:00:00Z');
     const limiter = new TenantLimiter(policy, { now: () => now });
@@ -147,7 +223,10 @@ describe('the tenant limiter', () => {
 
   it('keeps quota counters in the data dir across restarts, and ignores those of a past period', async () => {
     const dataDir = join(dir, 'quota-store');
-    const policy = new LimitPolicy({ rate: undefined, quota: { points: 100, period: 'month' } });
+    const policy = new LimitPolicy({
+      rate: undefined,
+      quota: { points: 100, period: 'month', timeZone: 'UTC' },
+    });
     let now = Date.parse('2025-06-10T00:00:00Z');
     const first = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now: () => now });
     first.start();
@@ -155,7 +234,12 @@ describe('the tenant limiter', () => {
     await first.stop();
     const second = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now: () => now });
     second.start();
-    expect(second.quotaUsage('acme')).toEqual({ used: 60, points: 100, period: 'month' });
+    expect(second.quotaUsage('acme')).toMatchObject({
+      used: 60,
+      points: 100,
+      period: 'month',
+      timeZone: 'UTC',
+    });
     expect(second.admit('acme', 41).admitted).toBe(false);
     await second.stop();
     now = Date.parse('2025-07-01T00:00:00Z');
@@ -169,7 +253,10 @@ describe('the tenant limiter', () => {
     'keeps the quota of a tenant named %s across a restart, like any other name',
     async (tenant) => {
       const dataDir = join(dir, `quota-name-${tenant}`);
-      const policy = new LimitPolicy({ rate: undefined, quota: { points: 100, period: 'month' } });
+      const policy = new LimitPolicy({
+        rate: undefined,
+        quota: { points: 100, period: 'month', timeZone: 'UTC' },
+      });
       const now = () => Date.parse('2025-06-10T00:00:00Z');
       const first = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now });
       first.start();
@@ -180,7 +267,7 @@ describe('the tenant limiter', () => {
         // Twice: once from the journal, once from the snapshot rewritten at the first restart.
         const again = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now });
         again.start();
-        expect(again.quotaUsage(tenant)).toEqual({ used: 70, points: 100, period: 'month' });
+        expect(again.quotaUsage(tenant)).toMatchObject({ used: 70, points: 100, period: 'month' });
         expect(again.quotaUsage('acme')?.used).toBe(5);
         expect(again.admit(tenant, 31).admitted).toBe(false);
         await again.stop();
@@ -199,7 +286,10 @@ describe('the tenant limiter', () => {
         '"acme":{"period":"day","periodStart":"2025-06-10T00:00:00.000Z","used":3},' +
         '"old":{"period":"day","periodStart":"2025-06-09T00:00:00.000Z","used":9}}}',
     );
-    const policy = new LimitPolicy({ rate: undefined, quota: { points: 10, period: 'day' } });
+    const policy = new LimitPolicy({
+      rate: undefined,
+      quota: { points: 10, period: 'day', timeZone: 'UTC' },
+    });
     const now = () => Date.parse('2025-06-10T12:00:00Z');
     const limiter = new TenantLimiter(policy, { store: new QuotaStore(dataDir), now });
     limiter.start();
@@ -216,7 +306,10 @@ describe('the tenant limiter', () => {
 
   it('loses at most what changed since the last persist when the process dies (under-counts, never over-counts)', async () => {
     const dataDir = join(dir, 'quota-crash');
-    const policy = new LimitPolicy({ rate: undefined, quota: { points: 100, period: 'month' } });
+    const policy = new LimitPolicy({
+      rate: undefined,
+      quota: { points: 100, period: 'month', timeZone: 'UTC' },
+    });
     const now = () => Date.parse('2025-06-10T00:00:00Z');
     // An interval that never comes during the test: persisting happens when the test says.
     const crashing = new TenantLimiter(policy, {
@@ -244,7 +337,10 @@ describe('the tenant limiter', () => {
 
   it('writes the counters of a failed write again at the next tick', async () => {
     const dataDir = join(dir, 'quota-retry');
-    const policy = new LimitPolicy({ rate: undefined, quota: { points: 100, period: 'month' } });
+    const policy = new LimitPolicy({
+      rate: undefined,
+      quota: { points: 100, period: 'month', timeZone: 'UTC' },
+    });
     const now = () => Date.parse('2025-06-10T00:00:00Z');
     const errors: string[] = [];
     const logger = { error: (_: unknown, message: string) => errors.push(message) } as unknown as Logger;
@@ -357,15 +453,15 @@ describe('limit settings are validated at start, naming the variable', () => {
     const policy = LimitPolicy.fromSettings(config.collector);
     expect(policy.for('anyone')).toEqual({
       rate: { pointsPerSecond: 2.5, burst: 3 },
-      quota: { points: 1000, period: 'day' },
+      quota: { points: 1000, period: 'day', timeZone: 'UTC' },
     });
     expect(policy.for('big')).toEqual({
       rate: { pointsPerSecond: 1000, burst: 5000 },
-      quota: { points: 1_000_000, period: 'month' },
+      quota: { points: 1_000_000, period: 'month', timeZone: 'UTC' },
     });
     expect(policy.for('free')).toEqual({
       rate: { pointsPerSecond: 2.5, burst: 3 },
-      quota: { points: 100, period: 'day' },
+      quota: { points: 100, period: 'day', timeZone: 'UTC' },
     });
     expect(policy.for('internal')).toEqual({ rate: undefined, quota: undefined });
   });

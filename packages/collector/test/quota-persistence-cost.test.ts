@@ -37,7 +37,10 @@ const collectGarbage = runInNewContext('gc') as () => void;
 describe('quota persistence cost follows the tenants changed', () => {
   it(`journals 10 changed tenants of ${TENANTS} for a small fraction of a full rewrite`, async () => {
     const dataDir = tempDir('quota-tick');
-    const policy = new LimitPolicy({ rate: undefined, quota: { points: 1_000_000, period: 'month' } });
+    const policy = new LimitPolicy({
+      rate: undefined,
+      quota: { points: 1_000_000, period: 'month', timeZone: 'UTC' },
+    });
     const limiter = new TenantLimiter(policy, {
       store: new QuotaStore(dataDir),
       now: () => NOW,

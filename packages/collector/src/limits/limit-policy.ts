@@ -6,14 +6,16 @@
  * File shape:
  * ```json
  * { "tenants": {
- *     "acme":     { "ratePointsPerSecond": 5000, "burst": 20000, "quotaPoints": 100000000, "quotaPeriod": "month" },
+ *     "acme":     { "ratePointsPerSecond": 5000, "burst": 20000, "quotaPoints": 100000000, "quotaPeriod": "month",
+ *                   "quotaTimeZone": "America/New_York" },
  *     "free-1":   { "quotaPoints": 100000 },
  *     "internal": { "ratePointsPerSecond": null, "quotaPoints": null } } }
  * ```
- * A field left out takes the default; `null` removes that limit for the tenant.
+ * A field left out takes the default; `null` removes that limit for the tenant. `quotaTimeZone` (an IANA name,
+ * default UTC) is the calendar of the tenant's quota periods.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, tenantProblem } from '@tallyhouse/model';
+import { ConfigError, checkTimeZone, tenantProblem, timeZoneProblem, UTC } from '@tallyhouse/model';
 import type { RateLimit } from './gcra.ts';
 import { QUOTA_PERIODS, type Quota, type QuotaPeriod } from './quota.ts';
 
@@ -32,7 +34,7 @@ export interface TenantLimits {
 }
 
 const FILE_VARIABLE = 'TALLYHOUSE_LIMITS_FILE';
-const FIELDS = ['ratePointsPerSecond', 'burst', 'quotaPoints', 'quotaPeriod'] as const;
+const FIELDS = ['ratePointsPerSecond', 'burst', 'quotaPoints', 'quotaPeriod', 'quotaTimeZone'] as const;
 
 /** Default burst when only a rate is given: one second of points. */
 export function defaultBurst(pointsPerSecond: number): number {
@@ -60,7 +62,7 @@ export class LimitPolicy {
       quota:
         settings.quotaPoints === undefined
           ? undefined
-          : { points: settings.quotaPoints, period: settings.quotaPeriod },
+          : { points: settings.quotaPoints, period: settings.quotaPeriod, timeZone: UTC },
     };
     if (settings.limitsFile === undefined) return new LimitPolicy(defaults);
     let parsed: unknown;
@@ -77,6 +79,11 @@ export class LimitPolicy {
 
   for(tenant: string): TenantLimits {
     return this.overrides.get(tenant) ?? this.defaults;
+  }
+
+  /** The time zone of the tenant's quota periods (UTC without a quota). */
+  quotaZone(tenant: string): string {
+    return this.for(tenant).quota?.timeZone ?? UTC;
   }
 
   /** True when some tenant may have a quota (the counters then need persisting). */
@@ -155,7 +162,7 @@ function tenantLimits(
     if (!Number.isSafeInteger(raw.quotaPoints) || (raw.quotaPoints as number) < 1) {
       throw fail(`quotaPoints: expected an integer ≥ 1 or null, got ${JSON.stringify(raw.quotaPoints)}`);
     }
-    quota = { points: raw.quotaPoints as number, period: settings.quotaPeriod };
+    quota = { points: raw.quotaPoints as number, period: settings.quotaPeriod, timeZone: UTC };
   }
   if (raw.quotaPeriod !== undefined) {
     if (!QUOTA_PERIODS.includes(raw.quotaPeriod as QuotaPeriod)) {
@@ -166,6 +173,16 @@ function tenantLimits(
     if (quota === undefined)
       throw fail('quotaPeriod: needs a quota (quotaPoints here or in the environment)');
     quota = { ...quota, period: raw.quotaPeriod as QuotaPeriod };
+  }
+  if (raw.quotaTimeZone !== undefined) {
+    const zone = raw.quotaTimeZone;
+    const problem = typeof zone === 'string' ? timeZoneProblem(zone) : 'expected a string';
+    if (problem !== undefined) {
+      throw fail(`quotaTimeZone: ${problem}, got ${JSON.stringify(zone)}`);
+    }
+    if (quota === undefined)
+      throw fail('quotaTimeZone: needs a quota (quotaPoints here or in the environment)');
+    quota = { ...quota, timeZone: checkTimeZone(zone as string) };
   }
   return { rate, quota };
 }

@@ -1,8 +1,18 @@
 /**
- * Data-point quotas per calendar period in UTC. A tenant's counter belongs to one period (its start, Unix ms)
- * and restarts at zero when a request arrives in a later period. Counted: points accepted into the buffer
- * (a request's valid points, less any the processor then rejected).
+ * Data-point quotas per calendar period — hour, day or month — in the tenant's time zone (UTC unless its limits
+ * name one): a customer in New York is counted on New York days, 23 or 25 hours long across DST changes. A
+ * tenant's counter belongs to one period (its start, Unix ms) and restarts at zero when a request arrives in a
+ * later period. Counted: points accepted into the buffer (a request's valid points, less any the processor then
+ * rejected).
  */
+import {
+  startOfLocalDay,
+  startOfLocalHour,
+  startOfLocalMonth,
+  startOfNextLocalDay,
+  startOfNextLocalMonth,
+  UTC,
+} from '@tallyhouse/model';
 
 export type QuotaPeriod = 'hour' | 'day' | 'month';
 
@@ -12,10 +22,19 @@ export interface Quota {
   /** Data points per period, ≥ 1. */
   readonly points: number;
   readonly period: QuotaPeriod;
+  /** IANA time zone whose calendar the periods follow. */
+  readonly timeZone: string;
 }
 
-/** Start (Unix ms, UTC) of the period holding `nowMs`. */
-export function periodStart(period: QuotaPeriod, nowMs: number): number {
+/** The time zone of a tenant's quota periods (UTC when it has none). */
+export type ZoneOf = (tenant: string) => string;
+
+/** Start (Unix ms) of the period holding `nowMs` in `zone`. */
+export function periodStart(period: QuotaPeriod, nowMs: number, zone: string = UTC): number {
+  if (zone !== UTC) {
+    if (period === 'hour') return startOfLocalHour(nowMs, zone);
+    return period === 'day' ? startOfLocalDay(nowMs, zone) : startOfLocalMonth(nowMs, zone);
+  }
   const d = new Date(nowMs);
   switch (period) {
     case 'hour':
@@ -27,8 +46,12 @@ export function periodStart(period: QuotaPeriod, nowMs: number): number {
   }
 }
 
-/** Start (Unix ms, UTC) of the period after the one holding `nowMs`. */
-export function nextPeriodStart(period: QuotaPeriod, nowMs: number): number {
+/** Start (Unix ms) of the period after the one holding `nowMs` in `zone`. */
+export function nextPeriodStart(period: QuotaPeriod, nowMs: number, zone: string = UTC): number {
+  if (zone !== UTC) {
+    if (period === 'hour') return startOfLocalHour(nowMs, zone) + 3_600_000;
+    return period === 'day' ? startOfNextLocalDay(nowMs, zone) : startOfNextLocalMonth(nowMs, zone);
+  }
   const d = new Date(periodStart(period, nowMs));
   switch (period) {
     case 'hour':
@@ -60,6 +83,12 @@ export class QuotaCounters {
   // Entries are replaced, never mutated: an entry read earlier is a consistent value of that moment.
   private readonly usage = new Map<string, QuotaUsage>();
   private readonly changed = new Set<string>();
+  private readonly zoneOf: ZoneOf;
+
+  /** `zoneOf`: each tenant's quota time zone, by which a kept counter's period is known to be over. */
+  constructor(zoneOf: ZoneOf = () => UTC) {
+    this.zoneOf = zoneOf;
+  }
 
   /**
    * Charges `points` unless that would take the tenant past its quota (then nothing is charged). `elsewhere` is
@@ -67,14 +96,18 @@ export class QuotaCounters {
    * only what this collector admitted.
    */
   take(tenant: string, quota: Quota, points: number, nowMs: number, elsewhere = 0): QuotaDecision {
-    const start = periodStart(quota.period, nowMs);
+    const start = periodStart(quota.period, nowMs, quota.timeZone);
     const current = this.usage.get(tenant);
     const used =
       current !== undefined && current.period === quota.period && current.periodStartMs === start
         ? current.used
         : 0;
     if (used + elsewhere + points > quota.points) {
-      return { allowed: false, used: used + elsewhere, resetsAtMs: nextPeriodStart(quota.period, nowMs) };
+      return {
+        allowed: false,
+        used: used + elsewhere,
+        resetsAtMs: nextPeriodStart(quota.period, nowMs, quota.timeZone),
+      };
     }
     if (points > 0 || current === undefined) {
       this.usage.set(tenant, { period: quota.period, periodStartMs: start, used: used + points });
@@ -96,7 +129,7 @@ export class QuotaCounters {
     const current = this.usage.get(tenant);
     return current !== undefined &&
       current.period === quota.period &&
-      current.periodStartMs === periodStart(quota.period, nowMs)
+      current.periodStartMs === periodStart(quota.period, nowMs, quota.timeZone)
       ? current.used
       : 0;
   }
@@ -107,7 +140,7 @@ export class QuotaCounters {
    */
   *current(nowMs: number): Generator<[string, QuotaUsage]> {
     for (const [tenant, entry] of this.usage) {
-      if (entry.periodStartMs !== periodStart(entry.period, nowMs)) this.usage.delete(tenant);
+      if (!this.running(tenant, entry, nowMs)) this.usage.delete(tenant);
       else yield [tenant, entry];
     }
   }
@@ -118,7 +151,7 @@ export class QuotaCounters {
    */
   raiseTo(entries: Iterable<readonly [string, QuotaUsage]>, nowMs: number): void {
     for (const [tenant, entry] of entries) {
-      if (entry.periodStartMs !== periodStart(entry.period, nowMs)) continue;
+      if (!this.running(tenant, entry, nowMs)) continue;
       const current = this.usage.get(tenant);
       const same =
         current !== undefined &&
@@ -134,7 +167,7 @@ export class QuotaCounters {
   /** Loads persisted usage; entries of a period that is over are ignored. */
   restore(entries: Iterable<readonly [string, QuotaUsage]>, nowMs: number): void {
     for (const [tenant, entry] of entries) {
-      if (entry.periodStartMs === periodStart(entry.period, nowMs)) this.usage.set(tenant, entry);
+      if (this.running(tenant, entry, nowMs)) this.usage.set(tenant, entry);
     }
   }
 
@@ -152,6 +185,11 @@ export class QuotaCounters {
   /** Marks tenants changed again (their write failed). */
   markChanged(tenants: Iterable<string>): void {
     for (const tenant of tenants) if (this.usage.has(tenant)) this.changed.add(tenant);
+  }
+
+  /** The entry's period is the one running now (in the tenant's zone). */
+  private running(tenant: string, entry: QuotaUsage, nowMs: number): boolean {
+    return entry.periodStartMs === periodStart(entry.period, nowMs, this.zoneOf(tenant));
   }
 
   /** Tenants with a counter (tests and stats). */

@@ -5,7 +5,8 @@
  * counter plus the others' as of the last refresh. The overshoot is bounded by what other collectors admitted
  * for the tenant in the last write interval plus refresh interval (none under tenant affinity but around a move).
  */
-import type { QuotaPeriod, QuotaUsage } from './quota.ts';
+import { UTC } from '@tallyhouse/model';
+import type { QuotaPeriod, QuotaUsage, ZoneOf } from './quota.ts';
 import { periodStart } from './quota.ts';
 
 /** The store's side (the exporter's `ClickHouseQuotaUsage`). */
@@ -30,18 +31,22 @@ export class SharedQuotaUsage {
   readonly table: QuotaUsageTable;
   /** Per tenant, per other owner: its latest counter. Keyed by `Map`s: tenant and owner names are user data. */
   private readonly elsewhere = new Map<string, Map<string, QuotaUsage>>();
-  /** The hour whose start the last sweep of ended periods saw: periods only end on an hour boundary. */
+  /** The UTC hour whose start the last sweep of ended periods saw. */
   private sweptHourMs = 0;
 
-  constructor(table: QuotaUsageTable) {
+  private readonly zoneOf: ZoneOf;
+
+  /** `zoneOf`: each tenant's quota time zone, which places its periods. */
+  constructor(table: QuotaUsageTable, zoneOf: ZoneOf = () => UTC) {
     this.table = table;
+    this.zoneOf = zoneOf;
   }
 
   /** Points the other collectors counted for `tenant` in the period holding `nowMs` (as of the last refresh). */
   usedElsewhere(tenant: string, period: QuotaPeriod, nowMs: number): number {
     const owners = this.elsewhere.get(tenant);
     if (owners === undefined) return 0;
-    const start = periodStart(period, nowMs);
+    const start = periodStart(period, nowMs, this.zoneOf(tenant));
     let used = 0;
     for (const usage of owners.values())
       if (usage.period === period && usage.periodStartMs === start) used += usage.used;
@@ -56,7 +61,7 @@ export class SharedQuotaUsage {
     const rows = await this.table.readChanged();
     const own: OwnedQuotaCounterRow[] = [];
     for (const row of rows) {
-      if (row.periodStartMs !== periodStart(row.period, nowMs)) continue;
+      if (row.periodStartMs !== periodStart(row.period, nowMs, this.zoneOf(row.tenant))) continue;
       if (row.owner === this.table.owner) {
         own.push(row);
         continue;
@@ -84,14 +89,19 @@ export class SharedQuotaUsage {
     );
   }
 
-  /** Counters of periods that are over count for nothing: dropped, so memory follows the running periods. */
+  /**
+   * Counters of periods that are over count for nothing: dropped, so memory follows the running periods. Swept
+   * once per UTC hour; a zone whose periods end on the half hour has its ended counters dropped (never counted)
+   * at the next hour.
+   */
   private forgetEndedPeriods(nowMs: number) {
     const hour = periodStart('hour', nowMs);
     if (hour === this.sweptHourMs) return;
     this.sweptHourMs = hour;
     for (const [tenant, owners] of this.elsewhere) {
+      const zone = this.zoneOf(tenant);
       for (const [owner, usage] of owners)
-        if (usage.periodStartMs !== periodStart(usage.period, nowMs)) owners.delete(owner);
+        if (usage.periodStartMs !== periodStart(usage.period, nowMs, zone)) owners.delete(owner);
       if (owners.size === 0) this.elsewhere.delete(tenant);
     }
   }

@@ -12,9 +12,19 @@ import { MAX_TIMER_MS } from '@tallyhouse/model';
 import type { Logger } from 'pino';
 import { GcraRateLimiter } from './gcra.ts';
 import type { LimitPolicy } from './limit-policy.ts';
-import { QuotaCounters, type QuotaPeriod } from './quota.ts';
+import { nextPeriodStart, periodStart, QuotaCounters, type QuotaPeriod } from './quota.ts';
 import type { QuotaStore } from './quota-store.ts';
 import type { SharedQuotaUsage } from './shared-quota-usage.ts';
+
+/** A tenant's quota and how much of it is used in the running period. */
+export interface QuotaStatus {
+  readonly used: number;
+  readonly points: number;
+  readonly period: QuotaPeriod;
+  readonly timeZone: string;
+  readonly periodStartMs: number;
+  readonly resetsAtMs: number;
+}
 
 export type Admission =
   | { readonly admitted: true }
@@ -45,7 +55,7 @@ export interface TenantLimiterOptions {
 export class TenantLimiter {
   readonly policy: LimitPolicy;
   private readonly rates = new GcraRateLimiter();
-  private readonly quotas = new QuotaCounters();
+  private readonly quotas: QuotaCounters;
   private readonly store: QuotaStore | undefined;
   private readonly shared: SharedQuotaUsage | undefined;
   /** The shared counters failed last time: logged once per outage, not every interval. */
@@ -60,6 +70,7 @@ export class TenantLimiter {
 
   constructor(policy: LimitPolicy, options: TenantLimiterOptions = {}) {
     this.policy = policy;
+    this.quotas = new QuotaCounters((tenant) => policy.quotaZone(tenant));
     this.store = policy.hasQuotas ? options.store : undefined;
     this.shared = policy.hasQuotas ? options.shared : undefined;
     this.logger = options.logger;
@@ -154,14 +165,24 @@ export class TenantLimiter {
     if (limits.quota !== undefined) this.quotas.refund(tenant, unused);
   }
 
-  /** The tenant's usage of its quota in the current period, if it has one. */
-  quotaUsage(tenant: string): { used: number; points: number; period: QuotaPeriod } | undefined {
+  /**
+   * The tenant's usage of its quota in the current period, if it has one: what this collector admitted plus,
+   * when shared, what the others counted as of the last sync.
+   */
+  quotaUsage(tenant: string): QuotaStatus | undefined {
     const quota = this.policy.for(tenant).quota;
     if (quota === undefined) return undefined;
     const now = this.now();
     const used =
       this.quotas.used(tenant, quota, now) + (this.shared?.usedElsewhere(tenant, quota.period, now) ?? 0);
-    return { used, points: quota.points, period: quota.period };
+    return {
+      used,
+      points: quota.points,
+      period: quota.period,
+      timeZone: quota.timeZone,
+      periodStartMs: periodStart(quota.period, now, quota.timeZone),
+      resetsAtMs: nextPeriodStart(quota.period, now, quota.timeZone),
+    };
   }
 
   /**
