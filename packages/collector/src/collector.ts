@@ -153,6 +153,7 @@ export class Collector {
       retryAfterSeconds: settings.retryAfterSeconds,
       onRead: (outcome) => this.metrics.usageReads.inc({ cache: outcome }),
       onRefused: (reason) => this.metrics.usageReadsRefused.inc({ reason }),
+      limitsOf: (tenant) => ({ quota: this.limiter.quotaUsage(tenant), rate: policy.for(tenant).rate }),
     });
     // One ingest sequence for every protocol: the same checks, log and answer, whichever way a request came.
     this.ingestSequence = new IngestSequence({

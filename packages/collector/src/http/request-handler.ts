@@ -6,7 +6,7 @@ import type { IngestSequence } from '../ingest/ingest-sequence.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import { RpcCode } from '../otlp/index.ts';
 import type { UsageApi } from '../usage-api/usage-api.ts';
-import { USAGE_PREFIX } from '../usage-api/usage-query.ts';
+import { ADMIN_PREFIX, USAGE_PREFIX } from '../usage-api/usage-query.ts';
 import { type OtlpHttpContext, receiveMetrics } from './otlp-metrics.ts';
 import { sendStatus, sendText } from './responses.ts';
 
@@ -67,6 +67,7 @@ function routeOf(url: string | undefined): string {
   const path = (url ?? '/').split('?')[0]!;
   // One label for every usage read: tenants never become label values.
   if (path.startsWith(USAGE_PREFIX)) return '/v1/usage';
+  if (path.startsWith(ADMIN_PREFIX)) return '/v1/admin';
   return ['/v1/metrics', '/healthz', '/readyz', '/metrics'].includes(path) ? path : 'other';
 }
 
@@ -100,6 +101,10 @@ async function handle(
       return sendText(response, 200, await deps.metrics.text(), deps.metrics.registry.contentType);
     case '/v1/usage':
       if (deps.usage !== undefined) return deps.usage.handle(request, response);
+      request.resume();
+      return sendStatus(response, 404, RpcCode.NOT_FOUND, 'usage reads are not enabled', 'json');
+    case '/v1/admin':
+      if (deps.usage !== undefined) return deps.usage.handleAdmin(request, response);
       request.resume();
       return sendStatus(response, 404, RpcCode.NOT_FOUND, 'usage reads are not enabled', 'json');
     default:

@@ -1,7 +1,12 @@
-/** A usage read's JSON answer: the query run through the exporter's `UsageReader`, serialised within the limits. */
+/**
+ * A usage read's JSON answer: the query run through the exporter's `UsageReader`, serialised within the limits.
+ * Tenant reads (`readAnswer`) and the admin key's reads over every tenant (`readAdminAnswer`; its streamed
+ * billing export is `billing-export.ts`).
+ */
 import type {
   CombinedGaugeLatest,
   GaugeLatest,
+  TimeSeries,
   TimeSeriesLine,
   UsageReader,
 } from '@tallyhouse/exporter-clickhouse';
@@ -13,39 +18,29 @@ import {
   type UsageReadLimits,
 } from './read-limits.ts';
 import { formatTime } from './time-format.ts';
-import type { UsageQuery } from './usage-query.ts';
+import type { AdminUsageQuery, UsageQuery } from './usage-query.ts';
 
 /**
  * Runs the query and serialises the answer once, in pieces (a large answer is never copied into one buffer),
  * refused as soon as it passes TALLYHOUSE_USAGE_MAX_BYTES. The event loop is handed back between slices.
  */
+export type TenantReads = Pick<UsageReader, 'total' | 'timeSeries' | 'topN' | 'gaugeLatest' | 'metrics'>;
+export type AdminReads = Pick<UsageReader, 'adminMetrics' | 'adminTopTenants' | 'adminTimeSeries'>;
+
 export async function readAnswer(
-  reader: Pick<UsageReader, 'total' | 'timeSeries' | 'topN' | 'gaugeLatest'>,
-  query: UsageQuery,
+  reader: TenantReads,
+  query: Exclude<UsageQuery, { view: 'limits' }>,
   limits: UsageReadLimits,
 ): Promise<Answer> {
   const out = new AnswerWriter(limits.maxBytes);
   const readLimits = readerLimits(limits);
-  const attributes = Object.fromEntries(
-    Object.entries(query.attributes).map(([key, values]) => [key, values.length === 1 ? values[0]! : values]),
-  );
-  const filter = {
-    metric: query.metric,
-    ...(query.service === undefined ? {} : { service: query.service }),
-    attributes,
-    range: {
-      ...(query.fromUnixNano === undefined ? {} : { fromUnixNano: query.fromUnixNano }),
-      ...(query.toUnixNano === undefined ? {} : { toUnixNano: query.toUnixNano }),
-    },
-  };
-  const echo = {
-    tenant: query.tenant,
-    metric: query.metric,
-    from: query.fromUnixNano === undefined ? null : formatTime(query.fromUnixNano),
-    to: query.toUnixNano === undefined ? null : formatTime(query.toUnixNano),
-    ...(query.service === undefined ? {} : { service: query.service }),
-    attributes,
-  };
+  if (query.view === 'metrics') {
+    const metrics = await reader.metrics(query.tenant, readLimits);
+    out.write(JSON.stringify({ tenant: query.tenant, metrics }));
+    return out.finish();
+  }
+  const { filter, echo: selection } = filterOf(query);
+  const echo = { tenant: query.tenant, ...selection };
   switch (query.view) {
     case 'total': {
       const { total, rows } = await reader.total(query.tenant, filter, readLimits);
@@ -93,49 +88,140 @@ export async function readAnswer(
           range: { fromUnixNano: query.fromUnixNano, toUnixNano: query.toUnixNano },
           ...(query.groupBy === undefined ? {} : { groupBy: query.groupBy }),
           ...(query.combine === undefined ? {} : { combine: query.combine }),
+          ...(query.timeZone === undefined ? {} : { timeZone: query.timeZone }),
         },
         readLimits,
       );
-      const head = JSON.stringify({
+      const head = {
         ...echo,
         kind: query.kind,
         step: series.step,
         ...(query.groupBy === undefined ? {} : { groupBy: query.groupBy }),
         ...(query.combine === undefined ? {} : { combine: query.combine }),
-        // The buckets actually answered: the range widened outwards to whole steps.
-        bucketsFrom: formatTime(series.fromUnixNano),
-        bucketsTo: formatTime(series.toUnixNano),
-      });
-      out.write(`${head.slice(0, -1)},"lines":[`);
-      // Every line has the same bucket starts: each is formatted once, not once per line.
-      const slicer = new Slicer();
-      const starts = (series.lines[0]?.points ?? []).map((p) => p.startUnixNano);
-      const startJson: string[] = new Array(starts.length);
-      for (let i = 0; i < starts.length; i++) {
-        startJson[i] = JSON.stringify(formatTime(starts[i] as bigint));
-        if ((i & SLICE_CHECK) === SLICE_CHECK && slicer.due()) await slicer.pause();
-      }
-      for (const [index, line] of series.lines.entries()) {
-        out.write(`${index === 0 ? '' : ','}${lineHead(line).slice(0, -1)},"points":[`);
-        // Points in blocks, each its own piece of the answer: no long string to flatten, no large copy.
-        const points = line.points;
-        for (let first = 0; first < points.length; first += BLOCK) {
-          const block: string[] = [];
-          for (let i = first; i < Math.min(points.length, first + BLOCK); i++) {
-            const p = points[i]!;
-            const start =
-              p.startUnixNano === starts[i] ? startJson[i] : JSON.stringify(formatTime(p.startUnixNano));
-            block.push(`{"start":${start},"value":${valueJson(p.value)}}`);
-          }
-          out.write(`${first === 0 ? '' : ','}${block.join(',')}`);
-          await slicer.tick();
+      };
+      await writeSeries(out, head, series);
+      return out.finish();
+    }
+  }
+}
+
+/**
+ * Every tenant's usage (the admin key only): the metrics stored, the tenants with the largest totals of a sum
+ * metric, and a sum metric's time series over every tenant.
+ */
+export async function readAdminAnswer(
+  reader: AdminReads,
+  query: Exclude<AdminUsageQuery, { view: 'export' }>,
+  limits: UsageReadLimits,
+): Promise<Answer> {
+  const out = new AnswerWriter(limits.maxBytes);
+  const readLimits = readerLimits(limits);
+  switch (query.view) {
+    case 'metrics':
+      out.write(JSON.stringify({ metrics: await reader.adminMetrics(readLimits) }));
+      return out.finish();
+    case 'tenants': {
+      const { filter, echo } = filterOf(query);
+      const entries = await reader.adminTopTenants({ ...filter, limit: query.limit }, readLimits);
+      out.write(
+        JSON.stringify({
+          ...echo,
+          limit: query.limit,
+          entries: entries.map((e) => ({ tenant: e.tenant, total: number(e.total), rows: e.rows })),
+        }),
+      );
+      return out.finish();
+    }
+    case 'timeseries': {
+      const { filter, echo } = filterOf(query);
+      const series = await reader.adminTimeSeries(
+        {
+          ...filter,
+          kind: 'sum',
+          step: query.step,
+          range: { fromUnixNano: query.fromUnixNano, toUnixNano: query.toUnixNano },
+          ...(query.groupBy === undefined ? {} : { groupBy: query.groupBy }),
+          ...(query.timeZone === undefined ? {} : { timeZone: query.timeZone }),
+        },
+        readLimits,
+      );
+      const head = {
+        ...echo,
+        kind: 'sum',
+        step: series.step,
+        ...(query.groupBy === undefined ? {} : { groupBy: query.groupBy }),
+      };
+      await writeSeries(out, head, series);
+      return out.finish();
+    }
+  }
+}
+
+type FilteredQuery = Extract<UsageQuery | AdminUsageQuery, { metric: string }>;
+
+/** The reader's filter of a query, and its echo in the answer (the range as answered, how it was named). */
+function filterOf(query: FilteredQuery) {
+  const attributes = Object.fromEntries(
+    Object.entries(query.attributes).map(([key, values]) => [key, values.length === 1 ? values[0]! : values]),
+  );
+  const filter = {
+    metric: query.metric,
+    ...(query.service === undefined ? {} : { service: query.service }),
+    attributes,
+    range: {
+      ...(query.fromUnixNano === undefined ? {} : { fromUnixNano: query.fromUnixNano }),
+      ...(query.toUnixNano === undefined ? {} : { toUnixNano: query.toUnixNano }),
+    },
+  };
+  const echo = {
+    metric: query.metric,
+    from: query.fromUnixNano === undefined ? null : formatTime(query.fromUnixNano),
+    to: query.toUnixNano === undefined ? null : formatTime(query.toUnixNano),
+    ...(query.period === undefined ? {} : { period: query.period }),
+    ...(query.timeZone === undefined ? {} : { tz: query.timeZone }),
+    ...(query.service === undefined ? {} : { service: query.service }),
+    attributes,
+  };
+  return { filter, echo };
+}
+
+/** A time series answer: `head`, the buckets answered, then its lines, written piece by piece. */
+async function writeSeries(out: AnswerWriter, head: object, series: TimeSeries): Promise<void> {
+  {
+    const json = JSON.stringify({
+      ...head,
+      // The buckets actually answered: the range widened outwards to whole steps (local days with tz).
+      bucketsFrom: formatTime(series.fromUnixNano),
+      bucketsTo: formatTime(series.toUnixNano),
+    });
+    out.write(`${json.slice(0, -1)},"lines":[`);
+    // Every line has the same bucket starts: each is formatted once, not once per line.
+    const slicer = new Slicer();
+    const starts = (series.lines[0]?.points ?? []).map((p) => p.startUnixNano);
+    const startJson: string[] = new Array(starts.length);
+    for (let i = 0; i < starts.length; i++) {
+      startJson[i] = JSON.stringify(formatTime(starts[i] as bigint));
+      if ((i & SLICE_CHECK) === SLICE_CHECK && slicer.due()) await slicer.pause();
+    }
+    for (const [index, line] of series.lines.entries()) {
+      out.write(`${index === 0 ? '' : ','}${lineHead(line).slice(0, -1)},"points":[`);
+      // Points in blocks, each its own piece of the answer: no long string to flatten, no large copy.
+      const points = line.points;
+      for (let first = 0; first < points.length; first += BLOCK) {
+        const block: string[] = [];
+        for (let i = first; i < Math.min(points.length, first + BLOCK); i++) {
+          const p = points[i]!;
+          const start =
+            p.startUnixNano === starts[i] ? startJson[i] : JSON.stringify(formatTime(p.startUnixNano));
+          block.push(`{"start":${start},"value":${valueJson(p.value)}}`);
         }
-        out.write(']}');
+        out.write(`${first === 0 ? '' : ','}${block.join(',')}`);
         await slicer.tick();
       }
       out.write(']}');
-      return out.finish();
+      await slicer.tick();
     }
+    out.write(']}');
   }
 }
 
