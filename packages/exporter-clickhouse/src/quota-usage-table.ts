@@ -7,6 +7,7 @@
 import type { StorageConnection } from './connection.ts';
 import { quoteIdentifier } from './schema/sql.ts';
 import { QUOTA_USAGE_TABLE } from './schema/tables.ts';
+import { type SharedTableOptions, WriteTimeCursor } from './write-time-cursor.ts';
 
 export type QuotaPeriodName = 'hour' | 'day' | 'month';
 
@@ -23,11 +24,6 @@ export interface OwnedQuotaCounter extends QuotaCounter {
   readonly owner: string;
 }
 
-/**
- * Rows that reappear in `readChanged` overlap this much: a write's time is taken when its insert starts, so a slow
- * insert can land behind a later one's time. Reading a counter twice only sets it to the same value again.
- */
-const CHANGED_OVERLAP_SECONDS = 5;
 /** The first read covers every period still running: the longest, a month, started at most 31 days ago. */
 const FIRST_READ_DAYS = 32;
 
@@ -46,10 +42,10 @@ export class ClickHouseQuotaUsage {
   readonly owner: string;
   private readonly connect: () => Promise<StorageConnection>;
   private readonly database: string;
-  /** Server time (DateTime64(6) text) of the latest write read; `readChanged` reads from there on. */
-  private since: string | undefined;
+  /** Where `readChanged` reads from: set by its first call, moved by every read. */
+  private readonly changes = new WriteTimeCursor();
 
-  constructor(options: { owner: string; database: string; connect: () => Promise<StorageConnection> }) {
+  constructor(options: SharedTableOptions) {
     this.owner = options.owner;
     this.database = options.database;
     this.connect = options.connect;
@@ -86,21 +82,18 @@ export class ClickHouseQuotaUsage {
     const table = `${quoteIdentifier(this.database)}.${quoteIdentifier(QUOTA_USAGE_TABLE)}`;
     const select = `SELECT TenantId, Period, toString(toUnixTimestamp64Milli(PeriodStart)) AS PeriodStartMs, Owner, toString(Used) AS Used, toString(WrittenAt) AS Written FROM ${table} FINAL`;
     let rows: CounterRow[];
-    if (this.since === undefined) {
-      const [now] = await connection.queryRows<{ now: string }>('SELECT toString(now64(6)) AS now', {});
+    if (!this.changes.started) {
+      // The cursor first, then the read: a write between the two is read again next time, never missed.
+      await this.changes.start(connection);
       rows = await connection.queryRows<CounterRow>(
         `${select} WHERE PeriodStart >= now64(3) - toIntervalDay(${FIRST_READ_DAYS})`,
         {},
       );
-      this.since = now?.now;
     } else {
-      rows = await connection.queryRows<CounterRow>(
-        `${select} WHERE WrittenAt > {since:DateTime64(6)} - ${CHANGED_OVERLAP_SECONDS}`,
-        { since: this.since },
-      );
+      const changed = this.changes.condition();
+      rows = await connection.queryRows<CounterRow>(`${select} WHERE ${changed.sql}`, changed.params);
     }
-    for (const row of rows)
-      if (this.since === undefined || row.Written > this.since) this.since = row.Written;
+    this.changes.advance(rows);
     return rows.map((row) => ({
       tenant: row.TenantId,
       period: row.Period,

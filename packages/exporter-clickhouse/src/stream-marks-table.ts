@@ -8,14 +8,10 @@ import { fromLosslessJson, type StreamMark, type StreamMarks, toLosslessJson } f
 import type { StorageConnection } from './connection.ts';
 import { quoteIdentifier } from './schema/sql.ts';
 import { STREAM_MARK_TABLE } from './schema/tables.ts';
+import { type SharedTableOptions, WriteTimeCursor } from './write-time-cursor.ts';
 
 const COLUMNS = ['TenantId', 'StreamKey', 'Owner', 'Kind', 'StartTimeUnix', 'TimeUnix', 'Value'] as const;
 
-/**
- * Marks that reappear in `foreignSince` overlap this much: a write's time is taken when its insert starts, so a
- * slow insert can land behind a later one's time. Seeing a mark twice only re-checks a stream once more.
- */
-const FOREIGN_OVERLAP_SECONDS = 5;
 /**
  * Query parameters travel in the URL, which a server caps (ClickHouse's `http_max_uri_size`, 1 MiB by default):
  * a rebalance can hold thousands of streams at once, so their keys are read in groups of about this many bytes.
@@ -37,10 +33,10 @@ export class ClickHouseStreamMarks implements StreamMarks {
   readonly owner: string;
   private readonly connect: () => Promise<StorageConnection>;
   private readonly database: string;
-  /** Server time (DateTime64(6) text) from which `foreignSince` reads; set by its first call. */
-  private since: string | undefined;
+  /** Where `foreignSince` reads from: set by its first call, moved by every read. */
+  private readonly foreign = new WriteTimeCursor();
 
-  constructor(options: { owner: string; database: string; connect: () => Promise<StorageConnection> }) {
+  constructor(options: SharedTableOptions) {
     this.owner = options.owner;
     this.database = options.database;
     this.connect = options.connect;
@@ -85,24 +81,23 @@ export class ClickHouseStreamMarks implements StreamMarks {
 
   async foreignSince(tenants: readonly string[]): Promise<StreamMark[]> {
     const connection = await this.connect();
-    if (this.since === undefined) {
-      const [now] = await connection.queryRows<{ now: string }>('SELECT toString(now64(6)) AS now');
-      this.since = now?.now;
+    if (!this.foreign.started) {
+      // Marks written before this collector looked are found by `read` of the streams it holds.
+      await this.foreign.start(connection);
       return [];
     }
     if (tenants.length === 0) return [];
-    const since = this.since;
+    const changed = this.foreign.condition();
     const rows: MarkRow[] = [];
     for (const group of groupsByParamBytes(tenants, (tenant) => tenant.length)) {
       rows.push(
         ...(await connection.queryRows<MarkRow>(
-          `${this.select()} WHERE TenantId IN {tenants:Array(String)} AND Owner != {owner:String} AND WrittenAt > {since:DateTime64(6)} - ${FOREIGN_OVERLAP_SECONDS}`,
-          { tenants: group, owner: this.owner, since },
+          `${this.select()} WHERE TenantId IN {tenants:Array(String)} AND Owner != {owner:String} AND ${changed.sql}`,
+          { tenants: group, owner: this.owner, ...changed.params },
         )),
       );
     }
-    for (const row of rows)
-      if (this.since === undefined || row.Written > this.since) this.since = row.Written;
+    this.foreign.advance(rows);
     return rows.map(toMark);
   }
 
