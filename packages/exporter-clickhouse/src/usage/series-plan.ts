@@ -8,7 +8,18 @@ import { NANOS_PER_SECOND, STEP_SECONDS, type Step } from '../schema/buckets.ts'
 import type { TimeSeriesQuery } from './query-types.ts';
 import { ceilTo, floorTo } from './range-plan.ts';
 import { ReadLimitError, type ReadLimits, showLimit } from './read-limits.ts';
-import type { SeriesRange } from './statements.ts';
+
+/** The range of a time series: both bounds, whole steps. */
+export interface SeriesRange {
+  readonly fromUnixNano: bigint;
+  readonly toUnixNano: bigint;
+}
+
+/** Where a time series reads its buckets: `range` (whole buckets), and local days of a zone when given. */
+export interface SeriesBuckets {
+  readonly range: SeriesRange;
+  readonly zoneDays?: ZoneDays;
+}
 
 /** What a time series answer will look like, for its limits and messages. */
 export interface SeriesShape {

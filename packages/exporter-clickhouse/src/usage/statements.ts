@@ -15,22 +15,10 @@ import { bucketConditions, filterConditions, rawTimeConditions } from './conditi
 import type { MetricQuery, TimeRange, TimeSeriesQuery, TopNQuery, UsageFilter } from './query-types.ts';
 import { planRange, type RangePart } from './range-plan.ts';
 import { storedColumnReads } from './row-decoding.ts';
-import type { ZoneDays } from './series-plan.ts';
+import type { SeriesBuckets, SeriesRange } from './series-plan.ts';
 import type { QueryBuilder, TenantScopedQuery } from './tenant-scope.ts';
 
 type Group = readonly [alias: string, expression: string];
-
-/** The range of a time series: both bounds, whole steps. */
-export interface SeriesRange {
-  readonly fromUnixNano: bigint;
-  readonly toUnixNano: bigint;
-}
-
-/** Where a time series reads its buckets: `range` (whole buckets), and local days of a zone when given. */
-export interface SeriesBuckets {
-  readonly range: SeriesRange;
-  readonly zoneDays?: ZoneDays;
-}
 
 /** How one series read buckets its rows: the storage it reads, a row's bucket, a bucket's index in the answer. */
 interface Bucketing {
