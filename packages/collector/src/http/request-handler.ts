@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@tallyhouse/model';
 import type { TenantAuthenticator } from '../auth.ts';
 import type { CollectorSettings } from '../config.ts';
+import { isConsolePath, serveConsole } from '../console/console-route.ts';
 import type { IngestSequence } from '../ingest/ingest-sequence.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import { RpcCode } from '../otlp/index.ts';
@@ -68,6 +69,7 @@ function routeOf(url: string | undefined): string {
   // One label for every usage read: tenants never become label values.
   if (path.startsWith(USAGE_PREFIX)) return '/v1/usage';
   if (path.startsWith(ADMIN_PREFIX)) return '/v1/admin';
+  if (isConsolePath(path)) return '/console';
   return ['/v1/metrics', '/healthz', '/readyz', '/metrics'].includes(path) ? path : 'other';
 }
 
@@ -107,6 +109,8 @@ async function handle(
       if (deps.usage !== undefined) return deps.usage.handleAdmin(request, response);
       request.resume();
       return sendStatus(response, 404, RpcCode.NOT_FOUND, 'usage reads are not enabled', 'json');
+    case '/console':
+      return serveConsole(request, response, deps.settings);
     default:
       request.resume();
       return sendStatus(

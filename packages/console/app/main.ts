@@ -1,0 +1,4 @@
+import './style.css';
+import { ConsoleApp } from './app.ts';
+
+new ConsoleApp(document.getElementById('app')!).start();

@@ -1,0 +1,193 @@
+/**
+ * The usage the console tests and the screenshots look at, and the truth to check the console against: six
+ * tenants' API requests by route (a delta sum every 10 minutes for 26 hours), compute seconds by region, and a
+ * storage gauge per host — OTLP/JSON over a real socket — plus a counter and a gauge from the stock
+ * OpenTelemetry SDK and its OTLP/HTTP exporter. Values come from a seeded generator: the same every run.
+ */
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { type GaugePoint, otlpJson, type SumPoint, sendOtlpJson } from './otlp-json.ts';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/** Tenants by size; one has characters that must survive URLs and headers. */
+export const TENANTS: readonly { readonly name: string; readonly weight: number }[] = [
+  { name: 'acme', weight: 5 },
+  { name: 'globex', weight: 3 },
+  { name: 'initech', weight: 2 },
+  { name: 'umbrella', weight: 1.2 },
+  { name: 'hooli', weight: 0.6 },
+  { name: 'café/eu', weight: 0.3 },
+];
+export const ROUTES: readonly { readonly route: string; readonly weight: number }[] = [
+  { route: '/checkout', weight: 1 },
+  { route: '/search', weight: 3 },
+  { route: '/cart', weight: 1.5 },
+  { route: '/login', weight: 0.5 },
+];
+export const REGIONS = ['eu-west', 'us-east'] as const;
+export const HOSTS = ['web-1', 'web-2'] as const;
+
+/** Limits of the tenant the screenshots show: a day quota and a rate limit. */
+export const LIMITS = {
+  tenants: { acme: { ratePointsPerSecond: 500, burst: 5000, quotaPoints: 50_000, quotaPeriod: 'day' } },
+};
+
+export interface SentPoint {
+  readonly tenant: string;
+  readonly metric: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly timeMs: number;
+  readonly value: number;
+}
+
+export interface DemoTruth {
+  /** Every sum point sent, SDK ones included. */
+  readonly sums: readonly SentPoint[];
+  /** Every gauge point sent over OTLP/JSON (with its host). */
+  readonly gauges: readonly (SentPoint & { readonly host: string })[];
+  /** What the SDK's observable gauge reported for acme. */
+  readonly sdkQueueDepth: number;
+}
+
+/** mulberry32: a tiny seeded generator, so every run sends the same values. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The total of `metric` for `tenant` in each bucket `(start, start + stepMs]` (times in ms), per value of
+ * `groupBy` when given: what the console's chart must hold.
+ */
+export function expectedBuckets(
+  truth: DemoTruth,
+  query: { tenant?: string; metric: string; startsMs: readonly number[]; stepMs: number; groupBy?: string },
+): Map<string, number[]> {
+  const lines = new Map<string, number[]>();
+  for (const p of truth.sums) {
+    if (p.metric !== query.metric || (query.tenant !== undefined && p.tenant !== query.tenant)) continue;
+    const index = query.startsMs.findIndex((start) => p.timeMs > start && p.timeMs <= start + query.stepMs);
+    if (index < 0) continue;
+    const key = query.groupBy === undefined ? '' : (p.attributes[query.groupBy] ?? '');
+    let line = lines.get(key);
+    if (line === undefined) {
+      line = query.startsMs.map(() => 0);
+      lines.set(key, line);
+    }
+    line[index]! += p.value;
+  }
+  return lines;
+}
+
+/** Sends the demo usage to the collector at `origin`, at times up to `now`. */
+export async function ingestDemoData(origin: string, now: number): Promise<DemoTruth> {
+  const random = seeded(20261205);
+  const sums: SentPoint[] = [];
+  const gauges: (SentPoint & { host: string })[] = [];
+  // Points in the middle of 10-minute slots (never on a bucket edge), the last one a few minutes ago.
+  const lastSlot = Math.floor(now / (10 * MINUTE)) * 10 * MINUTE - 5 * MINUTE + 17_000;
+  const slots = Array.from({ length: 156 }, (_, k) => lastSlot - k * 10 * MINUTE).reverse();
+  for (const tenant of TENANTS) {
+    const requests: SumPoint[] = [];
+    const compute: SumPoint[] = [];
+    const storage: Record<string, GaugePoint[]> = { 'web-1': [], 'web-2': [] };
+    for (const [i, time] of slots.entries()) {
+      // A daily rhythm with a peak in the afternoon (UTC), and noise.
+      const hour = new Date(time).getUTCHours() + new Date(time).getUTCMinutes() / 60;
+      const rhythm = 1 + 0.6 * Math.sin(((hour - 9) / 24) * 2 * Math.PI);
+      for (const route of ROUTES) {
+        const value = Math.round(tenant.weight * route.weight * rhythm * (40 + 20 * random()));
+        requests.push({ attributes: { route: route.route }, timeMs: time, value });
+      }
+      if (i % 3 === 0) {
+        for (const region of REGIONS) {
+          const value = Math.round(tenant.weight * rhythm * (2 + random()) * 1000) / 1000;
+          compute.push({ attributes: { region }, timeMs: time, value });
+        }
+      }
+      for (const host of HOSTS) {
+        const base = tenant.weight * 2e9 * (host === 'web-1' ? 1 : 0.7);
+        storage[host]!.push({
+          attributes: {},
+          timeMs: time,
+          value: Math.round(base * (1 + i / 400 + random() / 50)),
+        });
+      }
+    }
+    const resources = [
+      {
+        resource: { 'service.name': 'api' },
+        scope: { name: 'demo', version: '1' },
+        metrics: [
+          {
+            kind: 'sum' as const,
+            name: 'api.requests',
+            unit: '{request}',
+            intervalMs: 10 * MINUTE,
+            points: requests,
+          },
+          { kind: 'sum' as const, name: 'compute.time', unit: 's', intervalMs: 30 * MINUTE, points: compute },
+        ],
+      },
+      ...HOSTS.map((host) => ({
+        resource: { 'service.name': 'storage', 'host.name': host },
+        scope: { name: 'demo', version: '1' },
+        metrics: [{ kind: 'gauge' as const, name: 'storage.used', unit: 'By', points: storage[host]! }],
+      })),
+    ];
+    await sendOtlpJson(origin, tenant.name, otlpJson(resources));
+    for (const p of requests) sums.push({ tenant: tenant.name, metric: 'api.requests', ...p });
+    for (const p of compute) sums.push({ tenant: tenant.name, metric: 'compute.time', ...p });
+    for (const host of HOSTS) {
+      for (const p of storage[host]!)
+        gauges.push({ tenant: tenant.name, metric: 'storage.used', host, ...p });
+    }
+  }
+  const sdk = await exportWithStockSdk(origin, 'acme');
+  sums.push(...sdk.sums);
+  return { sums, gauges, sdkQueueDepth: sdk.queueDepth };
+}
+
+/** The stock OpenTelemetry SDK with its OTLP/HTTP exporter: a counter and an observable gauge, exported once. */
+async function exportWithStockSdk(
+  origin: string,
+  tenant: string,
+): Promise<{ sums: SentPoint[]; queueDepth: number }> {
+  const exporter = new OTLPMetricExporter({
+    url: `${origin}/v1/metrics`,
+    headers: { 'x-tenant-id': tenant },
+  });
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: HOUR });
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'service.name': 'api', 'host.name': 'sdk-1' }),
+    readers: [reader],
+  });
+  const meter = provider.getMeter('console-demo', '1');
+  const counter = meter.createCounter('api.requests', { unit: '{request}' });
+  const queueDepth = 42;
+  meter.createObservableGauge('queue.depth', { unit: '{job}' }).addCallback((result) => {
+    result.observe(queueDepth, { queue: 'billing' });
+  });
+  // The SDK stamps its points when it collects: not within 2 s of a minute's end, so the time recorded here is
+  // in the same minute (and hour, and day) bucket as the stored one.
+  const toNextMinute = MINUTE - (Date.now() % MINUTE);
+  if (toNextMinute < 2_000) await new Promise((resolve) => setTimeout(resolve, toNextMinute + 100));
+  const timeMs = Date.now();
+  counter.add(7, { route: '/checkout' });
+  counter.add(5, { route: '/checkout' });
+  await provider.forceFlush();
+  await provider.shutdown();
+  return {
+    sums: [{ tenant, metric: 'api.requests', attributes: { route: '/checkout' }, timeMs, value: 12 }],
+    queueDepth,
+  };
+}
