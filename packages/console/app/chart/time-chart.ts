@@ -1,19 +1,39 @@
 /**
- * One time series chart, drawn by uPlot (canvas; ~50 kB, fast on thousands of points). Sums are drawn as steps
- * (a bucket's value holds over the whole bucket), gauges as lines with gaps where there is no value. Every chart
+ * One time series chart, drawn by uPlot (canvas; ~50 kB, fast on thousands of points). A sum's one line is drawn
+ * as bars, each over its bucket; several lines and gauges as lines through the bucket starts, with gaps where
+ * there is no value. Every chart
  * is registered by name for the test hook (`window.tallyhouseConsole.chart(name)`), which reads back the data
  * uPlot holds.
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { TimeSeriesAnswer } from '../api/types.ts';
-import { formatCompact, formatTime } from '../ui/format.ts';
+import { formatCompact, formatTime, isShownUnit } from '../ui/format.ts';
 import { chartColumns } from './series-data.ts';
 
 const PALETTE = ['#2563eb', '#d97706', '#059669', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d'];
 const HEIGHT = 280;
 
 const registry = new Map<string, uPlot>();
+
+const STEP_SECONDS: Readonly<Record<TimeSeriesAnswer['step'], number>> = {
+  '1m': 60,
+  '1h': 3600,
+  '1d': 86400,
+};
+
+/**
+ * Tick labels in 24-hour time, ISO dates (uPlot's default is US style). Per tick spacing: the label, then the
+ * second line where the year, month, day, hour or minute changes (uPlot's axis `values` table).
+ */
+const TIME_AXIS: uPlot.Axis['values'] = [
+  [3600 * 24 * 365, '{YYYY}', null, null, null, null, null, null, 1],
+  [3600 * 24 * 28, '{MMM}', '\n{YYYY}', null, null, null, null, null, 1],
+  [3600 * 24, '{MM}-{DD}', '\n{YYYY}', null, null, null, null, null, 1],
+  [3600, '{HH}:{mm}', '\n{YYYY}-{MM}-{DD}', null, '\n{MM}-{DD}', null, null, null, 1],
+  [60, '{HH}:{mm}', '\n{YYYY}-{MM}-{DD}', null, '\n{MM}-{DD}', null, null, null, 1],
+  [1, ':{ss}', '\n{YYYY}-{MM}-{DD} {HH}:{mm}', null, '\n{MM}-{DD} {HH}:{mm}', null, '\n{HH}:{mm}', null, 1],
+];
 
 /** What a chart holds, as uPlot has it: x in Unix seconds, one series per line (label and values). */
 export interface ChartSnapshot {
@@ -37,39 +57,46 @@ export function chartNames(): string[] {
   return [...registry.keys()];
 }
 
-/** Draws `answer` into `container` (replacing what was there), registered as `name`. */
+/** Draws `answer` into `container` (replacing what was there), registered as `name`; values are in `unit`. */
 export function drawTimeChart(
   container: HTMLElement,
   name: string,
   answer: TimeSeriesAnswer,
-  unit = '',
+  unit: string,
 ): void {
+  const suffix = isShownUnit(unit) ? ` ${unit}` : '';
   destroyChart(name);
   container.replaceChildren();
   const { x, lines } = chartColumns(answer);
-  const stepped = answer.kind === 'sum' ? uPlot.paths.stepped?.({ align: 1 }) : undefined;
+  // One sum line: bars, each over its own bucket. Several lines, or gauges: lines through the bucket starts.
+  const bars =
+    answer.kind === 'sum' && lines.length === 1
+      ? uPlot.paths.bars?.({ align: 1, size: [0.9, 64] })
+      : undefined;
+  const stepSeconds = STEP_SECONDS[answer.step];
   let resize: ResizeObserver | undefined;
   const chart = new uPlot(
     {
       width: Math.max(320, container.clientWidth),
       height: HEIGHT,
       hooks: { destroy: [() => resize?.disconnect()] },
-      scales: { x: { time: true } },
+      // The x axis runs to the end of the last bucket.
+      scales: { x: { time: true, range: (_u, min, max) => [min, max + stepSeconds] } },
       cursor: { drag: { x: true, y: false } },
+      legend: { show: lines.length > 1 },
       series: [
         { label: 'time', value: (_u, v) => (v === null ? '–' : formatTime(v * 1000)) },
         ...lines.map((line, i) => ({
           label: line.label,
           stroke: PALETTE[i % PALETTE.length]!,
-          width: 1.5,
-          ...(lines.length === 1 ? { fill: `${PALETTE[0]}22` } : {}),
-          ...(stepped === undefined ? {} : { paths: stepped }),
-          points: { show: x.length <= 48 },
+          width: bars === undefined ? 1.5 : 0,
+          ...(bars === undefined ? {} : { paths: bars, fill: `${PALETTE[0]}bb` }),
+          points: { show: bars === undefined && x.length <= 48 },
           spanGaps: false,
-          value: (_u: uPlot, v: number | null) => (v === null ? '–' : `${formatCompact(v)}${unit}`),
+          value: (_u: uPlot, v: number | null) => (v === null ? '–' : `${formatCompact(v)}${suffix}`),
         })),
       ],
-      axes: [{}, { size: 64, values: (_u, ticks) => ticks.map((t) => formatCompact(t)) }],
+      axes: [{ values: TIME_AXIS }, { size: 64, values: (_u, ticks) => ticks.map((t) => formatCompact(t)) }],
     },
     [x, ...lines.map((line) => line.values)],
     container,

@@ -8,7 +8,7 @@ import { replaceQuery, tenantHref } from '../router.ts';
 import { browserTimeZone, resolveRange } from '../time-range.ts';
 import { choiceFromQuery, type SeriesChoice, seriesControls } from '../ui/controls.ts';
 import { fill, h, select } from '../ui/dom.ts';
-import { formatValue, plottable } from '../ui/format.ts';
+import { bucketsText, formatValue, plottable } from '../ui/format.ts';
 import { loadInto, panel, showLoading, showNote } from '../ui/panel.ts';
 import type { PageContext } from './page-context.ts';
 
@@ -34,7 +34,8 @@ export function renderOverview(main: HTMLElement, ctx: PageContext, query: URLSe
       return;
     }
     let choice = choiceFromQuery(query, sums, spanOf);
-    let limit = LIMITS.includes(query.get('limit') ?? '') ? query.get('limit')! : '10';
+    const askedLimit = query.get('limit');
+    let limit = askedLimit !== null && LIMITS.includes(askedLimit) ? askedLimit : '10';
     let loads: AbortController | undefined;
     const refresh = () => {
       replaceQuery(
@@ -93,12 +94,12 @@ async function loadTrend(
       h(
         'p',
         { class: 'figure' },
-        h('span', { class: 'figure-value' }, formatValue(sum, unit)),
-        ' over the range',
+        h('span', { class: 'figure-value', 'data-total': true }, formatValue(sum, unit)),
+        ` ${bucketsText(answer)}`,
       ),
       chart,
     );
-    drawTimeChart(chart, 'overview-trend', answer, unit === '' ? '' : ` ${unit}`);
+    drawTimeChart(chart, 'overview-trend', answer, unit);
   });
 }
 

@@ -9,7 +9,7 @@ import { replaceQuery } from '../router.ts';
 import { browserTimeZone, type ResolvedRange, resolveRange } from '../time-range.ts';
 import { choiceFromQuery, type SeriesChoice, seriesControls } from '../ui/controls.ts';
 import { fill, h, select } from '../ui/dom.ts';
-import { formatAttributes, formatTime, formatValue, plottable } from '../ui/format.ts';
+import { bucketsText, formatAttributes, formatTime, formatValue, plottable } from '../ui/format.ts';
 import { loadInto, panel, showLoading, showNote } from '../ui/panel.ts';
 import type { PageContext } from './page-context.ts';
 
@@ -64,9 +64,9 @@ export function renderTenantPage(
     let choice: TenantChoice = {
       ...choiceFromQuery(query, metrics, spanOf),
       split: query.get('split') ?? '',
-      combine: COMBINES.includes(query.get('combine') ?? '') ? query.get('combine')! : '',
+      combine: oneOf(query.get('combine'), COMBINES, ''),
       by: query.get('by') ?? '',
-      limit: TOP_LIMITS.includes(query.get('limit') ?? '') ? query.get('limit')! : '10',
+      limit: oneOf(query.get('limit'), TOP_LIMITS, '10'),
     };
     let loads: AbortController | undefined;
     const refresh = (next: TenantChoice) => {
@@ -101,6 +101,11 @@ export function renderTenantPage(
     };
     refresh(choice);
   });
+}
+
+/** `value` when it is one of `choices`, else `fallback`. */
+function oneOf(value: string | null, choices: readonly string[], fallback: string): string {
+  return value !== null && choices.includes(value) ? value : fallback;
 }
 
 function queryOf(choice: TenantChoice, metric: MetricInfo): URLSearchParams {
@@ -144,39 +149,36 @@ async function loadUsage(
   showLoading(body);
   await loadInto(body, ctx.wrongKey, async () => {
     const kind = metric.kind === 'gauge' ? 'gauge' : 'sum';
-    const [series, total] = await Promise.all([
-      ctx.api.timeSeries(
-        tenant,
-        {
-          metric: metric.name,
-          step: choice.step,
-          range: range.params,
-          kind,
-          ...(kind === 'sum' && choice.split !== '' ? { groupBy: choice.split } : {}),
-          ...(kind === 'gauge' && choice.combine !== '' ? { combine: choice.combine } : {}),
-        },
-        signal,
-      ),
-      kind === 'sum' ? ctx.api.total(tenant, metric.name, range.params, signal) : undefined,
-    ]);
+    const series = await ctx.api.timeSeries(
+      tenant,
+      {
+        metric: metric.name,
+        step: choice.step,
+        range: range.params,
+        kind,
+        ...(kind === 'sum' && choice.split !== '' ? { groupBy: choice.split } : {}),
+        ...(kind === 'gauge' && choice.combine !== '' ? { combine: choice.combine } : {}),
+      },
+      signal,
+    );
+    // The total over exactly the chart's buckets (the API widens a range to whole steps).
+    const total =
+      kind === 'sum'
+        ? await ctx.api.total(tenant, metric.name, { from: series.bucketsFrom, to: series.bucketsTo }, signal)
+        : undefined;
     const chart = h('div', { class: 'chart', 'data-chart': 'tenant-usage' });
-    const figure =
+    const figure = h(
+      'p',
+      { class: 'figure' },
       total === undefined
-        ? h(
-            'p',
-            { class: 'figure' },
-            `${series.lines.length} line${series.lines.length === 1 ? '' : 's'}, step ${series.step}`,
-          )
-        : h(
-            'p',
-            { class: 'figure' },
-            h('span', { class: 'figure-value', 'data-total': true }, formatValue(total.total, metric.unit)),
-            ` over the range, step ${series.step}`,
-          );
+        ? `${series.lines.length} source${series.lines.length === 1 ? '' : 's'}`
+        : h('span', { class: 'figure-value', 'data-total': true }, formatValue(total.total, metric.unit)),
+      ` ${bucketsText(series)}`,
+    );
     if (series.lines.length === 0)
       return fill(body, figure, h('p', { class: 'note' }, 'No values in this range.'));
     fill(body, figure, chart);
-    drawTimeChart(chart, 'tenant-usage', series, metric.unit === '' ? '' : ` ${metric.unit}`);
+    drawTimeChart(chart, 'tenant-usage', series, metric.unit);
   });
 }
 

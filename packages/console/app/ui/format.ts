@@ -21,7 +21,15 @@ export function plottable(value: Value): number | null {
 export function formatValue(value: Value, unit?: string): string {
   if (value === null) return '–';
   const text = typeof value === 'number' ? NUMBER.format(value) : value;
-  return unit === undefined || unit === '' || unit === '1' ? text : `${text} ${unit}`;
+  return unit === undefined || !isShownUnit(unit) ? text : `${text} ${unit}`;
+}
+
+/**
+ * Whether a unit says something next to a number: UCUM's dimensionless `1` and annotations such as `{request}`
+ * (a count of requests) do not.
+ */
+export function isShownUnit(unit: string): boolean {
+  return unit !== '' && unit !== '1' && !/^\{[^}]*\}$/.test(unit);
 }
 
 export function formatCompact(value: number): string {
@@ -40,4 +48,9 @@ export function formatTime(iso: string | number): string {
 export function formatAttributes(attributes: Readonly<Record<string, string>>, fallback: string): string {
   const entries = Object.entries(attributes);
   return entries.length === 0 ? fallback : entries.map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
+/** A chart's span (the API widens a range to whole steps), in the browser's time zone. */
+export function bucketsText(series: { bucketsFrom: string; bucketsTo: string; step: string }): string {
+  return `from ${formatTime(series.bucketsFrom)} to ${formatTime(series.bucketsTo)}, step ${series.step}`;
 }

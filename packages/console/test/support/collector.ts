@@ -33,6 +33,8 @@ export async function startCollector(setup: CollectorSetup = {}): Promise<Runnin
   const env: Record<string, string> = {
     TALLYHOUSE_DATA_DIR: join(dataDir, 'data'),
     TALLYHOUSE_LOG_LEVEL: 'silent',
+    // Only flush() flushes: what arrives together is merged together (the tests' truth models one flush).
+    TALLYHOUSE_FLUSH_INTERVAL_MS: '3600000',
     ...(adminKey === null ? {} : { TALLYHOUSE_ADMIN_KEY: adminKey }),
     ...setup.env,
   };
