@@ -169,6 +169,14 @@ describe('the key', () => {
     for (const file of requests.filter((r) => new URL(r.url).pathname.startsWith('/console/'))) {
       expect(file.authorization, file.url).toBeUndefined();
     }
+    // Entered once: a reload of the tab keeps it.
+    await opened.page.reload();
+    await chartData(opened.page, 'overview-trend');
+    expect(await opened.page.locator('form.key-form').count()).toBe(0);
+    // Signing out forgets it.
+    await opened.page.locator('[data-action=sign-out]').click();
+    await opened.page.locator('form.key-form').waitFor();
+    expect((await storage(opened.page)).session).toEqual({});
     expectClean(opened);
   });
 
@@ -393,6 +401,16 @@ describe('a tenant page', () => {
     expect(asChart(answer).values).toEqual(sentPerBucket(answer, 'café/eu'));
     await opened.page.locator('[data-quota=none]').waitFor();
     expect(await opened.page.locator('[data-rate]').textContent()).toBe('No rate limit.');
+    expectClean(opened);
+  });
+
+  it('says so for a tenant with nothing stored', async () => {
+    const opened = await signedIn('/console/tenants/nobody-here');
+    await opened.page.locator('[data-panel=usage] .note:not(.loading)').waitFor();
+    expect(await opened.page.locator('[data-panel=usage] .note').textContent()).toBe(
+      'Nothing stored for tenant nobody-here yet.',
+    );
+    expect(await opened.page.locator('[data-chart]').count()).toBe(0);
     expectClean(opened);
   });
 
