@@ -25,7 +25,14 @@ import {
   settled,
 } from './support/browser.ts';
 import { ADMIN_KEY, type RunningCollector, startCollector } from './support/collector.ts';
-import { type DemoTruth, expectedBuckets, ingestDemoData, LIMITS, TENANTS } from './support/demo-data.ts';
+import {
+  type DemoTruth,
+  expectedBuckets,
+  ingestDemoData,
+  LIMITS,
+  storedGauges,
+  TENANTS,
+} from './support/demo-data.ts';
 import { apiGet } from './support/http-get.ts';
 
 let running: RunningCollector;
@@ -401,6 +408,32 @@ describe('a tenant page', () => {
     expect(asChart(answer).values).toEqual(sentPerBucket(answer, 'café/eu'));
     await opened.page.locator('[data-quota=none]').waitFor();
     expect(await opened.page.locator('[data-rate]').textContent()).toBe('No rate limit.');
+    expectClean(opened);
+  });
+
+  it('draws a non-finite gauge value as a gap and shows it as sent', async () => {
+    const opened = await open('/console/tenants/hooli?metric=cpu.utilization&range=last-1h&step=1m');
+    const next = nextAnswer(opened.page, '/v1/usage/hooli/timeseries', { kind: 'gauge' });
+    await enterKey(opened.page, ADMIN_KEY);
+    const answer = await expectChartMatchesApi(opened.page, 'tenant-usage', await next);
+    const points = answer.lines[0]!.points;
+    const stored = storedGauges(truth.gauges.filter((g) => g.metric === 'cpu.utilization'));
+    // The API answers the NaN as a string; from there on the chart holds a gap (null), before it the values sent.
+    const nanAt = points.findIndex((p) => p.value === 'NaN');
+    expect(nanAt).toBeGreaterThan(0);
+    const held = (await chartData(opened.page, 'tenant-usage')).series[0]!.values;
+    expect(held.slice(nanAt).every((v) => v === null)).toBe(true);
+    expect(held.filter((v) => v !== null)).toEqual(
+      points.filter((p) => typeof p.value === 'number').map((p) => p.value),
+    );
+    // Before the NaN, the value stored last before it, carried forward.
+    expect(Number.isNaN(stored.at(-1)!.value)).toBe(true);
+    expect(held[nanAt - 1]).toBe(stored.at(-2)!.value);
+    await opened.page.locator('[data-table=gauges]').waitFor();
+    const row = await opened.page
+      .locator('[data-table=gauges] tr[data-gauge="cpu.utilization"] td')
+      .evaluateAll((tds) => tds.map((td) => td.textContent));
+    expect(row.slice(0, 4)).toEqual(['cpu.utilization', '–', 'worker@cpu-1', 'NaN']);
     expectClean(opened);
   });
 

@@ -61,6 +61,14 @@ export function renderTenantPage(
       return;
     }
     void loadGauges(ctx, gauges.body, tenant, metrics);
+    if (metrics.every((m) => m.kind === 'histogram')) {
+      showNote(
+        usage.body,
+        'Only histograms are stored for this tenant: the usage API charts sums and gauges.',
+      );
+      showNote(top.body, 'No sum metrics.');
+      return;
+    }
     let choice: TenantChoice = {
       ...choiceFromQuery(query, metrics, spanOf),
       split: query.get('split') ?? '',

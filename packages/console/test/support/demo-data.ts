@@ -1,7 +1,7 @@
 /**
  * The usage the console tests and the screenshots look at, and the truth to check the console against: six
  * tenants' API requests by route (a delta sum every 10 minutes for 26 hours), compute seconds by region, and a
- * storage gauge per host — OTLP/JSON over a real socket — plus a counter and a gauge from the stock
+ * storage gauge per host, a CPU gauge ending on NaN — OTLP/JSON over a real socket — plus a counter and a gauge from the stock
  * OpenTelemetry SDK and its OTLP/HTTP exporter. Values come from a seeded generator: the same every run.
  */
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -82,6 +82,20 @@ export function storedSums(points: readonly SentPoint[]): SentPoint[] {
     );
   }
   return [...rows.values()];
+}
+
+/**
+ * Gauge points as the collector stores them: per source series (tenant, metric, host) and UTC quarter hour, the
+ * newest point wins.
+ */
+export function storedGauges<T extends SentPoint & { readonly host: string }>(points: readonly T[]): T[] {
+  const rows = new Map<string, T>();
+  for (const p of points) {
+    const key = JSON.stringify([p.tenant, p.metric, p.host, Math.ceil(p.timeMs / QUARTER_HOUR)]);
+    const row = rows.get(key);
+    if (row === undefined || p.timeMs >= row.timeMs) rows.set(key, p);
+  }
+  return [...rows.values()].sort((a, b) => a.timeMs - b.timeMs);
 }
 
 /**
@@ -172,6 +186,28 @@ export async function ingestDemoData(origin: string, now: number): Promise<DemoT
         gauges.push({ tenant: tenant.name, metric: 'storage.used', host, ...p });
     }
   }
+  // A gauge that ends on NaN (gauges may hold any double): hooli's CPU, once a minute for the last 10 minutes.
+  const cpuSlots = Array.from(
+    { length: 10 },
+    (_, k) => Math.floor(now / MINUTE) * MINUTE - (10 - k) * MINUTE + 30_000,
+  );
+  const cpu = cpuSlots.map((timeMs, k) => ({
+    attributes: {},
+    timeMs,
+    value: k === 9 ? Number.NaN : 0.25 + k / 100,
+  }));
+  await sendOtlpJson(
+    origin,
+    'hooli',
+    otlpJson([
+      {
+        resource: { 'service.name': 'worker', 'host.name': 'cpu-1' },
+        scope: { name: 'demo', version: '1' },
+        metrics: [{ kind: 'gauge', name: 'cpu.utilization', unit: '1', points: cpu }],
+      },
+    ]),
+  );
+  for (const p of cpu) gauges.push({ tenant: 'hooli', metric: 'cpu.utilization', host: 'cpu-1', ...p });
   const sdk = await exportWithStockSdk(origin, 'acme');
   sums.push(...sdk.sums);
   return { sums, gauges, sdkQueueDepth: sdk.queueDepth };

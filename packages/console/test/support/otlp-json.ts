@@ -37,6 +37,8 @@ export interface ResourceData {
   readonly metrics: readonly MetricData[];
 }
 
+/** proto3 JSON spells non-finite doubles as strings ("NaN", "Infinity"). */
+const double = (value: number) => (Number.isFinite(value) ? value : String(value));
 const nanos = (ms: number) => (BigInt(Math.round(ms)) * 1_000_000n).toString();
 const keyValues = (attributes: Readonly<Record<string, string>>) =>
   Object.entries(attributes).map(([key, value]) => ({ key, value: { stringValue: value } }));
@@ -63,7 +65,7 @@ export function otlpJson(resources: readonly ResourceData[]): object {
                       attributes: keyValues(p.attributes),
                       startTimeUnixNano: nanos(p.timeMs - m.intervalMs),
                       timeUnixNano: nanos(p.timeMs),
-                      asDouble: p.value,
+                      asDouble: double(p.value),
                     })),
                   },
                 }
@@ -74,7 +76,7 @@ export function otlpJson(resources: readonly ResourceData[]): object {
                     dataPoints: m.points.map((p) => ({
                       attributes: keyValues(p.attributes),
                       timeUnixNano: nanos(p.timeMs),
-                      asDouble: p.value,
+                      asDouble: double(p.value),
                     })),
                   },
                 },
