@@ -186,15 +186,16 @@ export async function ingestDemoData(origin: string, now: number): Promise<DemoT
         gauges.push({ tenant: tenant.name, metric: 'storage.used', host, ...p });
     }
   }
-  // A gauge that ends on NaN (gauges may hold any double): hooli's CPU, once a minute for the last 10 minutes.
+  // A gauge that ends on NaN (gauges may hold any double): hooli's CPU, once a minute for the last 40 minutes (more
+  // than two quarter hours, so some value is stored before the NaN whatever the time).
   const cpuSlots = Array.from(
-    { length: 10 },
-    (_, k) => Math.floor(now / MINUTE) * MINUTE - (10 - k) * MINUTE + 30_000,
+    { length: 40 },
+    (_, k) => Math.floor(now / MINUTE) * MINUTE - (40 - k) * MINUTE + 30_000,
   );
   const cpu = cpuSlots.map((timeMs, k) => ({
     attributes: {},
     timeMs,
-    value: k === 9 ? Number.NaN : 0.25 + k / 100,
+    value: k === 39 ? Number.NaN : 0.25 + k / 100,
   }));
   await sendOtlpJson(
     origin,
