@@ -41,6 +41,7 @@ export type { QueryConnection } from './usage/bounded-read.ts';
 export { GAUGE_COMBINES } from './usage/gauge-combine.ts';
 export type { PercentileMethod } from './usage/percentiles.ts';
 export type {
+  AttributeKey,
   CombinedGaugeLatest,
   GaugeCombine,
   GaugeLatest,

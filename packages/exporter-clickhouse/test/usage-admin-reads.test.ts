@@ -52,6 +52,15 @@ beforeAll(async () => {
     i++;
   }
   points.push(gaugePoint(3, { tenant: 'acme', name: 'seats', time: BigInt(start) * MS }));
+  for (const plan of ['free', 'pro', 'team'])
+    points.push(
+      gaugePoint(1, {
+        tenant: 'acme',
+        name: 'seats',
+        time: BigInt(start) * MS,
+        attributes: { plan, zone: 'a' },
+      }),
+    );
   points.push(histogramPoint({}, { tenant: 'acme', name: 'latency', time: BigInt(start) * MS }));
   expect((await exporter.consumeBatch({ id: 'admin-reads', points })).ok).toBe(true);
 });
@@ -149,5 +158,20 @@ describe('cross-tenant reads', () => {
       'storage.bytes',
     ]);
     await expect(reader.metrics('')).rejects.toThrow(/empty/);
+  });
+
+  it('the attribute keys of a metric, with how many values each has', async () => {
+    expect(await reader.attributeKeys('acme', 'api.requests')).toEqual([{ key: 'region', values: 2 }]);
+    // `route` from the first seats point (the support's default attributes), `plan` and `zone` from the others.
+    expect(await reader.attributeKeys('acme', 'seats')).toEqual([
+      { key: 'plan', values: 3 },
+      { key: 'route', values: 1 },
+      { key: 'zone', values: 1 },
+    ]);
+    expect(await reader.attributeKeys('acme', 'nothing')).toEqual([]);
+    expect(await reader.attributeKeys('globex', 'seats')).toEqual([]);
+    await expect(reader.attributeKeys('acme', 'seats', { maxRows: 1 })).rejects.toThrow(
+      /metric "seats" has more than maxRows=1 attribute keys/,
+    );
   });
 });

@@ -197,3 +197,9 @@ export interface PeriodTotal {
   readonly total: number;
   readonly rows: number;
 }
+
+/** An attribute key of a metric's series, and how many distinct values it has. */
+export interface AttributeKey {
+  readonly key: string;
+  readonly values: number;
+}

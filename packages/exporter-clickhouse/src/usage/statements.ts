@@ -148,6 +148,22 @@ export class UsageStatements {
     return `SELECT MetricName, MetricUnit, Kind FROM (${union}) ORDER BY MetricName, Kind, MetricUnit`;
   }
 
+  /**
+   * The attribute keys of one metric's series (`Key`, `ValueCount`: how many distinct values), from the daily
+   * rollups of sums and gauges, by key; at most `limit`.
+   */
+  attributeKeys(q: QueryBuilder, metric: string, limit: number): string {
+    const name = q.bind('String', metric);
+    const kinds: RollupKind[] = ['sum', 'gauge'];
+    const union = kinds
+      .map(
+        (kind) =>
+          `SELECT arrayJoin(mapKeys(Attributes)) AS Key, Attributes[Key] AS Value ${q.from({ rollup: kind, grain: '1d' }, [`MetricName = ${name}`])}`,
+      )
+      .join(' UNION ALL ');
+    return `SELECT Key, uniqExact(Value) AS ValueCount FROM (${union}) GROUP BY Key ORDER BY Key LIMIT ${q.bind('Int64', String(limit))}`;
+  }
+
   /** `Label` (the value of attribute `by`), `Total`, `RowCount`: the `limit` largest, ties by label. */
   topN(q: QueryBuilder, query: TopNQuery): string | undefined {
     const key = q.bind('String', query.by);

@@ -28,6 +28,7 @@ import {
 import { checkCombine, combineLatest, combineLines } from './gauge-combine.ts';
 import { histogramQuantile } from './percentiles.ts';
 import type {
+  AttributeKey,
   CombinedGaugeLatest,
   GaugeCombine,
   GaugeLatest,
@@ -277,6 +278,29 @@ export class UsageReader {
       beginRead(this.limits, limits),
     );
     return rows.map(storedMetric);
+  }
+
+  /**
+   * The attribute keys of one sum or gauge metric's series for the tenant, with how many distinct values each has
+   * (what an attribute picker offers), by key. More keys than `maxRows` → `ReadLimitError`.
+   */
+  async attributeKeys(tenant: string, metric: string, limits?: Partial<ReadLimits>): Promise<AttributeKey[]> {
+    const q = this.scope(tenant);
+    const read = beginRead(this.limits, limits);
+    const rows = await runScoped<{ Key: string; ValueCount: string }>(
+      this.connection,
+      q,
+      this.statements.attributeKeys(q, metric, read.limits.maxRows + 1),
+      read,
+    );
+    if (rows.length > read.limits.maxRows) {
+      throw new ReadLimitError(
+        'maxRows',
+        read.limits.maxRows,
+        `metric ${JSON.stringify(metric)} has more than ${showLimit(read.limits, 'maxRows')} attribute keys`,
+      );
+    }
+    return rows.map((row) => ({ key: row.Key, values: Number(row.ValueCount) }));
   }
 
   /** ADMIN — the metrics stored for any tenant. Bounded like a tenant read. */
