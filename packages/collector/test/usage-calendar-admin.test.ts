@@ -228,6 +228,23 @@ describe('what a tenant has: metrics and limits', () => {
     expect((await get(port, '/v1/usage/acme/metrics?metric=x', bearer(ACME_KEY))).status).toBe(400);
   });
 
+  it('/attributes lists the attribute keys of a metric with how many values each has', async () => {
+    const answer = await get(port, '/v1/usage/acme/attributes?metric=requests', bearer(ACME_KEY));
+    const regions = new Set(sent.filter((p) => p.tenant === 'acme' && p.region !== '').map((p) => p.region));
+    const ns = sent.filter((p) => p.tenant === 'acme').length;
+    expect(json(answer)).toEqual({
+      tenant: 'acme',
+      metric: 'requests',
+      keys: [
+        { key: 'n', values: ns },
+        { key: 'region', values: regions.size },
+      ],
+    });
+    const missing = await get(port, '/v1/usage/acme/attributes', bearer(ACME_KEY));
+    expect(missing.status).toBe(400);
+    expect(json(missing).message).toBe('metric: required');
+  });
+
   it('/limits: the quota in the tenant’s time zone with what is used and left, the rate limit', async () => {
     const acme = json(await get(port, '/v1/usage/acme/limits', bearer(ACME_KEY)));
     const points = sent.filter((p) => p.tenant === 'acme').length;

@@ -24,7 +24,10 @@ import type { AdminUsageQuery, UsageQuery } from './usage-query.ts';
  * Runs the query and serialises the answer once, in pieces (a large answer is never copied into one buffer),
  * refused as soon as it passes TALLYHOUSE_USAGE_MAX_BYTES. The event loop is handed back between slices.
  */
-export type TenantReads = Pick<UsageReader, 'total' | 'timeSeries' | 'topN' | 'gaugeLatest' | 'metrics'>;
+export type TenantReads = Pick<
+  UsageReader,
+  'total' | 'timeSeries' | 'topN' | 'gaugeLatest' | 'metrics' | 'attributeKeys'
+>;
 export type AdminReads = Pick<UsageReader, 'adminMetrics' | 'adminTopTenants' | 'adminTimeSeries'>;
 
 export async function readAnswer(
@@ -37,6 +40,11 @@ export async function readAnswer(
   if (query.view === 'metrics') {
     const metrics = await reader.metrics(query.tenant, readLimits);
     out.write(JSON.stringify({ tenant: query.tenant, metrics }));
+    return out.finish();
+  }
+  if (query.view === 'attributes') {
+    const keys = await reader.attributeKeys(query.tenant, query.metric, readLimits);
+    out.write(JSON.stringify({ tenant: query.tenant, metric: query.metric, keys }));
     return out.finish();
   }
   const { filter, echo: selection } = filterOf(query);
@@ -157,7 +165,7 @@ export async function readAdminAnswer(
   }
 }
 
-type FilteredQuery = Extract<UsageQuery | AdminUsageQuery, { metric: string }>;
+type FilteredQuery = Extract<UsageQuery | AdminUsageQuery, { attributes: unknown }>;
 
 /** The reader's filter of a query, and its echo in the answer (the range as answered, how it was named). */
 function filterOf(query: FilteredQuery) {

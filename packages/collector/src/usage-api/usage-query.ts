@@ -12,7 +12,15 @@ import { checkTimeZone, parsePeriod, tenantProblem, timeZoneProblem, UTC } from 
 import { formatTime, parseQueryTime } from './time-format.ts';
 export const USAGE_PREFIX = '/v1/usage/';
 export const ADMIN_PREFIX = '/v1/admin/';
-export const USAGE_VIEWS = ['total', 'timeseries', 'top', 'latest', 'metrics', 'limits'] as const;
+export const USAGE_VIEWS = [
+  'total',
+  'timeseries',
+  'top',
+  'latest',
+  'metrics',
+  'attributes',
+  'limits',
+] as const;
 export type UsageView = (typeof USAGE_VIEWS)[number];
 export const ADMIN_VIEWS = ['metrics', 'tenants', 'timeseries', 'export'] as const;
 export type AdminView = (typeof ADMIN_VIEWS)[number];
@@ -94,6 +102,7 @@ export type UsageQuery =
   | (CommonQuery & { readonly view: 'top'; readonly by: string; readonly limit: number })
   | (CommonQuery & { readonly view: 'latest'; readonly combine: GaugeCombine | undefined })
   | { readonly view: 'metrics'; readonly tenant: string }
+  | { readonly view: 'attributes'; readonly tenant: string; readonly metric: string }
   | { readonly view: 'limits'; readonly tenant: string };
 
 export type AdminUsageQuery =
@@ -115,6 +124,7 @@ const PARAMETERS: Record<UsageView, readonly string[]> = {
   top: [...FILTER, ...CALENDAR, 'by', 'limit'],
   latest: [...FILTER, 'combine'],
   metrics: [],
+  attributes: ['metric'],
   limits: [],
 };
 const ADMIN_PARAMETERS: Record<AdminView, readonly string[]> = {
@@ -170,6 +180,7 @@ export function checkTenant(tenant: string): string {
 export function parseUsageQuery(tenant: string, view: UsageView, search: URLSearchParams): UsageQuery {
   const given = collect(search, view, PARAMETERS[view], new Set());
   if (view === 'metrics' || view === 'limits') return { view, tenant };
+  if (view === 'attributes') return { view, tenant, metric: given.required('metric') };
   const combine = parseCombine(given);
   const filter = (step?: UsageStep) => parseFilter(given, step);
   switch (view) {
