@@ -297,8 +297,11 @@ describe('a tenant page', () => {
     const opened = await signedIn('/console/tenants/initech?metric=api.requests&range=last-24h&step=1h');
     await chartData(opened.page, 'tenant-usage');
     const split = nextAnswer(opened.page, '/v1/usage/initech/timeseries', { group_by: 'route' });
-    await opened.page.locator('input[name=split]').fill('route');
-    await opened.page.locator('input[name=split]').press('Enter');
+    // The picker offers the metric's attribute keys, as stored.
+    expect(await opened.page.locator('select[name=split] option').allTextContents()).toContain(
+      'route (4 values)',
+    );
+    await opened.page.locator('select[name=split]').selectOption('route');
     const answer = await expectChartMatchesApi(opened.page, 'tenant-usage', await split);
     expect(answer.lines.map((l) => l.key.route).sort()).toEqual(['/cart', '/checkout', '/login', '/search']);
     expect(asChart(answer).values).toEqual(sentPerBucket(answer, 'initech', 'route'));
@@ -306,8 +309,7 @@ describe('a tenant page', () => {
     expect(labels).toEqual(answer.lines.map((l) => `route=${l.key.route}`));
 
     const top = nextAnswer(opened.page, '/v1/usage/initech/top', { by: 'route' });
-    await opened.page.locator('input[name=by]').fill('route');
-    await opened.page.locator('input[name=by]').press('Enter');
+    await opened.page.locator('select[name=by]').selectOption('route');
     const topAnswer = (await (await top).json()) as TopAnswer;
     await settled(opened.page);
     const rows = await opened.page

@@ -5,6 +5,7 @@
  * (TALLYHOUSE_USAGE_MAX_CONCURRENT, 8 by default) with a 503, and a page asks for several panels at a time.
  */
 import type {
+  AttributesAnswer,
   LatestAnswer,
   LimitsAnswer,
   MetricsAnswer,
@@ -107,6 +108,10 @@ export class ApiClient {
 
   tenantMetrics(tenant: string, signal?: AbortSignal): Promise<MetricsAnswer> {
     return this.get(`${usagePath(tenant)}/metrics`, {}, signal);
+  }
+
+  attributes(tenant: string, metric: string, signal?: AbortSignal): Promise<AttributesAnswer> {
+    return this.get(`${usagePath(tenant)}/attributes`, { metric }, signal);
   }
 
   limits(tenant: string, signal?: AbortSignal): Promise<LimitsAnswer> {

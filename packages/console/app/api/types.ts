@@ -17,6 +17,18 @@ export interface MetricsAnswer {
   readonly metrics: readonly MetricInfo[];
 }
 
+/** An attribute key of a metric's series, and how many distinct values it has. */
+export interface AttributeKeyInfo {
+  readonly key: string;
+  readonly values: number;
+}
+
+export interface AttributesAnswer {
+  readonly tenant: string;
+  readonly metric: string;
+  readonly keys: readonly AttributeKeyInfo[];
+}
+
 export interface SeriesSource {
   readonly resource: Readonly<Record<string, string>>;
   readonly scope: { readonly name: string; readonly version: string };

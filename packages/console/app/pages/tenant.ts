@@ -3,7 +3,7 @@
  * source or combined), the total over the range, the top values of an attribute, the latest value of every gauge,
  * and the tenant's quota and rate limit with what is left. The metric picker lists what is stored for the tenant.
  */
-import type { LatestAnswer, LimitsAnswer, MetricInfo, TopAnswer } from '../api/types.ts';
+import type { AttributeKeyInfo, LatestAnswer, LimitsAnswer, MetricInfo, TopAnswer } from '../api/types.ts';
 import { drawTimeChart } from '../chart/time-chart.ts';
 import { replaceQuery } from '../router.ts';
 import { browserTimeZone, type ResolvedRange, resolveRange } from '../time-range.ts';
@@ -77,15 +77,43 @@ export function renderTenantPage(
       limit: oneOf(query.get('limit'), TOP_LIMITS, '10'),
     };
     let loads: AbortController | undefined;
+    // A metric's attribute keys, asked once per metric: they feed the split and top-N pickers.
+    const keysByMetric = new Map<string, Promise<readonly AttributeKeyInfo[]>>();
+    const keysOf = (name: string) => {
+      let keys = keysByMetric.get(name);
+      if (keys === undefined) {
+        keys = ctx.api.attributes(tenant, name, ctx.signal).then(
+          (answer) => answer.keys,
+          () => [],
+        );
+        keysByMetric.set(name, keys);
+      }
+      return keys;
+    };
     const refresh = (next: TenantChoice) => {
       choice = next;
       const metric = metrics.find((m) => m.name === choice.metric)!;
       replaceQuery(queryOf(choice, metric));
+      loads?.abort();
+      loads = new AbortController();
+      const signal = AbortSignal.any([ctx.signal, loads.signal]);
+      void (async () => {
+        const keys = metric.kind === 'sum' ? await keysOf(metric.name) : [];
+        if (signal.aborted) return;
+        showControls(metric, keys);
+        const range = resolveRange(choice.range, Date.now(), zone);
+        void loadUsage(ctx, usage.body, tenant, metric, choice, range, signal);
+        void loadTop(ctx, top, tenant, metric, choice, keys, range, signal, (c) =>
+          refresh({ ...choice, ...c }),
+        );
+      })();
+    };
+    const showControls = (metric: MetricInfo, keys: readonly AttributeKeyInfo[]) => {
       fill(
         controls,
         seriesControls(metrics, choice, spanOf, (c) => refresh({ ...choice, ...c })),
         metric.kind === 'sum'
-          ? textControl('Split by attribute', 'split', choice.split, 'none', (split) =>
+          ? attributeControl('Split by attribute', 'split', choice.split, keys, 'none', (split) =>
               refresh({ ...choice, split }),
             )
           : h(
@@ -100,12 +128,6 @@ export function renderTenantPage(
               ),
             ),
       );
-      loads?.abort();
-      loads = new AbortController();
-      const signal = AbortSignal.any([ctx.signal, loads.signal]);
-      const range = resolveRange(choice.range, Date.now(), zone);
-      void loadUsage(ctx, usage.body, tenant, metric, choice, range, signal);
-      void loadTop(ctx, top, tenant, metric, choice, range, signal, (c) => refresh({ ...choice, ...c }));
     };
     refresh(choice);
   });
@@ -125,24 +147,24 @@ function queryOf(choice: TenantChoice, metric: MetricInfo): URLSearchParams {
   return query;
 }
 
-/** A text field applied on Enter or when it loses focus. */
-function textControl(
+/**
+ * A picker of the metric's attribute keys (with how many values each has), `none` first. A key named in the
+ * address but not (or no longer) stored stays selectable, so a shared link keeps its meaning.
+ */
+function attributeControl(
   label: string,
   name: string,
   value: string,
-  placeholder: string,
+  keys: readonly AttributeKeyInfo[],
+  none: string,
   apply: (value: string) => void,
 ): HTMLElement {
-  const input = h('input', {
-    type: 'text',
-    name,
-    value,
-    placeholder,
-    'aria-label': label,
-    spellcheck: 'false',
-  });
-  input.addEventListener('change', () => apply(input.value.trim()));
-  return h('label', { class: 'controls' }, `${label} `, input);
+  const options: (readonly [string, string])[] = [
+    ['', none],
+    ...keys.map((k) => [k.key, `${k.key} (${k.values} value${k.values === 1 ? '' : 's'})`] as const),
+  ];
+  if (value !== '' && !keys.some((k) => k.key === value)) options.push([value, value]);
+  return h('label', { class: 'controls' }, `${label} `, select(name, options, value, apply));
 }
 
 async function loadUsage(
@@ -196,6 +218,7 @@ async function loadTop(
   tenant: string,
   metric: MetricInfo,
   choice: TenantChoice,
+  keys: readonly AttributeKeyInfo[],
   range: ResolvedRange,
   signal: AbortSignal,
   change: (c: Partial<TenantChoice>) => void,
@@ -203,7 +226,7 @@ async function loadTop(
   const controls = h(
     'div',
     { class: 'controls-row' },
-    textControl('By attribute', 'by', choice.by, 'e.g. route', (by) => change({ by })),
+    attributeControl('By attribute', 'by', choice.by, keys, 'pick one', (by) => change({ by })),
     h(
       'label',
       { class: 'controls' },
@@ -219,7 +242,15 @@ async function loadTop(
   if (metric.kind !== 'sum')
     return fill(top.body, h('p', { class: 'note' }, 'Top values add usage up: pick a sum metric.'));
   if (choice.by === '')
-    return fill(top.body, controls, h('p', { class: 'note' }, `Name an attribute of ${metric.name}.`));
+    return fill(
+      top.body,
+      controls,
+      h(
+        'p',
+        { class: 'note' },
+        keys.length === 0 ? `${metric.name} has no attributes.` : `Pick an attribute of ${metric.name}.`,
+      ),
+    );
   fill(top.body, controls, h('p', { class: 'note loading' }, 'Loading…'));
   const result = h('div');
   await loadInto(result, ctx.wrongKey, async () => {
