@@ -22,12 +22,13 @@ import { SingleFlightCache } from '../src/usage-api/query-cache.ts';
 import { ReadAccess } from '../src/usage-api/read-access.ts';
 import { formatTime, parseQueryTime } from '../src/usage-api/time-format.ts';
 import { UsageApi } from '../src/usage-api/usage-api.ts';
+import { type CheckOptions, contractChecked } from './support/openapi-check.ts';
 import {
   attributes,
   gaugeMetric,
   holdUsageTotals,
-  http,
   otlpRequest,
+  http as plainHttp,
   postMetrics,
   startCollector,
   sumMetric,
@@ -61,8 +62,16 @@ interface Answer {
   json: Record<string, unknown>;
 }
 
-async function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  const answer = await http(port, { method: 'GET', path, headers });
+/** Every answer of the usage API is checked against its OpenAPI document. */
+const http = contractChecked(plainHttp);
+
+async function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  contract: CheckOptions = {},
+): Promise<Answer> {
+  const answer = await http(port, { method: 'GET', path, headers }, contract);
   return { status: answer.status, headers: answer.headers, json: JSON.parse(answer.body.toString('utf8')) };
 }
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -555,15 +564,16 @@ describe('usage endpoints on the collector (apikey mode)', () => {
       );
       expect(invalid.status).toBe(400);
       expect(String(invalid.json.message)).toMatch(/^tenant: /);
-      expect((await get(port, '/v1/usage/acme/everything?metric=requests', bearer(ACME_KEY))).status).toBe(
-        404,
+      const undocumented = { undocumented: true };
+      expect(
+        (await get(port, '/v1/usage/acme/everything?metric=requests', bearer(ACME_KEY), undocumented)).status,
+      ).toBe(404);
+      expect((await get(port, '/v1/usage/acme', bearer(ACME_KEY), undocumented)).status).toBe(404);
+      const post = await http(
+        port,
+        { method: 'POST', path: '/v1/usage/acme/total', headers: bearer(ACME_KEY) },
+        undocumented,
       );
-      expect((await get(port, '/v1/usage/acme', bearer(ACME_KEY))).status).toBe(404);
-      const post = await http(port, {
-        method: 'POST',
-        path: '/v1/usage/acme/total',
-        headers: bearer(ACME_KEY),
-      });
       expect(post.status).toBe(405);
       expect(post.headers.allow).toBe('GET');
     });

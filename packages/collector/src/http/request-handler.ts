@@ -6,6 +6,7 @@ import { isConsolePath, serveConsole } from '../console/console-route.ts';
 import type { IngestSequence } from '../ingest/ingest-sequence.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import { RpcCode } from '../otlp/index.ts';
+import { OPENAPI_DOCUMENT_PATH, sendOpenApiDocument } from '../usage-api/openapi.ts';
 import type { UsageApi } from '../usage-api/usage-api.ts';
 import { ADMIN_PREFIX, USAGE_PREFIX } from '../usage-api/usage-query.ts';
 import { type OtlpHttpContext, receiveMetrics } from './otlp-metrics.ts';
@@ -70,7 +71,9 @@ function routeOf(url: string | undefined): string {
   if (path.startsWith(USAGE_PREFIX)) return '/v1/usage';
   if (path.startsWith(ADMIN_PREFIX)) return '/v1/admin';
   if (isConsolePath(path)) return '/console';
-  return ['/v1/metrics', '/healthz', '/readyz', '/metrics'].includes(path) ? path : 'other';
+  return ['/v1/metrics', OPENAPI_DOCUMENT_PATH, '/healthz', '/readyz', '/metrics'].includes(path)
+    ? path
+    : 'other';
 }
 
 async function handle(
@@ -109,6 +112,9 @@ async function handle(
       if (deps.usage !== undefined) return deps.usage.handleAdmin(request, response);
       request.resume();
       return sendStatus(response, 404, RpcCode.NOT_FOUND, 'usage reads are not enabled', 'json');
+    case OPENAPI_DOCUMENT_PATH:
+      if (request.method !== 'GET') return refuseMethod(request, response, 'GET');
+      return sendOpenApiDocument(response);
     case '/console':
       return serveConsole(request, response, deps.settings);
     default:
