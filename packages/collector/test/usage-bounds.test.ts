@@ -8,7 +8,7 @@
  * views fire as for any insert), so millions of rows cost seconds, not an OTLP client's minutes.
  */
 import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,8 @@ import { ReadAccess } from '../src/usage-api/read-access.ts';
 import { usageReadLimits } from '../src/usage-api/read-limits.ts';
 import { formatTime } from '../src/usage-api/time-format.ts';
 import { UsageApi } from '../src/usage-api/usage-api.ts';
-import { holdUsageTotals, http, openTestStorage, startCollector, tempDir } from './support.ts';
+import { checkHttpAnswer, contractChecked } from './support/openapi-check.ts';
+import { holdUsageTotals, openTestStorage, http as plainHttp, startCollector, tempDir } from './support.ts';
 
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
 const admin = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -47,6 +48,9 @@ interface Answer {
   json: Record<string, unknown>;
   bytes: number;
 }
+
+/** Every answer of the usage API is checked against its OpenAPI document. */
+const http = contractChecked(plainHttp);
 
 async function get(port: number, path: string): Promise<Answer> {
   const answer = await http(port, { method: 'GET', path, headers: admin });
@@ -373,8 +377,10 @@ describe('bounded usage reads on the collector (real chDB)', () => {
     // The body is kept in its chunks and parsed after the probe stops: this test shares the collector's event
     // loop, and joining or parsing 7 MiB of JSON here would be the test blocking it, not the collector.
     const chunks: Buffer[] = [];
+    let answerHeaders: IncomingHttpHeaders = {};
     const status = await new Promise<number>((resolve, reject) => {
       const call = request({ host: '127.0.0.1', port, path, headers: admin, agent: false }, (response) => {
+        answerHeaders = response.headers;
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => resolve(response.statusCode ?? 0));
         response.on('error', reject);
@@ -389,6 +395,7 @@ describe('bounded usage reads on the collector (real chDB)', () => {
     clearInterval(sampler);
     await probe;
     const body = Buffer.concat(chunks);
+    checkHttpAnswer({ method: 'GET', path, headers: admin }, { status, headers: answerHeaders, body });
     const sorted = [...latencies].sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
     const worst = [...stalls].sort((a, b) => b.ms - a.ms).slice(0, 5);
