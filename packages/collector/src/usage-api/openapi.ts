@@ -645,6 +645,8 @@ function tenantRead(view: {
   description: string;
   parameters: readonly Reference[];
   answer: SchemaName;
+  /** False for a view answered live, outside the answer cache (no `x-tallyhouse-cache`). Default true. */
+  cached?: boolean;
 }): PathItemObject {
   return {
     get: {
@@ -656,7 +658,7 @@ function tenantRead(view: {
       responses: {
         200: {
           description: 'The answer (`Cache-Control: private, no-store`).',
-          headers: { 'x-tallyhouse-cache': header('CacheOutcome') },
+          ...(view.cached === false ? {} : { headers: { 'x-tallyhouse-cache': header('CacheOutcome') } }),
           content: json(schema(view.answer)),
         },
         400: response('BadRequest'),
