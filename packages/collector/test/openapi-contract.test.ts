@@ -53,7 +53,8 @@ async function call(
   const checked = checkHttpAnswer({ method, path, headers }, answer, { undocumented: options.undocumented });
   if (checked.operationId !== '') answered.add(checked.operationId);
   const text = answer.body.toString('utf8');
-  const body = text === '' ? undefined : JSON.parse(text);
+  const json = /^application\/json\b/.test(String(answer.headers['content-type'] ?? ''));
+  const body = text === '' ? undefined : json ? JSON.parse(text) : text;
   return {
     answer,
     checked,
@@ -153,6 +154,49 @@ describe('every operation answers as documented', () => {
     expect(bogus.checked.requestProblems.join()).toMatch(/"bogus" is not in the document/);
     expect((await call('/v1/usage/acme/total?metric=requests', { headers: {} })).answer.status).toBe(401);
     expect((await call('/v1/usage/acme/nothing', { undocumented: true })).answer.status).toBe(404);
+  });
+
+  it('the calendar: period and tz on total, timeseries (local days) and top', async () => {
+    const day = new Date(Number(T0 / 1_000_000n)).toISOString().slice(0, 10);
+    for (const path of [
+      `/v1/usage/acme/total?metric=requests&period=${day}&tz=America/New_York`,
+      `/v1/usage/acme/timeseries?metric=requests&step=1d&period=${day.slice(0, 7)}&tz=Europe/Berlin`,
+      `/v1/usage/acme/top?metric=requests&by=route&period=${day.slice(0, 7)}`,
+    ]) {
+      const { answer } = await call(path);
+      expect(answer.status, path).toBe(200);
+    }
+    const refused = await call('/v1/usage/acme/total?metric=requests&tz=Mars/Olympus&period=2026-03');
+    expect(refused.answer.status).toBe(400);
+  });
+
+  it('metrics, attributes and limits of a tenant', async () => {
+    const metrics = await call('/v1/usage/acme/metrics');
+    expect(JSON.parse(metrics.answer.body.toString()).metrics.length).toBe(3);
+    const attributes = await call('/v1/usage/acme/attributes?metric=bytes');
+    expect(JSON.parse(attributes.answer.body.toString()).keys).toEqual([{ key: 'region', values: 2 }]);
+    const limits = await call('/v1/usage/acme/limits');
+    expect(JSON.parse(limits.answer.body.toString())).toEqual({ tenant: 'acme', quotas: [], rate: null });
+  });
+
+  it('the admin reads: metrics, top tenants, the all-tenant trend and the export (each JSON line checked)', async () => {
+    expect((await call('/v1/admin/metrics')).answer.status).toBe(200);
+    expect((await call(`/v1/admin/tenants?metric=requests&${range}&limit=5`)).answer.status).toBe(200);
+    expect((await call(`/v1/admin/timeseries?metric=requests&step=1h&${range}`)).answer.status).toBe(200);
+    const jsonl = await call(`/v1/admin/export?metric=requests&metric=bytes&${range}&group_by=region`);
+    expect(jsonl.answer.headers['content-type']).toBe('application/x-ndjson');
+    const lines = String(jsonl.exchange.body).trimEnd().split('\n');
+    expect(lines.length).toBe(3);
+    const checker = usageApiChecker();
+    for (const line of lines) checker.checkComponent('ExportLine', JSON.parse(line));
+    const csv = await call(`/v1/admin/export?metric=requests&${range}`, {
+      headers: { ...admin, accept: 'text/csv' },
+    });
+    expect(String(csv.exchange.body)).toMatch(/^tenant,metric,unit,total,rows\r\n/);
+    // Every tenant's reads are refused to a tenant's credentials, and the export checks its parameters.
+    expect((await call('/v1/admin/metrics', { headers: { 'x-tenant-id': 'acme' } })).answer.status).toBe(401);
+    expect((await call(`/v1/admin/export?metric=requests&${range}&format=xml`)).answer.status).toBe(400);
+    expect(() => checker.checkComponent('ExportLine', { tenant: 'acme' })).toThrow(ContractViolation);
   });
 
   it('has answered every operation the document lists', () => {

@@ -4,14 +4,25 @@
  * (`test/support/openapi-check.ts`), so what it says is what the code does.
  *
  * Built from named parts so that a route is a few lines: shared schemas (`SCHEMAS`), parameters (`PARAMETERS`),
- * error answers (`RESPONSES`), the echo of a read's selection (`selectionProperties`) and `tenantRead`, which
- * gives a tenant view its path parameter, credentials and error answers. Enumerations and bounds come from the
+ * error answers (`RESPONSES`), the echo of a read's selection (`selectionProperties`), `tenantRead`, which
+ * gives a tenant view its path parameter, credentials and error answers, and `adminRead`, the same for the admin
+ * key's reads over every tenant. Enumerations and bounds come from the
  * code that enforces them (`usage-query.ts`, the exporter), so they cannot drift apart.
  */
 import type { ServerResponse } from 'node:http';
 import { GAUGE_COMBINES } from '@tallyhouse/exporter-clickhouse';
 import { MAX_TENANT_LENGTH } from '@tallyhouse/model';
-import { DEFAULT_TOP_LIMIT, MAX_BUCKETS, MAX_TOP_LIMIT, STEPS, USAGE_PREFIX } from './usage-query.ts';
+import {
+  ADMIN_PREFIX,
+  DEFAULT_TOP_LIMIT,
+  EXPORT_FORMATS,
+  MAX_BUCKETS,
+  MAX_EXPORT_GROUPS,
+  MAX_EXPORT_METRICS,
+  MAX_TOP_LIMIT,
+  STEPS,
+  USAGE_PREFIX,
+} from './usage-query.ts';
 
 /** Where the document is served. */
 export const OPENAPI_DOCUMENT_PATH = '/v1/openapi.json';
@@ -110,7 +121,15 @@ type SchemaName =
   | 'TotalAnswer'
   | 'TimeSeriesAnswer'
   | 'TopAnswer'
-  | 'LatestAnswer';
+  | 'LatestAnswer'
+  | 'StoredMetric'
+  | 'MetricsAnswer'
+  | 'AttributesAnswer'
+  | 'LimitsAnswer'
+  | 'AdminMetricsAnswer'
+  | 'TenantsAnswer'
+  | 'AdminTimeSeriesAnswer'
+  | 'ExportLine';
 type ParameterName =
   | 'Tenant'
   | 'Metric'
@@ -123,7 +142,12 @@ type ParameterName =
   | 'GroupBy'
   | 'Combine'
   | 'By'
-  | 'Limit';
+  | 'Limit'
+  | 'Period'
+  | 'TimeZone'
+  | 'ExportMetrics'
+  | 'ExportGroupBy'
+  | 'ExportFormat';
 type ResponseName =
   | 'BadRequest'
   | 'Unauthorized'
@@ -175,11 +199,45 @@ function selectionProperties(): Record<string, JsonSchema> {
     metric: { type: 'string' },
     from: { ...nullable(schema('Time')), description: 'The range read, (from, to]; null when open.' },
     to: nullable(schema('Time')),
+    period: { type: 'string', description: 'The calendar period the range was named by, as given.' },
+    tz: { type: 'string', description: 'The IANA time zone given (`tz`), canonically spelled.' },
     service: { type: 'string' },
     attributes: schema('AttributeFilters'),
   };
 }
 const SELECTION_REQUIRED = ['tenant', 'metric', 'from', 'to', 'attributes'];
+
+/** An admin read's answer over every tenant: the selection echoed without a tenant, and its own fields. */
+function adminAnswerSchema(
+  description: string,
+  required: readonly string[],
+  properties: Record<string, JsonSchema>,
+): JsonSchema {
+  const { tenant: _tenant, ...selection } = selectionProperties();
+  return {
+    type: 'object',
+    description,
+    required: [...SELECTION_REQUIRED.filter((name) => name !== 'tenant'), ...required],
+    additionalProperties: false,
+    properties: { ...selection, ...properties },
+  };
+}
+
+/** The fields of a time series answer after the selection. */
+function seriesProperties(): Record<string, JsonSchema> {
+  return {
+    from: schema('Time'),
+    to: schema('Time'),
+    kind: { type: 'string', enum: ['sum', 'gauge'] },
+    step: schema('Step'),
+    groupBy: { type: 'string', description: 'Sums: the attribute each line is a value of.' },
+    combine: schema('GaugeCombine'),
+    bucketsFrom: schema('Time'),
+    bucketsTo: schema('Time'),
+    lines: { type: 'array', items: schema('TimeSeriesLine') },
+  };
+}
+const SERIES_REQUIRED = ['kind', 'step', 'bucketsFrom', 'bucketsTo', 'lines'];
 
 /** A metric read's answer: the selection echoed, and its own fields (which may narrow the echo's). */
 function answerSchema(
@@ -299,7 +357,7 @@ const SCHEMAS: Record<SchemaName, JsonSchema> = {
   Step: {
     type: 'string',
     enum: [...STEPS],
-    description: 'A bucket: a UTC minute, a UTC hour or a UTC day.',
+    description: 'A bucket: a UTC minute, a UTC hour, or a day — a UTC day, or a local day of `tz`.',
   },
   TimeSeriesPoint: {
     type: 'object',
@@ -366,19 +424,10 @@ const SCHEMAS: Record<SchemaName, JsonSchema> = {
   ),
   TimeSeriesAnswer: answerSchema(
     'One metric in buckets of `step`, one line per value of `groupBy` (sums) or per source series (gauges, ' +
-      'unless combined). `bucketsFrom`/`bucketsTo` are the range widened outwards to whole buckets.',
-    ['kind', 'step', 'bucketsFrom', 'bucketsTo', 'lines'],
-    {
-      from: schema('Time'),
-      to: schema('Time'),
-      kind: { type: 'string', enum: ['sum', 'gauge'] },
-      step: schema('Step'),
-      groupBy: { type: 'string', description: 'Sums: the attribute each line is a value of.' },
-      combine: schema('GaugeCombine'),
-      bucketsFrom: schema('Time'),
-      bucketsTo: schema('Time'),
-      lines: { type: 'array', items: schema('TimeSeriesLine') },
-    },
+      'unless combined). `bucketsFrom`/`bucketsTo` are the range widened outwards to whole buckets (local ' +
+      'midnights with `tz` and `step=1d`).',
+    SERIES_REQUIRED,
+    seriesProperties(),
   ),
   TopAnswer: answerSchema(
     'The values of attribute `by` with the largest totals of a sum metric, largest first; rows without the ' +
@@ -414,6 +463,128 @@ const SCHEMAS: Record<SchemaName, JsonSchema> = {
       },
     },
   ),
+  StoredMetric: {
+    type: 'object',
+    required: ['name', 'unit', 'kind'],
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string' },
+      unit: { type: 'string' },
+      kind: { type: 'string', enum: ['sum', 'gauge', 'histogram'] },
+    },
+  },
+  MetricsAnswer: {
+    type: 'object',
+    description: 'The sum, gauge and histogram metrics stored for the tenant, by name.',
+    required: ['tenant', 'metrics'],
+    additionalProperties: false,
+    properties: { tenant: { type: 'string' }, metrics: { type: 'array', items: schema('StoredMetric') } },
+  },
+  AttributesAnswer: {
+    type: 'object',
+    description: "The attribute keys of a metric's series, with how many distinct values each has, by key.",
+    required: ['tenant', 'metric', 'keys'],
+    additionalProperties: false,
+    properties: {
+      tenant: { type: 'string' },
+      metric: { type: 'string' },
+      keys: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['key', 'values'],
+          additionalProperties: false,
+          properties: { key: { type: 'string' }, values: { type: 'integer', minimum: 1 } },
+        },
+      },
+    },
+  },
+  LimitsAnswer: {
+    type: 'object',
+    description:
+      "The tenant's limits as this collector's limiter knows them: its quota in the running period (its own " +
+      "count plus, when shared, the other collectors' as of the last sync) and its rate limit.",
+    required: ['tenant', 'quotas', 'rate'],
+    additionalProperties: false,
+    properties: {
+      tenant: { type: 'string' },
+      quotas: {
+        type: 'array',
+        maxItems: 1,
+        items: {
+          type: 'object',
+          required: ['period', 'timeZone', 'limit', 'used', 'remaining', 'periodStart', 'resetsAt'],
+          additionalProperties: false,
+          properties: {
+            period: { type: 'string', enum: ['hour', 'day', 'month'] },
+            timeZone: { type: 'string', description: 'The IANA zone whose calendar the periods follow.' },
+            limit: { type: 'integer', minimum: 1 },
+            used: { type: 'integer', minimum: 0 },
+            remaining: { type: 'integer', minimum: 0 },
+            periodStart: schema('Time'),
+            resetsAt: schema('Time'),
+          },
+        },
+      },
+      rate: nullable({
+        type: 'object',
+        required: ['pointsPerSecond', 'burst'],
+        additionalProperties: false,
+        properties: {
+          pointsPerSecond: { type: 'number', exclusiveMinimum: 0 },
+          burst: { type: 'integer', minimum: 1 },
+        },
+      }),
+    },
+  },
+  AdminMetricsAnswer: {
+    type: 'object',
+    description: 'The metrics stored for any tenant, by name.',
+    required: ['metrics'],
+    additionalProperties: false,
+    properties: { metrics: { type: 'array', items: schema('StoredMetric') } },
+  },
+  TenantsAnswer: adminAnswerSchema(
+    'The tenants with the largest totals of a sum metric, largest first (ties by tenant).',
+    ['limit', 'entries'],
+    {
+      limit: { type: 'integer', minimum: 1, maximum: MAX_TOP_LIMIT },
+      entries: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['tenant', 'total', 'rows'],
+          additionalProperties: false,
+          properties: {
+            tenant: { type: 'string' },
+            total: schema('UsageNumber'),
+            rows: { type: 'integer', minimum: 0 },
+          },
+        },
+      },
+    },
+  ),
+  AdminTimeSeriesAnswer: adminAnswerSchema(
+    'A sum metric over every tenant in buckets of `step`: one line, or one per value of `groupBy`.',
+    SERIES_REQUIRED,
+    seriesProperties(),
+  ),
+  ExportLine: {
+    type: 'object',
+    description:
+      "One line of a JSON-lines export: a tenant's total of a metric (and unit) over the period, per " +
+      'combination of the `group_by` attributes\' values ("" for rows without one).',
+    required: ['tenant', 'metric', 'unit', 'attributes', 'total', 'rows'],
+    additionalProperties: false,
+    properties: {
+      tenant: { type: 'string' },
+      metric: { type: 'string' },
+      unit: { type: 'string' },
+      attributes: STRING_MAP,
+      total: { type: 'number' },
+      rows: { type: 'integer', minimum: 1 },
+    },
+  },
 };
 
 // ---- parameters ----
@@ -524,7 +695,59 @@ const PARAMETERS: Record<ParameterName, ParameterObject> = {
     description: 'How many values to answer.',
     schema: { type: 'integer', minimum: 1, maximum: MAX_TOP_LIMIT, default: DEFAULT_TOP_LIMIT },
   },
+  Period: {
+    name: 'period',
+    in: 'query',
+    description:
+      'Instead of `from`/`to`: a month (`2026-03`) or a day (`2026-03-08`) of the calendar of `tz`, from local ' +
+      'midnight to local midnight (23 or 25 hours across DST changes).',
+    schema: {
+      type: 'string',
+      pattern: '^[0-9]{4}-[0-9]{2}(-[0-9]{2})?$',
+      examples: ['2026-03', '2026-03-08'],
+    },
+  },
+  TimeZone: {
+    name: 'tz',
+    in: 'query',
+    description:
+      'An IANA time zone (default UTC): the calendar of `period`, and of `step=1d` buckets (local days). ' +
+      'Refused where it would change nothing (with `from`/`to` and no `1d` step).',
+    schema: text('An IANA time zone name, e.g. America/New_York.'),
+  },
+  ExportMetrics: {
+    name: 'metric',
+    in: 'query',
+    required: true,
+    style: 'form',
+    explode: true,
+    description: `The sum metrics to total; repeat for several (at most ${MAX_EXPORT_METRICS}).`,
+    schema: { type: 'array', minItems: 1, maxItems: MAX_EXPORT_METRICS, items: text('A metric name.') },
+  },
+  ExportGroupBy: {
+    name: 'group_by',
+    in: 'query',
+    style: 'form',
+    explode: true,
+    description: `Attribute keys: one total per tenant, metric, unit and combination of their values (at most ${MAX_EXPORT_GROUPS}, each once).`,
+    schema: {
+      type: 'array',
+      maxItems: MAX_EXPORT_GROUPS,
+      uniqueItems: true,
+      items: text('An attribute key.'),
+    },
+  },
+  ExportFormat: {
+    name: 'format',
+    in: 'query',
+    description:
+      'JSON lines or CSV; without it, `Accept: text/csv` chooses CSV and anything else JSON lines.',
+    schema: { type: 'string', enum: [...EXPORT_FORMATS] },
+  },
 };
+
+/** `period` and `tz`, on the reads of a range. */
+const CALENDAR_PARAMETERS = [parameter('Period'), parameter('TimeZone')];
 
 /** What selects a metric's rows, on every metric read. */
 const FILTER_PARAMETERS = [
@@ -670,12 +893,51 @@ function tenantRead(view: {
   };
 }
 
+/** The admin key only (never a tenant header). */
+const ADMIN_CREDENTIALS: readonly SecurityRequirement[] = [{ bearerKey: [] }, { apiKeyHeader: [] }];
+
+/**
+ * An admin view `GET /v1/admin/<view>`: every tenant, for the admin key only (a tenant's key is a 403), around the
+ * view's own parameters and answer.
+ */
+function adminRead(view: {
+  operationId: string;
+  summary: string;
+  description: string;
+  parameters: readonly Reference[];
+  content: Record<string, MediaTypeObject>;
+  cached?: boolean;
+}): PathItemObject {
+  return {
+    get: {
+      operationId: view.operationId,
+      summary: view.summary,
+      description: view.description,
+      tags: ['admin'],
+      security: ADMIN_CREDENTIALS,
+      parameters: [...view.parameters],
+      responses: {
+        200: {
+          description: 'The answer (`Cache-Control: private, no-store`).',
+          ...(view.cached === false ? {} : { headers: { 'x-tallyhouse-cache': header('CacheOutcome') } }),
+          content: view.content,
+        },
+        400: response('BadRequest'),
+        401: response('Unauthorized'),
+        403: response('Forbidden'),
+        503: response('Unavailable'),
+      },
+    },
+  };
+}
+
 const PATHS: Record<string, PathItemObject> = {
   [`${USAGE_PREFIX}{tenant}/total`]: tenantRead({
     operationId: 'getUsageTotal',
     summary: 'The total of a sum metric',
-    description: 'The tenant total of one sum metric over (from, to]; both bounds are optional.',
-    parameters: FILTER_PARAMETERS,
+    description:
+      'The tenant total of one sum metric over (from, to] (both bounds optional), or over a calendar period.',
+    parameters: [...FILTER_PARAMETERS, ...CALENDAR_PARAMETERS],
     answer: 'TotalAnswer',
   }),
   [`${USAGE_PREFIX}{tenant}/timeseries`]: tenantRead({
@@ -687,6 +949,7 @@ const PATHS: Record<string, PathItemObject> = {
       '(TALLYHOUSE_USAGE_MAX_POINTS).',
     parameters: [
       ...FILTER_PARAMETERS,
+      ...CALENDAR_PARAMETERS,
       parameter('Step'),
       parameter('Kind'),
       parameter('GroupBy'),
@@ -698,7 +961,7 @@ const PATHS: Record<string, PathItemObject> = {
     operationId: 'getUsageTop',
     summary: 'Top values of an attribute',
     description: 'The values of attribute `by` with the largest totals of a sum metric over (from, to].',
-    parameters: [...FILTER_PARAMETERS, parameter('By'), parameter('Limit')],
+    parameters: [...FILTER_PARAMETERS, ...CALENDAR_PARAMETERS, parameter('By'), parameter('Limit')],
     answer: 'TopAnswer',
   }),
   [`${USAGE_PREFIX}{tenant}/latest`]: tenantRead({
@@ -709,6 +972,85 @@ const PATHS: Record<string, PathItemObject> = {
       'combined across sources.',
     parameters: [...FILTER_PARAMETERS, parameter('Combine')],
     answer: 'LatestAnswer',
+  }),
+  [`${USAGE_PREFIX}{tenant}/metrics`]: tenantRead({
+    operationId: 'getUsageMetrics',
+    summary: 'The metrics stored',
+    description: 'The sum, gauge and histogram metrics stored for the tenant (what a metric picker offers).',
+    parameters: [],
+    answer: 'MetricsAnswer',
+  }),
+  [`${USAGE_PREFIX}{tenant}/attributes`]: tenantRead({
+    operationId: 'getUsageAttributes',
+    summary: "A metric's attribute keys",
+    description: "The attribute keys of one sum or gauge metric's series, with how many values each has.",
+    parameters: [parameter('Metric')],
+    answer: 'AttributesAnswer',
+  }),
+  [`${USAGE_PREFIX}{tenant}/limits`]: tenantRead({
+    operationId: 'getUsageLimits',
+    summary: 'Quota and rate limit, and what is left',
+    description:
+      "The tenant's quota in the running period (in its time zone) with what is used and left, and its rate " +
+      'limit; live, never cached.',
+    parameters: [],
+    answer: 'LimitsAnswer',
+    cached: false,
+  }),
+  [`${ADMIN_PREFIX}metrics`]: adminRead({
+    operationId: 'getAdminMetrics',
+    summary: 'The metrics stored for any tenant',
+    description: 'Every metric stored, whichever tenant wrote it.',
+    parameters: [],
+    content: json(schema('AdminMetricsAnswer')),
+  }),
+  [`${ADMIN_PREFIX}tenants`]: adminRead({
+    operationId: 'getAdminTenants',
+    summary: 'Top tenants',
+    description: 'The tenants with the largest totals of a sum metric over the range or period.',
+    parameters: [...FILTER_PARAMETERS, ...CALENDAR_PARAMETERS, parameter('Limit')],
+    content: json(schema('TenantsAnswer')),
+  }),
+  [`${ADMIN_PREFIX}timeseries`]: adminRead({
+    operationId: 'getAdminTimeSeries',
+    summary: 'A sum metric over every tenant',
+    description:
+      'A sum metric over every tenant in buckets of `step`, optionally one line per `group_by` value.',
+    parameters: [...FILTER_PARAMETERS, ...CALENDAR_PARAMETERS, parameter('Step'), parameter('GroupBy')],
+    content: json(schema('AdminTimeSeriesAnswer')),
+  }),
+  [`${ADMIN_PREFIX}export`]: adminRead({
+    operationId: 'getAdminExport',
+    summary: 'The billing export',
+    description:
+      "Every tenant's totals of one or more sum metrics over one period, streamed, ordered by tenant, metric, " +
+      "unit and group values; each equal to that tenant's `total` to the unit. A failure after the first row " +
+      'closes the connection without ending the body. Headers: `content-disposition` (the file name), ' +
+      '`x-tallyhouse-from`/`x-tallyhouse-to` (the instants read).',
+    parameters: [
+      parameter('ExportMetrics'),
+      parameter('From'),
+      parameter('To'),
+      ...CALENDAR_PARAMETERS,
+      parameter('ExportGroupBy'),
+      parameter('ExportFormat'),
+    ],
+    cached: false,
+    content: {
+      'application/x-ndjson': {
+        schema: {
+          type: 'string',
+          description: 'One JSON object per line, each an `ExportLine` (components/schemas/ExportLine).',
+        },
+      },
+      'text/csv': {
+        schema: {
+          type: 'string',
+          description:
+            'RFC 4180 with CRLF: a header `tenant,metric,unit,<group keys…>,total,rows`, then one record per total.',
+        },
+      },
+    },
   }),
   [OPENAPI_DOCUMENT_PATH]: {
     get: {
@@ -749,6 +1091,7 @@ export function usageApiDocument(): OpenApiDocument {
     servers: [{ url: '/', description: 'The collector serving this document (TALLYHOUSE_PORT).' }],
     tags: [
       { name: 'usage', description: "A tenant's usage." },
+      { name: 'admin', description: 'Every tenant: the admin key only.' },
       { name: 'contract', description: 'This document.' },
     ],
     security: READ_CREDENTIALS,

@@ -99,6 +99,22 @@ export class OpenApiChecker {
     this.compileEverySchema();
   }
 
+  /**
+   * A value against one of the document's component schemas (e.g. each line of a JSON-lines answer, which the
+   * media type alone cannot describe); throws a `ContractViolation` naming every mismatch.
+   */
+  checkComponent(name: string, value: unknown): void {
+    if (!(name in this.document.components.schemas)) {
+      throw new ContractViolation(`the document has no schema ${JSON.stringify(name)}`);
+    }
+    const problems = this.schemaProblems(['components', 'schemas', name], value);
+    if (problems.length > 0) {
+      throw new ContractViolation(
+        `${name}: the value does not match the document:\n  ${problems.join('\n  ')}\n  value: ${excerpt(value)}`,
+      );
+    }
+  }
+
   /** Whether `path` (with or without a query) is under a route the document covers. */
   covers(path: string): boolean {
     return this.scope.has(scopeOf(new URL(path, 'http://checker').pathname));
