@@ -23,6 +23,7 @@ import {
   launchChromium,
   newConsolePage,
   settled,
+  settledProblems,
 } from './support/browser.ts';
 import { ADMIN_KEY, type RunningCollector, startCollector } from './support/collector.ts';
 import {
@@ -123,8 +124,10 @@ function sentPerBucket(answer: TimeSeriesAnswer, tenant: string | undefined, gro
   );
 }
 
-function expectClean(opened: ConsolePage, allowed: RegExp[] = []): void {
-  expect(opened.problems.filter((problem) => !allowed.some((pattern) => pattern.test(problem)))).toEqual([]);
+/** No console or page errors, no request off origin, every API answer as the OpenAPI document says. */
+async function expectClean(opened: ConsolePage, allowed: RegExp[] = []): Promise<void> {
+  const problems = await settledProblems(opened);
+  expect(problems.filter((problem) => !allowed.some((pattern) => pattern.test(problem)))).toEqual([]);
 }
 
 async function storage(page: Page) {
@@ -153,7 +156,7 @@ describe('the key', () => {
     expect(kept.session).toEqual({});
     expect(kept.local).toEqual({});
     expect(requests.some((url) => url.includes('not-the-admin-key'))).toBe(false);
-    expectClean(opened, [UNAUTHORIZED]);
+    await expectClean(opened, [UNAUTHORIZED]);
   });
 
   it('keeps the right key in sessionStorage only, sends it as a bearer credential, never in a URL', async () => {
@@ -184,7 +187,7 @@ describe('the key', () => {
     await opened.page.locator('[data-action=sign-out]').click();
     await opened.page.locator('form.key-form').waitFor();
     expect((await storage(opened.page)).session).toEqual({});
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('returns to the key form, saying "wrong key", when the API refuses a key it had taken', async () => {
@@ -199,7 +202,7 @@ describe('the key', () => {
     await opened.page.locator('#key-problem:not([hidden])').waitFor();
     expect(await opened.page.locator('#key-problem').textContent()).toMatch(/^Wrong key: /);
     expect((await storage(opened.page)).session).toEqual({});
-    expectClean(opened, [UNAUTHORIZED]);
+    await expectClean(opened, [UNAUTHORIZED]);
   });
 });
 
@@ -220,7 +223,7 @@ describe('the overview', () => {
     const shown = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-tenant')));
     expect(shown).toEqual(tenantsAnswer.entries.map((e) => e.tenant));
     expect(shown).toEqual(TENANTS.map((t) => t.name));
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('opens a tenant from the ranking with the same metric and range', async () => {
@@ -232,7 +235,7 @@ describe('the overview', () => {
     expect(new URL(opened.page.url()).pathname).toBe('/console/tenants/globex');
     expect([answer.metric, answer.step]).toEqual(['api.requests', '1h']);
     expect(asChart(answer).values).toEqual(sentPerBucket(answer, 'globex'));
-    expectClean(opened);
+    await expectClean(opened);
   });
 });
 
@@ -259,7 +262,7 @@ describe('a tenant page', () => {
       // {request} is a UCUM annotation (a count): no unit is shown.
       new Intl.NumberFormat('en-US').format(totalAnswer.total),
     );
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('lists the stored metrics in the picker, and follows the range and step pickers', async () => {
@@ -290,7 +293,7 @@ describe('a tenant page', () => {
     await opened.page.locator('select[name=range]').selectOption('last-30d');
     await settled(opened.page);
     expect(await opened.page.locator('select[name=step] option[value="1m"]').isDisabled()).toBe(true);
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('splits a sum by an attribute and ranks the attribute values', async () => {
@@ -321,7 +324,7 @@ describe('a tenant page', () => {
     expect(rows).toEqual(topAnswer.entries.map((e) => [e.value, format.format(e.total as number)]));
     // The busiest route as sent (route weights: /search 3, /cart 1.5, /checkout 1, /login 0.5).
     expect(topAnswer.entries.map((e) => e.value)).toEqual(['/search', '/cart', '/checkout', '/login']);
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('charts a gauge per source and combined', async () => {
@@ -342,7 +345,7 @@ describe('a tenant page', () => {
     expect(asChart(sum).values[0]!.at(-1)).toBe(
       asChart(answer).values[0]!.at(-1)! + asChart(answer).values[1]!.at(-1)!,
     );
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('shows the latest value of every gauge, and the quota and rate limit with what is left', async () => {
@@ -395,7 +398,7 @@ describe('a tenant page', () => {
     expect(await opened.page.locator('[data-rate]').textContent()).toBe(
       'Rate limit: 500 data points/s, bursts of 5,000.',
     );
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('opens a tenant whose name needs escaping, by name, and says when it has no limits', async () => {
@@ -410,7 +413,7 @@ describe('a tenant page', () => {
     expect(asChart(answer).values).toEqual(sentPerBucket(answer, 'café/eu'));
     await opened.page.locator('[data-quota=none]').waitFor();
     expect(await opened.page.locator('[data-rate]').textContent()).toBe('No rate limit.');
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('draws a non-finite gauge value as a gap and shows it as sent', async () => {
@@ -436,7 +439,7 @@ describe('a tenant page', () => {
       .locator('[data-table=gauges] tr[data-gauge="cpu.utilization"] td')
       .evaluateAll((tds) => tds.map((td) => td.textContent));
     expect(row.slice(0, 4)).toEqual(['cpu.utilization', '–', 'worker@cpu-1', 'NaN']);
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('says so for a tenant with nothing stored', async () => {
@@ -446,7 +449,7 @@ describe('a tenant page', () => {
       'Nothing stored for tenant nobody-here yet.',
     );
     expect(await opened.page.locator('[data-chart]').count()).toBe(0);
-    expectClean(opened);
+    await expectClean(opened);
   });
 
   it('reads calendar ranges in the browser’s time zone', async () => {
@@ -462,6 +465,6 @@ describe('a tenant page', () => {
     expect([url.searchParams.get('period'), url.searchParams.get('tz')]).toEqual([today, 'America/New_York']);
     const answer = await expectChartMatchesApi(opened.page, 'tenant-usage', series);
     expect(asChart(answer).values).toEqual(sentPerBucket(answer, 'hooli'));
-    expectClean(opened);
+    await expectClean(opened);
   });
 });

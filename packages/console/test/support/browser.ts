@@ -1,10 +1,12 @@
 /**
  * Headless Chromium from Debian's package, driven by playwright-core (no browser download: .ci/run installs the
  * `chromium` package). Every page records what would mean the console is broken or not self-contained: console
- * errors (CSP violations are reported there), uncaught exceptions, and requests to any other origin.
+ * errors (CSP violations are reported there), uncaught exceptions, requests to any other origin — and every usage
+ * API answer the page received that does not match the collector's OpenAPI document.
  */
 import { existsSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { ContractViolation, usageApiChecker } from '../../../collector/test/support/openapi-check.ts';
 import type { ChartSnapshot } from '../../app/chart/time-chart.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -27,8 +29,19 @@ export async function launchChromium(): Promise<Browser> {
 export interface ConsolePage {
   readonly context: BrowserContext;
   readonly page: Page;
-  /** Console errors, page errors and requests to other origins, in order. */
+  /** Console errors, page errors, requests to other origins and API answers off the contract, in order. */
   readonly problems: string[];
+  /** The checks of API answers still reading their bodies: `settledProblems` waits for them. */
+  readonly checks: Promise<void>[];
+}
+
+/** One checker for every page: compiling the document's schemas takes a moment. */
+const contract = usageApiChecker();
+
+/** The page's problems, once every API answer it received has been checked against the document. */
+export async function settledProblems(opened: ConsolePage): Promise<string[]> {
+  await Promise.all(opened.checks);
+  return opened.problems;
 }
 
 export async function newConsolePage(
@@ -50,7 +63,35 @@ export async function newConsolePage(
   page.on('request', (request) => {
     if (!request.url().startsWith(`${origin}/`)) problems.push(`request off origin: ${request.url()}`);
   });
-  return { context, page, problems };
+  // Every usage API answer the page gets, against the collector's OpenAPI document (as the collector's tests do).
+  const checks: Promise<void>[] = [];
+  page.on('response', (response) => {
+    const url = new URL(response.url());
+    if (!url.pathname.startsWith('/v1/') || !contract.covers(url.pathname)) return;
+    checks.push(
+      (async () => {
+        const headers = response.headers();
+        // A request the page gave up on (a picker changed meanwhile) has no body to check.
+        const text = await response.text().catch(() => undefined);
+        if (text === undefined) return;
+        const json = /^application\/json\b/.test(headers['content-type'] ?? '');
+        try {
+          contract.check({
+            method: response.request().method(),
+            path: `${url.pathname}${url.search}`,
+            requestHeaders: await response.request().allHeaders(),
+            status: response.status(),
+            headers,
+            body: text === '' ? undefined : json ? JSON.parse(text) : text,
+          });
+        } catch (error) {
+          if (!(error instanceof ContractViolation)) throw error;
+          problems.push(`API answer off the contract: ${error.message}`);
+        }
+      })(),
+    );
+  });
+  return { context, page, problems, checks };
 }
 
 /** Enters `key` in the key form of the page already showing it. */
