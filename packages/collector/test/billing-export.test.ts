@@ -14,8 +14,10 @@ import { HeaderAuthenticator } from '../src/auth.ts';
 import { loadCollectorConfig } from '../src/config.ts';
 import { ReadAccess } from '../src/usage-api/read-access.ts';
 import { UsageApi } from '../src/usage-api/usage-api.ts';
+import { usageApiChecker } from './support/openapi-check.ts';
 
 const ADMIN_KEY = 'admin-key-0123456789abcdef';
+const contract = usageApiChecker();
 const servers: Server[] = [];
 
 afterAll(() => {
@@ -44,28 +46,48 @@ async function serve(rows: PeriodTotal[], failure?: Error): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** The answer as received: status, body so far, and whether it ended cleanly or was cut off. */
-function fetchExport(port: number, query: string) {
-  return new Promise<{ status: number; body: string; complete: boolean }>((resolve, reject) => {
-    const request = httpGet(
-      {
-        host: '127.0.0.1',
-        port,
-        path: `/v1/admin/export?${query}`,
-        headers: { authorization: `Bearer ${ADMIN_KEY}` },
-      },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body, complete: true }));
-        response.on('error', () => resolve({ status: response.statusCode ?? 0, body, complete: false }));
-      },
-    );
+/**
+ * The answer as received: status, body so far, and whether it ended cleanly or was cut off. A complete answer is
+ * checked against the OpenAPI document (a JSON-lines body line by line).
+ */
+async function fetchExport(port: number, query: string) {
+  const path = `/v1/admin/export?${query}`;
+  const requestHeaders = { authorization: `Bearer ${ADMIN_KEY}` };
+  const answer = await new Promise<{
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: string;
+    complete: boolean;
+  }>((resolve, reject) => {
+    const request = httpGet({ host: '127.0.0.1', port, path, headers: requestHeaders }, (response) => {
+      let body = '';
+      const done = (complete: boolean) =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body, complete });
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => done(true));
+      response.on('error', () => done(false));
+    });
     request.on('error', reject);
   });
+  if (answer.complete) {
+    const json = /^application\/json\b/.test(String(answer.headers['content-type']));
+    contract.check({
+      method: 'GET',
+      path,
+      requestHeaders,
+      status: answer.status,
+      headers: answer.headers,
+      body: json ? JSON.parse(answer.body) : answer.body,
+    });
+    if (answer.headers['content-type'] === 'application/x-ndjson') {
+      for (const line of answer.body.trimEnd().split('\n'))
+        contract.checkComponent('ExportLine', JSON.parse(line));
+    }
+  }
+  return answer;
 }
 
 const row = (tenant: string, groups: string[], total: number): PeriodTotal => ({
