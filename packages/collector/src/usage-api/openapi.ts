@@ -254,6 +254,23 @@ function answerSchema(
   };
 }
 
+/** A ranking, largest first: each entry names what is ranked (`label`: an attribute value, a tenant) and its total. */
+function rankedEntries(label: 'value' | 'tenant'): JsonSchema {
+  return {
+    type: 'array',
+    items: {
+      type: 'object',
+      required: [label, 'total', 'rows'],
+      additionalProperties: false,
+      properties: {
+        [label]: { type: 'string' },
+        total: schema('UsageNumber'),
+        rows: { type: 'integer', minimum: 0 },
+      },
+    },
+  };
+}
+
 /** A time-series line: its key and points, and what its kind adds. */
 function line(description: string, properties: Record<string, JsonSchema>): JsonSchema {
   return {
@@ -436,19 +453,7 @@ const SCHEMAS: Record<SchemaName, JsonSchema> = {
     {
       by: { type: 'string' },
       limit: { type: 'integer', minimum: 1, maximum: MAX_TOP_LIMIT },
-      entries: {
-        type: 'array',
-        items: {
-          type: 'object',
-          required: ['value', 'total', 'rows'],
-          additionalProperties: false,
-          properties: {
-            value: { type: 'string' },
-            total: schema('UsageNumber'),
-            rows: { type: 'integer', minimum: 0 },
-          },
-        },
-      },
+      entries: rankedEntries('value'),
     },
   ),
   LatestAnswer: answerSchema(
@@ -549,19 +554,7 @@ const SCHEMAS: Record<SchemaName, JsonSchema> = {
     ['limit', 'entries'],
     {
       limit: { type: 'integer', minimum: 1, maximum: MAX_TOP_LIMIT },
-      entries: {
-        type: 'array',
-        items: {
-          type: 'object',
-          required: ['tenant', 'total', 'rows'],
-          additionalProperties: false,
-          properties: {
-            tenant: { type: 'string' },
-            total: schema('UsageNumber'),
-            rows: { type: 'integer', minimum: 0 },
-          },
-        },
-      },
+      entries: rankedEntries('tenant'),
     },
   ),
   AdminTimeSeriesAnswer: adminAnswerSchema(
@@ -858,6 +851,24 @@ const READ_CREDENTIALS: readonly SecurityRequirement[] = [
 
 // ---- routes ----
 
+/** What every read answers: its content (with the cache outcome unless answered live), or a refusal. */
+function readResponses(
+  content: Record<string, MediaTypeObject>,
+  cached = true,
+): Readonly<Record<string, ResponseObject | Reference>> {
+  return {
+    200: {
+      description: 'The answer (`Cache-Control: private, no-store`).',
+      ...(cached ? { headers: { 'x-tallyhouse-cache': header('CacheOutcome') } } : {}),
+      content,
+    },
+    400: response('BadRequest'),
+    401: response('Unauthorized'),
+    403: response('Forbidden'),
+    503: response('Unavailable'),
+  };
+}
+
 /**
  * A tenant view `GET /v1/usage/{tenant}/<view>`: the tenant path parameter, credentials, and the error answers
  * every tenant read can give, around the view's own parameters and answer.
@@ -878,17 +889,7 @@ function tenantRead(view: {
       description: view.description,
       tags: ['usage'],
       parameters: [parameter('Tenant'), ...view.parameters],
-      responses: {
-        200: {
-          description: 'The answer (`Cache-Control: private, no-store`).',
-          ...(view.cached === false ? {} : { headers: { 'x-tallyhouse-cache': header('CacheOutcome') } }),
-          content: json(schema(view.answer)),
-        },
-        400: response('BadRequest'),
-        401: response('Unauthorized'),
-        403: response('Forbidden'),
-        503: response('Unavailable'),
-      },
+      responses: readResponses(json(schema(view.answer)), view.cached),
     },
   };
 }
@@ -916,17 +917,7 @@ function adminRead(view: {
       tags: ['admin'],
       security: ADMIN_CREDENTIALS,
       parameters: [...view.parameters],
-      responses: {
-        200: {
-          description: 'The answer (`Cache-Control: private, no-store`).',
-          ...(view.cached === false ? {} : { headers: { 'x-tallyhouse-cache': header('CacheOutcome') } }),
-          content: view.content,
-        },
-        400: response('BadRequest'),
-        401: response('Unauthorized'),
-        403: response('Forbidden'),
-        503: response('Unavailable'),
-      },
+      responses: readResponses(view.content, view.cached),
     },
   };
 }

@@ -17,7 +17,7 @@ import { RpcCode } from '../otlp/index.ts';
 import { type AdminReads, type Answer, readAdminAnswer, readAnswer, type TenantReads } from './answer.ts';
 import { type ExportReads, sendBillingExport } from './billing-export.ts';
 import { type CacheCounts, type CacheOutcome, SingleFlightCache } from './query-cache.ts';
-import type { ReadAccess } from './read-access.ts';
+import type { ReadAccess, ReadGrant } from './read-access.ts';
 import {
   USAGE_LIMIT_VARIABLES,
   UsageAnswerTooLargeError,
@@ -120,13 +120,8 @@ export class UsageApi {
 
   /** Answers one request under `/v1/usage/`; resolves with the status sent. */
   async handle(request: IncomingMessage, response: ServerResponse): Promise<number> {
-    request.resume();
-    if (request.method !== 'GET') {
-      response.setHeader('allow', 'GET');
-      return sendError(response, 405, RpcCode.UNIMPLEMENTED, `method ${request.method} not allowed; use GET`);
-    }
-    const grant = this.access.authenticate(request.headersDistinct);
-    if (!grant.ok) return sendError(response, 401, RpcCode.UNAUTHENTICATED, grant.message);
+    const grant = this.authenticated(request, response);
+    if (typeof grant === 'number') return grant;
     try {
       const url = new URL(request.url ?? '/', 'http://collector');
       const { tenant, view } = parseUsagePath(url.pathname);
@@ -149,13 +144,8 @@ export class UsageApi {
 
   /** Answers one request under `/v1/admin/` (the admin key only); resolves with the status sent. */
   async handleAdmin(request: IncomingMessage, response: ServerResponse): Promise<number> {
-    request.resume();
-    if (request.method !== 'GET') {
-      response.setHeader('allow', 'GET');
-      return sendError(response, 405, RpcCode.UNIMPLEMENTED, `method ${request.method} not allowed; use GET`);
-    }
-    const grant = this.access.authenticate(request.headersDistinct);
-    if (!grant.ok) return sendError(response, 401, RpcCode.UNAUTHENTICATED, grant.message);
+    const grant = this.authenticated(request, response);
+    if (typeof grant === 'number') return grant;
     if (!grant.admin) {
       this.logger.warn({ tenant: grant.tenant, url: request.url }, 'admin read by a tenant refused');
       return sendError(
@@ -180,6 +170,21 @@ export class UsageApi {
       }
       return this.refuse(request, response, error);
     }
+  }
+
+  /** A read's method and credentials: the caller's grant, or the status of the refusal already sent (405, 401). */
+  private authenticated(
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Extract<ReadGrant, { ok: true }> | number {
+    request.resume();
+    if (request.method !== 'GET') {
+      response.setHeader('allow', 'GET');
+      return sendError(response, 405, RpcCode.UNIMPLEMENTED, `method ${request.method} not allowed; use GET`);
+    }
+    const grant = this.access.authenticate(request.headersDistinct);
+    if (!grant.ok) return sendError(response, 401, RpcCode.UNAUTHENTICATED, grant.message);
+    return grant;
   }
 
   /** A cached (or shared in-flight) answer, read within the concurrency cap. */
