@@ -153,7 +153,10 @@ export class Collector {
       retryAfterSeconds: settings.retryAfterSeconds,
       onRead: (outcome) => this.metrics.usageReads.inc({ cache: outcome }),
       onRefused: (reason) => this.metrics.usageReadsRefused.inc({ reason }),
-      limitsOf: (tenant) => ({ quota: this.limiter.quotaUsage(tenant), rate: policy.for(tenant).rate }),
+      limitsOf: (tenant) => ({
+        quota: this.limiter.quotaUsage(tenant),
+        rate: this.limiter.rateStatus(tenant),
+      }),
     });
     // One ingest sequence for every protocol: the same checks, log and answer, whichever way a request came.
     this.ingestSequence = new IngestSequence({

@@ -187,6 +187,26 @@ describe('quota periods in a tenant’s time zone', () => {
 });
 
 describe('the tenant limiter', () => {
+  it('says how much of the burst is left now, refilling at the rate', () => {
+    const policy = new LimitPolicy({ rate: { pointsPerSecond: 500, burst: 5_000 }, quota: undefined });
+    let now = Date.parse('2026-06-01T12:00:00Z');
+    const limiter = new TenantLimiter(policy, { now: () => now });
+    expect(limiter.rateStatus('acme')).toEqual({ pointsPerSecond: 500, burst: 5_000, available: 5_000 });
+    expect(limiter.admit('acme', 4_000)).toEqual({ admitted: true });
+    expect(limiter.rateStatus('acme')?.available).toBe(1_000);
+    now += 1_000; // 500 points paid back
+    expect(limiter.rateStatus('acme')?.available).toBe(1_500);
+    // What it says is left is what passes: one more point than that is refused.
+    expect(limiter.admit('acme', 1_501)).toMatchObject({ admitted: false, reason: 'rate_limited' });
+    expect(limiter.admit('acme', 1_500)).toEqual({ admitted: true });
+    expect(limiter.rateStatus('acme')?.available).toBe(0);
+    now += 60_000;
+    expect(limiter.rateStatus('acme')?.available).toBe(5_000);
+    expect(
+      new TenantLimiter(new LimitPolicy({ rate: undefined, quota: undefined })).rateStatus('acme'),
+    ).toBeUndefined();
+  });
+
   it('charges neither limit when one refuses (a quota refusal does not eat rate budget)', () => {
     const policy = new LimitPolicy({
       rate: { pointsPerSecond: 1, burst: 10 },

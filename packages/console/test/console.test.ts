@@ -395,9 +395,15 @@ describe('a tenant page', () => {
     expect(
       await opened.page.locator('[data-quota=day] meter').evaluate((m) => (m as HTMLMeterElement).value),
     ).toBe(quota.used);
-    expect(await opened.page.locator('[data-rate]').textContent()).toBe(
-      'Rate limit: 500 data points/s, bursts of 5,000.',
+    // What was left when the page read it: at most what is left now (the burst only refills since), at most the burst.
+    const rateText = (await opened.page.locator('[data-rate]').textContent()) ?? '';
+    const shown = /^Rate limit: 500 data points\/s, bursts of 5,000 \(([\d,]+) available now\)\.$/.exec(
+      rateText,
     );
+    expect(shown, rateText).not.toBeNull();
+    const available = Number(shown![1]!.replaceAll(',', ''));
+    expect(available).toBeLessThanOrEqual(limits.rate!.available);
+    expect(limits.rate!.available).toBeLessThanOrEqual(5_000);
     await expectClean(opened);
   });
 

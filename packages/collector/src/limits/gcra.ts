@@ -66,6 +66,14 @@ export class GcraRateLimiter {
     if (tat !== undefined) this.tats.set(tenant, tat - points * (1000 / limit.pointsPerSecond));
   }
 
+  /** Points `tenant` could send at `nowMs` without being refused: the burst less what is not yet paid back. */
+  available(tenant: string, limit: RateLimit, nowMs: number): number {
+    const tat = this.tats.get(tenant);
+    if (tat === undefined || tat <= nowMs) return limit.burst;
+    const owed = (tat - nowMs) / (1000 / limit.pointsPerSecond);
+    return Math.max(0, Math.floor(limit.burst - owed));
+  }
+
   /** Tenants currently tracked (for tests and stats). */
   get size(): number {
     return this.tats.size;

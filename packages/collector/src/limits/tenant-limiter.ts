@@ -16,6 +16,13 @@ import { nextPeriodStart, periodStart, QuotaCounters, type QuotaPeriod } from '.
 import type { QuotaStore } from './quota-store.ts';
 import type { SharedQuotaUsage } from './shared-quota-usage.ts';
 
+/** A tenant's rate limit and the points it could send at once right now. */
+export interface RateStatus {
+  readonly pointsPerSecond: number;
+  readonly burst: number;
+  readonly available: number;
+}
+
 /** A tenant's quota and how much of it is used in the running period. */
 export interface QuotaStatus {
   readonly used: number;
@@ -163,6 +170,13 @@ export class TenantLimiter {
     const limits = this.policy.for(tenant);
     if (limits.rate !== undefined) this.rates.refund(tenant, limits.rate, unused);
     if (limits.quota !== undefined) this.quotas.refund(tenant, unused);
+  }
+
+  /** The tenant's rate limit and how many points it could send right now, if it has one (this collector's). */
+  rateStatus(tenant: string): RateStatus | undefined {
+    const rate = this.policy.for(tenant).rate;
+    if (rate === undefined) return undefined;
+    return { ...rate, available: this.rates.available(tenant, rate, this.now()) };
   }
 
   /**

@@ -533,11 +533,17 @@ const SCHEMAS: Record<SchemaName, JsonSchema> = {
       },
       rate: nullable({
         type: 'object',
-        required: ['pointsPerSecond', 'burst'],
+        required: ['pointsPerSecond', 'burst', 'available'],
         additionalProperties: false,
         properties: {
           pointsPerSecond: { type: 'number', exclusiveMinimum: 0 },
           burst: { type: 'integer', minimum: 1 },
+          available: {
+            type: 'integer',
+            minimum: 0,
+            description:
+              'Points the tenant could send at once right now: the burst less what is not yet paid back.',
+          },
         },
       }),
     },

@@ -59,7 +59,10 @@ export interface LimitsStatus {
         readonly resetsAtMs: number;
       }
     | undefined;
-  readonly rate: { readonly pointsPerSecond: number; readonly burst: number } | undefined;
+  /** `available`: points the tenant could send at once right now (the burst less what is not yet paid back). */
+  readonly rate:
+    | { readonly pointsPerSecond: number; readonly burst: number; readonly available: number }
+    | undefined;
 }
 
 export interface UsageApiOptions {

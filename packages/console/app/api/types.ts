@@ -94,7 +94,12 @@ export interface QuotaStatus {
 export interface LimitsAnswer {
   readonly tenant: string;
   readonly quotas: readonly QuotaStatus[];
-  readonly rate: { readonly pointsPerSecond: number; readonly burst: number } | null;
+  /** `available`: points the tenant could send at once right now (the burst refills at the rate). */
+  readonly rate: {
+    readonly pointsPerSecond: number;
+    readonly burst: number;
+    readonly available: number;
+  } | null;
 }
 
 export interface TopTenantsAnswer {

@@ -392,7 +392,7 @@ function limitsView(limits: LimitsAnswer): HTMLElement {
       : h(
           'p',
           { 'data-rate': 'set' },
-          `Rate limit: ${formatValue(limits.rate.pointsPerSecond)} data points/s, bursts of ${formatValue(limits.rate.burst)}.`,
+          `Rate limit: ${formatValue(limits.rate.pointsPerSecond)} data points/s, bursts of ${formatValue(limits.rate.burst)} (${formatValue(limits.rate.available)} available now).`,
         );
   return h('div', {}, quotas.length === 0 ? h('p', { 'data-quota': 'none' }, 'No quota.') : quotas, rate);
 }
