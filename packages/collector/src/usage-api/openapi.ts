@@ -207,22 +207,6 @@ function selectionProperties(): Record<string, JsonSchema> {
 }
 const SELECTION_REQUIRED = ['tenant', 'metric', 'from', 'to', 'attributes'];
 
-/** An admin read's answer over every tenant: the selection echoed without a tenant, and its own fields. */
-function adminAnswerSchema(
-  description: string,
-  required: readonly string[],
-  properties: Record<string, JsonSchema>,
-): JsonSchema {
-  const { tenant: _tenant, ...selection } = selectionProperties();
-  return {
-    type: 'object',
-    description,
-    required: [...SELECTION_REQUIRED.filter((name) => name !== 'tenant'), ...required],
-    additionalProperties: false,
-    properties: { ...selection, ...properties },
-  };
-}
-
 /** The fields of a time series answer after the selection. */
 function seriesProperties(): Record<string, JsonSchema> {
   return {
@@ -239,18 +223,24 @@ function seriesProperties(): Record<string, JsonSchema> {
 }
 const SERIES_REQUIRED = ['kind', 'step', 'bucketsFrom', 'bucketsTo', 'lines'];
 
-/** A metric read's answer: the selection echoed, and its own fields (which may narrow the echo's). */
+/**
+ * A metric read's answer: the selection echoed, and its own fields (which may narrow the echo's). An admin read
+ * over every tenant echoes no tenant.
+ */
 function answerSchema(
   description: string,
   required: readonly string[],
   properties: Record<string, JsonSchema>,
+  scope: 'tenant' | 'admin' = 'tenant',
 ): JsonSchema {
+  const { tenant, ...selection } = selectionProperties();
+  const echoed = scope === 'tenant' ? { tenant, ...selection } : selection;
   return {
     type: 'object',
     description,
-    required: [...SELECTION_REQUIRED, ...required],
+    required: [...SELECTION_REQUIRED.filter((name) => name in echoed), ...required],
     additionalProperties: false,
-    properties: { ...selectionProperties(), ...properties },
+    properties: { ...echoed, ...properties },
   };
 }
 
@@ -555,18 +545,20 @@ const SCHEMAS: Record<SchemaName, JsonSchema> = {
     additionalProperties: false,
     properties: { metrics: { type: 'array', items: schema('StoredMetric') } },
   },
-  TenantsAnswer: adminAnswerSchema(
+  TenantsAnswer: answerSchema(
     'The tenants with the largest totals of a sum metric, largest first (ties by tenant).',
     ['limit', 'entries'],
     {
       limit: { type: 'integer', minimum: 1, maximum: MAX_TOP_LIMIT },
       entries: rankedEntries('tenant'),
     },
+    'admin',
   ),
-  AdminTimeSeriesAnswer: adminAnswerSchema(
+  AdminTimeSeriesAnswer: answerSchema(
     'A sum metric over every tenant in buckets of `step`: one line, or one per value of `groupBy`.',
     SERIES_REQUIRED,
     seriesProperties(),
+    'admin',
   ),
   ExportLine: {
     type: 'object',
