@@ -95,7 +95,8 @@ function jsonLinesEncoder(groupBy: readonly string[]): Encoder {
             unit: row.unit,
             // Entries rather than a literal: an attribute named `__proto__` stays an ordinary key.
             attributes: Object.fromEntries(groupBy.map((key, i) => [key, row.groups[i] ?? ''])),
-            total: row.total,
+            // A sum of finite values may overflow: JSON has no Infinity, proto3 JSON spells it as a string.
+            total: Number.isFinite(row.total) ? row.total : String(row.total),
             rows: row.rows,
           }),
         )

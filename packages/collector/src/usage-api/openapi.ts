@@ -572,7 +572,7 @@ const SCHEMAS: Record<SchemaName, JsonSchema> = {
       metric: { type: 'string' },
       unit: { type: 'string' },
       attributes: STRING_MAP,
-      total: { type: 'number' },
+      total: schema('UsageNumber'),
       rows: { type: 'integer', minimum: 1 },
     },
   },
