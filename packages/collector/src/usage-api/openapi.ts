@@ -867,29 +867,48 @@ function readResponses(
   };
 }
 
-/**
- * A tenant view `GET /v1/usage/{tenant}/<view>`: the tenant path parameter, credentials, and the error answers
- * every tenant read can give, around the view's own parameters and answer.
- */
-function tenantRead(view: {
+/** What a read route says of itself: its operation, its own parameters, whether its answer goes through the cache. */
+interface ReadRoute {
   operationId: string;
   summary: string;
   description: string;
   parameters: readonly Reference[];
-  answer: SchemaName;
   /** False for a view answered live, outside the answer cache (no `x-tallyhouse-cache`). Default true. */
   cached?: boolean;
-}): PathItemObject {
+}
+
+/** A `GET` read: its operation, tag, credentials (the document's by default), parameters and answers. */
+function readPath(
+  route: ReadRoute & {
+    tag: 'usage' | 'admin';
+    security?: readonly SecurityRequirement[];
+    content: Record<string, MediaTypeObject>;
+  },
+): PathItemObject {
   return {
     get: {
-      operationId: view.operationId,
-      summary: view.summary,
-      description: view.description,
-      tags: ['usage'],
-      parameters: [parameter('Tenant'), ...view.parameters],
-      responses: readResponses(json(schema(view.answer)), view.cached),
+      operationId: route.operationId,
+      summary: route.summary,
+      description: route.description,
+      tags: [route.tag],
+      ...(route.security === undefined ? {} : { security: route.security }),
+      parameters: [...route.parameters],
+      responses: readResponses(route.content, route.cached),
     },
   };
+}
+
+/**
+ * A tenant view `GET /v1/usage/{tenant}/<view>`: the tenant path parameter, credentials, and the error answers
+ * every tenant read can give, around the view's own parameters and answer.
+ */
+function tenantRead(view: ReadRoute & { answer: SchemaName }): PathItemObject {
+  return readPath({
+    ...view,
+    tag: 'usage',
+    parameters: [parameter('Tenant'), ...view.parameters],
+    content: json(schema(view.answer)),
+  });
 }
 
 /** The admin key only (never a tenant header). */
@@ -899,25 +918,8 @@ const ADMIN_CREDENTIALS: readonly SecurityRequirement[] = [{ bearerKey: [] }, { 
  * An admin view `GET /v1/admin/<view>`: every tenant, for the admin key only (a tenant's key is a 403), around the
  * view's own parameters and answer.
  */
-function adminRead(view: {
-  operationId: string;
-  summary: string;
-  description: string;
-  parameters: readonly Reference[];
-  content: Record<string, MediaTypeObject>;
-  cached?: boolean;
-}): PathItemObject {
-  return {
-    get: {
-      operationId: view.operationId,
-      summary: view.summary,
-      description: view.description,
-      tags: ['admin'],
-      security: ADMIN_CREDENTIALS,
-      parameters: [...view.parameters],
-      responses: readResponses(view.content, view.cached),
-    },
-  };
+function adminRead(view: ReadRoute & { content: Record<string, MediaTypeObject> }): PathItemObject {
+  return readPath({ ...view, tag: 'admin', security: ADMIN_CREDENTIALS });
 }
 
 const PATHS: Record<string, PathItemObject> = {

@@ -7,6 +7,7 @@
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { seededRandom } from '../../../collector/test/support/seeded-random.ts';
 import { type GaugePoint, otlpJson, type SumPoint, sendOtlpJson } from './otlp-json.ts';
 
 const MINUTE = 60_000;
@@ -51,18 +52,6 @@ export interface DemoTruth {
   readonly gauges: readonly (SentPoint & { readonly host: string })[];
   /** What the SDK's observable gauge reported for acme. */
   readonly sdkQueueDepth: number;
-}
-
-/** mulberry32: a tiny seeded generator, so every run sends the same values. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -124,7 +113,8 @@ export function expectedBuckets(
 
 /** Sends the demo usage to the collector at `origin`, at times up to `now`. */
 export async function ingestDemoData(origin: string, now: number): Promise<DemoTruth> {
-  const random = seeded(20261205);
+  // Seeded: every run sends the same values.
+  const random = seededRandom(20261205);
   const sums: SentPoint[] = [];
   const gauges: (SentPoint & { host: string })[] = [];
   // Points in the middle of 10-minute slots (never on a bucket edge), the last one a few minutes ago.
